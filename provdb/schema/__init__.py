@@ -1,0 +1,72 @@
+"""The archive's relational schema: IVOA ProvDM 1.0 tables plus archive bookkeeping.
+
+Importing this package registers every table on :data:`Base.metadata`, the single
+source of truth used by Alembic, TAP_SCHEMA and the VOTable writers.
+"""
+
+from provdb.schema.archive import Environment, Session
+from provdb.schema.base import ARCHIVE, PROVENANCE, SCHEMAS, Base
+from provdb.schema.bookkeeping import IngestFile, IngestReject
+from provdb.schema.configuration import (
+    ConfigFile,
+    ConfigFileDescription,
+    Parameter,
+    ParameterDescription,
+)
+from provdb.schema.core import Activity, Agent, Entity
+from provdb.schema.descriptions import (
+    ActivityDescription,
+    EntityDescription,
+    GenerationDescription,
+    UsageDescription,
+)
+from provdb.schema.relations import (
+    HadMember,
+    Used,
+    WasAssociatedWith,
+    WasAttributedTo,
+    WasDerivedFrom,
+    WasGeneratedBy,
+    WasInformedBy,
+)
+
+__all__ = [
+    "ARCHIVE",
+    "PROVENANCE",
+    "SCHEMAS",
+    "Activity",
+    "ActivityDescription",
+    "Agent",
+    "Base",
+    "ConfigFile",
+    "ConfigFileDescription",
+    "Entity",
+    "EntityDescription",
+    "Environment",
+    "GenerationDescription",
+    "HadMember",
+    "IngestFile",
+    "IngestReject",
+    "Parameter",
+    "ParameterDescription",
+    "Session",
+    "UsageDescription",
+    "Used",
+    "WasAssociatedWith",
+    "WasAttributedTo",
+    "WasDerivedFrom",
+    "WasGeneratedBy",
+    "WasInformedBy",
+    "metadata",
+]
+
+metadata = Base.metadata
+
+#: The 18 IVOA Provenance DM tables (schema ``provenance``).
+DM_TABLES = (
+    "activity", "entity", "agent", "used", "wasgeneratedby", "wasassociatedwith",
+    "wasattributedto", "wasderivedfrom", "wasinformedby", "hadmember", "activitydescription",
+    "entitydescription", "usagedescription", "generationdescription", "parameter",
+    "parameterdescription", "configfile", "configfiledescription",
+)
+__all__ += ["DM_TABLES"]
