@@ -16,14 +16,14 @@ config = context.config
 target_metadata = provdb.schema.Base.metadata
 
 
-def include_name(name, type_, parent_names):  # noqa: ANN001 - Alembic hook signature
+def include_name(name, type_, parent_names):
     """Compare only provdb's own schemas (leave public, tap_upload, ... alone)."""
     if type_ == "schema":
         return name in SCHEMAS
     return True
 
 
-def _configure(connection) -> None:  # noqa: ANN001
+def _configure(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

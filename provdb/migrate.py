@@ -22,8 +22,15 @@ from provdb.errors import ConfigError, DatabaseError
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["migrations_dir", "alembic_config", "upgrade", "downgrade", "current", "MigrationState",
-           "state"]
+__all__ = [
+    "MigrationState",
+    "alembic_config",
+    "current",
+    "downgrade",
+    "migrations_dir",
+    "state",
+    "upgrade",
+]
 
 
 def migrations_dir() -> Path:

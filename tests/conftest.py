@@ -1,11 +1,26 @@
-"""Shared fixtures: sample files, a real PostgreSQL per session, a fresh database per test."""
+"""Shared fixtures: sample files, a real PostgreSQL per session, a fresh database per test.
+
+One PostgreSQL server runs for the whole session: provdb's embedded server (started in
+a temporary PROVDB_HOME), or the server named by ``PROVDB_TEST_DATABASE_URL``. A
+template database is migrated once; every test that asks for ``engine`` gets its own
+database cloned from it by pytest-postgresql's janitor (and dropped afterwards).
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from pytest_postgresql import factories
+from pytest_postgresql.executors.noop import NoopExecutor
+from pytest_postgresql.janitor import DatabaseJanitor
+from sqlalchemy.engine import URL, make_url
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = Path(os.environ.get("PROVDB_SAMPLES", REPO.parent / "shared" / "samples")).resolve()
@@ -17,3 +32,145 @@ def samples() -> Path:
     if not SAMPLES.is_dir():
         pytest.fail(f"sample folder {SAMPLES} not found: set PROVDB_SAMPLES to ../shared/samples")
     return SAMPLES
+
+
+# ----------------------------------------------------------------------------- server
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NoopExecutor]:
+    """Connection details of the session's PostgreSQL server (embedded unless configured)."""
+    external = os.environ.get("PROVDB_TEST_DATABASE_URL")
+    if external:
+        url = make_url(external)
+        yield NoopExecutor(
+            host=url.host or "localhost",
+            port=url.port or 5432,
+            user=url.username or "postgres",
+            password=url.password,
+            options="",
+            dbname="provdb_test",
+            maintenance_dbname=url.database or "postgres",
+        )
+        return
+    from provdb.db import start_embedded
+
+    home = tmp_path_factory.mktemp("provdb-home")
+    server, socket_dir = start_embedded(home / "pgdata")
+    try:
+        yield NoopExecutor(
+            host=socket_dir, port=5432, user="postgres", options="", dbname="provdb_test"
+        )
+    finally:
+        server.cleanup()  # type: ignore[attr-defined]
+
+
+def migrate_template(
+    host: str, port: int, user: str, dbname: str, password: str | None, **_: object
+) -> None:
+    """pytest-postgresql loader: bring the template database to the newest migration."""
+    from provdb import migrate
+
+    engine = sa.create_engine(server_url(host, port, user, password, dbname))
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def server_url(host: str, port: int | str, user: str, password: str | None, dbname: str) -> URL:
+    """SQLAlchemy URL for a database of the test server (TCP host or Unix socket folder)."""
+    if host.startswith("/"):
+        return URL.create(
+            "postgresql+psycopg",
+            username=user,
+            password=password,
+            database=dbname,
+            query={"host": host, "port": str(port)},
+        )
+    return URL.create(
+        "postgresql+psycopg",
+        username=user,
+        password=password,
+        host=host,
+        port=int(port),
+        database=dbname,
+    )
+
+
+@pytest.fixture(scope="session")
+def provdb_template(pg_server: NoopExecutor) -> Iterator[NoopExecutor]:
+    """The session's template database, migrated once; tests get clones of it."""
+    janitor = DatabaseJanitor(
+        user=pg_server.user,
+        host=pg_server.host,
+        port=pg_server.port,
+        dbname=pg_server.template_dbname,
+        password=pg_server.password,
+        maintenance_dbname=pg_server.maintenance_dbname,
+        as_template=True,
+    )
+    janitor.drop()
+    with janitor:
+        janitor.load(migrate_template)
+        yield pg_server
+
+
+postgresql = factories.postgresql("provdb_template")
+
+
+@pytest.fixture
+def db_url(postgresql) -> URL:
+    """URL of this test's own fresh, migrated database."""
+    info = postgresql.info
+    return server_url(info.host, info.port, info.user, info.password, info.dbname)
+
+
+@pytest.fixture
+def engine(db_url: URL) -> Iterator[sa.Engine]:
+    """SQLAlchemy engine on this test's own database."""
+    eng = sa.create_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def empty_db_url(pg_server: NoopExecutor) -> Iterator[URL]:
+    """A fresh database with no schema at all (for migration tests)."""
+    name = f"provdb_empty_{uuid.uuid4().hex[:8]}"
+    janitor = DatabaseJanitor(
+        user=pg_server.user,
+        host=pg_server.host,
+        port=pg_server.port,
+        dbname=name,
+        password=pg_server.password,
+        maintenance_dbname=pg_server.maintenance_dbname,
+    )
+    with janitor:
+        yield server_url(pg_server.host, pg_server.port, pg_server.user, pg_server.password, name)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m provdb ARGS`` in a real subprocess (as a user would)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "provdb", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        input=input,
+        timeout=timeout,
+        cwd=REPO,
+    )
+
+
+@pytest.fixture
+def cli_env(db_url: URL) -> dict[str, str]:
+    """Environment that points the CLI at this test's database."""
+    return {"PROVDB_DATABASE_URL": db_url.render_as_string(hide_password=False)}

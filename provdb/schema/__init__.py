@@ -64,9 +64,23 @@ metadata = Base.metadata
 
 #: The 18 IVOA Provenance DM tables (schema ``provenance``).
 DM_TABLES = (
-    "activity", "entity", "agent", "used", "wasgeneratedby", "wasassociatedwith",
-    "wasattributedto", "wasderivedfrom", "wasinformedby", "hadmember", "activitydescription",
-    "entitydescription", "usagedescription", "generationdescription", "parameter",
-    "parameterdescription", "configfile", "configfiledescription",
+    "activity",
+    "entity",
+    "agent",
+    "used",
+    "wasgeneratedby",
+    "wasassociatedwith",
+    "wasattributedto",
+    "wasderivedfrom",
+    "wasinformedby",
+    "hadmember",
+    "activitydescription",
+    "entitydescription",
+    "usagedescription",
+    "generationdescription",
+    "parameter",
+    "parameterdescription",
+    "configfile",
+    "configfiledescription",
 )
 __all__ += ["DM_TABLES"]

@@ -34,12 +34,17 @@ class Environment(Base):
     python_version: Mapped[str | None] = text_column("Python version", ucd="meta.version")
     executable: Mapped[str | None] = text_column("Python executable", ucd="meta.code")
     system: Mapped[dict[str, Any]] = tap_column(
-        JSONB, nullable=False, description="The full environment record (JSON)",
+        JSONB,
+        nullable=False,
+        description="The full environment record (JSON)",
         ucd="meta.note",
     )
     first_seen: Mapped[datetime] = tap_column(
-        sa.DateTime(timezone=False), nullable=False, server_default=sa.text("(now() at time zone 'utc')"),
-        description="When provdb first stored this environment (UTC)", ucd="time.creation",
+        sa.DateTime(timezone=False),
+        nullable=False,
+        server_default=sa.text("(now() at time zone 'utc')"),
+        description="When provdb first stored this environment (UTC)",
+        ucd="time.creation",
         xtype="timestamp",
     )
 
@@ -57,8 +62,10 @@ class Session(Base):
         "version or environment are distinct sessions"
     )
     original_id: Mapped[str | None] = tap_column(
-        sa.Text, index=True, description="Session id as written by the source "
-        "('2020011701807', '0180401809')", ucd="meta.id",
+        sa.Text,
+        index=True,
+        description="Session id as written by the source ('2020011701807', '0180401809')",
+        ucd="meta.id",
     )
     source_format: Mapped[str | None] = text_column(
         "Format the session came from (lstosa, ctapipe, prov-json...)", ucd="meta.code"
@@ -68,24 +75,37 @@ class Session(Base):
         "Observation date as written (YYYYMMDD)", ucd="time.epoch;obs"
     )
     night: Mapped[date | None] = tap_column(
-        sa.Date, nullable=True, index=True, description="Night of the observation "
-        "(observation_date as a date)", ucd="time.epoch;obs", xtype="timestamp",
+        sa.Date,
+        nullable=True,
+        index=True,
+        description="Night of the observation (observation_date as a date)",
+        ucd="time.epoch;obs",
+        xtype="timestamp",
     )
     observation_run: Mapped[str | None] = tap_column(
-        sa.Text, index=True, description="Observation run number (5 digits, as written)",
+        sa.Text,
+        index=True,
+        description="Observation run number (5 digits, as written)",
         ucd="meta.id;obs",
     )
     pedestal_run: Mapped[str | None] = tap_column(
-        sa.Text, index=True, description="DRS4 pedestal run of a calibration session",
+        sa.Text,
+        index=True,
+        description="DRS4 pedestal run of a calibration session",
         ucd="meta.id;obs.calib",
     )
     calibration_run: Mapped[str | None] = tap_column(
-        sa.Text, index=True, description="Calibration run of a calibration session",
+        sa.Text,
+        index=True,
+        description="Calibration run of a calibration session",
         ucd="meta.id;obs.calib",
     )
     software_version: Mapped[str | None] = tap_column(
-        sa.Text, index=True, description="Version of the processing software (lstosa: 'v' + "
-        "lstchain version; ctapipe tools: ctapipe version)", ucd="meta.version",
+        sa.Text,
+        index=True,
+        description="Version of the processing software (lstosa: 'v' + "
+        "lstchain version; ctapipe tools: ctapipe version)",
+        ucd="meta.version",
     )
     config_file: Mapped[str | None] = text_column("Configuration file path", ucd="meta.ref")
     config_file_hash: Mapped[str | None] = text_column(

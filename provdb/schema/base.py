@@ -16,17 +16,17 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 
 __all__ = [
-    "Base",
-    "PROVENANCE",
     "ARCHIVE",
+    "PROVENANCE",
     "SCHEMAS",
-    "tap_column",
-    "id_column",
+    "Base",
+    "Timestamp",
     "fk_column",
+    "id_column",
+    "json_column",
+    "tap_column",
     "text_column",
     "time_column",
-    "json_column",
-    "Timestamp",
 ]
 
 #: IVOA Provenance DM tables (published through TAP as the ``provenance`` schema).
@@ -91,8 +91,9 @@ def tap_column(
 
 def id_column(description: str, *, utype: str | None = None, ucd: str = "meta.id;meta.main") -> Any:
     """Primary-key text identifier."""
-    return tap_column(sa.Text, primary_key=True, description=description, ucd=ucd, utype=utype,
-                      principal=True)
+    return tap_column(
+        sa.Text, primary_key=True, description=description, ucd=ucd, utype=utype, principal=True
+    )
 
 
 def fk_column(
@@ -125,8 +126,9 @@ def text_column(description: str, *, nullable: bool = True, **kwargs: Any) -> An
 
 def time_column(description: str, *, ucd: str, utype: str | None = None, **kwargs: Any) -> Any:
     """A naive UTC timestamp (ProvDM datetimes are nominally UTC, without a zone)."""
-    return tap_column(Timestamp, description=description, ucd=ucd, utype=utype,
-                      xtype="timestamp", **kwargs)
+    return tap_column(
+        Timestamp, description=description, ucd=ucd, utype=utype, xtype="timestamp", **kwargs
+    )
 
 
 def json_column(description: str, **kwargs: Any) -> Any:

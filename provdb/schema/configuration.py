@@ -12,15 +12,18 @@ from sqlalchemy.orm import Mapped
 
 from provdb.schema.base import PROVENANCE, Base, fk_column, id_column, tap_column, text_column
 
-__all__ = ["Parameter", "ParameterDescription", "ConfigFile", "ConfigFileDescription"]
+__all__ = ["ConfigFile", "ConfigFileDescription", "Parameter", "ParameterDescription"]
 
 ACTIVITY_DESCRIPTION = f"{PROVENANCE}.activitydescription.id"
 
 
 def _rowid() -> Mapped[int]:
     return tap_column(
-        sa.BigInteger, sa.Identity(always=False), primary_key=True,
-        description="Surrogate key", ucd="meta.id;meta.main",
+        sa.BigInteger,
+        sa.Identity(always=False),
+        primary_key=True,
+        description="Surrogate key",
+        ucd="meta.id;meta.main",
     )
 
 
@@ -37,15 +40,22 @@ class ParameterDescription(Base):
         utype="voprov:ParameterDescription.id",
     )
     activity_description_id: Mapped[str] = fk_column(
-        ACTIVITY_DESCRIPTION, "The activity description this belongs to", nullable=False,
+        ACTIVITY_DESCRIPTION,
+        "The activity description this belongs to",
+        nullable=False,
         ucd="meta.id.assoc",
     )
     name: Mapped[str] = text_column(
-        "Parameter name", nullable=False, ucd="meta.id",
-        utype="voprov:ParameterDescription.name", principal=True,
+        "Parameter name",
+        nullable=False,
+        ucd="meta.id",
+        utype="voprov:ParameterDescription.name",
+        principal=True,
     )
     datatype: Mapped[str] = text_column(
-        "VOTable datatype (valueType)", nullable=False, ucd="meta.code",
+        "VOTable datatype (valueType)",
+        nullable=False,
+        ucd="meta.code",
         utype="voprov:ParameterDescription.valueType",
     )
     arraysize: Mapped[str | None] = text_column("VOTable arraysize", ucd="meta.code")
@@ -66,15 +76,18 @@ class ParameterDescription(Base):
         "Maximum value (ProvDM 'max')", ucd="stat.max", utype="voprov:ParameterDescription.max"
     )
     default_value: Mapped[str | None] = text_column(
-        "Default value (ProvDM 'default')", ucd="meta.code",
+        "Default value (ProvDM 'default')",
+        ucd="meta.code",
         utype="voprov:ParameterDescription.default",
     )
     options: Mapped[str | None] = text_column(
-        "Allowed values, separated by '|'", ucd="meta.code",
+        "Allowed values, separated by '|'",
+        ucd="meta.code",
         utype="voprov:ParameterDescription.options",
     )
     description: Mapped[str | None] = text_column(
-        "What the parameter does", ucd="meta.note",
+        "What the parameter does",
+        ucd="meta.note",
         utype="voprov:ParameterDescription.description",
     )
 
@@ -93,15 +106,22 @@ class Parameter(Base):
 
     id: Mapped[int] = _rowid()
     activity_id: Mapped[str] = fk_column(
-        f"{PROVENANCE}.activity.id", "The configured activity", nullable=False,
+        f"{PROVENANCE}.activity.id",
+        "The configured activity",
+        nullable=False,
         utype="voprov:WasConfiguredBy.activity",
     )
     parameter_description_id: Mapped[str | None] = fk_column(
-        f"{PROVENANCE}.parameterdescription.id", "Description of the parameter",
-        ucd="meta.id.assoc", utype="voprov:Parameter.parameterDescription",
+        f"{PROVENANCE}.parameterdescription.id",
+        "Description of the parameter",
+        ucd="meta.id.assoc",
+        utype="voprov:Parameter.parameterDescription",
     )
     name: Mapped[str] = text_column(
-        "Parameter name", nullable=False, ucd="meta.id", utype="voprov:Parameter.name",
+        "Parameter name",
+        nullable=False,
+        ucd="meta.id",
+        utype="voprov:Parameter.name",
         principal=True,
     )
     parameter_value: Mapped[str] = text_column(
@@ -112,8 +132,10 @@ class Parameter(Base):
         principal=True,
     )
     value_entity_id: Mapped[str | None] = fk_column(
-        f"{PROVENANCE}.entity.id", "Entity the value came from (hadReference)",
-        ucd="meta.id.assoc", utype="voprov:Parameter.valueEntity",
+        f"{PROVENANCE}.entity.id",
+        "Entity the value came from (hadReference)",
+        ucd="meta.id.assoc",
+        utype="voprov:Parameter.valueEntity",
     )
 
 
@@ -131,19 +153,27 @@ class ConfigFileDescription(Base):
         utype="voprov:ConfigFileDescription.id",
     )
     activity_description_id: Mapped[str] = fk_column(
-        ACTIVITY_DESCRIPTION, "The activity description this belongs to", nullable=False,
+        ACTIVITY_DESCRIPTION,
+        "The activity description this belongs to",
+        nullable=False,
         ucd="meta.id.assoc",
     )
     name: Mapped[str] = text_column(
-        "Name of the configuration file", nullable=False, ucd="meta.id",
-        utype="voprov:ConfigFileDescription.name", principal=True,
+        "Name of the configuration file",
+        nullable=False,
+        ucd="meta.id",
+        utype="voprov:ConfigFileDescription.name",
+        principal=True,
     )
     content_type: Mapped[str] = text_column(
-        "MIME type of the file", nullable=False, ucd="meta.code.mime",
+        "MIME type of the file",
+        nullable=False,
+        ucd="meta.code.mime",
         utype="voprov:ConfigFileDescription.contentType",
     )
     description: Mapped[str | None] = text_column(
-        "What the file configures", ucd="meta.note",
+        "What the file configures",
+        ucd="meta.note",
         utype="voprov:ConfigFileDescription.description",
     )
 
@@ -152,7 +182,10 @@ class ConfigFile(Base):
     __tablename__ = "configfile"
     __table_args__ = (
         sa.UniqueConstraint(
-            "activity_id", "name", "location", name="uq_configfile",
+            "activity_id",
+            "name",
+            "location",
+            name="uq_configfile",
             postgresql_nulls_not_distinct=True,
         ),
         {
@@ -165,20 +198,31 @@ class ConfigFile(Base):
 
     id: Mapped[int] = _rowid()
     activity_id: Mapped[str] = fk_column(
-        f"{PROVENANCE}.activity.id", "The configured activity", nullable=False,
+        f"{PROVENANCE}.activity.id",
+        "The configured activity",
+        nullable=False,
         utype="voprov:WasConfiguredBy.activity",
     )
     config_file_description_id: Mapped[str | None] = fk_column(
-        f"{PROVENANCE}.configfiledescription.id", "Description of the file",
-        ucd="meta.id.assoc", utype="voprov:ConfigFile.configFileDescription",
+        f"{PROVENANCE}.configfiledescription.id",
+        "Description of the file",
+        ucd="meta.id.assoc",
+        utype="voprov:ConfigFile.configFileDescription",
     )
     name: Mapped[str] = text_column(
-        "Name of the file", nullable=False, ucd="meta.id", utype="voprov:ConfigFile.name",
+        "Name of the file",
+        nullable=False,
+        ucd="meta.id",
+        utype="voprov:ConfigFile.name",
         principal=True,
     )
     location: Mapped[str | None] = tap_column(
-        sa.Text, index=True, description="Path or URL of the file", ucd="meta.ref",
-        utype="voprov:ConfigFile.location", principal=True,
+        sa.Text,
+        index=True,
+        description="Path or URL of the file",
+        ucd="meta.ref",
+        utype="voprov:ConfigFile.location",
+        principal=True,
     )
     comment: Mapped[str | None] = text_column(
         "Free remarks", ucd="meta.note", utype="voprov:ConfigFile.comment"

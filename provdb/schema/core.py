@@ -20,7 +20,7 @@ from provdb.schema.base import (
     time_column,
 )
 
-__all__ = ["Activity", "Entity", "Agent"]
+__all__ = ["Activity", "Agent", "Entity"]
 
 
 class Activity(Base):
@@ -46,11 +46,15 @@ class Activity(Base):
         principal=True,
     )
     start_time: Mapped[datetime | None] = time_column(
-        "Start of the activity (UTC)", ucd="time.start", utype="voprov:Activity.startTime",
+        "Start of the activity (UTC)",
+        ucd="time.start",
+        utype="voprov:Activity.startTime",
         principal=True,
     )
     end_time: Mapped[datetime | None] = time_column(
-        "End of the activity (UTC)", ucd="time.end", utype="voprov:Activity.endTime",
+        "End of the activity (UTC)",
+        ucd="time.end",
+        utype="voprov:Activity.endTime",
         principal=True,
     )
     comment: Mapped[str | None] = text_column(
@@ -77,8 +81,11 @@ class Activity(Base):
         ucd="meta.id.assoc",
     )
     session_tag: Mapped[str | None] = tap_column(
-        sa.Text, index=True, description="lstosa session_tag ('<step>:<run>' or "
-        "'<step>:<pedestal run>-<calibration run>')", ucd="meta.id",
+        sa.Text,
+        index=True,
+        description="lstosa session_tag ('<step>:<run>' or "
+        "'<step>:<pedestal run>-<calibration run>')",
+        ucd="meta.id",
     )
     script: Mapped[str | None] = text_column("Program that ran the activity", ucd="meta.code")
     command_line: Mapped[str | None] = text_column(
@@ -89,7 +96,9 @@ class Activity(Base):
         ucd="meta.code.status",
     )
     exit_code: Mapped[int | None] = tap_column(
-        sa.Integer, nullable=True, description="Process exit code when recorded",
+        sa.Integer,
+        nullable=True,
+        description="Process exit code when recorded",
         ucd="meta.code.error",
     )
     start_time_text: Mapped[str | None] = text_column(
@@ -163,14 +172,20 @@ class Entity(Base):
         "MIME type of the content (DatasetDescription.contentType)", ucd="meta.code.mime"
     )
     content_hash: Mapped[str | None] = tap_column(
-        sa.Text, index=True, description="Checksum of the file content, when known (lstosa's "
-        "'hash' is a hash of the path and is not stored here)", ucd="meta.id;meta.file",
+        sa.Text,
+        index=True,
+        description="Checksum of the file content, when known (lstosa's "
+        "'hash' is a hash of the path and is not stored here)",
+        ucd="meta.id;meta.file",
     )
     content_hash_type: Mapped[str | None] = text_column(
         "Algorithm of content_hash (md5, sha256)", ucd="meta.code"
     )
     size_bytes: Mapped[int | None] = tap_column(
-        sa.BigInteger, nullable=True, description="Size of the file", unit="byte",
+        sa.BigInteger,
+        nullable=True,
+        description="Size of the file",
+        unit="byte",
         ucd="phys.size;meta.file",
     )
     attributes: Mapped[dict[str, Any] | None] = json_column(
@@ -206,9 +221,7 @@ class Agent(Base):
     email: Mapped[str | None] = text_column(
         "Contact e-mail", ucd="meta.email", utype="voprov:Agent.email"
     )
-    affiliation: Mapped[str | None] = text_column(
-        "Affiliation", utype="voprov:Agent.affiliation"
-    )
+    affiliation: Mapped[str | None] = text_column("Affiliation", utype="voprov:Agent.affiliation")
     phone: Mapped[str | None] = text_column("Phone number", utype="voprov:Agent.phone")
     address: Mapped[str | None] = text_column("Postal address", utype="voprov:Agent.address")
     url: Mapped[str | None] = text_column(

@@ -15,8 +15,8 @@ from provdb.schema.base import PROVENANCE, Base, fk_column, id_column, text_colu
 __all__ = [
     "ActivityDescription",
     "EntityDescription",
-    "UsageDescription",
     "GenerationDescription",
+    "UsageDescription",
 ]
 
 ACTIVITY_DESCRIPTION = f"{PROVENANCE}.activitydescription.id"
@@ -36,11 +36,15 @@ class ActivityDescription(Base):
         "Identifier '<name>@<model digest>'", utype="voprov:ActivityDescription.id"
     )
     name: Mapped[str] = text_column(
-        "Name of the method", nullable=False, ucd="meta.title",
-        utype="voprov:ActivityDescription.name", principal=True,
+        "Name of the method",
+        nullable=False,
+        ucd="meta.title",
+        utype="voprov:ActivityDescription.name",
+        principal=True,
     )
     version: Mapped[str | None] = text_column(
-        "Version of the method or code", ucd="meta.version",
+        "Version of the method or code",
+        ucd="meta.version",
         utype="voprov:ActivityDescription.version",
     )
     description: Mapped[str | None] = text_column(
@@ -56,7 +60,8 @@ class ActivityDescription(Base):
         utype="voprov:ActivityDescription.type",
     )
     subtype: Mapped[str | None] = text_column(
-        "Project-specific finer type", ucd="meta.code.class",
+        "Project-specific finer type",
+        ucd="meta.code.class",
         utype="voprov:ActivityDescription.subtype",
     )
 
@@ -74,8 +79,11 @@ class EntityDescription(Base):
         "Identifier '<name>@<model digest>'", utype="voprov:EntityDescription.id"
     )
     name: Mapped[str] = text_column(
-        "Name of the kind of entity (e.g. DL1SubrunDataset)", nullable=False, ucd="meta.title",
-        utype="voprov:EntityDescription.name", principal=True,
+        "Name of the kind of entity (e.g. DL1SubrunDataset)",
+        nullable=False,
+        ucd="meta.title",
+        utype="voprov:EntityDescription.name",
+        principal=True,
     )
     description: Mapped[str | None] = text_column(
         "What these entities are", ucd="meta.note", utype="voprov:EntityDescription.description"
@@ -84,15 +92,18 @@ class EntityDescription(Base):
         "Documentation link", ucd="meta.ref.url", utype="voprov:EntityDescription.docurl"
     )
     type: Mapped[str | None] = text_column(
-        "General category (File, SetCollection, data, document...)", ucd="meta.code.class",
+        "General category (File, SetCollection, data, document...)",
+        ucd="meta.code.class",
         utype="voprov:EntityDescription.type",
     )
     content_type: Mapped[str | None] = text_column(
-        "MIME type (DatasetDescription.contentType)", ucd="meta.code.mime",
+        "MIME type (DatasetDescription.contentType)",
+        ucd="meta.code.mime",
         utype="voprov:DatasetDescription.contentType",
     )
     datatype: Mapped[str | None] = text_column(
-        "VOTable datatype of a value (ValueDescription.valueType)", ucd="meta.code",
+        "VOTable datatype of a value (ValueDescription.valueType)",
+        ucd="meta.code",
         utype="voprov:ValueDescription.valueType",
     )
     arraysize: Mapped[str | None] = text_column("VOTable arraysize of a value", ucd="meta.code")
@@ -114,26 +125,35 @@ def _io_description(kind: str):  # shared columns of Usage/GenerationDescription
             "Identifier '<activity>/<role>@<model digest>'", utype=f"voprov:{kind}.id"
         )
         activity_description_id: Mapped[str] = fk_column(
-            ACTIVITY_DESCRIPTION, "The activity description this belongs to", nullable=False,
+            ACTIVITY_DESCRIPTION,
+            "The activity description this belongs to",
+            nullable=False,
             ucd="meta.id.assoc",
         )
         entity_description_id: Mapped[str | None] = fk_column(
-            ENTITY_DESCRIPTION, "Expected kind of entity", ucd="meta.id.assoc",
+            ENTITY_DESCRIPTION,
+            "Expected kind of entity",
+            ucd="meta.id.assoc",
             utype=f"voprov:{kind}.entityDescription",
         )
         role: Mapped[str] = text_column(
-            "Role, equal to the role of matching relations", nullable=False,
-            ucd="meta.code.class", utype=f"voprov:{kind}.role", principal=True,
+            "Role, equal to the role of matching relations",
+            nullable=False,
+            ucd="meta.code.class",
+            utype=f"voprov:{kind}.role",
+            principal=True,
         )
         description: Mapped[str | None] = text_column(
             "What the entity is for", ucd="meta.note", utype=f"voprov:{kind}.description"
         )
         type: Mapped[str | None] = text_column(
-            "Main, Calibration, Preview, Setup, Quality, Log, Context", ucd="meta.code.class",
+            "Main, Calibration, Preview, Setup, Quality, Log, Context",
+            ucd="meta.code.class",
             utype=f"voprov:{kind}.type",
         )
         multiplicity: Mapped[str | None] = text_column(
-            "How many entities are expected ('1', '*', '3..*')", ucd="meta.number",
+            "How many entities are expected ('1', '*', '3..*')",
+            ucd="meta.number",
             utype=f"voprov:{kind}.multiplicity",
         )
 

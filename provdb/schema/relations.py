@@ -16,13 +16,13 @@ from sqlalchemy.orm import Mapped
 from provdb.schema.base import PROVENANCE, Base, fk_column, tap_column, text_column, time_column
 
 __all__ = [
+    "HadMember",
     "Used",
-    "WasGeneratedBy",
     "WasAssociatedWith",
     "WasAttributedTo",
     "WasDerivedFrom",
+    "WasGeneratedBy",
     "WasInformedBy",
-    "HadMember",
 ]
 
 ACTIVITY = f"{PROVENANCE}.activity.id"
@@ -66,7 +66,9 @@ class Used(Base):
         ENTITY, "The entity used", nullable=False, utype="voprov:Used.entity"
     )
     role: Mapped[str | None] = text_column(
-        "Function of the entity for the activity", ucd="meta.code.class", utype="voprov:Used.role",
+        "Function of the entity for the activity",
+        ucd="meta.code.class",
+        utype="voprov:Used.role",
         principal=True,
     )
     used_time: Mapped[datetime | None] = time_column(
@@ -99,7 +101,9 @@ class WasGeneratedBy(Base):
         ENTITY, "The generated entity", nullable=False, utype="voprov:WasGeneratedBy.entity"
     )
     activity_id: Mapped[str] = fk_column(
-        ACTIVITY, "The generating activity", nullable=False,
+        ACTIVITY,
+        "The generating activity",
+        nullable=False,
         utype="voprov:WasGeneratedBy.activity",
     )
     role: Mapped[str | None] = text_column(
@@ -178,7 +182,9 @@ class WasDerivedFrom(Base):
 
     id: Mapped[int] = _rowid()
     generated_entity_id: Mapped[str] = fk_column(
-        ENTITY, "The derived (newer) entity", nullable=False,
+        ENTITY,
+        "The derived (newer) entity",
+        nullable=False,
         utype="voprov:WasDerivedFrom.generatedEntity",
     )
     used_entity_id: Mapped[str] = fk_column(
@@ -198,11 +204,15 @@ class WasInformedBy(Base):
 
     id: Mapped[int] = _rowid()
     informed_id: Mapped[str] = fk_column(
-        ACTIVITY, "The informed (later) activity", nullable=False,
+        ACTIVITY,
+        "The informed (later) activity",
+        nullable=False,
         utype="voprov:WasInformedBy.informed",
     )
     informant_id: Mapped[str] = fk_column(
-        ACTIVITY, "The informant (earlier) activity", nullable=False,
+        ACTIVITY,
+        "The informant (earlier) activity",
+        nullable=False,
         utype="voprov:WasInformedBy.informant",
     )
 
