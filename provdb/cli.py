@@ -178,6 +178,80 @@ def db_status(as_json: bool) -> None:
         sys.exit(1)
 
 
+# ----------------------------------------------------------------------------- ingest
+
+
+@cli.command("ingest", context_settings=CONTEXT_SETTINGS)
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "lstosa", "ctapipe", "prov-json", "prov-xml", "prov-n"]),
+    default="auto",
+    show_default=True,
+    help="Format of the files; 'auto' detects it from each file's content.",
+)
+@click.option(
+    "--model",
+    type=click.Path(exists=True, dir_okay=False),
+    help="lstosa definition.yaml whose activity/entity/usage/generation descriptions are "
+    "loaded and linked to the ingested records.",
+)
+@click.option(
+    "--timezone",
+    default="UTC",
+    show_default=True,
+    help="IANA time zone of lstosa's naive local times (stored as UTC; the original text is kept).",
+)
+@click.option("--strict", is_flag=True, help="Refuse a whole file if any line is rejected.")
+@click.option("--dry-run", is_flag=True, help="Parse and report, write nothing.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
+@handle_errors
+def ingest(
+    paths: tuple[str, ...],
+    fmt: str,
+    model: str | None,
+    timezone: str,
+    strict: bool,
+    dry_run: bool,
+    quiet: bool,
+) -> None:
+    """Ingest provenance logs into the archive.
+
+    PATHS are files, directories (searched recursively) or glob patterns; .gz, .bz2 and
+    .xz files are read transparently. Each file is one transaction: a file either goes
+    in whole or not at all. Ingesting a file again adds nothing; a prov.log that grew
+    since the last ingest is read on from where it stopped.
+
+    Rejected lines are printed as FILE:LINE: reason and kept verbatim in the table
+    archive.ingest_reject.
+
+    \b
+    Exit status: 0 all clean; 1 some lines rejected (the rest ingested);
+                 2 a file or the command failed (nothing of that file kept).
+
+    \b
+    Examples:
+      provdb ingest /fefs/.../running_analysis/20200117/v0.1.0/prov.log
+      provdb ingest --model definition.yaml --timezone UTC logs/
+      provdb ingest 'logs/**/*.provenance.log' --format ctapipe
+      provdb ingest night.prov.log.gz --dry-run
+    """
+    from provdb.ingest.ingest_cli import run_ingest
+
+    code = run_ingest(
+        Settings.from_env(),
+        list(paths),
+        fmt=None if fmt == "auto" else fmt,
+        model_path=model,
+        timezone=timezone,
+        strict=strict,
+        dry_run=dry_run,
+        quiet=quiet,
+    )
+    sys.exit(code)
+
+
 def main() -> None:
     """Entry point of the ``provdb`` console script."""
     cli(prog_name="provdb")

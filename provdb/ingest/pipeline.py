@@ -1,0 +1,547 @@
+"""Find files, skip what is already ingested, parse -> map -> load, one transaction per file.
+
+Guarantees (each has a test):
+
+* **atomic per file**: a file's rows, rejects and bookkeeping commit together or not
+  at all; a crash or an error leaves the archive as it was;
+* **idempotent and incremental**: an unchanged file is skipped from its size and mtime;
+  a grown lstosa ``prov.log`` is read on from the offset reached last time, after
+  checking the sha256 of the part already read; a changed file is read again from the
+  start (ids are stable, so nothing is duplicated);
+* **one ingest per file at a time**: a transaction-scoped advisory lock on the path
+  serialises concurrent ``provdb ingest`` processes on the same file;
+* **bad input loses nothing**: every rejected line is kept verbatim in
+  ``archive.ingest_reject`` with its file and line, and reported as ``FILE:LINE: reason``.
+"""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import hashlib
+import lzma
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from provdb import __version__
+from provdb.errors import IngestError, ParseError, ProvdbError
+from provdb.ingest import ctapipe_json, lstosa_log, w3c_prov
+from provdb.ingest.load import Loader
+from provdb.ingest.lstosa_map import LstosaMapper
+from provdb.ingest.records import LstosaUnknown, NonProvenanceLine, RejectedLine
+
+__all__ = ["FORMATS", "FileResult", "detect_format", "discover", "ingest_file", "ingest_paths"]
+
+#: Formats ``provdb ingest --format`` accepts.
+FORMATS = ("lstosa", "ctapipe", "prov-json", "prov-xml", "prov-n")
+
+_HEAD = 64 * 1024
+
+
+@dataclass
+class FileResult:
+    """What ingesting one file did."""
+
+    path: str
+    format: str | None = None
+    #: new | grown | unchanged | changed | partial | failed | dry-run | skipped
+    status: str = "new"
+    records: Counter[str] = field(default_factory=Counter)
+    rejects: int = 0
+    other_lines: int = 0
+    inserted: Counter[str] = field(default_factory=Counter)
+    known: Counter[str] = field(default_factory=Counter)
+    bytes_read: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_records(self) -> int:
+        return sum(self.records.values())
+
+
+# ----------------------------------------------------------------------------- discovery
+
+
+def discover(paths: list[str]) -> tuple[list[Path], list[str], set[Path]]:
+    """Expand files, directories (recursively) and glob patterns.
+
+    Returns the files found (sorted, without duplicates), the arguments that matched
+    nothing, and the files named explicitly (not found by walking a directory): those
+    must be provenance files, while a directory may hold other files too.
+    """
+    found: dict[str, Path] = {}
+    explicit: set[Path] = set()
+    missing: list[str] = []
+    for arg in paths:
+        matches = (
+            [Path(p) for p in glob.glob(arg, recursive=True)]
+            if glob.has_magic(arg)
+            else ([Path(arg)] if os.path.exists(arg) else [])
+        )
+        if not matches:
+            missing.append(arg)
+        for m in matches:
+            if m.is_dir():
+                for root, dirs, files in os.walk(m):
+                    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                    for name in sorted(files):
+                        if not name.startswith("."):
+                            p = Path(root) / name
+                            found.setdefault(str(p.resolve()), p.resolve())
+            elif m.is_file():
+                found.setdefault(str(m.resolve()), m.resolve())
+                explicit.add(m.resolve())
+    return [found[k] for k in sorted(found)], missing, explicit
+
+
+def open_source(path: Path) -> IO[bytes]:
+    """Open a source file for binary reading, decompressing gzip/bzip2/xz (by magic bytes)."""
+    with open(path, "rb") as probe:
+        magic = probe.read(6)
+    if magic.startswith(b"\x1f\x8b"):
+        return gzip.open(path, "rb")
+    if magic.startswith(b"BZh"):
+        return bz2.open(path, "rb")
+    if magic.startswith(b"\xfd7zXZ\x00"):
+        return lzma.open(path, "rb")
+    return open(path, "rb", buffering=1 << 20)
+
+
+def read_head(path: Path) -> bytes:
+    """The first bytes of a file, decompressed if it is gzip/bzip2/xz."""
+    with open_source(path) as fh:
+        return fh.read(_HEAD)
+
+
+def detect_format(path: Path) -> str | None:
+    """Format of ``path`` from its content, or ``None`` if provdb cannot read it."""
+    try:
+        head = read_head(path)
+    except (OSError, EOFError, ValueError):
+        return None
+    if not head.strip():
+        return None
+    if ctapipe_json.detect(head):
+        return "ctapipe"
+    w3c = w3c_prov.detect(head)
+    if w3c:
+        return w3c
+    if lstosa_log.detect(head):
+        return "lstosa"
+    return None
+
+
+# ----------------------------------------------------------------------------- hashing
+
+
+class _HashingLines:
+    """Iterate a binary stream's lines while hashing exactly the complete lines read."""
+
+    def __init__(self, fh: IO[bytes], hasher: Any) -> None:
+        self.fh = fh
+        self.hasher = hasher
+        self.bytes = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        update = self.hasher.update
+        for line in self.fh:
+            if line.endswith(b"\n"):
+                update(line)
+                self.bytes += len(line)
+            yield line
+
+
+def _hash_prefix(fh: IO[bytes], length: int) -> Any:
+    """sha256 object over the first ``length`` bytes of ``fh`` (which is left there)."""
+    hasher = hashlib.sha256()
+    remaining = length
+    while remaining > 0:
+        chunk = fh.read(min(remaining, 1 << 20))
+        if not chunk:
+            break
+        hasher.update(chunk)
+        remaining -= len(chunk)
+    return hasher
+
+
+# ----------------------------------------------------------------------------- ingest
+
+Progress = Callable[[int, int], None]  # (bytes advanced, records advanced)
+
+
+def _bookkeeping(cur: Any, path: str) -> dict[str, Any] | None:
+    cur.execute(
+        "SELECT id, format, size_bytes, mtime, offset_reached, checksum, lines_read, status, "
+        "state FROM archive.ingest_file WHERE path = %s FOR UPDATE",
+        (path,),
+    )
+    row = cur.fetchone()
+    if row is None:
+        return None
+    keys = (
+        "id",
+        "format",
+        "size_bytes",
+        "mtime",
+        "offset_reached",
+        "checksum",
+        "lines_read",
+        "status",
+        "state",
+    )
+    return dict(zip(keys, row, strict=True))
+
+
+def ingest_file(
+    conn: Any,
+    path: Path,
+    *,
+    format: str | None = None,
+    model: Any | None = None,
+    timezone: str = "UTC",
+    strict: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    on_reject: Callable[[str], None] | None = None,
+) -> FileResult:
+    """Ingest one file in one transaction on the psycopg connection ``conn``.
+
+    Parameters
+    ----------
+    conn:
+        psycopg 3 connection (autocommit off); committed or rolled back here.
+    path:
+        The source file.
+    format:
+        One of :data:`FORMATS`; detected from the content when ``None``.
+    model:
+        lstosa definition model whose descriptions are linked (lstosa logs only).
+    timezone:
+        IANA zone of lstosa's naive local times.
+    strict:
+        Refuse the whole file if any line is rejected.
+    dry_run:
+        Parse and count, write nothing.
+    progress:
+        Called with (bytes, records) increments while reading.
+    on_reject:
+        Called with ``"FILE:LINE: reason"`` for every rejected line.
+
+    Returns
+    -------
+    FileResult
+        Counts and status; ``status == "failed"`` with ``error`` set when the file was
+        refused (nothing of it kept).
+    """
+    started = time.perf_counter()
+    spath = str(path)
+    result = FileResult(path=spath)
+    try:
+        fmt = format or detect_format(path)
+        if fmt is None:
+            raise ParseError(
+                spath,
+                None,
+                "not a provenance file provdb can read (lstosa "
+                "prov.log, ctapipe provenance log, PROV-JSON/XML/N): use "
+                "--format to force one",
+            )
+        if fmt not in FORMATS:
+            raise ParseError(spath, None, f"unknown format {fmt!r}")
+        result.format = fmt
+        stat = path.stat()
+        with conn.cursor() as cur:
+            # One ingest per file at a time, across processes.
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (spath,))
+            book = _bookkeeping(cur, spath)
+            if (
+                book is not None
+                and book["format"] == fmt
+                and book["status"] == "complete"
+                and book["size_bytes"] == stat.st_size
+                and book["mtime"] == stat.st_mtime
+            ):
+                result.status = "unchanged"
+                conn.rollback()
+                return result
+            loader = Loader(conn, source_format=fmt)
+            if fmt == "lstosa":
+                info = _ingest_lstosa(
+                    cur,
+                    loader,
+                    path,
+                    book,
+                    result,
+                    model=model,
+                    timezone=timezone,
+                    progress=progress,
+                    on_reject=on_reject,
+                    dry_run=dry_run,
+                )
+            else:
+                info = _ingest_document(
+                    loader, path, fmt, result, progress=progress, dry_run=dry_run
+                )
+            if strict and result.rejects:
+                raise IngestError(
+                    f"{spath}: {result.rejects} line(s) rejected and --strict given: "
+                    "nothing of this file was ingested"
+                )
+            if dry_run:
+                result.status = "dry-run"
+                conn.rollback()
+                return result
+            loader.flush()
+            result.inserted, result.known = loader.inserted, loader.known
+            result.seconds = time.perf_counter() - started
+            _save_bookkeeping(cur, spath, fmt, stat, info, result, book)
+            _save_rejects(cur, info["file_id"], info["rejects"], loader)
+        conn.commit()
+    except (ProvdbError, OSError, EOFError, ValueError) as exc:
+        conn.rollback()
+        result.status = "failed"
+        result.error = str(exc) if isinstance(exc, ProvdbError) else f"{spath}: {exc}"
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        result.seconds = time.perf_counter() - started
+    return result
+
+
+def _ingest_lstosa(
+    cur: Any,
+    loader: Loader,
+    path: Path,
+    book: dict[str, Any] | None,
+    result: FileResult,
+    *,
+    model: Any,
+    timezone: str,
+    progress: Progress | None,
+    on_reject: Callable[[str], None] | None,
+    dry_run: bool,
+) -> dict[str, Any]:
+    spath = str(path)
+    start_offset, start_line, state = 0, 1, None
+    fh = open_source(path)
+    try:
+        hasher = hashlib.sha256()
+        if book is not None and book["format"] == "lstosa" and book["offset_reached"]:
+            prefix = _hash_prefix(fh, book["offset_reached"])
+            if prefix.hexdigest() == book["checksum"]:
+                start_offset, start_line = book["offset_reached"], book["lines_read"] + 1
+                state, hasher = book["state"], prefix
+                result.status = "grown"
+            else:
+                fh.seek(0)
+                result.status = "changed"
+        elif book is not None:
+            result.status = "changed"
+        if model is not None and not dry_run:
+            for row in model_rows(model):
+                loader.add(row)
+        mapper = LstosaMapper(path=spath, timezone=timezone, model=model, state=state)
+        lines = _HashingLines(fh, hasher)
+        reader = lstosa_log.parse_lines(
+            lines, path=spath, start_line=start_line, start_offset=start_offset
+        )
+        rejects: list[tuple[int, int, str, bool, bytes]] = []
+        records = result.records
+        last_bytes, n_since = 0, 0
+        add = loader.add
+        for item in reader:
+            kind = type(item)
+            if kind is NonProvenanceLine:
+                result.other_lines += 1
+                continue
+            if kind is RejectedLine:
+                result.rejects += 1
+                message = f"{spath}:{item.pos.line}: {item.reason}"
+                if on_reject:
+                    on_reject(message)
+                rejects.append((item.pos.line, item.pos.offset, item.reason, True, item.raw))
+                continue
+            records[kind.__name__.removeprefix("Lstosa")] += 1
+            if kind is LstosaUnknown:
+                rejects.append(
+                    (
+                        item.pos.line,
+                        item.pos.offset,
+                        "record of an unknown kind (kept, not an error): keys "
+                        + ", ".join(map(str, item.payload)),
+                        False,
+                        repr(item.payload).encode(),
+                    )
+                )
+                continue
+            if not dry_run:
+                for row in mapper.feed(item):
+                    add(row)
+            n_since += 1
+            if progress and n_since >= 2000:
+                progress(lines.bytes - last_bytes, n_since)
+                last_bytes, n_since = lines.bytes, 0
+        if progress:
+            progress(lines.bytes - last_bytes, n_since)
+        result.bytes_read = lines.bytes
+        if reader.torn_tail:
+            result.status = "partial"
+        return {
+            "offset": reader.offset_reached,
+            "lines": reader.next_line - 1,
+            "checksum": hasher.hexdigest(),
+            "state": mapper.state(),
+            "complete": not reader.torn_tail,
+            "rejects": rejects,
+            "file_id": None,
+        }
+    finally:
+        fh.close()
+
+
+def model_rows(model: Any) -> list[Any]:
+    """Every description row of an lstosa definition model."""
+    return [
+        *model.activity_descriptions,
+        *model.entity_descriptions,
+        *model.usage_descriptions,
+        *model.generation_descriptions,
+        *model.parameter_descriptions,
+    ]
+
+
+def _ingest_document(
+    loader: Loader,
+    path: Path,
+    fmt: str,
+    result: FileResult,
+    *,
+    progress: Progress | None,
+    dry_run: bool,
+) -> dict[str, Any]:
+    data_hasher = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            data_hasher.update(chunk)
+    size = path.stat().st_size
+    rows = (
+        ctapipe_json.parse_file(path)
+        if fmt == "ctapipe"
+        else w3c_prov.parse_file(path, format=fmt, warnings=result.warnings)
+    )
+    n = 0
+    for row in rows:
+        result.records[type(row).__name__.removesuffix("Row")] += 1
+        n += 1
+        if not dry_run:
+            loader.add(row)
+    if progress:
+        progress(size, n)
+    result.bytes_read = size
+    return {
+        "offset": size,
+        "lines": 0,
+        "checksum": data_hasher.hexdigest(),
+        "state": None,
+        "complete": True,
+        "rejects": [],
+        "file_id": None,
+    }
+
+
+def _save_bookkeeping(
+    cur: Any,
+    spath: str,
+    fmt: str,
+    stat: os.stat_result,
+    info: dict[str, Any],
+    result: FileResult,
+    book: dict[str, Any] | None,
+) -> None:
+    import json
+
+    status = "complete" if info["complete"] else "partial"
+    records = dict(result.records)
+    cur.execute(
+        """
+        INSERT INTO archive.ingest_file AS f (path, format, size_bytes, mtime, offset_reached,
+            checksum, lines_read, records, n_records, n_rejects, n_other_lines, status, state,
+            duration_s, provdb_version)
+        VALUES (%(path)s, %(format)s, %(size)s, %(mtime)s, %(offset)s, %(checksum)s, %(lines)s,
+            %(records)s::jsonb, %(n_records)s, %(n_rejects)s, %(n_other)s, %(status)s,
+            %(state)s::jsonb, %(duration)s, %(version)s)
+        ON CONFLICT (path) DO UPDATE SET
+            format = EXCLUDED.format, size_bytes = EXCLUDED.size_bytes,
+            mtime = EXCLUDED.mtime, offset_reached = EXCLUDED.offset_reached,
+            checksum = EXCLUDED.checksum, lines_read = EXCLUDED.lines_read,
+            records = CASE WHEN %(resumed)s THEN (
+                SELECT coalesce(jsonb_object_agg(k, coalesce((f.records->>k)::bigint, 0)
+                    + coalesce((EXCLUDED.records->>k)::bigint, 0)), '{}'::jsonb)
+                FROM (SELECT jsonb_object_keys(f.records) AS k
+                      UNION SELECT jsonb_object_keys(EXCLUDED.records)) keys)
+                ELSE EXCLUDED.records END,
+            n_records = CASE WHEN %(resumed)s THEN f.n_records + EXCLUDED.n_records
+                ELSE EXCLUDED.n_records END,
+            n_rejects = CASE WHEN %(resumed)s THEN f.n_rejects + EXCLUDED.n_rejects
+                ELSE EXCLUDED.n_rejects END,
+            n_other_lines = CASE WHEN %(resumed)s THEN f.n_other_lines + EXCLUDED.n_other_lines
+                ELSE EXCLUDED.n_other_lines END,
+            status = EXCLUDED.status, state = EXCLUDED.state,
+            last_ingest = (now() at time zone 'utc'), duration_s = EXCLUDED.duration_s,
+            provdb_version = EXCLUDED.provdb_version
+        RETURNING id
+        """,
+        {
+            "path": spath,
+            "format": fmt,
+            "size": stat.st_size,
+            "mtime": stat.st_mtime,
+            "offset": info["offset"],
+            "checksum": info["checksum"],
+            "lines": info["lines"],
+            "records": json.dumps(records),
+            "n_records": result.n_records,
+            "n_rejects": result.rejects,
+            "n_other": result.other_lines,
+            "status": status,
+            "state": json.dumps(info["state"]) if info["state"] is not None else None,
+            "duration": result.seconds,
+            "version": __version__,
+            "resumed": result.status == "grown",
+        },
+    )
+    file_id = cur.fetchone()[0]
+    info["file_id"] = file_id
+    if result.status == "changed":
+        # the file was read again from the start: its old rejects are superseded
+        cur.execute("DELETE FROM archive.ingest_reject WHERE ingest_file_id = %s", (file_id,))
+
+
+def _save_rejects(cur: Any, file_id: int, rejects: list[tuple], loader: Loader) -> None:
+    if not rejects:
+        return
+    with cur.copy(
+        "COPY archive.ingest_reject (ingest_file_id, line_number, byte_offset, reason, "
+        "is_error, raw) FROM STDIN"
+    ) as cp:
+        for line, offset, reason, is_error, raw in rejects:
+            cp.write_row((file_id, line, offset, reason, is_error, raw))
+
+
+def ingest_paths(
+    conn: Any,
+    files: list[Path],
+    **options: Any,
+) -> Iterator[FileResult]:
+    """Ingest each file in turn (one transaction each), yielding its result."""
+    for path in files:
+        yield ingest_file(conn, path, **options)
