@@ -358,8 +358,14 @@ def _ingest_lstosa(
         records = result.records
         last_bytes, n_since = 0, 0
         add = loader.add
+        first = True
         for item in reader:
             kind = type(item)
+            if first and reader.format_name in ("logprov", "run-wise"):
+                # sessions remember their origin: run-wise products repeat, at run level,
+                # what the raw prov.log holds at subrun level
+                loader.source_format = f"lstosa-{reader.format_name}"
+            first = False
             if kind is NonProvenanceLine:
                 result.other_lines += 1
                 continue
