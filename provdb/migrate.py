@@ -108,7 +108,19 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
     before = _refuse_unknown(engine).current
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), revision)
+        refresh_tap_schema(conn)
     return before, state(engine).current
+
+
+def refresh_tap_schema(conn: Connection) -> bool:
+    """Rewrite TAP_SCHEMA from the models if the schema has it; True if it did."""
+    from provdb.schema import tap_schema
+
+    exists = conn.execute(sa.text("SELECT to_regclass('tap_schema.columns')")).scalar()
+    if exists is None:
+        return False
+    tap_schema.refresh(conn)
+    return True
 
 
 def downgrade(engine: Engine, revision: str = "-1") -> tuple[str | None, str | None]:
