@@ -120,6 +120,26 @@ def refresh_tap_schema(conn: Connection) -> bool:
     if exists is None:
         return False
     tap_schema.refresh(conn)
+    grant_reader(conn)
+    return True
+
+
+#: NOLOGIN role that TAP queries run as (created by migration 0004 where permitted).
+READER_ROLE = "provdb_tap_reader"
+
+
+def grant_reader(conn: Connection) -> bool:
+    """Let the TAP reader role SELECT exactly the tables TAP_SCHEMA publishes."""
+    exists = conn.execute(
+        sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": READER_ROLE}
+    ).scalar()
+    if not exists:
+        return False
+    names = [r[0] for r in conn.execute(sa.text("SELECT table_name FROM tap_schema.tables"))]
+    schemas = sorted({n.split(".", 1)[0] for n in names})
+    conn.execute(sa.text(f"GRANT USAGE ON SCHEMA {', '.join(schemas)} TO {READER_ROLE}"))
+    for name in names:
+        conn.execute(sa.text(f"GRANT SELECT ON {name} TO {READER_ROLE}"))
     return True
 
 

@@ -20,7 +20,7 @@ from provdb.schema.descriptions import (
     GenerationDescription,
     UsageDescription,
 )
-from provdb.schema import tap_schema  # noqa: F401  (registers TAP_SCHEMA tables)
+from provdb.schema import jobs, tap_schema  # noqa: F401  (registers their tables)
 from provdb.schema.relations import (
     HadMember,
     Used,

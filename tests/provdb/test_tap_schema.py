@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from provdb.schema import DM_TABLES, metadata
@@ -63,3 +64,20 @@ def test_refresh_is_idempotent(engine: sa.Engine) -> None:
         before = _count(conn, "columns")
         assert refresh_tap_schema(conn)
         assert _count(conn, "columns") == before
+
+
+def test_reader_role_reads_only_published_tables(engine: sa.Engine) -> None:
+    from sqlalchemy.exc import ProgrammingError
+
+    from provdb.migrate import READER_ROLE
+
+    with engine.connect() as conn:
+        conn.execute(sa.text(f"SET ROLE {READER_ROLE}"))
+        assert conn.execute(sa.text("SELECT count(*) FROM provenance.entity")).scalar() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM archive.run_step")).scalar() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM tap_schema.tables")).scalar() > 0
+        for private in ("archive.ingest_reject", "archive.ingest_file", "uws.job"):
+            with pytest.raises(ProgrammingError, match="permission denied"):
+                conn.execute(sa.text(f"SELECT count(*) FROM {private}"))
+            conn.rollback()
+            conn.execute(sa.text(f"SET ROLE {READER_ROLE}"))

@@ -1,0 +1,64 @@
+"""TapConfig: limits and public URL of the TAP service.
+
+Environment variables (all optional)
+------------------------------------
+PROVDB_TAP_BASE_URL         public base URL, e.g. https://archive.example.org/tap
+                            (default: taken from each request's Host header)
+PROVDB_TAP_MAXREC           default MAXREC (rows), default 100000
+PROVDB_TAP_MAXREC_HARD      hard row limit, default 10000000
+PROVDB_TAP_EXECUTION        default execution duration (s), default 600
+PROVDB_TAP_EXECUTION_HARD   hard execution duration (s), default 3600
+PROVDB_TAP_RETENTION        default job retention (s), default 172800 (2 days)
+PROVDB_TAP_RETENTION_HARD   hard job retention (s), default 604800 (7 days)
+PROVDB_TAP_UPLOAD_BYTES     largest accepted upload, default 20000000
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["TapConfig"]
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        from provdb.errors import ConfigError
+
+        raise ConfigError(f"{name}={value!r} is not an integer") from None
+
+
+@dataclass(frozen=True)
+class TapConfig:
+    """Service limits; every value can be overridden for tests."""
+
+    base_url: str | None = None
+    maxrec_default: int = 100_000
+    maxrec_hard: int = 10_000_000
+    execution_default: int = 600
+    execution_hard: int = 3600
+    retention_default: int = 172_800
+    retention_hard: int = 604_800
+    upload_bytes: int = 20_000_000
+    fetch_batch: int = 5000
+    async_workers: int = 2
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> TapConfig:
+        env = os.environ if environ is None else environ
+        return cls(
+            base_url=(env.get("PROVDB_TAP_BASE_URL") or None),
+            maxrec_default=_int(env, "PROVDB_TAP_MAXREC", cls.maxrec_default),
+            maxrec_hard=_int(env, "PROVDB_TAP_MAXREC_HARD", cls.maxrec_hard),
+            execution_default=_int(env, "PROVDB_TAP_EXECUTION", cls.execution_default),
+            execution_hard=_int(env, "PROVDB_TAP_EXECUTION_HARD", cls.execution_hard),
+            retention_default=_int(env, "PROVDB_TAP_RETENTION", cls.retention_default),
+            retention_hard=_int(env, "PROVDB_TAP_RETENTION_HARD", cls.retention_hard),
+            upload_bytes=_int(env, "PROVDB_TAP_UPLOAD_BYTES", cls.upload_bytes),
+        )

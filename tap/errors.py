@@ -1,0 +1,43 @@
+"""The TapError family; one handler turns each into a DALI error VOTable."""
+
+from __future__ import annotations
+
+__all__ = ["TapError", "UsageError", "QueryError", "NotFound", "PhaseError", "ServiceError"]
+
+
+class TapError(Exception):
+    """An error reported to the client as a VOTable with QUERY_STATUS=ERROR."""
+
+    status = 400
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+class UsageError(TapError):
+    """The request is not a valid TAP request (missing LANG, bad MAXREC, ...)."""
+
+
+class QueryError(TapError):
+    """The query is invalid (ADQL syntax, unknown table...) or failed to run."""
+
+
+class NotFound(TapError):
+    """No such job or resource."""
+
+    status = 404
+
+
+class PhaseError(TapError):
+    """A UWS action not allowed in the job's current phase."""
+
+    status = 403
+
+
+class ServiceError(TapError):
+    """The service itself failed (database down...)."""
+
+    status = 500

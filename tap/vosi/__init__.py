@@ -1,0 +1,1 @@
+"""VOSI documents (availability, capabilities, tables) built from plain data."""

@@ -1,0 +1,196 @@
+"""VOSI 1.1 XML documents: availability, capabilities (TAPRegExt 1.0), tableset.
+
+Pure functions of their inputs (a Catalog, a base URL, limits): no Flask, no database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from xml.sax.saxutils import escape, quoteattr
+
+from tap.catalog import Catalog, Table
+from tap.config import TapConfig
+
+__all__ = ["availability", "capabilities", "tableset", "table_document", "LANGUAGE_FEATURES",
+           "OUTPUT_FORMATS"]
+
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+VR = "http://www.ivoa.net/xml/VOResource/v1.0"
+VS = "http://www.ivoa.net/xml/VODataService/v1.1"
+TR = "http://www.ivoa.net/xml/TAPRegExt/v1.0"
+
+# Spelled "TAPRegExt" (not "tapregext"): STILTS 3.4.7 compares feature types
+# case-sensitively (spec §5.4); the IVOIDs are equivalent.
+_FEATURE = "ivo://ivoa.net/std/TAPRegExt#features-"
+LANGUAGE_FEATURES: dict[str, list[tuple[str, str]]] = {
+    "adql-string": [("LOWER", "ASCII lower case"), ("UPPER", "ASCII upper case"),
+                    ("ILIKE", "case-insensitive LIKE")],
+    "adql-type": [("CAST", "CAST to INTEGER, SMALLINT, BIGINT, REAL, DOUBLE PRECISION, "
+                   "CHAR(n), VARCHAR(n), TIMESTAMP")],
+    "adql-common-table": [("WITH", "non-recursive common table expressions")],
+    "adql-sets": [("UNION", "UNION [ALL]"), ("EXCEPT", "EXCEPT [ALL]"),
+                  ("INTERSECT", "INTERSECT [ALL]")],
+    "adql-offset": [("OFFSET", "skip rows after ORDER BY, before TOP")],
+}
+
+OUTPUT_FORMATS = (
+    ("application/x-votable+xml", ("votable", "votable/b2", "binary2"),
+     "ivo://ivoa.net/std/TAPRegExt#output-votable-binary2"),
+    ("application/x-votable+xml;serialization=TABLEDATA", ("votable/td", "votabletd"),
+     "ivo://ivoa.net/std/TAPRegExt#output-votable-td"),
+    ("text/csv;header=present", ("csv",), None),
+    ("text/tab-separated-values", ("tsv",), None),
+    ("application/json", ("json",), None),
+)
+
+
+def _iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def availability(available: bool, *, up_since: datetime | None, note: str) -> str:
+    """VOSI availability document."""
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<vosi:availability xmlns:vosi="http://www.ivoa.net/xml/VOSIAvailability/v1.0">',
+        f"<vosi:available>{'true' if available else 'false'}</vosi:available>",
+    ]
+    if up_since is not None:
+        parts.append(f"<vosi:upSince>{_iso(up_since)}</vosi:upSince>")
+    parts.append(f"<vosi:note>{escape(note)}</vosi:note>")
+    parts.append("</vosi:availability>")
+    return "\n".join(parts)
+
+
+def _interface(url: str, *, use: str = "full", version: str = "1.0") -> str:
+    return (f'<interface xsi:type="vs:ParamHTTP" role="std" version="{version}">'
+            f'<accessURL use="{use}">{escape(url)}</accessURL></interface>')
+
+
+def capabilities(base: str, config: TapConfig, *, upload: bool = True) -> str:
+    """VOSI capabilities with one TAPRegExt TableAccess capability."""
+    features = []
+    for key, forms in LANGUAGE_FEATURES.items():
+        inner = "".join(
+            f"<feature><form>{escape(f)}</form><description>{escape(d)}</description></feature>"
+            for f, d in forms
+        )
+        features.append(f'<languageFeatures type="{_FEATURE}{key}">{inner}</languageFeatures>')
+    formats = []
+    for mime, aliases, ivo_id in OUTPUT_FORMATS:
+        attr = f" ivo-id={quoteattr(ivo_id)}" if ivo_id else ""
+        alias = "".join(f"<alias>{escape(a)}</alias>" for a in aliases)
+        formats.append(f"<outputFormat{attr}><mime>{escape(mime)}</mime>{alias}</outputFormat>")
+    uploads = ""
+    if upload:
+        uploads = (
+            '<uploadMethod ivo-id="ivo://ivoa.net/std/TAPRegExt#upload-inline"/>'
+            '<uploadMethod ivo-id="ivo://ivoa.net/std/TAPRegExt#upload-http"/>'
+            '<uploadMethod ivo-id="ivo://ivoa.net/std/TAPRegExt#upload-https"/>'
+        )
+    upload_limit = (f'<uploadLimit><default unit="byte">{config.upload_bytes}</default>'
+                    f'<hard unit="byte">{config.upload_bytes}</hard></uploadLimit>'
+                    if upload else "")
+    return "".join([
+        '<?xml version="1.0" encoding="UTF-8"?>\n',
+        '<vosi:capabilities xmlns:vosi="http://www.ivoa.net/xml/VOSICapabilities/v1.0" ',
+        f'xmlns:vr="{VR}" xmlns:vs="{VS}" xmlns:tr="{TR}" xmlns:xsi="{XSI}">',
+        '<capability standardID="ivo://ivoa.net/std/TAP" xsi:type="tr:TableAccess">',
+        _interface(base, use="base", version="1.1"),
+        '<dataModel ivo-id="ivo://ivoa.net/std/ProvenanceDM">IVOA Provenance DM 1.0</dataModel>',
+        "<language><name>ADQL</name>",
+        '<version ivo-id="ivo://ivoa.net/std/ADQL#v2.0">2.0</version>',
+        '<version ivo-id="ivo://ivoa.net/std/ADQL#v2.1">2.1</version>',
+        "<description>ADQL 2.1 without geometry, translated to PostgreSQL</description>",
+        *features,
+        "</language>",
+        *formats,
+        uploads,
+        f"<retentionPeriod><default>{config.retention_default}</default>"
+        f"<hard>{config.retention_hard}</hard></retentionPeriod>",
+        f"<executionDuration><default>{config.execution_default}</default>"
+        f"<hard>{config.execution_hard}</hard></executionDuration>",
+        f'<outputLimit><default unit="row">{config.maxrec_default}</default>'
+        f'<hard unit="row">{config.maxrec_hard}</hard></outputLimit>',
+        upload_limit,
+        "</capability>",
+        '<capability standardID="ivo://ivoa.net/std/VOSI#capabilities">',
+        _interface(f"{base}/capabilities"), "</capability>",
+        '<capability standardID="ivo://ivoa.net/std/VOSI#availability">',
+        _interface(f"{base}/availability"), "</capability>",
+        '<capability standardID="ivo://ivoa.net/std/VOSI#tables-1.1">',
+        _interface(f"{base}/tables", version="1.1"), "</capability>",
+        '<capability standardID="ivo://ivoa.net/std/DALI#examples">',
+        f'<interface xsi:type="vr:WebBrowser"><accessURL use="full">{escape(base)}/examples'
+        "</accessURL></interface></capability>",
+        "</vosi:capabilities>",
+    ])
+
+
+def _opt(tag: str, value: str | None) -> str:
+    return f"<{tag}>{escape(value)}</{tag}>" if value else ""
+
+
+def _table_xml(table: Table, *, detail: bool) -> str:
+    kind = "view" if table.type == "view" else "table"
+    parts = [f'<table type="{kind}">', f"<name>{escape(table.name)}</name>",
+             _opt("description", table.description), _opt("utype", table.utype)]
+    if detail:
+        pk = set()
+        for col in table.columns:
+            std = ' std="true"' if col.std else ""
+            attrs = ""
+            if col.arraysize:
+                attrs += f" arraysize={quoteattr(col.arraysize)}"
+            if col.xtype:
+                attrs += f" extendedType={quoteattr(col.xtype)}"
+            flags = "".join(
+                f"<flag>{f}</flag>"
+                for f, on in (("indexed", col.indexed), ("primary", col.name in pk))
+                if on
+            )
+            parts.append(
+                f"<column{std}><name>{escape(col.name)}</name>"
+                f"{_opt('description', col.description)}{_opt('unit', col.unit)}"
+                f"{_opt('ucd', col.ucd)}{_opt('utype', col.utype)}"
+                f'<dataType xsi:type="vs:VOTableType"{attrs}>{escape(col.datatype)}</dataType>'
+                f"{flags}</column>"
+            )
+        for fk in table.foreign_keys:
+            cols = "".join(
+                f"<fkColumn><fromColumn>{escape(a)}</fromColumn>"
+                f"<targetColumn>{escape(b)}</targetColumn></fkColumn>"
+                for a, b in fk.columns
+            )
+            parts.append(f"<foreignKey><targetTable>{escape(fk.target_table)}</targetTable>"
+                         f"{cols}{_opt('description', fk.description)}"
+                         f"{_opt('utype', fk.utype)}</foreignKey>")
+    parts.append("</table>")
+    return "".join(parts)
+
+
+def tableset(catalog: Catalog, *, detail: bool = True) -> str:
+    """VOSI tableset (``detail=False``: tables without columns, for ``detail=min``)."""
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n',
+        '<vosi:tableset xmlns:vosi="http://www.ivoa.net/xml/VOSITables/v1.0" ',
+        f'xmlns:vs="{VS}" xmlns:xsi="{XSI}">',
+    ]
+    for schema in catalog.schemas:
+        name = schema["schema_name"]
+        parts.append(f"<schema><name>{escape(name)}</name>"
+                     f"{_opt('description', schema.get('description'))}"
+                     f"{_opt('utype', schema.get('utype'))}")
+        parts.extend(_table_xml(t, detail=detail) for t in catalog.tables if t.schema == name)
+        parts.append("</schema>")
+    parts.append("</vosi:tableset>")
+    return "".join(parts)
+
+
+def table_document(table: Table) -> str:
+    """VOSI 1.1 ``/tables/{name}``: one table, full detail."""
+    body = _table_xml(table, detail=True)
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<vosi:table xmlns:vosi="http://www.ivoa.net/xml/VOSITables/v1.0" '
+            f'xmlns:vs="{VS}" xmlns:xsi="{XSI}" type="{"view" if table.type == "view" else "output"}">'
+            + body[body.index(">") + 1: body.rindex("</table>")] + "</vosi:table>")
