@@ -1,7 +1,10 @@
 """The only ingest module that writes: archive rows -> PostgreSQL, by COPY and merge.
 
 Rows are buffered per table, then each buffer is COPYed into a temporary staging table
-and merged into its target with one ``INSERT ... SELECT ... ON CONFLICT`` statement:
+and merged into its target with one ``INSERT ... SELECT ... ON CONFLICT`` statement.
+Duplicates are folded in Python while buffering (an object id or a relation statement
+seen again in the same batch is merged into its first sighting), so the staging tables
+hold unique rows and the merge needs no ``GROUP BY`` / ``DISTINCT`` and no count query:
 
 * **objects** (entity, activity, agent, session, environment, descriptions) merge by
   ``id``: within a batch the first non-null value of each column wins, and against the
@@ -20,6 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -158,17 +163,38 @@ class Loader:
         Recorded on the sessions this loader writes.
     batch_size:
         Rows buffered before an automatic flush (bounds memory on huge files).
+    background:
+        Write each full batch from a helper thread while the caller goes on producing
+        rows (the database works on one batch while Python parses the next; at most one
+        batch is written at a time, on the same connection and transaction). The caller
+        **must** then call :meth:`close` before it commits or rolls back, also on errors;
+        :meth:`flush` waits for the helper too.
+
+    Notes
+    -----
+    Within a batch, object rows are folded by id as they arrive (first non-null value
+    of each column wins, exactly as a merge in arrival order) and relation rows are
+    deduplicated on their full content (the first sighting is kept); JSON columns are
+    serialised once per kept row, at flush time.
     """
 
     def __init__(
-        self, conn: psycopg.Connection, *, source_format: str, batch_size: int = 50_000
+        self,
+        conn: psycopg.Connection,
+        *,
+        source_format: str,
+        batch_size: int = 50_000,
+        background: bool = False,
     ) -> None:
         self.conn = conn
         self.source_format = source_format
         self.batch_size = batch_size
-        self._buffers: dict[_Target, list[tuple]] = {t: [] for t in TABLES}
+        self.background = background
+        self._writer: threading.Thread | None = None
+        self._writer_error: BaseException | None = None
+        # objects: id -> values; relations: values -> None (insertion-ordered sets)
+        self._buffers: dict[_Target, dict[Any, Any]] = {t: {} for t in TABLES}
         self._pending = 0
-        self._seq = 0
         #: rows newly inserted, by table
         self.inserted: Counter[str] = Counter()
         #: rows offered that were already in the archive (merged or ignored), by table
@@ -180,45 +206,46 @@ class Loader:
     def add(self, row: r.ArchiveRow) -> None:
         """Buffer one row (flushes automatically every ``batch_size`` rows)."""
         target = _BY_TYPE[type(row)]
-        self._seq += 1
-        self._buffers[target].append(self._values(target, row))
+        values = _GETTERS[target](row)
+        buf = self._buffers[target]
+        if target.key is not None:
+            key = values[0]
+            if type(key) is not str and key is not None:
+                key = str(key)  # the archive compares ids as text
+            seen = buf.get(key)
+            if seen is None:
+                buf[key] = values
+            elif None in seen:
+                # first non-null value of each column wins
+                buf[key] = tuple(
+                    new if old is None else old for old, new in zip(seen, values, strict=True)
+                )
+        else:
+            try:
+                buf[values] = None
+            except TypeError:  # an unhashable value: deduplicate on its repr
+                buf[_Unhashable(values)] = None
         self._pending += 1
         if self._pending >= self.batch_size:
-            self.flush()
+            if self.background:
+                self._write_in_background()
+            else:
+                self.flush()
 
     def add_all(self, rows: list[r.ArchiveRow]) -> None:
         for row in rows:
             self.add(row)
 
-    def _values(self, target: _Target, row: Any) -> tuple:
-        if target.row_type is r.EnvironmentRow:
-            system = row.system or {}
-            platform = system.get("platform") if isinstance(system.get("platform"), dict) else {}
-            python = system.get("python") if isinstance(system.get("python"), dict) else {}
-            version = python.get("version")
-            if isinstance(version, list):
-                version = ".".join(str(v) for v in version)
-            values = (
-                row.id,
-                platform.get("node"),
-                version,
-                system.get("executable"),
-                json.dumps(system, default=str),
-            )
-        else:
+    def _final(self, target: _Target, values: tuple) -> tuple:
+        """Values as written to the staging table (JSON serialised, session extras)."""
+        if target.json_columns and target.row_type is not r.EnvironmentRow:
             values = tuple(
-                getattr(row, c) for c in target.columns if c not in ("night", "source_format")
+                json.dumps(v, default=str) if (i in _JSON_INDEXES[target] and v is not None) else v
+                for i, v in enumerate(values)
             )
-            if target.json_columns:
-                values = tuple(
-                    json.dumps(v, default=str)
-                    if (c in target.json_columns and v is not None)
-                    else v
-                    for c, v in zip(target.columns, values, strict=False)
-                )
-            if target.row_type is r.SessionRow:
-                values = (*values, _night(row.observation_date), self.source_format)
-        return (self._seq, *values)
+        if target.row_type is r.SessionRow:
+            values = (*values, _night(values[_OBSERVATION_DATE]), self.source_format)
+        return values
 
     # -------------------------------------------------------------- writing
 
@@ -228,64 +255,90 @@ class Loader:
                 cols = ", ".join(t.columns)
                 cur.execute(
                     f"CREATE TEMP TABLE IF NOT EXISTS {_stage(t.table)} ON COMMIT DROP AS "
-                    f"SELECT 0::bigint AS seq, {cols} FROM {t.table} WITH NO DATA"
+                    f"SELECT {cols} FROM {t.table} WITH NO DATA"
                 )
         self._staged = True
 
     def flush(self) -> None:
         """Write every buffered row to the archive (inside the caller's transaction)."""
+        self.close()
         if not self._pending:
             return
+        buffers = self._take()
+        self._write(buffers)
+
+    def close(self) -> None:
+        """Wait for the background write in progress, if any; re-raise its error."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.join()
+        error, self._writer_error = self._writer_error, None
+        if error is not None:
+            raise error
+
+    def _take(self) -> dict[_Target, dict[Any, Any]]:
+        buffers = {t: buf for t, buf in self._buffers.items() if buf}
+        for t in buffers:
+            self._buffers[t] = {}
+        self._pending = 0
+        return buffers
+
+    def _write_in_background(self) -> None:
+        self.close()  # one batch in flight at most (bounds memory, keeps order)
+        buffers = self._take()
+
+        def run() -> None:
+            try:
+                self._write(buffers)
+            except BaseException as exc:  # handed to the caller by close()
+                self._writer_error = exc
+
+        self._writer = threading.Thread(target=run, name="provdb-loader", daemon=True)
+        self._writer.start()
+
+    def _write(self, buffers: dict[_Target, dict[Any, Any]]) -> None:
         if not self._staged:
             self._create_staging()
+        active = [t for t in TABLES if t in buffers]
         with self.conn.cursor() as cur:
-            for t in TABLES:
-                rows = self._buffers[t]
-                if not rows:
-                    continue
-                stage = _stage(t.table)
-                with cur.copy(f"COPY {stage} (seq, {', '.join(t.columns)}) FROM STDIN") as cp:
-                    for values in rows:
-                        cp.write_row(values)
+            for t in active:
+                buf = buffers[t]
+                plain = not t.json_columns and t.row_type is not r.SessionRow
+                with cur.copy(f"COPY {_stage(t.table)} ({', '.join(t.columns)}) FROM STDIN") as cp:
+                    write = cp.write_row
+                    if t.key is not None:
+                        for values in buf.values():
+                            write(values if plain else self._final(t, values))
+                    else:
+                        for values in buf:
+                            write(values.values if type(values) is _Unhashable else values)
             # objects first, then bare targets of relations, then relations
-            for t in TABLES:
-                if t.key is not None and self._buffers[t]:
-                    self._merge_objects(cur, t)
-            self._create_bare_targets(cur)
-            for t in TABLES:
-                if t.key is None and self._buffers[t]:
-                    self._insert_relations(cur, t)
-            for t in TABLES:
-                if self._buffers[t]:
-                    cur.execute(f"TRUNCATE {_stage(t.table)}")
-                    self._buffers[t] = []
-        self._pending = 0
+            for t in active:
+                if t.key is not None:
+                    self._merge_objects(cur, t, len(buffers[t]))
+            self._create_bare_targets(cur, {t.table for t in active})
+            for t in active:
+                if t.key is None:
+                    self._insert_relations(cur, t, len(buffers[t]))
+            cur.execute("TRUNCATE " + ", ".join(_stage(t.table) for t in active))
 
-    def _merge_objects(self, cur: psycopg.Cursor, t: _Target) -> None:
+    def _merge_objects(self, cur: psycopg.Cursor, t: _Target, offered: int) -> None:
         key = t.key[0]  # type: ignore[index]
         others = [c for c in t.columns if c != key]
-        picks = ", ".join(
-            f"(array_agg({c} ORDER BY seq) FILTER (WHERE {c} IS NOT NULL))[1]" for c in others
-        )
         updates = ", ".join(f"{c} = COALESCE(t.{c}, EXCLUDED.{c})" for c in others)
+        cols = ", ".join(t.columns)
         cur.execute(
-            f"INSERT INTO {t.table} AS t ({key}, {', '.join(others)}) "
-            f"SELECT {key}, {picks} FROM {_stage(t.table)} GROUP BY {key} "
+            f"WITH merged AS (INSERT INTO {t.table} AS t ({cols}) "
+            f"SELECT {cols} FROM {_stage(t.table)} "
             f"ON CONFLICT ({key}) DO UPDATE SET {updates} "
-            "RETURNING (xmax = 0)"
+            "RETURNING (xmax = 0) AS new) SELECT count(*) FILTER (WHERE new) FROM merged"
         )
-        inserted = sum(1 for (new,) in cur.fetchall() if new)
-        distinct = self._count_distinct(cur, t, key)
-        self.inserted[t.table] += inserted
-        self.known[t.table] += distinct - inserted
-
-    def _count_distinct(self, cur: psycopg.Cursor, t: _Target, key: str) -> int:
-        cur.execute(f"SELECT count(DISTINCT {key}) FROM {_stage(t.table)}")
         row = cur.fetchone()
-        return int(row[0]) if row else 0
+        inserted = int(row[0]) if row else 0
+        self.inserted[t.table] += inserted
+        self.known[t.table] += offered - inserted
 
-    def _create_bare_targets(self, cur: psycopg.Cursor) -> None:
-        active = {t.table for t in TABLES if self._buffers[t]}
+    def _create_bare_targets(self, cur: psycopg.Cursor, active: set[str]) -> None:
         for target, sources in _REFERENCES.items():
             selects = [
                 f"SELECT {col} AS id FROM {_stage(src)} WHERE {col} IS NOT NULL"
@@ -302,15 +355,57 @@ class Loader:
             cur.execute(sql + "ON CONFLICT DO NOTHING")
             self.inserted[f"{target} (bare)"] += cur.rowcount
 
-    def _insert_relations(self, cur: psycopg.Cursor, t: _Target) -> None:
+    def _insert_relations(self, cur: psycopg.Cursor, t: _Target, offered: int) -> None:
         cols = ", ".join(t.columns)
         cur.execute(
-            f"INSERT INTO {t.table} ({cols}) SELECT DISTINCT {cols} FROM {_stage(t.table)} "
+            f"INSERT INTO {t.table} ({cols}) SELECT {cols} FROM {_stage(t.table)} "
             "ON CONFLICT DO NOTHING"
         )
-        inserted = cur.rowcount
-        cur.execute(f"SELECT count(*) FROM (SELECT DISTINCT {cols} FROM {_stage(t.table)}) s")
-        row = cur.fetchone()
-        offered = int(row[0]) if row else 0
+        inserted = max(cur.rowcount, 0)
         self.inserted[t.table] += inserted
         self.known[t.table] += max(offered - inserted, 0)
+
+
+class _Unhashable:
+    """A relation row with an unhashable value, deduplicated on its ``repr``."""
+
+    __slots__ = ("key", "values")
+
+    def __init__(self, values: tuple) -> None:
+        self.values = values
+        self.key = repr(values)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Unhashable) and other.key == self.key
+
+
+def _environment_values(row: r.EnvironmentRow) -> tuple:
+    system = row.system or {}
+    platform = system.get("platform") if isinstance(system.get("platform"), dict) else {}
+    python = system.get("python") if isinstance(system.get("python"), dict) else {}
+    version = python.get("version")
+    if isinstance(version, list):
+        version = ".".join(str(v) for v in version)
+    return (
+        row.id,
+        platform.get("node"),
+        version,
+        system.get("executable"),
+        json.dumps(system, default=str),
+    )
+
+
+def _getter(t: _Target) -> Any:
+    if t.row_type is r.EnvironmentRow:
+        return _environment_values
+    fields = [c for c in t.columns if c not in ("night", "source_format")]
+    return operator.attrgetter(*fields)  # >= 2 fields each: returns a tuple
+
+
+#: row -> tuple of column values (without the session's night/source_format extras)
+_GETTERS = {t: _getter(t) for t in TABLES}
+_JSON_INDEXES = {t: frozenset(t.columns.index(c) for c in t.json_columns) for t in TABLES}
+_OBSERVATION_DATE = _fields(r.SessionRow).index("observation_date")

@@ -17,17 +17,22 @@ Guarantees (each has a test):
 from __future__ import annotations
 
 import bz2
+import contextlib
+import dataclasses
 import glob
 import gzip
 import hashlib
 import lzma
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+import psycopg
 
 from provdb import __version__
 from provdb.errors import IngestError, ParseError, ProvdbError
@@ -142,21 +147,50 @@ def detect_format(path: Path) -> str | None:
 # ----------------------------------------------------------------------------- hashing
 
 
-class _HashingLines:
-    """Iterate a binary stream's lines while hashing exactly the complete lines read."""
+#: Escapes through which a Python literal can hold a NUL character, which PostgreSQL
+#: text and jsonb cannot store (a raw NUL byte already makes the line unparsable).
+_NUL_ESCAPE = re.compile(rb"\\(?:x00|0|u0000|U00000000|N\{)")
 
-    def __init__(self, fh: IO[bytes], hasher: Any) -> None:
+
+class _HashingLines:
+    """Iterate a binary stream's lines while hashing exactly the complete lines read.
+
+    Also remembers, by line number, the few lines that may decode to a NUL character
+    (``suspects``): the caller checks their records and rejects them, as PostgreSQL
+    would refuse the whole file's transaction otherwise.
+    """
+
+    def __init__(self, fh: IO[bytes], hasher: Any, start_line: int = 1) -> None:
         self.fh = fh
         self.hasher = hasher
         self.bytes = 0
+        self.line = start_line
+        self.suspects: dict[int, bytes] = {}
 
     def __iter__(self) -> Iterator[bytes]:
         update = self.hasher.update
+        nul = _NUL_ESCAPE.search
         for line in self.fh:
             if line.endswith(b"\n"):
                 update(line)
                 self.bytes += len(line)
+                if b"\\" in line and nul(line):
+                    self.suspects[self.line] = line
+                self.line += 1
             yield line
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether a parsed record holds a NUL character anywhere (keys and values)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_has_nul(v) for v in value)
+    if dataclasses.is_dataclass(value):
+        return any(_has_nul(getattr(value, f.name)) for f in dataclasses.fields(value))
+    return False
 
 
 def _hash_prefix(fh: IO[bytes], length: int) -> Any:
@@ -244,6 +278,7 @@ def ingest_file(
     started = time.perf_counter()
     spath = str(path)
     result = FileResult(path=spath)
+    loader: Loader | None = None
     try:
         fmt = format or detect_format(path)
         if fmt is None:
@@ -272,7 +307,9 @@ def ingest_file(
                 result.status = "unchanged"
                 conn.rollback()
                 return result
-            loader = Loader(conn, source_format=fmt)
+            # the background writer COPYs one batch while the next one is parsed: the
+            # database work runs on the second core (see bench/README.md)
+            loader = Loader(conn, source_format=fmt, background=True)
             if fmt == "lstosa":
                 info = _ingest_lstosa(
                     cur,
@@ -288,7 +325,7 @@ def ingest_file(
                 )
             else:
                 info = _ingest_document(
-                    loader, path, fmt, result, progress=progress, dry_run=dry_run
+                    loader, path, fmt, result, book, progress=progress, dry_run=dry_run
                 )
             if strict and result.rejects:
                 raise IngestError(
@@ -297,6 +334,7 @@ def ingest_file(
                 )
             if dry_run:
                 result.status = "dry-run"
+                _stop_writer(loader)
                 conn.rollback()
                 return result
             loader.flush()
@@ -306,15 +344,33 @@ def ingest_file(
             _save_rejects(cur, info["file_id"], info["rejects"], loader)
         conn.commit()
     except (ProvdbError, OSError, EOFError, ValueError) as exc:
+        _stop_writer(loader)
         conn.rollback()
         result.status = "failed"
         result.error = str(exc) if isinstance(exc, ProvdbError) else f"{spath}: {exc}"
+    except psycopg.DataError as exc:
+        # a value PostgreSQL cannot store (e.g. a NUL character in a document): the
+        # file is refused whole, the next files go on
+        _stop_writer(loader)
+        conn.rollback()
+        result.status = "failed"
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        result.error = f"{spath}: the database refused a value of this file: {detail}"
     except BaseException:
+        _stop_writer(loader)
         conn.rollback()
         raise
     finally:
         result.seconds = time.perf_counter() - started
     return result
+
+
+def _stop_writer(loader: Loader | None) -> None:
+    """Wait for the loader's background write before a rollback (its error is superseded:
+    the file is refused anyway, and a write still running would escape the rollback)."""
+    if loader is not None:
+        with contextlib.suppress(BaseException):
+            loader.close()
 
 
 def _ingest_lstosa(
@@ -335,12 +391,14 @@ def _ingest_lstosa(
     fh = open_source(path)
     try:
         hasher = hashlib.sha256()
+        resumed = False
         if book is not None and book["format"] == "lstosa" and book["offset_reached"]:
             prefix = _hash_prefix(fh, book["offset_reached"])
             if prefix.hexdigest() == book["checksum"]:
                 start_offset, start_line = book["offset_reached"], book["lines_read"] + 1
                 state, hasher = book["state"], prefix
                 result.status = "grown"
+                resumed = True
             else:
                 fh.seek(0)
                 result.status = "changed"
@@ -350,7 +408,8 @@ def _ingest_lstosa(
             for row in model_rows(model):
                 loader.add(row)
         mapper = LstosaMapper(path=spath, timezone=timezone, model=model, state=state)
-        lines = _HashingLines(fh, hasher)
+        lines = _HashingLines(fh, hasher, start_line)
+        suspects = lines.suspects
         reader = lstosa_log.parse_lines(
             lines, path=spath, start_line=start_line, start_offset=start_offset
         )
@@ -376,6 +435,19 @@ def _ingest_lstosa(
                     on_reject(message)
                 rejects.append((item.pos.line, item.pos.offset, item.reason, True, item.raw))
                 continue
+            if suspects:
+                suspect = suspects.pop(item.pos.line, None)
+                for done in [n for n in suspects if n < item.pos.line]:
+                    del suspects[done]  # lines of diagnostics or rejects: nothing to check
+                if suspect is not None and _has_nul(item):
+                    # PostgreSQL text cannot hold NUL: reject the line, not the whole file
+                    result.rejects += 1
+                    reason = "a value holds a NUL character, which the archive cannot store"
+                    if on_reject:
+                        on_reject(f"{spath}:{item.pos.line}: {reason}")
+                    raw = suspect[:-2] if suspect.endswith(b"\r\n") else suspect[:-1]
+                    rejects.append((item.pos.line, item.pos.offset, reason, True, raw))
+                    continue
             records[kind.__name__.removeprefix("Lstosa")] += 1
             if kind is LstosaUnknown:
                 rejects.append(
@@ -399,6 +471,8 @@ def _ingest_lstosa(
         if progress:
             progress(lines.bytes - last_bytes, n_since)
         result.bytes_read = lines.bytes
+        if resumed and lines.bytes == 0:
+            result.status = "unchanged"  # touched (new mtime), not grown
         if reader.torn_tail:
             result.status = "partial"
         return {
@@ -409,6 +483,8 @@ def _ingest_lstosa(
             "complete": not reader.torn_tail,
             "rejects": rejects,
             "file_id": None,
+            "resumed": resumed,
+            "restarted": book is not None and not resumed,
         }
     finally:
         fh.close()
@@ -430,6 +506,7 @@ def _ingest_document(
     path: Path,
     fmt: str,
     result: FileResult,
+    book: dict[str, Any] | None,
     *,
     progress: Progress | None,
     dry_run: bool,
@@ -439,6 +516,24 @@ def _ingest_document(
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             data_hasher.update(chunk)
     size = path.stat().st_size
+    info = {
+        "offset": size,
+        "lines": 0,
+        "checksum": data_hasher.hexdigest(),
+        "state": None,
+        "complete": True,
+        "rejects": [],
+        "file_id": None,
+        "resumed": False,
+        "restarted": book is not None,
+    }
+    if book is not None:
+        if book["format"] == fmt and book["checksum"] == info["checksum"]:
+            # touched (new mtime), same bytes: nothing to read again
+            result.status = "unchanged"
+            info["resumed"] = True  # keep the counts of the earlier read
+            return info
+        result.status = "changed"
     rows = (
         ctapipe_json.parse_file(path)
         if fmt == "ctapipe"
@@ -453,15 +548,7 @@ def _ingest_document(
     if progress:
         progress(size, n)
     result.bytes_read = size
-    return {
-        "offset": size,
-        "lines": 0,
-        "checksum": data_hasher.hexdigest(),
-        "state": None,
-        "complete": True,
-        "rejects": [],
-        "file_id": None,
-    }
+    return info
 
 
 def _save_bookkeeping(
@@ -522,12 +609,12 @@ def _save_bookkeeping(
             "state": json.dumps(info["state"]) if info["state"] is not None else None,
             "duration": result.seconds,
             "version": __version__,
-            "resumed": result.status == "grown",
+            "resumed": info["resumed"],
         },
     )
     file_id = cur.fetchone()[0]
     info["file_id"] = file_id
-    if result.status == "changed":
+    if info["restarted"]:
         # the file was read again from the start: its old rejects are superseded
         cur.execute("DELETE FROM archive.ingest_reject WHERE ingest_file_id = %s", (file_id,))
 
