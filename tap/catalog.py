@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Column", "Table", "ForeignKey", "Catalog", "load_catalog", "catalog_from_metadata"]
+__all__ = ["Catalog", "Column", "ForeignKey", "Table", "catalog_from_metadata", "load_catalog"]
 
 
 @dataclass(frozen=True)
@@ -86,11 +86,18 @@ class Catalog:
         for r in rows["columns"]:
             cols.setdefault(r["table_name"], []).append(
                 Column(
-                    name=r["column_name"], datatype=r["datatype"], arraysize=r.get("arraysize"),
-                    xtype=r.get("xtype"), description=r.get("description"),
-                    utype=r.get("utype"), unit=r.get("unit"), ucd=r.get("ucd"),
-                    indexed=bool(r.get("indexed")), principal=bool(r.get("principal")),
-                    std=bool(r.get("std")), index=r.get("column_index") or 0,
+                    name=r["column_name"],
+                    datatype=r["datatype"],
+                    arraysize=r.get("arraysize"),
+                    xtype=r.get("xtype"),
+                    description=r.get("description"),
+                    utype=r.get("utype"),
+                    unit=r.get("unit"),
+                    ucd=r.get("ucd"),
+                    indexed=bool(r.get("indexed")),
+                    principal=bool(r.get("principal")),
+                    std=bool(r.get("std")),
+                    index=r.get("column_index") or 0,
                 )
             )
         key_cols: dict[str, list[tuple[str, str]]] = {}
@@ -99,14 +106,22 @@ class Catalog:
         fks: dict[str, list[ForeignKey]] = {}
         for r in rows["keys"]:
             fks.setdefault(r["from_table"], []).append(
-                ForeignKey(r["key_id"], r["from_table"], r["target_table"],
-                           tuple(key_cols.get(r["key_id"], ())), r.get("description"),
-                           r.get("utype"))
+                ForeignKey(
+                    r["key_id"],
+                    r["from_table"],
+                    r["target_table"],
+                    tuple(key_cols.get(r["key_id"], ())),
+                    r.get("description"),
+                    r.get("utype"),
+                )
             )
         tables = tuple(
             Table(
-                schema=r["schema_name"], name=r["table_name"], type=r["table_type"],
-                description=r.get("description"), utype=r.get("utype"),
+                schema=r["schema_name"],
+                name=r["table_name"],
+                type=r["table_type"],
+                description=r.get("description"),
+                utype=r.get("utype"),
                 columns=tuple(sorted(cols.get(r["table_name"], []), key=lambda c: c.index)),
                 foreign_keys=tuple(fks.get(r["table_name"], ())),
                 index=r.get("table_index") or 0,
@@ -114,8 +129,7 @@ class Catalog:
             for r in sorted(rows["tables"], key=lambda r: r.get("table_index") or 0)
         )
         by_name = {t.name.lower(): t for t in tables}
-        return cls(schemas=tuple(dict(s) for s in rows["schemas"]), tables=tables,
-                   _by_name=by_name)
+        return cls(schemas=tuple(dict(s) for s in rows["schemas"]), tables=tables, _by_name=by_name)
 
     def table(self, name: str) -> Table | None:
         """Table by qualified name ('provenance.entity'), case-insensitively."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["TapError", "UsageError", "QueryError", "NotFound", "PhaseError", "ServiceError"]
+__all__ = ["NotFound", "PhaseError", "QueryError", "ServiceError", "TapError", "UsageError"]
 
 
 class TapError(Exception):

@@ -12,10 +12,21 @@ from dataclasses import dataclass, field
 
 from tap.errors import UsageError
 
-__all__ = ["TapParams", "collect", "SINGLE_VALUED"]
+__all__ = ["SINGLE_VALUED", "TapParams", "collect"]
 
-SINGLE_VALUED = ("LANG", "QUERY", "RESPONSEFORMAT", "FORMAT", "MAXREC", "RUNID", "REQUEST",
-                 "VERSION", "PHASE", "EXECUTIONDURATION", "DESTRUCTION")
+SINGLE_VALUED = (
+    "LANG",
+    "QUERY",
+    "RESPONSEFORMAT",
+    "FORMAT",
+    "MAXREC",
+    "RUNID",
+    "REQUEST",
+    "VERSION",
+    "PHASE",
+    "EXECUTIONDURATION",
+    "DESTRUCTION",
+)
 KNOWN = (*SINGLE_VALUED, "UPLOAD")
 
 

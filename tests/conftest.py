@@ -53,9 +53,14 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NoopExecutor
             maintenance_dbname=url.database or "postgres",
         )
         return
+    import shutil
+    import tempfile
+
     from provdb.db import start_embedded
 
-    home = tmp_path_factory.mktemp("provdb-home")
+    # Not under pytest's basetemp: a second pytest session on the machine prunes old
+    # basetemp folders, which would pull the data folder from under a running server.
+    home = Path(tempfile.mkdtemp(prefix="provdb-test-pg-"))
     server, socket_dir = start_embedded(home / "pgdata")
     try:
         yield NoopExecutor(
@@ -63,6 +68,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NoopExecutor
         )
     finally:
         server.cleanup()  # type: ignore[attr-defined]
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def migrate_template(
@@ -174,3 +180,96 @@ def run_cli(
 def cli_env(db_url: URL) -> dict[str, str]:
     """Environment that points the CLI at this test's database."""
     return {"PROVDB_DATABASE_URL": db_url.render_as_string(hide_password=False)}
+
+
+# ----------------------------------------------------------------------------- service
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def archive_url(provdb_template: NoopExecutor, samples: Path) -> Iterator[URL]:
+    """A session database holding every sample log, ingested by the real CLI."""
+    pg = provdb_template
+    name = f"provdb_archive_{uuid.uuid4().hex[:8]}"
+    janitor = DatabaseJanitor(
+        user=pg.user,
+        host=pg.host,
+        port=pg.port,
+        dbname=name,
+        password=pg.password,
+        maintenance_dbname=pg.maintenance_dbname,
+        template_dbname=pg.template_dbname,
+    )
+    with janitor:
+        url = server_url(pg.host, pg.port, pg.user, pg.password, name)
+        env = {"PROVDB_DATABASE_URL": url.render_as_string(hide_password=False)}
+        result = run_cli(
+            "ingest",
+            "-q",
+            "--model",
+            str(samples / "lstosa/config/definition.yaml"),
+            str(samples),
+            env=env,
+        )
+        assert result.returncode == 0, result.stderr
+        yield url
+
+
+@pytest.fixture(scope="session")
+def tap_server(archive_url: URL, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`provdb serve` (gunicorn, 2 processes) on the sample archive; yields the TAP base URL."""
+    import shutil
+    import tempfile
+    import time
+    import urllib.request
+
+    port = free_port()
+    home = Path(tempfile.mkdtemp(prefix="provdb-test-tap-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
+    env.update(
+        {
+            "PROVDB_DATABASE_URL": archive_url.render_as_string(hide_password=False),
+            "PROVDB_HOME": str(home),
+            "PROVDB_TAP_MAXREC": "100000",
+        }
+    )
+    log = open(home / "serve.log", "wb")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "provdb", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+    )
+    base = f"http://127.0.0.1:{port}/tap"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/availability", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(
+                    "provdb serve did not start:\n" + (home / "serve.log").read_text()[-3000:]
+                )
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        shutil.rmtree(home, ignore_errors=True)

@@ -100,7 +100,9 @@ def upgrade() -> None:
         )
         SELECT l.run_id || ':' || l.step_group AS run_step_id, l.run_id, l.step_group,
                l.entity_id, l.relation, l.role, e.name AS entity_name, e.location,
-               coalesce(e.name, '') LIKE '%Subrun%' AS subrun_level
+               -- 0/1 rather than boolean: ADQL has no boolean type
+               CASE WHEN coalesce(e.name, '') LIKE '%Subrun%' THEN 1 ELSE 0 END
+                   AS subrun_level
         FROM grouped l JOIN provenance.entity e ON e.id = l.entity_id
         """
     )

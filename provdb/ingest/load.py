@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from provdb.ingest import records as r
+from provdb.lineage import closure
 
 if TYPE_CHECKING:
     import psycopg
@@ -267,6 +268,14 @@ class Loader:
         buffers = self._take()
         self._write(buffers)
 
+    def finish(self) -> int:
+        """Flush, then bring the lineage closure up to date; returns closure rows written."""
+        self.flush()
+        with self.conn.cursor() as cur:
+            written = closure.update_closure(cur)
+        self.inserted["archive.lineage"] += written
+        return written
+
     def close(self) -> None:
         """Wait for the background write in progress, if any; re-raise its error."""
         writer, self._writer = self._writer, None
@@ -320,6 +329,23 @@ class Loader:
             for t in active:
                 if t.key is None:
                     self._insert_relations(cur, t, len(buffers[t]))
+            # direct lineage edges of this batch (closure updated once per file: finish())
+            tables = {t.table for t in active}
+            if tables & {
+                "provenance.used",
+                "provenance.wasgeneratedby",
+                "provenance.wasderivedfrom",
+            }:
+                closure.add_edges(
+                    cur,
+                    used_stage=_stage("provenance.used") if "provenance.used" in tables else None,
+                    generated_stage=_stage("provenance.wasgeneratedby")
+                    if "provenance.wasgeneratedby" in tables
+                    else None,
+                    derived_stage=_stage("provenance.wasderivedfrom")
+                    if "provenance.wasderivedfrom" in tables
+                    else None,
+                )
             cur.execute("TRUNCATE " + ", ".join(_stage(t.table) for t in active))
 
     def _merge_objects(self, cur: psycopg.Cursor, t: _Target, offered: int) -> None:

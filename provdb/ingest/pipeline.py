@@ -337,7 +337,7 @@ def ingest_file(
                 _stop_writer(loader)
                 conn.rollback()
                 return result
-            loader.flush()
+            loader.finish()
             result.inserted, result.known = loader.inserted, loader.known
             result.seconds = time.perf_counter() - started
             _save_bookkeeping(cur, spath, fmt, stat, info, result, book)

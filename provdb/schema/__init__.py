@@ -4,6 +4,7 @@ Importing this package registers every table on :data:`Base.metadata`, the singl
 source of truth used by Alembic, TAP_SCHEMA and the VOTable writers.
 """
 
+from provdb.schema import jobs, lineage, tap_schema  # noqa: F401  (registers their tables)
 from provdb.schema.archive import Environment, Session
 from provdb.schema.base import ARCHIVE, PROVENANCE, SCHEMAS, Base
 from provdb.schema.bookkeeping import IngestFile, IngestReject
@@ -20,7 +21,6 @@ from provdb.schema.descriptions import (
     GenerationDescription,
     UsageDescription,
 )
-from provdb.schema import jobs, tap_schema  # noqa: F401  (registers their tables)
 from provdb.schema.relations import (
     HadMember,
     Used,

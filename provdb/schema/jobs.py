@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from provdb.schema.base import Base
 
-__all__ = ["Job", "UWS"]
+__all__ = ["UWS", "Job"]
 
 UWS = "uws"
 
@@ -32,7 +32,9 @@ class Job(Base):
     owner_id: Mapped[str | None] = mapped_column(sa.Text, comment="Owner (null: anonymous)")
     phase: Mapped[str] = mapped_column(sa.Text, nullable=False, comment="UWS phase")
     creation_time: Mapped[datetime] = mapped_column(
-        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now(),
+        sa.DateTime(timezone=True),
+        nullable=False,
+        server_default=sa.func.now(),
         comment="When the job was created",
     )
     start_time: Mapped[datetime | None] = mapped_column(
@@ -48,11 +50,15 @@ class Job(Base):
         sa.DateTime(timezone=True), nullable=False, comment="When the job will be destroyed"
     )
     parameters: Mapped[list[Any]] = mapped_column(
-        JSONB, nullable=False, server_default=sa.text("'[]'::jsonb"),
+        JSONB,
+        nullable=False,
+        server_default=sa.text("'[]'::jsonb"),
         comment="TAP parameters as a list of [name, value] pairs",
     )
     uploads: Mapped[dict[str, Any]] = mapped_column(
-        JSONB, nullable=False, server_default=sa.text("'{}'::jsonb"),
+        JSONB,
+        nullable=False,
+        server_default=sa.text("'{}'::jsonb"),
         comment="Inline uploads received with the job: name -> file name in the job folder",
     )
     error_message: Mapped[str | None] = mapped_column(sa.Text, comment="Why the job failed")

@@ -11,8 +11,14 @@ from xml.sax.saxutils import escape, quoteattr
 from tap.catalog import Catalog, Table
 from tap.config import TapConfig
 
-__all__ = ["availability", "capabilities", "tableset", "table_document", "LANGUAGE_FEATURES",
-           "OUTPUT_FORMATS"]
+__all__ = [
+    "LANGUAGE_FEATURES",
+    "OUTPUT_FORMATS",
+    "availability",
+    "capabilities",
+    "table_document",
+    "tableset",
+]
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 VR = "http://www.ivoa.net/xml/VOResource/v1.0"
@@ -23,21 +29,38 @@ TR = "http://www.ivoa.net/xml/TAPRegExt/v1.0"
 # case-sensitively (spec §5.4); the IVOIDs are equivalent.
 _FEATURE = "ivo://ivoa.net/std/TAPRegExt#features-"
 LANGUAGE_FEATURES: dict[str, list[tuple[str, str]]] = {
-    "adql-string": [("LOWER", "ASCII lower case"), ("UPPER", "ASCII upper case"),
-                    ("ILIKE", "case-insensitive LIKE")],
-    "adql-type": [("CAST", "CAST to INTEGER, SMALLINT, BIGINT, REAL, DOUBLE PRECISION, "
-                   "CHAR(n), VARCHAR(n), TIMESTAMP")],
+    "adql-string": [
+        ("LOWER", "ASCII lower case"),
+        ("UPPER", "ASCII upper case"),
+        ("ILIKE", "case-insensitive LIKE"),
+    ],
+    "adql-type": [
+        (
+            "CAST",
+            "CAST to INTEGER, SMALLINT, BIGINT, REAL, DOUBLE PRECISION, "
+            "CHAR(n), VARCHAR(n), TIMESTAMP",
+        )
+    ],
     "adql-common-table": [("WITH", "non-recursive common table expressions")],
-    "adql-sets": [("UNION", "UNION [ALL]"), ("EXCEPT", "EXCEPT [ALL]"),
-                  ("INTERSECT", "INTERSECT [ALL]")],
+    "adql-sets": [
+        ("UNION", "UNION [ALL]"),
+        ("EXCEPT", "EXCEPT [ALL]"),
+        ("INTERSECT", "INTERSECT [ALL]"),
+    ],
     "adql-offset": [("OFFSET", "skip rows after ORDER BY, before TOP")],
 }
 
 OUTPUT_FORMATS = (
-    ("application/x-votable+xml", ("votable", "votable/b2", "binary2"),
-     "ivo://ivoa.net/std/TAPRegExt#output-votable-binary2"),
-    ("application/x-votable+xml;serialization=TABLEDATA", ("votable/td", "votabletd"),
-     "ivo://ivoa.net/std/TAPRegExt#output-votable-td"),
+    (
+        "application/x-votable+xml",
+        ("votable", "votable/b2", "binary2"),
+        "ivo://ivoa.net/std/TAPRegExt#output-votable-binary2",
+    ),
+    (
+        "application/x-votable+xml;serialization=TABLEDATA",
+        ("votable/td", "votabletd"),
+        "ivo://ivoa.net/std/TAPRegExt#output-votable-td",
+    ),
     ("text/csv;header=present", ("csv",), None),
     ("text/tab-separated-values", ("tsv",), None),
     ("application/json", ("json",), None),
@@ -63,8 +86,10 @@ def availability(available: bool, *, up_since: datetime | None, note: str) -> st
 
 
 def _interface(url: str, *, use: str = "full", version: str = "1.0") -> str:
-    return (f'<interface xsi:type="vs:ParamHTTP" role="std" version="{version}">'
-            f'<accessURL use="{use}">{escape(url)}</accessURL></interface>')
+    return (
+        f'<interface xsi:type="vs:ParamHTTP" role="std" version="{version}">'
+        f'<accessURL use="{use}">{escape(url)}</accessURL></interface>'
+    )
 
 
 def capabilities(base: str, config: TapConfig, *, upload: bool = True) -> str:
@@ -88,43 +113,52 @@ def capabilities(base: str, config: TapConfig, *, upload: bool = True) -> str:
             '<uploadMethod ivo-id="ivo://ivoa.net/std/TAPRegExt#upload-http"/>'
             '<uploadMethod ivo-id="ivo://ivoa.net/std/TAPRegExt#upload-https"/>'
         )
-    upload_limit = (f'<uploadLimit><default unit="byte">{config.upload_bytes}</default>'
-                    f'<hard unit="byte">{config.upload_bytes}</hard></uploadLimit>'
-                    if upload else "")
-    return "".join([
-        '<?xml version="1.0" encoding="UTF-8"?>\n',
-        '<vosi:capabilities xmlns:vosi="http://www.ivoa.net/xml/VOSICapabilities/v1.0" ',
-        f'xmlns:vr="{VR}" xmlns:vs="{VS}" xmlns:tr="{TR}" xmlns:xsi="{XSI}">',
-        '<capability standardID="ivo://ivoa.net/std/TAP" xsi:type="tr:TableAccess">',
-        _interface(base, use="base", version="1.1"),
-        '<dataModel ivo-id="ivo://ivoa.net/std/ProvenanceDM">IVOA Provenance DM 1.0</dataModel>',
-        "<language><name>ADQL</name>",
-        '<version ivo-id="ivo://ivoa.net/std/ADQL#v2.0">2.0</version>',
-        '<version ivo-id="ivo://ivoa.net/std/ADQL#v2.1">2.1</version>',
-        "<description>ADQL 2.1 without geometry, translated to PostgreSQL</description>",
-        *features,
-        "</language>",
-        *formats,
-        uploads,
-        f"<retentionPeriod><default>{config.retention_default}</default>"
-        f"<hard>{config.retention_hard}</hard></retentionPeriod>",
-        f"<executionDuration><default>{config.execution_default}</default>"
-        f"<hard>{config.execution_hard}</hard></executionDuration>",
-        f'<outputLimit><default unit="row">{config.maxrec_default}</default>'
-        f'<hard unit="row">{config.maxrec_hard}</hard></outputLimit>',
-        upload_limit,
-        "</capability>",
-        '<capability standardID="ivo://ivoa.net/std/VOSI#capabilities">',
-        _interface(f"{base}/capabilities"), "</capability>",
-        '<capability standardID="ivo://ivoa.net/std/VOSI#availability">',
-        _interface(f"{base}/availability"), "</capability>",
-        '<capability standardID="ivo://ivoa.net/std/VOSI#tables-1.1">',
-        _interface(f"{base}/tables", version="1.1"), "</capability>",
-        '<capability standardID="ivo://ivoa.net/std/DALI#examples">',
-        f'<interface xsi:type="vr:WebBrowser"><accessURL use="full">{escape(base)}/examples'
-        "</accessURL></interface></capability>",
-        "</vosi:capabilities>",
-    ])
+    upload_limit = (
+        f'<uploadLimit><default unit="byte">{config.upload_bytes}</default>'
+        f'<hard unit="byte">{config.upload_bytes}</hard></uploadLimit>'
+        if upload
+        else ""
+    )
+    return "".join(
+        [
+            '<?xml version="1.0" encoding="UTF-8"?>\n',
+            '<vosi:capabilities xmlns:vosi="http://www.ivoa.net/xml/VOSICapabilities/v1.0" ',
+            f'xmlns:vr="{VR}" xmlns:vs="{VS}" xmlns:tr="{TR}" xmlns:xsi="{XSI}">',
+            '<capability standardID="ivo://ivoa.net/std/TAP" xsi:type="tr:TableAccess">',
+            _interface(base, use="base", version="1.1"),
+            '<dataModel ivo-id="ivo://ivoa.net/std/ProvenanceDM">',
+            "IVOA Provenance DM 1.0</dataModel>",
+            "<language><name>ADQL</name>",
+            '<version ivo-id="ivo://ivoa.net/std/ADQL#v2.0">2.0</version>',
+            '<version ivo-id="ivo://ivoa.net/std/ADQL#v2.1">2.1</version>',
+            "<description>ADQL 2.1 without geometry, translated to PostgreSQL</description>",
+            *features,
+            "</language>",
+            *formats,
+            uploads,
+            f"<retentionPeriod><default>{config.retention_default}</default>"
+            f"<hard>{config.retention_hard}</hard></retentionPeriod>",
+            f"<executionDuration><default>{config.execution_default}</default>"
+            f"<hard>{config.execution_hard}</hard></executionDuration>",
+            f'<outputLimit><default unit="row">{config.maxrec_default}</default>'
+            f'<hard unit="row">{config.maxrec_hard}</hard></outputLimit>',
+            upload_limit,
+            "</capability>",
+            '<capability standardID="ivo://ivoa.net/std/VOSI#capabilities">',
+            _interface(f"{base}/capabilities"),
+            "</capability>",
+            '<capability standardID="ivo://ivoa.net/std/VOSI#availability">',
+            _interface(f"{base}/availability"),
+            "</capability>",
+            '<capability standardID="ivo://ivoa.net/std/VOSI#tables-1.1">',
+            _interface(f"{base}/tables", version="1.1"),
+            "</capability>",
+            '<capability standardID="ivo://ivoa.net/std/DALI#examples">',
+            f'<interface xsi:type="vr:WebBrowser"><accessURL use="full">{escape(base)}/examples'
+            "</accessURL></interface></capability>",
+            "</vosi:capabilities>",
+        ]
+    )
 
 
 def _opt(tag: str, value: str | None) -> str:
@@ -133,8 +167,12 @@ def _opt(tag: str, value: str | None) -> str:
 
 def _table_xml(table: Table, *, detail: bool) -> str:
     kind = "view" if table.type == "view" else "table"
-    parts = [f'<table type="{kind}">', f"<name>{escape(table.name)}</name>",
-             _opt("description", table.description), _opt("utype", table.utype)]
+    parts = [
+        f'<table type="{kind}">',
+        f"<name>{escape(table.name)}</name>",
+        _opt("description", table.description),
+        _opt("utype", table.utype),
+    ]
     if detail:
         pk = set()
         for col in table.columns:
@@ -162,9 +200,11 @@ def _table_xml(table: Table, *, detail: bool) -> str:
                 f"<targetColumn>{escape(b)}</targetColumn></fkColumn>"
                 for a, b in fk.columns
             )
-            parts.append(f"<foreignKey><targetTable>{escape(fk.target_table)}</targetTable>"
-                         f"{cols}{_opt('description', fk.description)}"
-                         f"{_opt('utype', fk.utype)}</foreignKey>")
+            parts.append(
+                f"<foreignKey><targetTable>{escape(fk.target_table)}</targetTable>"
+                f"{cols}{_opt('description', fk.description)}"
+                f"{_opt('utype', fk.utype)}</foreignKey>"
+            )
     parts.append("</table>")
     return "".join(parts)
 
@@ -178,9 +218,11 @@ def tableset(catalog: Catalog, *, detail: bool = True) -> str:
     ]
     for schema in catalog.schemas:
         name = schema["schema_name"]
-        parts.append(f"<schema><name>{escape(name)}</name>"
-                     f"{_opt('description', schema.get('description'))}"
-                     f"{_opt('utype', schema.get('utype'))}")
+        parts.append(
+            f"<schema><name>{escape(name)}</name>"
+            f"{_opt('description', schema.get('description'))}"
+            f"{_opt('utype', schema.get('utype'))}"
+        )
         parts.extend(_table_xml(t, detail=detail) for t in catalog.tables if t.schema == name)
         parts.append("</schema>")
     parts.append("</vosi:tableset>")
@@ -190,7 +232,10 @@ def tableset(catalog: Catalog, *, detail: bool = True) -> str:
 def table_document(table: Table) -> str:
     """VOSI 1.1 ``/tables/{name}``: one table, full detail."""
     body = _table_xml(table, detail=True)
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            f'<vosi:table xmlns:vosi="http://www.ivoa.net/xml/VOSITables/v1.0" '
-            f'xmlns:vs="{VS}" xmlns:xsi="{XSI}" type="{"view" if table.type == "view" else "output"}">'
-            + body[body.index(">") + 1: body.rindex("</table>")] + "</vosi:table>")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<vosi:table xmlns:vosi="http://www.ivoa.net/xml/VOSITables/v1.0" '
+        f'xmlns:vs="{VS}" xmlns:xsi="{XSI}" type="{"view" if table.type == "view" else "output"}">'
+        + body[body.index(">") + 1 : body.rindex("</table>")]
+        + "</vosi:table>"
+    )

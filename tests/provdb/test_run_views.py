@@ -35,8 +35,9 @@ COLLECTIONS = {"R0Collection", "DL1Collection", "MuonsCollection", "DL1CheckColl
 def night(engine: sa.Engine, samples: Path) -> sa.Engine:
     raw = engine.raw_connection()
     try:
-        result = ingest_file(raw.driver_connection,
-                             samples / "generated/lstosa_simulate_processing/prov.log")
+        result = ingest_file(
+            raw.driver_connection, samples / "generated/lstosa_simulate_processing/prov.log"
+        )
     finally:
         raw.close()
     assert result.status == "new" and result.rejects == 0, result.error
@@ -55,13 +56,16 @@ def _lstosa_files(samples: Path, run: str) -> tuple[dict[str, tuple], set[str]]:
 
 
 @pytest.mark.parametrize("run", sorted(SUBRUNS))
-def test_run_view_files_match_lstosa_runwise_json(night: sa.Engine, samples: Path,
-                                                   run: str) -> None:
+def test_run_view_files_match_lstosa_runwise_json(
+    night: sa.Engine, samples: Path, run: str
+) -> None:
     lstosa, empty = _lstosa_files(samples, run)
     with night.connect() as conn:
         rows = conn.execute(
-            sa.text("SELECT DISTINCT location, entity_name, subrun_level, entity_id "
-                    "FROM archive.run_entity WHERE run_id = :r AND step_group = 'all'"),
+            sa.text(
+                "SELECT DISTINCT location, entity_name, subrun_level, entity_id "
+                "FROM archive.run_entity WHERE run_id = :r AND step_group = 'all'"
+            ),
             {"r": f"20200117_{run}"},
         ).all()
     provdb = {r.location: (r.entity_name, r.subrun_level) for r in rows}
@@ -75,8 +79,12 @@ def test_run_view_files_match_lstosa_runwise_json(night: sa.Engine, samples: Pat
     # 3. provdb's only extra files are the subrun datasets, one per subrun and kind
     n = SUBRUNS[run]
     extra = Counter(provdb[p][0] for p in set(provdb) - set(lstosa))
-    assert extra == {"R0SubrunDataset": n, "DL1SubrunDataset": 2 * n,
-                     "MuonsSubrunDataset": n, "DL1CheckSubrunDataset": n}
+    assert extra == {
+        "R0SubrunDataset": n,
+        "DL1SubrunDataset": 2 * n,
+        "MuonsSubrunDataset": n,
+        "DL1CheckSubrunDataset": n,
+    }
     assert all(provdb[p][1] for p in set(provdb) - set(lstosa))
     # 4. lstosa's empty (dangling) entities are DL1 subrun datasets provdb has in full
     names = {r.entity_id: r.entity_name for r in rows}

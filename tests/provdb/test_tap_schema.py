@@ -43,15 +43,17 @@ def test_every_published_column_matches_the_model(engine: sa.Engine) -> None:
 
 def test_every_foreign_key_is_declared_with_equal_datatypes(engine: sa.Engine) -> None:
     with engine.connect() as conn:
-        pairs = conn.execute(sa.text(
-            "SELECT k.from_table, kc.from_column, k.target_table, kc.target_column, "
-            "f.datatype AS fd, t.datatype AS td FROM tap_schema.keys k "
-            "JOIN tap_schema.key_columns kc ON kc.key_id = k.key_id "
-            "JOIN tap_schema.columns f ON f.table_name = k.from_table "
-            "  AND f.column_name = kc.from_column "
-            "JOIN tap_schema.columns t ON t.table_name = k.target_table "
-            "  AND t.column_name = kc.target_column"
-        )).all()
+        pairs = conn.execute(
+            sa.text(
+                "SELECT k.from_table, kc.from_column, k.target_table, kc.target_column, "
+                "f.datatype AS fd, t.datatype AS td FROM tap_schema.keys k "
+                "JOIN tap_schema.key_columns kc ON kc.key_id = k.key_id "
+                "JOIN tap_schema.columns f ON f.table_name = k.from_table "
+                "  AND f.column_name = kc.from_column "
+                "JOIN tap_schema.columns t ON t.table_name = k.target_table "
+                "  AND t.column_name = kc.target_column"
+            )
+        ).all()
     assert len(pairs) == len(tap_schema_rows()["key_columns"])
     assert all(p.fd == p.td for p in pairs), [p for p in pairs if p.fd != p.td]
     assert ("provenance.used", "entity_id", "provenance.entity", "id") in {p[:4] for p in pairs}

@@ -1,0 +1,134 @@
+"""Maintenance of the lineage closure (``archive.lineage_edge`` and ``archive.lineage``).
+
+The ingest loader calls :func:`add_edges` after each batch of relations (edges come
+from the activities the batch touched and from its wasDerivedFrom rows) and
+:func:`update_closure` once per file: every entity that got a new direct parent, and
+every descendant of such an entity, has its ancestor set recomputed with one recursive
+query. Cycles (reprocessing can make them) are bounded by ``MAX_DEPTH``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["CLOSURE_SQL", "EDGES_SQL", "MAX_DEPTH", "add_edges", "rebuild_all", "update_closure"]
+
+#: Longest derivation chain followed (guards against cycles in the graph).
+MAX_DEPTH = 64
+
+#: Direct edges of the activities listed in temp table _lineage_acts, and derivations.
+EDGES_SQL = """
+INSERT INTO archive.lineage_edge (entity_id, parent_id)
+SELECT g.entity_id, u.entity_id
+FROM provenance.wasgeneratedby g
+JOIN provenance.used u ON u.activity_id = g.activity_id
+WHERE g.activity_id IN (SELECT activity_id FROM _lineage_acts)
+  AND g.entity_id <> u.entity_id
+UNION
+SELECT generated_entity_id, used_entity_id FROM _lineage_derived
+WHERE generated_entity_id <> used_entity_id
+ON CONFLICT DO NOTHING
+RETURNING entity_id
+"""
+
+#: Recompute the ancestors of the entities in temp table _lineage_affected.
+CLOSURE_SQL = f"""
+WITH RECURSIVE anc(entity_id, ancestor_id, depth) AS (
+    SELECT e.entity_id, e.parent_id, 1
+    FROM archive.lineage_edge e
+    JOIN _lineage_affected a ON a.entity_id = e.entity_id
+  UNION
+    SELECT anc.entity_id, e.parent_id, anc.depth + 1
+    FROM anc JOIN archive.lineage_edge e ON e.entity_id = anc.ancestor_id
+    WHERE anc.depth < {MAX_DEPTH}
+)
+INSERT INTO archive.lineage (entity_id, ancestor_id, depth)
+SELECT entity_id, ancestor_id, min(depth) FROM anc
+WHERE entity_id <> ancestor_id
+GROUP BY entity_id, ancestor_id
+"""
+
+
+def _temp_tables(cur: Any) -> None:
+    cur.execute("CREATE TEMP TABLE IF NOT EXISTS _lineage_acts (activity_id text) ON COMMIT DROP")
+    cur.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _lineage_derived "
+        "(generated_entity_id text, used_entity_id text) ON COMMIT DROP"
+    )
+    cur.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _lineage_dirty (entity_id text PRIMARY KEY) ON COMMIT DROP"
+    )
+
+
+def add_edges(
+    cur: Any, *, used_stage: str | None, generated_stage: str | None, derived_stage: str | None
+) -> int:
+    """Add the direct edges implied by a loader batch; remember their entities as dirty.
+
+    The arguments name the batch's staging tables (``None`` when the batch had none).
+    """
+    _temp_tables(cur)
+    cur.execute("TRUNCATE _lineage_acts, _lineage_derived")
+    sources = [f"SELECT activity_id FROM {s}" for s in (used_stage, generated_stage) if s]
+    if sources:
+        cur.execute(f"INSERT INTO _lineage_acts {' UNION '.join(sources)}")
+    if derived_stage:
+        cur.execute(
+            "INSERT INTO _lineage_derived SELECT generated_entity_id, used_entity_id "
+            f"FROM {derived_stage}"
+        )
+    if not sources and not derived_stage:
+        return 0
+    cur.execute(
+        f"WITH new AS ({EDGES_SQL}) INSERT INTO _lineage_dirty "
+        "SELECT DISTINCT entity_id FROM new ON CONFLICT DO NOTHING"
+    )
+    return max(cur.rowcount, 0)
+
+
+def update_closure(cur: Any) -> int:
+    """Recompute the closure of dirty entities and their descendants; returns rows written."""
+    _temp_tables(cur)
+    cur.execute("SELECT count(*) FROM _lineage_dirty")
+    row = cur.fetchone()
+    if not row or not row[0]:
+        return 0
+    cur.execute("DROP TABLE IF EXISTS _lineage_affected")
+    cur.execute(
+        "CREATE TEMP TABLE _lineage_affected ON COMMIT DROP AS "
+        "SELECT entity_id FROM _lineage_dirty "
+        "UNION SELECT l.entity_id FROM archive.lineage l "
+        "JOIN _lineage_dirty d ON l.ancestor_id = d.entity_id"
+    )
+    cur.execute(
+        "DELETE FROM archive.lineage WHERE entity_id IN (SELECT entity_id FROM _lineage_affected)"
+    )
+    cur.execute(CLOSURE_SQL)
+    written = max(cur.rowcount, 0)
+    cur.execute("TRUNCATE _lineage_dirty")
+    return written
+
+
+def rebuild_all(conn: Any) -> None:
+    """Rebuild both tables from scratch (SQLAlchemy connection)."""
+    import sqlalchemy as sa
+
+    conn.execute(sa.text("TRUNCATE archive.lineage, archive.lineage_edge"))
+    conn.execute(
+        sa.text(
+            "INSERT INTO archive.lineage_edge (entity_id, parent_id) "
+            "SELECT g.entity_id, u.entity_id FROM provenance.wasgeneratedby g "
+            "JOIN provenance.used u ON u.activity_id = g.activity_id "
+            "WHERE g.entity_id <> u.entity_id "
+            "UNION SELECT generated_entity_id, used_entity_id FROM provenance.wasderivedfrom "
+            "WHERE generated_entity_id <> used_entity_id ON CONFLICT DO NOTHING"
+        )
+    )
+    conn.execute(
+        sa.text(
+            "CREATE TEMP TABLE _lineage_affected ON COMMIT DROP AS "
+            "SELECT DISTINCT entity_id FROM archive.lineage_edge"
+        )
+    )
+    conn.execute(sa.text(CLOSURE_SQL))
+    conn.execute(sa.text("DROP TABLE _lineage_affected"))

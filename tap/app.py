@@ -1,0 +1,108 @@
+"""Flask application factory of the provdb TAP / ProvSAP service.
+
+``create_app()`` is what gunicorn, ``provdb serve`` and the tests call; nothing is
+bound at import time. The TAP base URL is ``/tap``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, request
+
+from provdb import __version__
+from provdb.config import Settings
+from tap.config import TapConfig
+from tap.db import TapDatabase
+from tap.errors import TapError
+
+__all__ = ["SERVER_HEADER", "create_app"]
+
+SERVER_HEADER = f"provdb/{__version__} (ProvTAP; Python/Flask)"
+
+log = logging.getLogger("provdb.tap")
+
+
+def create_app(
+    settings: Settings | None = None,
+    config: TapConfig | None = None,
+    *,
+    start_workers: bool = True,
+    database: Any | None = None,
+) -> Flask:
+    """Build the service.
+
+    Parameters
+    ----------
+    settings:
+        Which database (default: from the environment, embedded server if no URL).
+    config:
+        Service limits (default: :meth:`TapConfig.from_env`).
+    start_workers:
+        Start the async job workers and the destruction reaper in this process.
+    database:
+        An already open :class:`provdb.db.Database` (tests).
+    """
+    from provdb.db import connect
+
+    settings = settings or Settings.from_env()
+    config = config or TapConfig.from_env()
+    app = Flask(__name__)
+    app.config["TAP_CONFIG"] = config
+    app.config["PROVDB_SETTINGS"] = settings
+    app.config["UP_SINCE"] = datetime.now(UTC)
+    db = TapDatabase(database or connect(settings))
+    app.extensions["provdb_tap_db"] = db
+
+    from tap.examples import bp as examples_bp
+    from tap.sync import bp as sync_bp
+    from tap.uws.routes import bp as async_bp
+    from tap.vosi.routes import bp as vosi_bp
+
+    app.register_blueprint(vosi_bp, url_prefix="/tap")
+    app.register_blueprint(sync_bp, url_prefix="/tap")
+    app.register_blueprint(async_bp, url_prefix="/tap")
+    app.register_blueprint(examples_bp, url_prefix="/tap")
+
+    @app.after_request
+    def _server_header(response: Response) -> Response:
+        response.headers["Server"] = SERVER_HEADER
+        return response
+
+    @app.errorhandler(TapError)
+    def _tap_error(exc: TapError) -> Response:
+        from tap.votable import error_document
+
+        return Response(
+            error_document(exc.message), status=exc.status, mimetype="application/x-votable+xml"
+        )
+
+    @app.route("/")
+    def _root() -> Response:
+        from flask import redirect
+
+        return redirect(f"{request.script_root}/tap", code=302)
+
+    if start_workers:
+        from tap.uws.runner import start_workers as _start
+
+        _start(app)
+    return app
+
+
+def base_url() -> str:
+    """The public TAP base URL: configured, else from this request (absolute)."""
+    from flask import current_app
+
+    configured = current_app.config["TAP_CONFIG"].base_url
+    if configured:
+        return configured.rstrip("/")
+    return request.host_url.rstrip("/") + "/tap"
+
+
+def tap_db() -> TapDatabase:
+    from flask import current_app
+
+    return current_app.extensions["provdb_tap_db"]

@@ -1,0 +1,124 @@
+"""Run a translated query: read-only, time-limited, as the reader role, streamed.
+
+Each query runs in its own transaction on its own connection:
+
+* ``SET TRANSACTION READ ONLY`` (unless uploads must be written into temporary tables
+  first), ``SET LOCAL ROLE provdb_tap_reader`` (SELECT on published tables only) and
+  ``SET LOCAL statement_timeout`` = the execution duration;
+* rows come from a server-side cursor in batches, so memory stays constant whatever
+  the result size;
+* the backend pid is reported before the query starts, so an abort can cancel it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql as pgsql
+
+from tap.errors import QueryError, ServiceError
+
+__all__ = ["QueryCancelled", "QueryPlan", "UploadTable", "stream_rows"]
+
+
+class QueryCancelled(QueryError):
+    """The query ran past its execution duration, or an abort cancelled it."""
+
+
+@dataclass
+class UploadTable:
+    """A user table to create as a temporary table before the query runs."""
+
+    sql_name: str  # bare temporary table name, e.g. 'tap_upload_mine'
+    columns: Sequence[tuple[str, str]]  # (column name, PostgreSQL type)
+    rows: Sequence[tuple]
+
+
+@dataclass
+class QueryPlan:
+    sql: str
+    timeout_s: int  # 0: unlimited
+    role: str | None = None
+    uploads: list[UploadTable] = field(default_factory=list)
+    batch: int = 5000
+
+
+def _friendly(exc: psycopg.Error) -> str:
+    diag = getattr(exc, "diag", None)
+    primary = diag.message_primary if diag and diag.message_primary else str(exc)
+    return primary.strip().splitlines()[0]
+
+
+def stream_rows(
+    conninfo: str | Callable[[], psycopg.Connection],
+    plan: QueryPlan,
+    *,
+    on_pid: Callable[[int], None] | None = None,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Yield row batches of ``plan.sql``; the connection closes when the iterator ends.
+
+    Raises
+    ------
+    QueryError
+        The database refused the query or it ran out of time.
+    ServiceError
+        The database cannot be reached.
+    """
+    try:
+        conn = conninfo() if callable(conninfo) else psycopg.connect(conninfo)
+    except psycopg.OperationalError as exc:
+        raise ServiceError(f"the archive database is not reachable: {_friendly(exc)}") from None
+    try:
+        if on_pid is not None:
+            on_pid(conn.info.backend_pid)
+        with conn.transaction():
+            with conn.cursor() as cur:
+                if not plan.uploads:
+                    cur.execute("SET TRANSACTION READ ONLY")
+                for up in plan.uploads:
+                    _create_upload(cur, up)
+                if plan.role:
+                    cur.execute(pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(plan.role)))
+                cur.execute(
+                    pgsql.SQL("SET LOCAL statement_timeout = {}").format(
+                        pgsql.Literal(max(plan.timeout_s, 0) * 1000)
+                    )
+                )
+            with conn.cursor(name="tap_query") as cur:
+                cur.itersize = plan.batch
+                try:
+                    cur.execute(plan.sql)
+                    while True:
+                        rows = cur.fetchmany(plan.batch)
+                        if not rows:
+                            break
+                        yield rows
+                except psycopg.errors.QueryCanceled:
+                    raise QueryCancelled(
+                        f"query cancelled: it ran longer than the execution duration of "
+                        f"{plan.timeout_s} s, or it was aborted"
+                    ) from None
+                except psycopg.errors.InsufficientPrivilege as exc:
+                    raise QueryError(f"not allowed: {_friendly(exc)}") from None
+                except psycopg.Error as exc:
+                    raise QueryError(
+                        f"the query failed in the database: {_friendly(exc)}"
+                    ) from None
+    finally:
+        conn.close()
+
+
+def _create_upload(cur: psycopg.Cursor, up: UploadTable) -> None:
+    cols = pgsql.SQL(", ").join(
+        pgsql.SQL("{} {}").format(pgsql.Identifier(name), pgsql.SQL(pgtype))
+        for name, pgtype in up.columns
+    )
+    table = pgsql.Identifier(up.sql_name)
+    cur.execute(pgsql.SQL("CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP").format(table, cols))
+    with cur.copy(pgsql.SQL("COPY {} FROM STDIN").format(table)) as cp:
+        for row in up.rows:
+            cp.write_row(row)
+    cur.execute(pgsql.SQL("GRANT SELECT ON {} TO PUBLIC").format(table))

@@ -1,0 +1,333 @@
+"""UWS 1.1 jobs: phases, allowed transitions, and their storage in ``uws.job``.
+
+Every state change is one SQL statement whose WHERE clause states the phases it may
+start from, so concurrent requests and several service processes sharing the table
+cannot make an illegal transition (e.g. RUN after ABORT).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+
+from tap.errors import NotFound, PhaseError
+
+__all__ = ["ACTIVE", "FINAL", "Job", "JobStore", "Phase"]
+
+
+class Phase(StrEnum):
+    PENDING = "PENDING"
+    QUEUED = "QUEUED"
+    EXECUTING = "EXECUTING"
+    COMPLETED = "COMPLETED"
+    ERROR = "ERROR"
+    ABORTED = "ABORTED"
+    UNKNOWN = "UNKNOWN"
+    HELD = "HELD"
+    SUSPENDED = "SUSPENDED"
+    ARCHIVED = "ARCHIVED"
+
+
+ACTIVE = (Phase.PENDING, Phase.QUEUED, Phase.EXECUTING)
+FINAL = (Phase.COMPLETED, Phase.ERROR, Phase.ABORTED, Phase.ARCHIVED)
+
+
+@dataclass
+class Job:
+    job_id: str
+    run_id: str | None
+    owner_id: str | None
+    phase: Phase
+    creation_time: datetime
+    start_time: datetime | None
+    end_time: datetime | None
+    execution_duration: int
+    destruction: datetime
+    parameters: list[list[str]]
+    uploads: dict[str, str]
+    error_message: str | None
+    error_type: str | None
+    result_path: str | None
+    result_mime: str | None
+    result_size: int | None
+    result_rows: int | None
+    worker: str | None
+    query_pid: int | None
+
+    @property
+    def quote(self) -> datetime | None:
+        """Estimated completion: now + the allowed duration while not finished."""
+        if self.phase in FINAL:
+            return self.end_time
+        if self.execution_duration <= 0:
+            return None
+        start = self.start_time or datetime.now(UTC)
+        return start + timedelta(seconds=self.execution_duration)
+
+
+_COLUMNS = (
+    "job_id, run_id, owner_id, phase, creation_time, start_time, end_time, "
+    "execution_duration, destruction, parameters, uploads, error_message, error_type, "
+    "result_path, result_mime, result_size, result_rows, worker, query_pid"
+)
+
+
+def _job(row: Any) -> Job:
+    data = dict(row._mapping)
+    data["phase"] = Phase(data["phase"])
+    return Job(**data)
+
+
+class JobStore:
+    """Job persistence on the archive database (SQLAlchemy engine)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def create(
+        self,
+        *,
+        parameters: list[tuple[str, str]],
+        run_id: str | None,
+        execution_duration: int,
+        destruction: datetime,
+        owner_id: str | None = None,
+    ) -> Job:
+        job_id = secrets.token_hex(8)
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.text(
+                    f"INSERT INTO uws.job (job_id, run_id, owner_id, phase, execution_duration, "
+                    f"destruction, parameters) VALUES (:id, :run, :owner, 'PENDING', :dur, "
+                    f":destr, CAST(:params AS jsonb)) RETURNING {_COLUMNS}"
+                ),
+                {
+                    "id": job_id,
+                    "run": run_id,
+                    "owner": owner_id,
+                    "dur": execution_duration,
+                    "destr": destruction,
+                    "params": json.dumps([list(p) for p in parameters]),
+                },
+            ).one()
+        return _job(row)
+
+    def get(self, job_id: str) -> Job:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.text(f"SELECT {_COLUMNS} FROM uws.job WHERE job_id = :id"), {"id": job_id}
+            ).one_or_none()
+        if row is None:
+            raise NotFound(f"no job {job_id!r} (never created, deleted, or destroyed)")
+        return _job(row)
+
+    def list(
+        self,
+        *,
+        phases: list[str] | None = None,
+        after: datetime | None = None,
+        last: int | None = None,
+    ) -> list[Job]:
+        clauses, params = [], {}
+        if phases:
+            clauses.append("phase = ANY(:phases)")
+            params["phases"] = phases
+        else:
+            clauses.append("phase <> 'ARCHIVED'")
+        if after is not None:
+            clauses.append("creation_time > :after")
+            params["after"] = after
+        sql = f"SELECT {_COLUMNS} FROM uws.job WHERE {' AND '.join(clauses)}"
+        if last is not None:
+            sql += " ORDER BY creation_time DESC LIMIT :last"
+            params["last"] = last
+        else:
+            sql += " ORDER BY creation_time"
+        with self.engine.connect() as conn:
+            jobs = [_job(r) for r in conn.execute(sa.text(sql), params)]
+        if last is not None:
+            jobs.reverse()
+        return jobs
+
+    def _update(
+        self,
+        job_id: str,
+        sets: str,
+        allowed: tuple[Phase, ...] | None,
+        params: dict[str, Any],
+        action: str,
+    ) -> Job:
+        where = "job_id = :id"
+        if allowed is not None:
+            where += " AND phase = ANY(:allowed)"
+            params["allowed"] = [p.value for p in allowed]
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.text(f"UPDATE uws.job SET {sets} WHERE {where} RETURNING {_COLUMNS}"),
+                {"id": job_id, **params},
+            ).one_or_none()
+        if row is None:
+            job = self.get(job_id)  # raises NotFound
+            raise PhaseError(f"cannot {action} job {job_id}: it is {job.phase}")
+        return _job(row)
+
+    def set_parameters(
+        self, job_id: str, parameters: list[tuple[str, str]], run_id: str | None
+    ) -> Job:
+        return self._update(
+            job_id,
+            "parameters = CAST(:params AS jsonb), run_id = :run",
+            (Phase.PENDING,),
+            {"params": json.dumps([list(p) for p in parameters]), "run": run_id},
+            "change the parameters of",
+        )
+
+    def set_uploads(self, job_id: str, uploads: dict[str, str]) -> Job:
+        return self._update(
+            job_id,
+            "uploads = CAST(:u AS jsonb)",
+            (Phase.PENDING,),
+            {"u": json.dumps(uploads)},
+            "add uploads to",
+        )
+
+    def run(self, job_id: str) -> Job:
+        job = self.get(job_id)
+        if job.phase in (Phase.QUEUED, Phase.EXECUTING, Phase.COMPLETED):
+            return job  # RUN is idempotent once accepted
+        out = self._update(job_id, "phase = 'QUEUED'", (Phase.PENDING,), {}, "run")
+        with self.engine.begin() as conn:
+            conn.execute(sa.text("NOTIFY provdb_uws"))
+        return out
+
+    def abort(self, job_id: str) -> tuple[Job, int | None]:
+        """Abort; returns the job and the backend pid to cancel if it was executing."""
+        before = self.get(job_id)
+        job = self._update(
+            job_id,
+            "phase = 'ABORTED', end_time = now(), query_pid = NULL",
+            (Phase.PENDING, Phase.QUEUED, Phase.EXECUTING, Phase.HELD, Phase.SUSPENDED),
+            {},
+            "abort",
+        )
+        return job, before.query_pid if before.phase == Phase.EXECUTING else None
+
+    def set_execution_duration(self, job_id: str, seconds: int) -> Job:
+        return self._update(
+            job_id,
+            "execution_duration = :d",
+            (Phase.PENDING,),
+            {"d": seconds},
+            "change the execution duration of",
+        )
+
+    def set_destruction(self, job_id: str, when: datetime) -> Job:
+        return self._update(
+            job_id, "destruction = :w", None, {"w": when}, "change the destruction time of"
+        )
+
+    def delete(self, job_id: str) -> Job:
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.text(f"DELETE FROM uws.job WHERE job_id = :id RETURNING {_COLUMNS}"),
+                {"id": job_id},
+            ).one_or_none()
+        if row is None:
+            raise NotFound(f"no job {job_id!r}")
+        return _job(row)
+
+    # ----------------------------------------------------------- worker side
+
+    def claim(self, worker: str) -> Job | None:
+        """Take the oldest QUEUED job (other workers skip it while we hold it)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.text(
+                    "UPDATE uws.job SET phase = 'EXECUTING', start_time = now(), worker = :w "
+                    "WHERE job_id = (SELECT job_id FROM uws.job WHERE phase = 'QUEUED' "
+                    "ORDER BY creation_time FOR UPDATE SKIP LOCKED LIMIT 1) "
+                    f"RETURNING {_COLUMNS}"
+                ),
+                {"w": worker},
+            ).one_or_none()
+        return _job(row) if row is not None else None
+
+    def set_query_pid(self, job_id: str, pid: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "UPDATE uws.job SET query_pid = :p WHERE job_id = :id AND phase = 'EXECUTING'"
+                ),
+                {"p": pid, "id": job_id},
+            )
+
+    def finish(
+        self,
+        job_id: str,
+        *,
+        phase: Phase,
+        error: str | None = None,
+        error_type: str | None = None,
+        result_path: str | None = None,
+        result_mime: str | None = None,
+        result_size: int | None = None,
+        result_rows: int | None = None,
+    ) -> bool:
+        """Record the end of an execution; False if the job was aborted meanwhile."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.text(
+                    "UPDATE uws.job SET phase = :phase, end_time = now(), query_pid = NULL, "
+                    "error_message = :err, error_type = :etype, result_path = :path, "
+                    "result_mime = :mime, result_size = :size, result_rows = :rows "
+                    "WHERE job_id = :id AND phase = 'EXECUTING' RETURNING job_id"
+                ),
+                {
+                    "phase": phase.value,
+                    "err": error,
+                    "etype": error_type,
+                    "path": result_path,
+                    "mime": result_mime,
+                    "size": result_size,
+                    "rows": result_rows,
+                    "id": job_id,
+                },
+            ).one_or_none()
+        return row is not None
+
+    def requeue_orphans(self, alive_workers: set[str] | None = None) -> int:
+        """Jobs EXECUTING on a worker that no longer runs go back to QUEUED."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                sa.text("SELECT job_id, worker FROM uws.job WHERE phase = 'EXECUTING'")
+            ).all()
+            orphans = [
+                r.job_id
+                for r in rows
+                if alive_workers is not None and r.worker not in alive_workers
+            ]
+            if orphans:
+                conn.execute(
+                    sa.text(
+                        "UPDATE uws.job SET phase = 'QUEUED', worker = NULL, "
+                        "query_pid = NULL WHERE job_id = ANY(:ids)"
+                    ),
+                    {"ids": orphans},
+                )
+        return len(orphans)
+
+    def expired(self) -> list[Job]:
+        """Jobs whose destruction time has passed."""
+        with self.engine.connect() as conn:
+            return [
+                _job(r)
+                for r in conn.execute(
+                    sa.text(f"SELECT {_COLUMNS} FROM uws.job WHERE destruction <= now()")
+                )
+            ]

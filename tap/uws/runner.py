@@ -1,0 +1,201 @@
+"""Async job execution: worker threads that coordinate through the database.
+
+Every service process runs a few worker threads. A worker claims the oldest QUEUED job
+with ``FOR UPDATE SKIP LOCKED`` (so several processes, even on several hosts, share
+one job list without running a job twice), runs it with ``statement_timeout`` = the
+job's execution duration, writes the result to ``<PROVDB_HOME>/uws/<job>/result`` and
+records the outcome. Workers wake on ``NOTIFY provdb_uws`` (sent when a job is queued)
+or every second. One thread per process also destroys expired jobs and puts back in
+the queue the jobs of workers of this host that died (a restarted service finds its
+jobs).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import threading
+import time
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from tap.errors import TapError
+from tap.params import collect
+from tap.query.execute import QueryCancelled
+from tap.query.run import prepare, result_stream
+from tap.uws.jobs import Job, JobStore, Phase
+
+__all__ = ["Worker", "run_job", "start_workers"]
+
+log = logging.getLogger("provdb.tap.uws")
+
+_EXT = {
+    "application/x-votable+xml": "xml",
+    "text/csv": "csv",
+    "text/tab-separated-values": "tsv",
+    "application/json": "json",
+}
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_job(app: Flask, job: Job, store: JobStore) -> None:
+    """Execute one claimed job and record its outcome."""
+    db = app.extensions["provdb_tap_db"]
+    config = app.config["TAP_CONFIG"]
+    folder = Path(app.config["PROVDB_SETTINGS"].home) / "uws" / job.job_id
+    folder.mkdir(parents=True, exist_ok=True)
+    params = collect([tuple(p) for p in job.parameters])
+    files = {
+        part: BytesIO((folder / name).read_bytes())
+        for part, name in job.uploads.items()
+        if (folder / name).is_file()
+    }
+    status: dict[str, Any] = {}
+    try:
+        prepared = prepare(
+            params, db.catalog, config, files=files, timeout_s=job.execution_duration
+        )
+        mime = prepared.format.mime
+        target = folder / f"result.{_EXT.get(mime.split(';')[0], 'dat')}"
+        size = 0
+        with open(target, "wb") as out:
+            for chunk in result_stream(
+                prepared,
+                db.connect_raw,
+                role=db.reader_role,
+                on_pid=lambda pid: store.set_query_pid(job.job_id, pid),
+                status=status,
+            ):
+                out.write(chunk)
+                size += len(chunk)
+    except QueryCancelled as exc:
+        # statement_timeout (execution duration) or an abort: UWS says ABORTED
+        if not store.finish(
+            job.job_id, phase=Phase.ABORTED, error=exc.message, error_type="transient"
+        ):
+            log.info("job %s was aborted", job.job_id)
+        return
+    except TapError as exc:
+        store.finish(job.job_id, phase=Phase.ERROR, error=exc.message, error_type="fatal")
+        return
+    except Exception as exc:  # a bug or an outage: the job fails, the worker lives on
+        log.exception("job %s failed", job.job_id)
+        store.finish(
+            job.job_id, phase=Phase.ERROR, error=f"internal error: {exc}", error_type="transient"
+        )
+        return
+    if status.get("error"):
+        store.finish(job.job_id, phase=Phase.ERROR, error=str(status["error"]), error_type="fatal")
+        return
+    if not store.finish(
+        job.job_id,
+        phase=Phase.COMPLETED,
+        result_path=target.name,
+        result_mime=mime,
+        result_size=size,
+        result_rows=status.get("rows"),
+    ):
+        log.info("job %s finished after being aborted; result dropped", job.job_id)
+        target.unlink(missing_ok=True)
+
+
+class Worker(threading.Thread):
+    """Claims and runs queued jobs until the process exits."""
+
+    def __init__(self, app: Flask, name: str, wake: threading.Event) -> None:
+        super().__init__(name=name, daemon=True)
+        self.app = app
+        self.wake = wake
+        self.store = JobStore(app.extensions["provdb_tap_db"].engine)
+        self.ident_name = _worker_name()
+
+    def run(self) -> None:
+        while True:
+            try:
+                job = self.store.claim(self.ident_name)
+            except Exception:
+                log.exception("cannot claim jobs; retrying")
+                time.sleep(5)
+                continue
+            if job is None:
+                self.wake.wait(1.0)
+                self.wake.clear()
+                continue
+            run_job(self.app, job, self.store)
+
+
+def _listen(app: Flask, wake: threading.Event) -> None:
+    """Wake the workers on NOTIFY provdb_uws (falls back to polling on failure)."""
+    db = app.extensions["provdb_tap_db"]
+    while True:
+        try:
+            conn = db.connect_raw()
+            conn.autocommit = True
+            conn.execute("LISTEN provdb_uws")
+            for _ in conn.notifies():
+                wake.set()
+        except Exception:
+            time.sleep(5)
+
+
+def _alive(worker: str) -> bool:
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname():
+        return True  # another host's worker: not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _housekeeping(app: Flask) -> None:
+    store = JobStore(app.extensions["provdb_tap_db"].engine)
+    root = Path(app.config["PROVDB_SETTINGS"].home) / "uws"
+    while True:
+        try:
+            with store.engine.connect() as conn:
+                import sqlalchemy as sa
+
+                workers = {
+                    r[0]
+                    for r in conn.execute(
+                        sa.text("SELECT DISTINCT worker FROM uws.job WHERE phase = 'EXECUTING'")
+                    )
+                }
+            alive = {w for w in workers if w and _alive(w)}
+            if store.requeue_orphans(alive):
+                log.warning("re-queued jobs of workers that died")
+            for job in store.expired():
+                if job.phase == Phase.EXECUTING:
+                    _, pid = store.abort(job.job_id)
+                    if pid:
+                        with store.engine.connect() as conn:
+                            conn.execute(sa.text("SELECT pg_cancel_backend(:p)"), {"p": pid})
+                store.delete(job.job_id)
+                shutil.rmtree(root / job.job_id, ignore_errors=True)
+        except Exception:
+            log.exception("housekeeping failed; retrying")
+        time.sleep(2.0)
+
+
+def start_workers(app: Flask) -> None:
+    """Start this process's workers, the NOTIFY listener and the housekeeping thread."""
+    wake = threading.Event()
+    n = app.config["TAP_CONFIG"].async_workers
+    for i in range(n):
+        Worker(app, f"uws-worker-{i}", wake).start()
+    threading.Thread(target=_listen, args=(app, wake), name="uws-listen", daemon=True).start()
+    threading.Thread(
+        target=_housekeeping, args=(app,), name="uws-housekeeping", daemon=True
+    ).start()

@@ -1,0 +1,89 @@
+"""The lineage closure (archive.lineage) kept by the ingest, checked on the sample night."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from provdb.ingest.pipeline import ingest_file
+from provdb.lineage.closure import rebuild_all
+
+NIGHT = "generated/lstosa_simulate_processing/prov.log"
+DL1B = "%/tailcut84/dl1_LST-1.Run01807.0002.h5"
+DL1A = "%/v0.1.0/dl1_LST-1.Run01807.0002.h5"
+R0 = "%/R0G/20200117/LST-1.1.Run01807.0002.fits.fz"
+PEDESTAL_USED = "%/drs4_baseline/20200117/v0.1.1/drs4_pedestal.Run01804.0000.h5"
+
+
+def _ingest(engine: sa.Engine, path: Path) -> None:
+    raw = engine.raw_connection()
+    try:
+        result = ingest_file(raw.driver_connection, path)
+    finally:
+        raw.close()
+    assert result.status in ("new", "grown"), result.error
+
+
+def _closure(engine: sa.Engine) -> set[tuple]:
+    with engine.connect() as conn:
+        return set(
+            conn.execute(sa.text("SELECT entity_id, ancestor_id, depth FROM archive.lineage"))
+        )
+
+
+def _ancestors(engine: sa.Engine, like: str) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT a.location, l.depth FROM provenance.entity e "
+                "JOIN archive.lineage l ON l.entity_id = e.id "
+                "JOIN provenance.entity a ON a.id = l.ancestor_id WHERE e.location LIKE :p"
+            ),
+            {"p": like},
+        ).all()
+    return {loc: depth for loc, depth in rows}
+
+
+def test_back_lineage_of_a_dl1b_file(engine: sa.Engine, samples: Path) -> None:
+    _ingest(engine, samples / NIGHT)
+    anc = _ancestors(engine, DL1B)
+    by_end = {loc.rsplit("/", 2)[-2] + "/" + loc.rsplit("/", 1)[-1]: d for loc, d in anc.items()}
+    assert by_end["v0.1.0/dl1_LST-1.Run01807.0002.h5"] == 1  # DL1a, via the derivation
+    assert by_end["20200117/LST-1.1.Run01807.0002.fits.fz"] == 2  # its R0 subrun
+    assert by_end["v0.1.1/drs4_pedestal.Run01804.0000.h5"] == 2  # the pedestal r0_to_dl1 used
+    # the dl1ab self-loop does not make a file its own ancestor
+    assert not any(loc.endswith("tailcut84/dl1_LST-1.Run01807.0002.h5") for loc in anc)
+
+
+def test_forth_from_a_pedestal_file_reaches_dl1_products(engine: sa.Engine, samples: Path) -> None:
+    _ingest(engine, samples / NIGHT)
+    with engine.connect() as conn:
+        products = conn.execute(
+            sa.text(
+                "SELECT d.name, count(*) FROM provenance.entity p "
+                "JOIN archive.lineage l ON l.ancestor_id = p.id "
+                "JOIN provenance.entity d ON d.id = l.entity_id "
+                "WHERE p.location LIKE :p GROUP BY d.name"
+            ),
+            {"p": PEDESTAL_USED},
+        ).all()
+    counts = dict(products)
+    assert counts["DL1SubrunDataset"] == 2 * 20  # DL1a + DL1b of the 20 subruns
+    assert counts["DL1CheckSubrunDataset"] == 20
+
+
+def test_incremental_closure_equals_full_rebuild(
+    engine: sa.Engine, samples: Path, tmp_path: Path
+) -> None:
+    lines = (samples / NIGHT).read_bytes().splitlines(keepends=True)
+    growing = tmp_path / "prov.log"
+    growing.write_bytes(b"".join(lines[: len(lines) // 2]))
+    _ingest(engine, growing)
+    growing.write_bytes(b"".join(lines))
+    _ingest(engine, growing)
+    incremental = _closure(engine)
+    assert incremental
+    with engine.begin() as conn:
+        rebuild_all(conn)
+    assert _closure(engine) == incremental
