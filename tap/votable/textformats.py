@@ -1,0 +1,348 @@
+"""CSV, TSV and JSON result writers, on the same streaming protocol as the VOTable one.
+
+* CSV (RFC 4180): a header line of column names (unless ``header=False``), CRLF line
+  ends, values quoted when they hold a comma, quote or line break; NULL is an empty field.
+* TSV (``text/tab-separated-values``): header line of names, LF line ends; in values a
+  backslash, TAB, LF and CR are written ``\\\\``, ``\\t``, ``\\n``, ``\\r``; NULL is empty.
+* JSON: ``{"metadata": [...], "data": [[...], ...], "overflow": false}``; NaN and
+  infinities become ``null``; an error while streaming adds ``"error": "message"``.
+
+CSV and TSV have no place for an overflow or error marker: the output just ends, and the
+caller learns from :attr:`ResultStream.result`. Values are converted as in VOTable
+TABLEDATA (timestamps in DALI form, JSON values as compact JSON text, booleans
+``true``/``false``) but text is written as it is, without XML clean-up.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from .fields import Field
+from .stream import ErrorMessage, ResultStream, StreamResult
+from .values import arraysize_info, format_timestamp, text
+
+__all__ = ["CsvEncoder", "JsonEncoder", "TsvEncoder", "csv_stream", "json_stream", "tsv_stream"]
+
+_INTS = ("unsignedByte", "short", "int", "long")
+_FLOATS = ("float", "double")
+
+Rows = Sequence[Sequence[Any]]
+
+
+def _kind(field: Field) -> str:
+    """What a column holds: int, float, bool, timestamp, array or text."""
+    try:
+        is_array = arraysize_info(field.arraysize).is_array
+    except ValueError:
+        is_array = True
+    dt = field.datatype
+    if dt in ("char", "unicodeChar"):
+        return "timestamp" if field.xtype == "timestamp" else "text"
+    if is_array:
+        return "array"
+    if dt in _INTS:
+        return "int"
+    if dt in _FLOATS:
+        return "float"
+    if dt == "boolean":
+        return "bool"
+    return "text"
+
+
+def _array_text(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return " ".join(map(str, bytes(value)))
+    if isinstance(value, str):
+        return value
+    return " ".join(text(v) if v is not None else "NaN" for v in value)
+
+
+def _int_text(value: Any) -> str:
+    return str(int(value)) if not isinstance(value, str) else value
+
+
+def _compile(fields: Sequence[Field], exprs: Sequence[str], ns: dict[str, Any], body: str):
+    """Compile ``encode(rows)`` with ``v0..vN`` unpacked from each row."""
+    unpack = ", ".join(f"v{i}" for i in range(len(fields)))
+    source = body.format(unpack=unpack, exprs=", ".join(exprs))
+    exec(compile(source, "<text encoder>", "exec"), ns)
+    return ns["encode"]
+
+
+# ----------------------------------------------------------------------------- CSV
+
+
+def _csv_converter(fields: Sequence[Field]) -> Callable[[Rows], list[tuple]]:
+    ns: dict[str, Any] = {"_t": text, "_ts": format_timestamp, "_arr": _array_text}
+    exprs = []
+    for i, field in enumerate(fields):
+        v = f"v{i}"
+        kind = _kind(field)
+        if kind == "int":
+            expr = f"{v} if {v} is None or {v}.__class__ is int else _t({v})"
+        elif kind == "float":
+            expr = f"{v} if {v}.__class__ is float and {v} - {v} == 0 else _t({v})"
+        elif kind == "bool":
+            expr = f"None if {v} is None else ('true' if {v} else 'false')"
+        elif kind == "timestamp":
+            expr = f"None if {v} is None else _ts({v})"
+        elif kind == "array":
+            expr = f"None if {v} is None else _arr({v})"
+        else:
+            expr = f"{v} if {v} is None or {v}.__class__ is str else _t({v})"
+        exprs.append(expr)
+    body = "def encode(rows):\n    return [({exprs},) for ({unpack},) in rows]\n"
+    return _compile(fields, exprs, ns, body)
+
+
+class CsvEncoder:
+    """RFC 4180 CSV (see the module docstring)."""
+
+    def __init__(self, fields: Sequence[Field], *, header: bool = True) -> None:
+        if not fields:
+            raise ValueError("a table needs at least one field")
+        self._convert = _csv_converter(fields)
+        self._header = self._write([[f.name for f in fields]]) if header else b""
+
+    @staticmethod
+    def _write(rows: Iterable[Sequence[Any]]) -> bytes:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\r\n").writerows(rows)
+        return buf.getvalue().encode("utf-8", "replace")  # lone surrogates → "?"
+
+    def header(self) -> bytes:
+        return self._header
+
+    def rows(self, rows: Rows) -> bytes:
+        return self._write(self._convert(rows))
+
+    def footer(self, result: StreamResult) -> bytes:
+        return b""
+
+
+# ----------------------------------------------------------------------------- TSV
+
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _tsv_text(value: Any) -> str:
+    if value.__class__ is not str:
+        value = text(value)
+    if value.isprintable() and "\\" not in value:
+        return value
+    return value.translate(_TSV_ESCAPES)
+
+
+class TsvEncoder:
+    """Tab-separated values (see the module docstring)."""
+
+    def __init__(self, fields: Sequence[Field], *, header: bool = True) -> None:
+        if not fields:
+            raise ValueError("a table needs at least one field")
+        ns: dict[str, Any] = {
+            "_t": _tsv_text,
+            "_ts": format_timestamp,
+            "_arr": _array_text,
+            "_float": text,
+            "_int": _int_text,
+        }
+        exprs = []
+        for i, field in enumerate(fields):
+            v = f"v{i}"
+            kind = _kind(field)
+            if kind == "int":
+                expr = f"{v} if {v}.__class__ is int else _int({v})"
+            elif kind == "float":
+                expr = f"{v} if {v}.__class__ is float and {v} - {v} == 0 else _float({v})"
+            elif kind == "bool":
+                expr = f"'true' if {v} else 'false'"
+            elif kind == "timestamp":
+                expr = f"_ts({v})"
+            elif kind == "array":
+                expr = f"_arr({v})"
+            else:
+                expr = f"_t({v})"
+            exprs.append(f"'' if {v} is None else ({expr})")
+        ns["TPL"] = "\t".join(["%s"] * len(fields)) + "\n"
+        body = "def encode(rows):\n    return ''.join([TPL % ({exprs},) for ({unpack},) in rows])\n"
+        self._encode = _compile(fields, exprs, ns, body)
+        names = "\t".join(_tsv_text(f.name) for f in fields) + "\n"
+        self._header = names.encode("utf-8") if header else b""
+
+    def header(self) -> bytes:
+        return self._header
+
+    def rows(self, rows: Rows) -> bytes:
+        return self._encode(rows).encode("utf-8", "replace")
+
+    def footer(self, result: StreamResult) -> bytes:
+        return b""
+
+
+# ----------------------------------------------------------------------------- JSON
+
+
+def _json_float(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return _json_float(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return list(bytes(value))
+    return text(value)
+
+
+def _json_array(value: Any) -> list | str:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return list(bytes(value))
+    if isinstance(value, str):
+        return value
+    out = []
+    for v in value:
+        if isinstance(v, (float, Decimal)):
+            out.append(_json_float(v))
+        else:
+            out.append(v)
+    return out
+
+
+class JsonEncoder:
+    """JSON document (see the module docstring)."""
+
+    def __init__(self, fields: Sequence[Field]) -> None:
+        if not fields:
+            raise ValueError("a table needs at least one field")
+        ns: dict[str, Any] = {
+            "_t": text,
+            "_ts": format_timestamp,
+            "_float": _json_float,
+            "_int": int,
+            "_arr": _json_array,
+        }
+        exprs = []
+        for i, field in enumerate(fields):
+            v = f"v{i}"
+            kind = _kind(field)
+            if kind == "int":
+                expr = f"{v} if {v} is None or {v}.__class__ is int else _int({v})"
+            elif kind == "float":
+                expr = (
+                    f"{v} if {v}.__class__ is float and {v} - {v} == 0"
+                    f" else None if {v} is None else _float({v})"
+                )
+            elif kind == "bool":
+                expr = f"None if {v} is None else bool({v})"
+            elif kind == "timestamp":
+                expr = f"None if {v} is None else _ts({v})"
+            elif kind == "array":
+                expr = f"None if {v} is None else _arr({v})"
+            else:
+                expr = f"{v} if {v} is None or {v}.__class__ is str else _t({v})"
+            exprs.append(expr)
+        body = "def encode(rows):\n    return [[{exprs}] for ({unpack},) in rows]\n"
+        self._convert = _compile(fields, exprs, ns, body)
+        self._dumps = json.JSONEncoder(
+            ensure_ascii=True, allow_nan=False, separators=(",", ":"), default=_json_default
+        ).encode
+        metadata = [
+            {
+                "name": f.name,
+                "datatype": f.datatype,
+                "arraysize": f.arraysize,
+                "xtype": f.xtype,
+                "unit": f.unit,
+                "ucd": f.ucd,
+                "utype": f.utype,
+                "description": f.description,
+            }
+            for f in fields
+        ]
+        self._header = ('{"metadata":' + self._dumps(metadata) + ',\n"data":[').encode("utf-8")
+        self._first = True
+
+    def header(self) -> bytes:
+        return self._header
+
+    def rows(self, rows: Rows) -> bytes:
+        data = self._dumps(self._convert(rows))[1:-1]
+        if not data:
+            return b""
+        if self._first:
+            self._first = False
+            return ("\n" + data).encode("utf-8")
+        return (",\n" + data).encode("utf-8")
+
+    def footer(self, result: StreamResult) -> bytes:
+        end = '\n],\n"overflow":' + ("true" if result.overflow else "false")
+        if result.error is not None:
+            end += ',\n"error":' + self._dumps(result.error_message or "error")
+        return (end + "}\n").encode("utf-8")
+
+
+# ----------------------------------------------------------------------------- streams
+
+
+def csv_stream(
+    fields: Sequence[Field],
+    batches: Iterable[Rows],
+    *,
+    overflow_after: int | None = None,
+    header: bool = True,
+    error_message: ErrorMessage | None = None,
+    **_ignored: Any,
+) -> ResultStream:
+    """Stream a result as CSV; parameters as :func:`~tap.votable.votable_stream`.
+
+    ``infos``/``query``/``serialization`` are accepted and ignored, so that every writer
+    can be called alike.
+    """
+    return ResultStream(
+        CsvEncoder(fields, header=header),
+        batches,
+        overflow_after=overflow_after,
+        error_message=error_message,
+    )
+
+
+def tsv_stream(
+    fields: Sequence[Field],
+    batches: Iterable[Rows],
+    *,
+    overflow_after: int | None = None,
+    header: bool = True,
+    error_message: ErrorMessage | None = None,
+    **_ignored: Any,
+) -> ResultStream:
+    """Stream a result as TSV; parameters as :func:`csv_stream`."""
+    return ResultStream(
+        TsvEncoder(fields, header=header),
+        batches,
+        overflow_after=overflow_after,
+        error_message=error_message,
+    )
+
+
+def json_stream(
+    fields: Sequence[Field],
+    batches: Iterable[Rows],
+    *,
+    overflow_after: int | None = None,
+    error_message: ErrorMessage | None = None,
+    **_ignored: Any,
+) -> ResultStream:
+    """Stream a result as JSON; parameters as :func:`csv_stream`."""
+    return ResultStream(
+        JsonEncoder(fields),
+        batches,
+        overflow_after=overflow_after,
+        error_message=error_message,
+    )
