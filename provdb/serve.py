@@ -13,7 +13,14 @@ __all__ = ["run_gunicorn"]
 
 def run_gunicorn(*, host: str, port: int, workers: int, threads: int) -> None:
     """Serve ``tap.app:create_app()`` on host:port until interrupted."""
+    import gunicorn.http.wsgi
     from gunicorn.app.base import BaseApplication
+
+    from provdb import __version__
+
+    # gunicorn writes its own "Server: gunicorn" header on every response; clients and
+    # taplint (W_SVRV) want the product that answers, so name provdb there instead.
+    gunicorn.http.wsgi.SERVER = f"provdb/{__version__} (ProvTAP; gunicorn)"
 
     class _App(BaseApplication):
         def load_config(self) -> None:

@@ -68,7 +68,9 @@ def create_app(
 
     @app.after_request
     def _server_header(response: Response) -> Response:
-        response.headers["Server"] = SERVER_HEADER
+        # under gunicorn, provdb.serve names provdb in gunicorn's own Server header
+        if not request.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn"):
+            response.headers["Server"] = SERVER_HEADER
         return response
 
     @app.errorhandler(TapError)

@@ -121,7 +121,7 @@ def upgrade() -> None:
     comment='Lines that could not be ingested, kept verbatim with file and line so an operator can look at them'
     )
     op.create_index(op.f('ix_archive_ingest_reject_ingest_file_id'), 'ingest_reject', ['ingest_file_id'], unique=False, schema='archive')
-    op.create_table('session',
+    op.create_table('processing_session',
     sa.Column('id', sa.Text(), nullable=False, comment="'<source session id>-<digest of the context>': reprocessings with another software version or environment are distinct sessions"),
     sa.Column('original_id', sa.Text(), nullable=True, comment="Session id as written by the source ('2020011701807', '0180401809')"),
     sa.Column('source_format', sa.Text(), nullable=True, comment='Format the session came from (lstosa, ctapipe, prov-json...)'),
@@ -136,18 +136,18 @@ def upgrade() -> None:
     sa.Column('config_file_hash', sa.Text(), nullable=True, comment='Hash recorded for the configuration file (lstosa: md5 of the path)'),
     sa.Column('config_file_hash_type', sa.Text(), nullable=True, comment='Hash algorithm'),
     sa.Column('environment_id', sa.Text(), nullable=True, comment='The environment record'),
-    sa.ForeignKeyConstraint(['environment_id'], ['archive.environment.id'], name=op.f('fk_session_environment_id')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_session')),
+    sa.ForeignKeyConstraint(['environment_id'], ['archive.environment.id'], name=op.f('fk_processing_session_environment_id')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_processing_session')),
     schema='archive',
     comment='Execution contexts: one lstosa session (night, run(s), software version, configuration, environment) shared by all activities it covers'
     )
-    op.create_index(op.f('ix_archive_session_calibration_run'), 'session', ['calibration_run'], unique=False, schema='archive')
-    op.create_index(op.f('ix_archive_session_environment_id'), 'session', ['environment_id'], unique=False, schema='archive')
-    op.create_index(op.f('ix_archive_session_night'), 'session', ['night'], unique=False, schema='archive')
-    op.create_index(op.f('ix_archive_session_observation_run'), 'session', ['observation_run'], unique=False, schema='archive')
-    op.create_index(op.f('ix_archive_session_original_id'), 'session', ['original_id'], unique=False, schema='archive')
-    op.create_index(op.f('ix_archive_session_pedestal_run'), 'session', ['pedestal_run'], unique=False, schema='archive')
-    op.create_index(op.f('ix_archive_session_software_version'), 'session', ['software_version'], unique=False, schema='archive')
+    op.create_index(op.f('ix_archive_processing_session_calibration_run'), 'processing_session', ['calibration_run'], unique=False, schema='archive')
+    op.create_index(op.f('ix_archive_processing_session_environment_id'), 'processing_session', ['environment_id'], unique=False, schema='archive')
+    op.create_index(op.f('ix_archive_processing_session_night'), 'processing_session', ['night'], unique=False, schema='archive')
+    op.create_index(op.f('ix_archive_processing_session_observation_run'), 'processing_session', ['observation_run'], unique=False, schema='archive')
+    op.create_index(op.f('ix_archive_processing_session_original_id'), 'processing_session', ['original_id'], unique=False, schema='archive')
+    op.create_index(op.f('ix_archive_processing_session_pedestal_run'), 'processing_session', ['pedestal_run'], unique=False, schema='archive')
+    op.create_index(op.f('ix_archive_processing_session_software_version'), 'processing_session', ['software_version'], unique=False, schema='archive')
     op.create_table('configfiledescription',
     sa.Column('id', sa.Text(), nullable=False, comment="Identifier '<activity>/config/<name>@<model digest>'"),
     sa.Column('activity_description_id', sa.Text(), nullable=False, comment='The activity description this belongs to'),
@@ -249,7 +249,7 @@ def upgrade() -> None:
     sa.Column('comment', sa.Text(), nullable=True, comment='Free remarks'),
     sa.Column('activity_description_id', sa.Text(), nullable=True, comment='Description (method) this activity follows'),
     sa.Column('original_id', sa.Text(), nullable=True, comment='Identifier as written by the source (lstosa 6-hex activity_id, ctapipe activity_uuid, PROV qualified name); not unique'),
-    sa.Column('session_id', sa.Text(), nullable=True, comment='Execution context (archive.session) of this activity: software version, config, environment'),
+    sa.Column('session_id', sa.Text(), nullable=True, comment='Execution context (archive.processing_session) of this activity: software version, config, environment'),
     sa.Column('session_tag', sa.Text(), nullable=True, comment="lstosa session_tag ('<step>:<run>' or '<step>:<pedestal run>-<calibration run>')"),
     sa.Column('script', sa.Text(), nullable=True, comment='Program that ran the activity'),
     sa.Column('command_line', sa.Text(), nullable=True, comment='Command line of the process (shell-quoted arguments)'),
@@ -259,7 +259,7 @@ def upgrade() -> None:
     sa.Column('end_time_text', sa.Text(), nullable=True, comment='end_time exactly as written by the source'),
     sa.Column('attributes', postgresql.JSONB(astext_type=sa.Text()), nullable=True, comment='Other source attributes of the activity (JSON)'),
     sa.ForeignKeyConstraint(['activity_description_id'], ['provenance.activitydescription.id'], name=op.f('fk_activity_activity_description_id')),
-    sa.ForeignKeyConstraint(['session_id'], ['archive.session.id'], name=op.f('fk_activity_session_id')),
+    sa.ForeignKeyConstraint(['session_id'], ['archive.processing_session.id'], name=op.f('fk_activity_session_id')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_activity')),
     schema='provenance',
     comment="ProvDM Activity: a processing step (one lstosa subrun task, one ctapipe tool run); lstosa's short activity ids are kept in original_id",
@@ -470,14 +470,14 @@ def downgrade() -> None:
     op.drop_table('entity', schema='provenance')
     op.drop_index(op.f('ix_provenance_configfiledescription_activity_description_id'), table_name='configfiledescription', schema='provenance')
     op.drop_table('configfiledescription', schema='provenance')
-    op.drop_index(op.f('ix_archive_session_software_version'), table_name='session', schema='archive')
-    op.drop_index(op.f('ix_archive_session_pedestal_run'), table_name='session', schema='archive')
-    op.drop_index(op.f('ix_archive_session_original_id'), table_name='session', schema='archive')
-    op.drop_index(op.f('ix_archive_session_observation_run'), table_name='session', schema='archive')
-    op.drop_index(op.f('ix_archive_session_night'), table_name='session', schema='archive')
-    op.drop_index(op.f('ix_archive_session_environment_id'), table_name='session', schema='archive')
-    op.drop_index(op.f('ix_archive_session_calibration_run'), table_name='session', schema='archive')
-    op.drop_table('session', schema='archive')
+    op.drop_index(op.f('ix_archive_processing_session_software_version'), table_name='processing_session', schema='archive')
+    op.drop_index(op.f('ix_archive_processing_session_pedestal_run'), table_name='processing_session', schema='archive')
+    op.drop_index(op.f('ix_archive_processing_session_original_id'), table_name='processing_session', schema='archive')
+    op.drop_index(op.f('ix_archive_processing_session_observation_run'), table_name='processing_session', schema='archive')
+    op.drop_index(op.f('ix_archive_processing_session_night'), table_name='processing_session', schema='archive')
+    op.drop_index(op.f('ix_archive_processing_session_environment_id'), table_name='processing_session', schema='archive')
+    op.drop_index(op.f('ix_archive_processing_session_calibration_run'), table_name='processing_session', schema='archive')
+    op.drop_table('processing_session', schema='archive')
     op.drop_index(op.f('ix_archive_ingest_reject_ingest_file_id'), table_name='ingest_reject', schema='archive')
     op.drop_table('ingest_reject', schema='archive')
     op.drop_table('entitydescription', schema='provenance')

@@ -42,7 +42,7 @@ def upgrade() -> None:
             SELECT s.observation_date, s.observation_run, a.id AS activity_id,
                    a.name AS activity_name, s.software_version, a.session_id,
                    a.start_time, a.end_time
-            FROM provenance.activity a JOIN archive.session s ON s.id = a.session_id
+            FROM provenance.activity a JOIN archive.processing_session s ON s.id = a.session_id
             WHERE s.source_format = 'lstosa' AND s.observation_run IS NOT NULL
         ), runs AS (
             SELECT DISTINCT observation_date, observation_run FROM data
@@ -50,7 +50,7 @@ def upgrade() -> None:
             SELECT r.observation_date, r.observation_run, a.id, a.name, s.software_version,
                    a.session_id, a.start_time, a.end_time
             FROM provenance.activity a
-            JOIN archive.session s ON s.id = a.session_id
+            JOIN archive.processing_session s ON s.id = a.session_id
             JOIN runs r ON r.observation_date = s.observation_date
             WHERE s.source_format = 'lstosa' AND s.observation_run IS NULL
               AND s.pedestal_run IS NOT NULL

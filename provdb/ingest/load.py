@@ -61,7 +61,10 @@ TABLES: tuple[_Target, ...] = (
         ("system",),
     ),
     _Target(
-        "archive.session", r.SessionRow, (*_fields(r.SessionRow), "night", "source_format"), ("id",)
+        "archive.processing_session",
+        r.SessionRow,
+        (*_fields(r.SessionRow), "night", "source_format"),
+        ("id",),
     ),
     _Target(
         "provenance.activitydescription",

@@ -232,7 +232,7 @@ class ActivityRow:
     comment: str | None = None
     activity_description_id: str | None = None
     original_id: str | None = None  # the id as written by the source (lstosa 6-hex, uuid…)
-    session_id: str | None = None  # archive.session.id
+    session_id: str | None = None  # archive.processing_session.id
     session_tag: str | None = None
     script: str | None = None
     command_line: str | None = None

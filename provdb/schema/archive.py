@@ -50,7 +50,7 @@ class Environment(Base):
 
 
 class Session(Base):
-    __tablename__ = "session"
+    __tablename__ = "processing_session"
     __table_args__ = {
         "schema": ARCHIVE,
         "comment": "Execution contexts: one lstosa session (night, run(s), software version, "

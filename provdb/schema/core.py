@@ -75,9 +75,9 @@ class Activity(Base):
         ucd="meta.id",
     )
     session_id: Mapped[str | None] = fk_column(
-        f"{ARCHIVE}.session.id",
-        "Execution context (archive.session) of this activity: software version, config, "
-        "environment",
+        f"{ARCHIVE}.processing_session.id",
+        "Execution context (archive.processing_session) of this activity: software version, "
+        "config, environment",
         ucd="meta.id.assoc",
     )
     session_tag: Mapped[str | None] = tap_column(

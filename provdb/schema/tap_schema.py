@@ -33,7 +33,13 @@ __all__ = [
 TAP_SCHEMA = "tap_schema"
 
 #: archive tables published through TAP (besides all of schema ``provenance``)
-PUBLISHED_ARCHIVE_TABLES = ("session", "environment", "lineage", "lineage_edge")
+PUBLISHED_ARCHIVE_TABLES = (
+    "processing_session",
+    "environment",
+    "lineage",
+    "lineage_edge",
+    "software",
+)
 
 
 def _std(type_: Any, description: str, *, nullable: bool | None = None, **kw: Any) -> Any:
@@ -195,7 +201,12 @@ VIEWS = (
             "Software version of the activity's session",
             {"ucd": "meta.version"},
         ),
-        ("session_id", _T, "The activity's session (archive.session.id)", {"ucd": "meta.id.assoc"}),
+        (
+            "session_id",
+            _T,
+            "The activity's session (archive.processing_session.id)",
+            {"ucd": "meta.id.assoc"},
+        ),
         ("start_time", _TS, "Start of the activity (UTC)", {"ucd": "time.start"}),
         ("end_time", _TS, "End of the activity (UTC)", {"ucd": "time.end"}),
     ),
@@ -293,6 +304,9 @@ def votable_type(column: sa.Column) -> tuple[str, str | None, str | None]:
 
 # ----------------------------------------------------------------------------- rows
 
+#: ADQL reserved words used as column names (only TAP_SCHEMA's mandated "size")
+_ADQL_RESERVED = frozenset({"size"})
+
 
 @dataclass(frozen=True)
 class _Published:
@@ -376,7 +390,9 @@ def tap_schema_rows(existing: set[str] | None = None) -> dict[str, list[dict[str
             columns.append(
                 {
                     "table_name": p.qualified,
-                    "column_name": col.name,
+                    # a reserved word is published delimited, as queries must write it
+                    # (TAP 1.1: TAP_SCHEMA.columns' own "size")
+                    "column_name": f'"{col.name}"' if col.name in _ADQL_RESERVED else col.name,
                     "datatype": datatype,
                     "arraysize": arraysize,
                     "xtype": info.get("xtype") or xtype,

@@ -101,7 +101,11 @@ def read_votable(data: bytes, name: str) -> tuple[list[Field], list[tuple[str, s
             Field(
                 name=f.name,
                 datatype=f.datatype,
-                arraysize=arraysize if f.datatype in ("char", "unicodeChar") else None,
+                # arraysize "1" is deprecated (VOTable 1.3 erratum 3): a single
+                # character has no arraysize
+                arraysize=arraysize
+                if f.datatype in ("char", "unicodeChar") and arraysize != "1"
+                else None,
                 xtype=f.xtype,
                 ucd=f.ucd,
                 unit=str(f.unit) if f.unit else None,

@@ -57,7 +57,7 @@ def test_all_18_dm_tables_exist(engine: sa.Engine) -> None:
 
 def test_archive_tables_exist(engine: sa.Engine) -> None:
     names = set(sa.inspect(engine).get_table_names(schema="archive"))
-    assert {"session", "environment", "ingest_file", "ingest_reject"} <= names
+    assert {"processing_session", "environment", "ingest_file", "ingest_reject"} <= names
 
 
 def test_every_table_and_column_is_described() -> None:
@@ -153,7 +153,7 @@ def test_activity_links_to_its_session_and_environment(engine: sa.Engine) -> Non
         _insert(conn, "INSERT INTO archive.environment (id, system) VALUES ('env-1', '{}')")
         _insert(
             conn,
-            "INSERT INTO archive.session (id, original_id, software_version, "
+            "INSERT INTO archive.processing_session (id, original_id, software_version, "
             "environment_id) VALUES ('s1', '2020011701807', 'v0.9.1', 'env-1')",
         )
         _insert(
@@ -164,7 +164,7 @@ def test_activity_links_to_its_session_and_environment(engine: sa.Engine) -> Non
         version = conn.execute(
             sa.text(
                 "SELECT s.software_version FROM provenance.activity a "
-                "JOIN archive.session s ON a.session_id = s.id WHERE a.original_id = '9d3257'"
+                "JOIN archive.processing_session s ON a.session_id = s.id WHERE a.original_id = '9d3257'"
             )
         ).scalar()
     assert version == "v0.9.1"

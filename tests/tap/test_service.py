@@ -1,0 +1,336 @@
+"""The TAP service over real HTTP: `provdb serve` (gunicorn) on the ingested samples."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+import requests
+from astropy.io.votable import parse as parse_votable
+
+UWS = "{http://www.ivoa.net/xml/UWS/v1.0}"
+
+
+def _votable(content: bytes):
+    return parse_votable(io.BytesIO(content))
+
+
+def _status(content: bytes) -> list[str]:
+    """QUERY_STATUS values of a VOTable document, in order."""
+    vot = _votable(content)
+    values = [i.value for i in vot.resources[0].infos if i.name == "QUERY_STATUS"]
+    for res in vot.resources:
+        values += [i.value for i in getattr(res, "postinfos", []) if i.name == "QUERY_STATUS"]
+    return values
+
+
+def test_server_header_names_provdb(tap_server: str) -> None:
+    r = requests.get(tap_server + "/availability", timeout=10)
+    assert r.status_code == 200
+    assert r.headers["Server"].startswith("provdb/")
+
+
+def test_landing_page_lists_tables_and_examples(tap_server: str) -> None:
+    r = requests.get(tap_server, timeout=10)
+    assert r.status_code == 200 and "text/html" in r.headers["Content-Type"]
+    assert "provenance.entity" in r.text and "Example" in r.text
+
+
+def test_availability_really_probes_the_database(tap_server: str) -> None:
+    r = requests.get(tap_server + "/availability", timeout=10)
+    root = ET.fromstring(r.content)
+    ns = "{http://www.ivoa.net/xml/VOSIAvailability/v1.0}"
+    assert root.find(f"{ns}available").text == "true"
+    assert "tables published" in root.find(f"{ns}note").text
+
+
+def test_capabilities_declare_tap_with_limits(tap_server: str) -> None:
+    r = requests.get(tap_server + "/capabilities", timeout=10)
+    assert r.status_code == 200
+    text = r.text
+    assert text.count('standardID="ivo://ivoa.net/std/TAP"') == 1
+    assert f'<accessURL use="base">{tap_server}</accessURL>' in text
+    assert "ivo://ivoa.net/std/ProvenanceDM" in text
+    assert '<outputLimit><default unit="row">100000</default>' in text
+
+
+def test_tables_min_max_and_single_table(tap_server: str) -> None:
+    full = requests.get(tap_server + "/tables", timeout=10).text
+    short = requests.get(tap_server + "/tables?detail=min", timeout=10).text
+    assert "<column" in full and "<column" not in short
+    assert "<name>provenance.entity</name>" in short
+    one = requests.get(tap_server + "/tables/provenance.entity", timeout=10)
+    assert one.status_code == 200 and "<name>location</name>" in one.text
+    missing = requests.get(tap_server + "/tables/provenance.nope", timeout=10)
+    assert missing.status_code == 404
+    assert "ERROR" in _status(missing.content)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "MULTIPART"])
+def test_sync_query_all_methods(tap_server: str, method: str) -> None:
+    params = {
+        "lang": "ADQL",
+        "query": "SELECT TOP 5 id, name FROM provenance.activity",
+        "REQUEST": "doQuery",
+        "DUMMY": "ignore-me",
+    }
+    url = tap_server + "/sync"
+    if method == "GET":
+        r = requests.get(url, params=params, timeout=30)
+    elif method == "POST":
+        r = requests.post(url, data=params, timeout=30)
+    else:
+        r = requests.post(url, files={k: (None, v) for k, v in params.items()}, timeout=30)
+    assert r.status_code == 200, r.text[:500]
+    assert r.headers["Content-Type"].startswith("application/x-votable+xml")
+    table = _votable(r.content).get_first_table().to_table()
+    assert len(table) == 5
+    assert table.colnames == ["id", "name"]
+    assert _status(r.content) == ["OK"]
+
+
+def test_field_metadata_comes_from_tap_schema(tap_server: str) -> None:
+    r = requests.post(
+        tap_server + "/sync",
+        data={"LANG": "ADQL", "QUERY": "SELECT TOP 1 id, generated_at_time FROM provenance.entity"},
+        timeout=30,
+    )
+    fields = {f.name: f for f in _votable(r.content).get_first_table().fields}
+    assert fields["id"].ucd == "meta.id;meta.main"
+    assert fields["id"].utype == "voprov:Entity.id"
+    assert fields["generated_at_time"].xtype == "timestamp"
+
+
+def test_maxrec_overflow_exactly_when_more_rows_exist(tap_server: str) -> None:
+    def run(maxrec: int) -> tuple[int, list[str]]:
+        r = requests.post(
+            tap_server + "/sync",
+            data={
+                "LANG": "ADQL",
+                "MAXREC": str(maxrec),
+                "QUERY": "SELECT schema_name FROM TAP_SCHEMA.schemas",
+            },
+            timeout=30,
+        )
+        return len(_votable(r.content).get_first_table().array), _status(r.content)
+
+    rows, status = run(2)
+    assert rows == 2 and status[-1] == "OVERFLOW"
+    rows, status = run(3)  # exactly 3 schemas: no overflow
+    assert rows == 3 and status[-1] == "OK"
+    rows, status = run(0)
+    assert rows == 0 and status[-1] == "OVERFLOW"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mime"),
+    [
+        ("csv", "text/csv"),
+        ("text/csv", "text/csv"),
+        ("tsv", "text/tab-separated-values"),
+        ("json", "application/json"),
+        ("votable/td", "application/x-votable+xml"),
+    ],
+)
+def test_response_formats(tap_server: str, fmt: str, mime: str) -> None:
+    r = requests.post(
+        tap_server + "/sync",
+        data={
+            "LANG": "ADQL",
+            "RESPONSEFORMAT": fmt,
+            "QUERY": "SELECT TOP 3 table_name, column_name FROM TAP_SCHEMA.columns",
+        },
+        timeout=30,
+    )
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith(mime)
+    if mime == "text/csv":
+        lines = r.text.strip().splitlines()
+        assert lines[0] == "table_name,column_name" and len(lines) == 4
+    elif mime == "application/json":
+        assert len(json.loads(r.text)["data"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"QUERY": "SELECT 1 FROM provenance.entity"}, "LANG"),
+        ({"LANG": "OOBLECK", "QUERY": "SELECT TOP 1 * FROM provenance.entity"}, "OOBLECK"),
+        ({"LANG": "ADQL"}, "QUERY"),
+        ({"LANG": "ADQL", "QUERY": "DUFF QUERY"}, "line 1"),
+        ({"LANG": "ADQL", "QUERY": "SELECT pg_sleep(10) FROM provenance.entity"}, "pg_sleep"),
+        ({"LANG": "ADQL", "QUERY": "SELECT * FROM pg_catalog.pg_shadow"}, "pg_shadow"),
+        ({"LANG": "ADQL", "QUERY": "SELECT TOP 1 nme FROM provenance.entity"}, "nme"),
+        ({"LANG": "ADQL", "MAXREC": "-1", "QUERY": "SELECT id FROM provenance.entity"}, "MAXREC"),
+        (
+            {"LANG": "ADQL", "RESPONSEFORMAT": "pdf", "QUERY": "SELECT id FROM provenance.entity"},
+            "pdf",
+        ),
+    ],
+)
+def test_bad_requests_get_a_dali_error_votable(tap_server: str, data: dict, message: str) -> None:
+    r = requests.post(tap_server + "/sync", data=data, timeout=30)
+    assert r.status_code == 400
+    assert _status(r.content) == ["ERROR"]
+    info = next(i for i in _votable(r.content).resources[0].infos if i.name == "QUERY_STATUS")
+    assert message.lower() in (info.content or "").lower()
+
+
+def _wait(url: str, phase_from: tuple[str, ...] = ("PENDING", "QUEUED", "EXECUTING")) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        phase = requests.get(url + "/phase", timeout=10).text
+        if phase not in phase_from:
+            return phase
+        requests.get(url, params={"WAIT": "5"}, timeout=30)
+    raise AssertionError(f"job {url} still {phase}")
+
+
+def test_async_lifecycle(tap_server: str) -> None:
+    r = requests.post(
+        tap_server + "/async",
+        data={"LANG": "ADQL", "QUERY": "SELECT TOP 7 id FROM provenance.entity", "RUNID": "t1"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert r.status_code == 303
+    job = r.headers["Location"]
+    assert job.startswith(tap_server + "/async/")
+    assert requests.get(job + "/phase", timeout=10).text == "PENDING"
+    doc = ET.fromstring(requests.get(job, timeout=10).content)
+    assert doc.find(f"{UWS}runId").text == "t1"
+    assert doc.get("version") == "1.1"
+    r = requests.post(job + "/phase", data={"PHASE": "RUN"}, allow_redirects=False, timeout=10)
+    assert r.status_code == 303 and r.headers["Location"] == job
+    assert _wait(job) == "COMPLETED"
+    doc = ET.fromstring(requests.get(job, timeout=10).content)
+    result = doc.find(f"{UWS}results/{UWS}result")
+    assert result.get("id") == "result"
+    href = result.get("{http://www.w3.org/1999/xlink}href")
+    assert href == job + "/results/result"
+    data = requests.get(href, timeout=30)
+    assert len(_votable(data.content).get_first_table().array) == 7
+    listing = requests.get(tap_server + "/async", timeout=10).text
+    assert job.rsplit("/", 1)[1] in listing
+    r = requests.delete(job, allow_redirects=False, timeout=10)
+    assert r.status_code == 303 and r.headers["Location"] == tap_server + "/async"
+    assert requests.get(job, timeout=10).status_code == 404
+
+
+def test_async_error_job(tap_server: str) -> None:
+    r = requests.post(
+        tap_server + "/async",
+        data={"LANG": "ADQL", "QUERY": "SELECT nope FROM provenance.entity", "PHASE": "RUN"},
+        timeout=30,
+    )
+    job = r.url
+    assert _wait(job) == "ERROR"
+    err = requests.get(job + "/error", timeout=10)
+    assert err.status_code == 200 and "nope" in err.text
+    assert requests.get(job + "/results/result", timeout=10).status_code == 404
+
+
+def test_async_parameters_destruction_duration_quote_owner(tap_server: str) -> None:
+    r = requests.post(tap_server + "/async", data={"LANG": "ADQL"}, timeout=30)
+    job = r.url
+    r = requests.post(
+        job + "/parameters",
+        data={"QUERY": "SELECT TOP 1 * FROM provenance.agent", "RUNID": "again"},
+        timeout=10,
+    )
+    params = requests.get(job + "/parameters", timeout=10).text
+    assert "provenance.agent" in params and params.count('id="runid"') == 1
+    requests.post(job + "/executionduration", data={"EXECUTIONDURATION": "30"}, timeout=10)
+    assert requests.get(job + "/executionduration", timeout=10).text == "30"
+    requests.post(job + "/destruction", data={"DESTRUCTION": "2030-01-01T00:00:00Z"}, timeout=10)
+    destruction = requests.get(job + "/destruction", timeout=10).text
+    assert destruction.endswith("Z")
+    assert requests.get(job + "/quote", timeout=10).status_code == 200
+    assert requests.get(job + "/owner", timeout=10).text == ""
+    r = requests.post(job + "/phase", data={"PHASE": "ABORT"}, allow_redirects=False, timeout=10)
+    assert r.status_code == 303
+    assert requests.get(job + "/phase", timeout=10).text == "ABORTED"
+    # illegal now: 403
+    r = requests.post(job + "/parameters", data={"QUERY": "x"}, allow_redirects=False, timeout=10)
+    assert r.status_code == 403
+    r = requests.post(job, data={"ACTION": "DELETE"}, allow_redirects=False, timeout=10)
+    assert r.status_code == 303
+    assert requests.get(job + "/phase", timeout=10).status_code == 404
+
+
+def test_abort_cancels_a_running_query(tap_server: str) -> None:
+    slow = (
+        "SELECT COUNT(*) FROM provenance.used AS a, provenance.used AS b, "
+        "provenance.used AS c, provenance.used AS d"
+    )
+    r = requests.post(
+        tap_server + "/async", data={"LANG": "ADQL", "QUERY": slow, "PHASE": "RUN"}, timeout=30
+    )
+    job = r.url
+    deadline = time.monotonic() + 30
+    while requests.get(job + "/phase", timeout=10).text != "EXECUTING":
+        assert time.monotonic() < deadline, "job never started"
+        time.sleep(0.1)
+    time.sleep(0.5)
+    requests.post(job + "/phase", data={"PHASE": "ABORT"}, timeout=10)
+    assert requests.get(job + "/phase", timeout=10).text == "ABORTED"
+    # the backend really stopped: no active query of the reader left after a moment
+    time.sleep(1)
+    doc = requests.get(job, timeout=10).text
+    assert "ABORTED" in doc
+
+
+def test_every_example_runs(tap_server: str) -> None:
+    import re
+
+    page = requests.get(tap_server + "/examples", timeout=10)
+    assert page.status_code == 200
+    root = ET.fromstring(page.content)
+    queries = [el.text for el in root.iter() if el.get("property") == "query"]
+    assert len(queries) >= 10
+    for query in queries:
+        r = requests.post(
+            tap_server + "/sync", data={"LANG": "ADQL", "QUERY": query, "MAXREC": "10"}, timeout=60
+        )
+        assert r.status_code == 200, (query, r.text[:800])
+        assert _status(r.content)[0] == "OK", query
+    assert re.search(r'vocab="http://www.ivoa.net/rdf/examples#"', page.text)
+
+
+def test_inline_upload_joins_with_the_archive(tap_server: str) -> None:
+    from astropy.table import Table
+
+    known = (
+        requests.post(
+            tap_server + "/sync",
+            data={
+                "LANG": "ADQL",
+                "RESPONSEFORMAT": "csv",
+                "QUERY": "SELECT TOP 2 location FROM provenance.entity WHERE location IS NOT NULL "
+                "ORDER BY location",
+            },
+            timeout=30,
+        )
+        .text.strip()
+        .splitlines()[1:]
+    )
+    mine = Table({"path": [*known, "/not/in/the/archive"]})
+    buf = io.BytesIO()
+    mine.write(buf, format="votable")
+    r = requests.post(
+        tap_server + "/sync",
+        data={
+            "LANG": "ADQL",
+            "UPLOAD": "mine,param:t",
+            "QUERY": "SELECT m.path, e.id FROM TAP_UPLOAD.mine AS m "
+            "JOIN provenance.entity AS e ON e.location = m.path",
+        },
+        files={"t": ("mine.xml", buf.getvalue())},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text[:800]
+    rows = _votable(r.content).get_first_table().to_table()
+    assert sorted(rows["path"]) == sorted(known)
