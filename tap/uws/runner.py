@@ -17,7 +17,6 @@ import os
 import shutil
 import socket
 import threading
-import time
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -110,20 +109,21 @@ def run_job(app: Flask, job: Job, store: JobStore) -> None:
 class Worker(threading.Thread):
     """Claims and runs queued jobs until the process exits."""
 
-    def __init__(self, app: Flask, name: str, wake: threading.Event) -> None:
+    def __init__(self, app: Flask, name: str, wake: threading.Event, stop: threading.Event) -> None:
         super().__init__(name=name, daemon=True)
         self.app = app
         self.wake = wake
+        self.stop = stop
         self.store = JobStore(app.extensions["provdb_tap_db"].engine)
         self.ident_name = _worker_name()
 
     def run(self) -> None:
-        while True:
+        while not self.stop.is_set():
             try:
                 job = self.store.claim(self.ident_name)
             except Exception:
                 log.exception("cannot claim jobs; retrying")
-                time.sleep(5)
+                self.stop.wait(5)
                 continue
             if job is None:
                 self.wake.wait(1.0)
@@ -132,18 +132,20 @@ class Worker(threading.Thread):
             run_job(self.app, job, self.store)
 
 
-def _listen(app: Flask, wake: threading.Event) -> None:
+def _listen(app: Flask, wake: threading.Event, stop: threading.Event) -> None:
     """Wake the workers on NOTIFY provdb_uws (falls back to polling on failure)."""
     db = app.extensions["provdb_tap_db"]
-    while True:
+    while not stop.is_set():
         try:
             conn = db.connect_raw()
             conn.autocommit = True
             conn.execute("LISTEN provdb_uws")
-            for _ in conn.notifies():
-                wake.set()
+            while not stop.is_set():
+                for _ in conn.notifies(timeout=1.0):
+                    wake.set()
+            conn.close()
         except Exception:
-            time.sleep(5)
+            stop.wait(5)
 
 
 def _alive(worker: str) -> bool:
@@ -159,10 +161,10 @@ def _alive(worker: str) -> bool:
     return True
 
 
-def _housekeeping(app: Flask) -> None:
+def _housekeeping(app: Flask, stop: threading.Event, interval: float = 2.0) -> None:
     store = JobStore(app.extensions["provdb_tap_db"].engine)
     root = Path(app.config["PROVDB_SETTINGS"].home) / "uws"
-    while True:
+    while not stop.is_set():
         try:
             with store.engine.connect() as conn:
                 import sqlalchemy as sa
@@ -186,16 +188,39 @@ def _housekeeping(app: Flask) -> None:
                 shutil.rmtree(root / job.job_id, ignore_errors=True)
         except Exception:
             log.exception("housekeeping failed; retrying")
-        time.sleep(2.0)
+        stop.wait(interval)
 
 
-def start_workers(app: Flask) -> None:
-    """Start this process's workers, the NOTIFY listener and the housekeeping thread."""
-    wake = threading.Event()
-    n = app.config["TAP_CONFIG"].async_workers
-    for i in range(n):
-        Worker(app, f"uws-worker-{i}", wake).start()
-    threading.Thread(target=_listen, args=(app, wake), name="uws-listen", daemon=True).start()
-    threading.Thread(
-        target=_housekeeping, args=(app,), name="uws-housekeeping", daemon=True
-    ).start()
+def start_workers(app: Flask) -> threading.Event:
+    """Start this process's workers, the NOTIFY listener and the housekeeping thread.
+
+    Returns the event that stops them all (also kept as ``app.extensions['uws_stop']``).
+    """
+    wake, stop = threading.Event(), threading.Event()
+    threads: list[threading.Thread] = [
+        Worker(app, f"uws-worker-{i}", wake, stop)
+        for i in range(app.config["TAP_CONFIG"].async_workers)
+    ]
+    threads.append(
+        threading.Thread(target=_listen, args=(app, wake, stop), name="uws-listen", daemon=True)
+    )
+    threads.append(
+        threading.Thread(
+            target=_housekeeping, args=(app, stop), name="uws-housekeeping", daemon=True
+        )
+    )
+    for t in threads:
+        t.start()
+    app.extensions["uws_stop"] = stop
+    app.extensions["uws_threads"] = threads
+    return stop
+
+
+def stop_workers(app: Flask, timeout: float = 10.0) -> None:
+    """Stop the threads :func:`start_workers` started and wait for them."""
+    stop = app.extensions.get("uws_stop")
+    if stop is None:
+        return
+    stop.set()
+    for t in app.extensions.get("uws_threads", []):
+        t.join(timeout)

@@ -1,0 +1,143 @@
+"""UWS jobs stored in PostgreSQL: a restarted service finds them, destruction is enforced,
+several service processes share one job list without running a job twice."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+from provdb.config import Settings
+from tap.app import create_app
+from tap.config import TapConfig
+from tap.uws.jobs import JobStore, Phase
+from tap.uws.runner import stop_workers
+
+
+def _app(db_url: URL, home: Path, *, workers: bool):
+    settings = Settings(database_url=db_url.render_as_string(hide_password=False), home=home)
+    return create_app(settings, TapConfig(async_workers=2), start_workers=workers)
+
+
+@pytest.fixture
+def apps(db_url: URL, tmp_path: Path) -> Iterator[list]:
+    made: list = []
+    yield made
+    for app in made:
+        stop_workers(app)
+        app.extensions["provdb_tap_db"].database.dispose()
+
+
+def _wait_phase(store: JobStore, job_id: str, phases: set[str], timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        phase = store.get(job_id).phase.value
+        if phase in phases:
+            return phase
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} stuck in {phase}")
+
+
+def test_a_restarted_service_finds_and_runs_queued_jobs(
+    db_url: URL, tmp_path: Path, apps: list
+) -> None:
+    first = _app(db_url, tmp_path, workers=False)
+    apps.append(first)
+    client = first.test_client()
+    r = client.post(
+        "/tap/async",
+        data={
+            "LANG": "ADQL",
+            "PHASE": "RUN",
+            "QUERY": "SELECT schema_name FROM TAP_SCHEMA.schemas",
+        },
+    )
+    assert r.status_code == 303
+    job_id = r.headers["Location"].rsplit("/", 1)[1]
+    store = JobStore(first.extensions["provdb_tap_db"].engine)
+    assert store.get(job_id).phase == Phase.QUEUED  # nobody runs it: no workers
+    # "restart": a new service process with workers picks the job up from the database
+    second = _app(db_url, tmp_path, workers=True)
+    apps.append(second)
+    assert _wait_phase(store, job_id, {"COMPLETED", "ERROR"}) == "COMPLETED"
+    with second.test_client().get(f"/tap/async/{job_id}/results/result") as result:
+        assert result.status_code == 200 and b"<BINARY2>" in result.data
+
+
+def test_jobs_of_a_dead_worker_go_back_to_the_queue(
+    db_url: URL, tmp_path: Path, apps: list
+) -> None:
+    app = _app(db_url, tmp_path, workers=False)
+    apps.append(app)
+    store = JobStore(app.extensions["provdb_tap_db"].engine)
+    job = store.create(
+        parameters=[("LANG", "ADQL"), ("QUERY", "SELECT TOP 1 * FROM TAP_SCHEMA.tables")],
+        run_id=None,
+        execution_duration=60,
+        destruction=datetime.now(UTC) + timedelta(hours=1),
+    )
+    store.run(job.job_id)
+    import socket
+
+    claimed = store.claim(f"{socket.gethostname()}:999999")  # a pid that does not exist
+    assert claimed is not None and claimed.phase == Phase.EXECUTING
+    worker_app = _app(db_url, tmp_path, workers=True)
+    apps.append(worker_app)
+    assert _wait_phase(store, job.job_id, {"COMPLETED"}) == "COMPLETED"
+
+
+def test_destruction_time_is_enforced(db_url: URL, tmp_path: Path, apps: list) -> None:
+    app = _app(db_url, tmp_path, workers=True)
+    apps.append(app)
+    client = app.test_client()
+    r = client.post(
+        "/tap/async",
+        data={"LANG": "ADQL", "PHASE": "RUN", "QUERY": "SELECT TOP 1 * FROM TAP_SCHEMA.tables"},
+    )
+    job_url = r.headers["Location"].split("/tap", 1)[1]
+    store = JobStore(app.extensions["provdb_tap_db"].engine)
+    job_id = job_url.rsplit("/", 1)[1]
+    _wait_phase(store, job_id, {"COMPLETED"})
+    folder = tmp_path / "uws" / job_id
+    assert folder.is_dir()
+    soon = (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    r = client.post(f"/tap{job_url}/destruction", data={"DESTRUCTION": soon})
+    assert r.status_code == 303
+    deadline = time.monotonic() + 20
+    while client.get(f"/tap{job_url}").status_code != 404:
+        assert time.monotonic() < deadline, "job not destroyed"
+        time.sleep(0.2)
+    assert not folder.exists()
+
+
+def test_two_processes_never_run_a_job_twice(
+    db_url: URL, tmp_path: Path, apps: list, engine: sa.Engine
+) -> None:
+    a = _app(db_url, tmp_path, workers=False)
+    apps.append(a)
+    store = JobStore(a.extensions["provdb_tap_db"].engine)
+    ids = []
+    for i in range(12):
+        job = store.create(
+            parameters=[
+                ("LANG", "ADQL"),
+                ("QUERY", f"SELECT TOP {i + 1} * FROM TAP_SCHEMA.columns"),
+            ],
+            run_id=f"r{i}",
+            execution_duration=60,
+            destruction=datetime.now(UTC) + timedelta(hours=1),
+        )
+        store.run(job.job_id)
+        ids.append(job.job_id)
+    apps.append(_app(db_url, tmp_path, workers=True))
+    apps.append(_app(db_url, tmp_path, workers=True))
+    for job_id in ids:
+        assert _wait_phase(store, job_id, {"COMPLETED", "ERROR"}) == "COMPLETED"
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT result_rows FROM uws.job ORDER BY run_id")).all()
+    assert sorted(r[0] for r in rows) == list(range(1, 13))
