@@ -1,0 +1,228 @@
+"""Blueprint ``/provsap``: the ProvSAP lineage endpoint (IVOA ProvSAP draft, DALI style).
+
+``GET`` or ``POST {base}/provsap?ID=...&DEPTH=...`` returns the provenance graph around
+the given nodes (:func:`provdb.lineage.traverse.lineage`).
+
+Parameters (names case-insensitive; unknown ones ignored, as DALI says)
+------------------------------------------------------------------------
+ID              entity, activity or agent id; repeatable (required). Also accepted: the
+                ``provdb:``/``urn:provdb:`` forms the serialisations write, and an
+                entity's location (file path).
+DEPTH           ``0``, ``1``, ... or ``ALL`` (default 1): relations followed.
+DIRECTION       ``BACK`` (default: towards progenitors) or ``FORTH`` (towards products).
+AGENT           ``TRUE``/``FALSE``/``1``/``0`` (default false): walk through agents.
+MEMBERS         idem: walk from collections down to their members.
+MODEL           ``IVOA`` (default) or ``W3C`` (W3C serialisations only).
+RESPONSEFORMAT  ``PROV-JSON`` (default), ``PROV-N``, ``PROV-XML``, ``PROV-VOTABLE``,
+                ``SVG``, ``DOT`` (case-insensitive), or a media type:
+                ``application/json``, ``text/provenance-notation``, ``application/xml``,
+                ``application/x-votable+xml``, ``image/svg+xml``, ``text/vnd.graphviz``.
+MAXREC          node limit for this request, at most the service's (below).
+STEPS           only ``FALSE``: ActivityFlow steps do not exist in ProvDM 1.0.
+
+Errors are DALI error VOTables: no ID, or a bad value -> 400; an ID naming nothing ->
+404. A graph cut at the node limit says so: response header
+``X-Provdb-Truncated: true`` (always present, ``false`` otherwise), ``provdb:truncated``
+on the start nodes (PROV), an INFO and ``QUERY_STATUS=OVERFLOW`` (PROV-VOTABLE), a
+caption (SVG, DOT). ``Server-Timing`` gives the time of the walk and of the
+serialisation (ms).
+
+Configuration: the node limit is ``app.config["PROVSAP_NODE_LIMIT"]``, else
+``$PROVDB_PROVSAP_NODE_LIMIT``, else 1000. SVG nodes link to
+``app.config["PROVSAP_UI_URL"]``, else ``$PROVDB_UI_URL_PATTERN``, else
+``<script root>/ui/{kind}/{id}`` (``{kind}``: entity, activity or agent; ``{id}``
+percent-encoded).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from flask import Blueprint, Response, current_app, request
+
+from tap.app import tap_db
+from tap.errors import NotFound, ServiceError, UsageError
+
+__all__ = ["DEFAULT_NODE_LIMIT", "bp", "node_limit", "parse_request"]
+
+bp = Blueprint("provsap", __name__)
+log = logging.getLogger("provdb.tap")
+
+DEFAULT_NODE_LIMIT = 1000
+_SINGLE = ("DEPTH", "DIRECTION", "AGENT", "MEMBERS", "MODEL", "RESPONSEFORMAT", "MAXREC", "STEPS")
+_TRUE = ("TRUE", "1", "YES", "T")
+_FALSE = ("FALSE", "0", "NO", "F")
+
+
+def node_limit() -> int:
+    """The service's node limit (app config, environment, default)."""
+    configured = current_app.config.get("PROVSAP_NODE_LIMIT") or os.environ.get(
+        "PROVDB_PROVSAP_NODE_LIMIT"
+    )
+    try:
+        value = int(configured) if configured else DEFAULT_NODE_LIMIT
+    except ValueError:
+        value = DEFAULT_NODE_LIMIT
+    return max(1, value)
+
+
+def _ui_pattern() -> str:
+    configured = current_app.config.get("PROVSAP_UI_URL") or os.environ.get("PROVDB_UI_URL_PATTERN")
+    if configured:
+        return configured
+    return f"{request.script_root}/ui/{{kind}}/{{id}}"
+
+
+def _bool(name: str, value: str | None) -> bool:
+    if value is None or value == "":
+        return False
+    upper = value.strip().upper()
+    if upper in _TRUE:
+        return True
+    if upper in _FALSE:
+        return False
+    raise UsageError(f"{name}={value!r} is not a boolean: use TRUE or FALSE (or 1 or 0)")
+
+
+def parse_request(items: list[tuple[str, str]], limit: int) -> dict:
+    """Check the ProvSAP parameters of a request; raise UsageError with a message if bad."""
+    from provdb.lineage.export import FORMATS, parse_format
+
+    ids: list[str] = []
+    single: dict[str, str] = {}
+    for name, value in items:
+        key = name.upper()
+        if key == "ID":
+            if value.strip():
+                ids.append(value.strip())
+            continue
+        if key not in _SINGLE:
+            continue
+        if key in single and single[key] != value:
+            raise UsageError(f"parameter {key} given more than once")
+        single[key] = value
+    if not ids:
+        raise UsageError(
+            "missing parameter ID: give the id of an entity, activity or agent, "
+            "e.g. /provsap?ID=<id>&DEPTH=ALL"
+        )
+
+    depth_text = single.get("DEPTH", "1").strip() or "1"
+    if depth_text.upper() == "ALL":
+        depth = None
+    else:
+        try:
+            depth = int(depth_text)
+        except ValueError:
+            raise UsageError(f"DEPTH={depth_text!r} is not a number >= 0 or ALL") from None
+        if depth < 0:
+            raise UsageError(f"DEPTH={depth_text!r} must be >= 0 (or ALL)")
+
+    direction = (single.get("DIRECTION") or "BACK").strip().upper()
+    if direction not in ("BACK", "FORTH"):
+        raise UsageError(f"DIRECTION={single['DIRECTION']!r} must be BACK or FORTH")
+    model = (single.get("MODEL") or "IVOA").strip().upper()
+    if model not in ("IVOA", "W3C"):
+        raise UsageError(f"MODEL={single['MODEL']!r} must be IVOA or W3C")
+    fmt_text = single.get("RESPONSEFORMAT") or "PROV-JSON"
+    fmt = parse_format(fmt_text)
+    if fmt is None:
+        names = ", ".join(name.upper() for name in FORMATS)
+        raise UsageError(f"RESPONSEFORMAT={fmt_text!r} is not supported; use one of {names}")
+    if _bool("STEPS", single.get("STEPS")):
+        raise UsageError(
+            "STEPS=TRUE is not supported: ProvDM 1.0 has no ActivityFlow, so there are no steps"
+        )
+    maxrec = single.get("MAXREC")
+    if maxrec is not None and maxrec.strip():
+        try:
+            wanted = int(maxrec)
+        except ValueError:
+            raise UsageError(f"MAXREC={maxrec!r} is not a number") from None
+        if wanted < 1:
+            raise UsageError(f"MAXREC={maxrec!r} must be >= 1 (the node limit)")
+        limit = min(limit, wanted)
+    return {
+        "ids": ids,
+        "depth": depth,
+        "direction": direction,
+        "agent": _bool("AGENT", single.get("AGENT")),
+        "members": _bool("MEMBERS", single.get("MEMBERS")),
+        "model": model,
+        "format": fmt,
+        "limit": limit,
+        "echo": {
+            "ID": " ".join(ids),
+            "DEPTH": "ALL" if depth is None else str(depth),
+            "DIRECTION": direction,
+            "AGENT": "TRUE" if _bool("AGENT", single.get("AGENT")) else "FALSE",
+            "MEMBERS": "TRUE" if _bool("MEMBERS", single.get("MEMBERS")) else "FALSE",
+            "MODEL": model,
+        },
+    }
+
+
+@bp.route("/provsap", methods=["GET", "POST"])
+def provsap() -> Response:
+    from provdb.lineage.export import FORMATS, serialize
+    from provdb.lineage.traverse import UnknownNode, lineage
+
+    items = list(request.args.items(multi=True))
+    if request.method == "POST":
+        items += list(request.form.items(multi=True))
+    req = parse_request(items, node_limit())
+    db = tap_db()
+    t0 = time.perf_counter()
+    try:
+        with db.engine.connect() as conn:
+            graph = lineage(
+                conn,
+                req["ids"],
+                depth=req["depth"],
+                direction=req["direction"],
+                agent=req["agent"],
+                members=req["members"],
+                limit=req["limit"],
+                statement_timeout_ms=60_000,
+            )
+    except UnknownNode as exc:
+        raise NotFound(str(exc)) from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except Exception as exc:  # database failures: a DALI error, not an HTML page
+        log.exception("provsap failed")
+        raise ServiceError(f"lineage query failed: {str(exc).splitlines()[0]}") from None
+    t1 = time.perf_counter()
+    body = serialize(
+        graph,
+        req["format"],
+        model=req["model"],
+        url_pattern=_ui_pattern(),
+        request=req["echo"],
+    )
+    t2 = time.perf_counter()
+    fmt = FORMATS[req["format"]]
+    log.info(
+        "provsap ID=%s DEPTH=%s DIRECTION=%s -> %d nodes%s in %.1f ms",
+        req["echo"]["ID"][:200],
+        req["echo"]["DEPTH"],
+        req["direction"],
+        len(graph.nodes),
+        " (truncated)" if graph.truncated else "",
+        (t2 - t0) * 1000,
+    )
+    return Response(
+        body,
+        content_type=fmt.mime,
+        headers={
+            "X-Provdb-Truncated": "true" if graph.truncated else "false",
+            "X-Provdb-Nodes": str(len(graph.nodes)),
+            "Server-Timing": (
+                f"lineage;dur={(t1 - t0) * 1000:.1f}, serialize;dur={(t2 - t1) * 1000:.1f}"
+            ),
+            "Content-Disposition": f'inline; filename="provenance.{fmt.extension}"',
+            "Cache-Control": "no-store",
+        },
+    )
