@@ -57,7 +57,9 @@ def create_app(
     app.extensions["provdb_tap_db"] = db
 
     from tap.examples import bp as examples_bp
+    from tap.provsap import bp as provsap_bp
     from tap.sync import bp as sync_bp
+    from tap.ui import bp as ui_bp
     from tap.uws.routes import bp as async_bp
     from tap.vosi.routes import bp as vosi_bp
 
@@ -65,6 +67,8 @@ def create_app(
     app.register_blueprint(sync_bp, url_prefix="/tap")
     app.register_blueprint(async_bp, url_prefix="/tap")
     app.register_blueprint(examples_bp, url_prefix="/tap")
+    app.register_blueprint(provsap_bp, url_prefix="/tap")
+    app.register_blueprint(ui_bp, url_prefix="/ui")
 
     @app.after_request
     def _server_header(response: Response) -> Response:
@@ -85,7 +89,7 @@ def create_app(
     def _root() -> Response:
         from flask import redirect
 
-        return redirect(f"{request.script_root}/tap", code=302)
+        return redirect(f"{request.script_root}/ui/", code=302)
 
     if start_workers:
         from tap.uws.runner import start_workers as _start

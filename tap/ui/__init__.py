@@ -1,0 +1,31 @@
+"""The browser UI of the archive: server-rendered pages under ``/ui``.
+
+Pages (blueprint ``ui``, mounted at ``/ui`` by :func:`tap.app.create_app`):
+
+=====================================  ===============================================
+``/ui/``                               archive totals, runs, recent ingests, search box
+``/ui/search?q=``                      entities by path, file name, id or hash;
+                                       activities by id; runs and nights
+``/ui/entity/<id>``                    attributes, generation, inputs, consumers,
+                                       lineage graph (``depth``, ``direction``),
+                                       downloads in every ProvSAP format
+``/ui/activity/<id>``                  parameters, config files, session context
+                                       (software, environment), used and generated
+``/ui/agent/<id>``                     the agent, its activities and entities
+``/ui/environment/<id>``               a full environment record (JSON)
+``/ui/run/<night>/<run>``              the run's graph per ``step`` (calibration,
+                                       r0_to_dl1, dl1_to_dl2, all); ``subruns=1`` for
+                                       every subrun activity and file
+``/ui/versions``                       products per software version (``package``,
+                                       ``version``, ``product_type``) and the ADQL
+``/ui/adql?query=``                    an ADQL query run through the TAP service
+``/ui/graph?id=&depth=&direction=``    the lineage graph alone: ``format=svg`` (the SVG
+                                       document, embeddable) or ``html``
+=====================================  ===============================================
+
+Every node of every graph links to its page; every page is a bookmarkable GET URL.
+"""
+
+from tap.ui.routes import bp
+
+__all__ = ["bp"]
