@@ -325,6 +325,311 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
     run_gunicorn(host=host, port=port, workers=workers, threads=threads)
 
 
+# ----------------------------------------------------------------------------- lineage
+
+_GRAPH_FORMATS = ["prov-json", "prov-n", "prov-xml", "prov-votable", "dot", "svg"]
+
+
+def _write_output(body: bytes, output: str | None) -> None:
+    if output:
+        from pathlib import Path
+
+        Path(output).write_bytes(body)
+        click.echo(f"wrote {len(body):,} bytes to {output}", err=True)
+    else:
+        stream = click.get_binary_stream("stdout")
+        stream.write(body)
+        stream.flush()
+
+
+@cli.command("lineage", context_settings=CONTEXT_SETTINGS)
+@click.argument("ids", nargs=-1, required=True, metavar="ID...")
+@click.option(
+    "--depth",
+    default="1",
+    show_default=True,
+    help="Relations to follow from ID: a number (0, 1, 2...) or 'all'.",
+)
+@click.option(
+    "--direction",
+    type=click.Choice(["back", "forth"], case_sensitive=False),
+    default="back",
+    show_default=True,
+    help="back: towards the inputs (progenitors); forth: towards the products.",
+)
+@click.option("--agent", is_flag=True, help="Also walk through agents.")
+@click.option("--members", is_flag=True, help="Also walk from collections to their members.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["tree", *_GRAPH_FORMATS], case_sensitive=False),
+    default="tree",
+    show_default=True,
+    help="tree: a readable tree; or a ProvSAP serialisation.",
+)
+@click.option(
+    "--model",
+    type=click.Choice(["ivoa", "w3c"], case_sensitive=False),
+    default="ivoa",
+    show_default=True,
+    help="prov-json/prov-n/prov-xml: IVOA ProvDM flavour or plain W3C PROV.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="Most nodes returned; a larger graph is cut and says so.",
+)
+@click.option(
+    "--url-pattern",
+    default="/ui/{kind}/{id}",
+    show_default=True,
+    help="svg/dot: link of each node ({kind}: entity, activity, agent; {id}: the id).",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to FILE.")
+@handle_errors
+def lineage_cmd(
+    ids: tuple[str, ...],
+    depth: str,
+    direction: str,
+    agent: bool,
+    members: bool,
+    fmt: str,
+    model: str,
+    limit: int,
+    url_pattern: str,
+    output: str | None,
+) -> None:
+    """Show the lineage of entities, activities or agents (what ProvSAP returns).
+
+    ID is an entity id (lstosa: md5 of the path), a file path (an entity's location),
+    an activity id ('<id>@<start time>') or an agent name. The walk follows one
+    relation per DEPTH step: from a file, depth 1 reaches the activity that generated
+    it, depth 2 the files that activity used, and so on.
+
+    \b
+    Examples:
+      provdb lineage /fefs/.../dl1_LST-1.Run01807.0002.h5 --depth all
+      provdb lineage 77a0bcb3a8004a4d7011f787e0bf0462 --depth 2
+      provdb lineage .../drs4_pedestal.Run01804.0000.h5 --direction forth --depth all
+      provdb lineage ID --depth all --format prov-json -o lineage.json
+      provdb lineage ID --depth all --format svg -o lineage.svg
+    """
+    from provdb.errors import ProvdbError as _Error
+    from provdb.lineage.export import serialize
+    from provdb.lineage.traverse import UnknownNode, lineage
+
+    if depth.strip().lower() == "all":
+        steps = None
+    else:
+        try:
+            steps = int(depth)
+        except ValueError:
+            raise click.BadParameter("a number or 'all'", param_hint="--depth") from None
+        if steps < 0:
+            raise click.BadParameter("must be >= 0 or 'all'", param_hint="--depth")
+    database = _open()
+    try:
+        with database.engine.connect() as conn:
+            graph = lineage(
+                conn,
+                list(ids),
+                depth=steps,
+                direction=direction.upper(),
+                agent=agent,
+                members=members,
+                limit=limit,
+            )
+    except UnknownNode as exc:
+        raise _Error(str(exc)) from None
+    finally:
+        database.dispose()
+    fmt = fmt.lower()
+    if fmt == "tree":
+        from rich.console import Console
+
+        from provdb.lineage.graph import rich_tree
+
+        if output:
+            with open(output, "w", encoding="utf-8") as fh:
+                Console(file=fh, width=200, no_color=True).print(rich_tree(graph))
+            click.echo(f"wrote the tree of {len(graph.nodes)} nodes to {output}", err=True)
+        else:
+            console = Console()
+            if not console.is_terminal:
+                console = Console(width=200)
+            console.print(rich_tree(graph))
+        if graph.truncated:
+            click.echo(f"note: truncated at {limit} nodes (--limit)", err=True)
+        return
+    body = serialize(graph, fmt, model=model.upper(), url_pattern=url_pattern)
+    _write_output(body, output)
+    if graph.truncated:
+        click.echo(f"note: truncated at {limit} nodes (--limit)", err=True)
+
+
+@cli.command("export", context_settings=CONTEXT_SETTINGS)
+@click.option("--run", "run", required=True, help="Run number, e.g. 01807.")
+@click.option("--night", help="Observation night YYYYMMDD (needed if the run has several).")
+@click.option(
+    "--step",
+    type=click.Choice(["calibration", "r0_to_dl1", "dl1_to_dl2", "all"]),
+    default="all",
+    show_default=True,
+    help="Step group of the run.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(_GRAPH_FORMATS, case_sensitive=False),
+    default="prov-json",
+    show_default=True,
+    help="Serialisation (prov-json and svg are what lstosa's provprocess wrote).",
+)
+@click.option(
+    "--model",
+    type=click.Choice(["ivoa", "w3c"], case_sensitive=False),
+    default="ivoa",
+    show_default=True,
+    help="prov-json/prov-n/prov-xml: IVOA ProvDM flavour or plain W3C PROV.",
+)
+@click.option(
+    "--url-pattern",
+    default="/ui/{kind}/{id}",
+    show_default=True,
+    help="svg/dot: link of each node.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to FILE.")
+@handle_errors
+def export_cmd(
+    run: str,
+    night: str | None,
+    step: str,
+    fmt: str,
+    model: str,
+    url_pattern: str,
+    output: str | None,
+) -> None:
+    """Export the run-wise provenance of one run, as lstosa's provprocess did.
+
+    The document holds every activity of the run step (provdb's stable activity ids,
+    one per subrun activity, not provprocess's random run-level ids), the files they
+    used, generated or derived from, their agents, parameters, configuration files and
+    session context. Exporting the same run twice gives the same bytes.
+
+    \b
+    Examples:
+      provdb export --run 01807 --step r0_to_dl1 --format prov-json -o r0_to_dl1_01807_prov.json
+      provdb export --run 01807 --night 20200117 --format svg -o calibration_to_dl1_01807.svg
+      provdb export --run 1807 --format prov-n
+    """
+    from provdb.errors import ProvdbError as _Error
+    from provdb.lineage.export import RunNotFound, run_graph, serialize
+
+    database = _open()
+    try:
+        with database.engine.connect() as conn:
+            graph = run_graph(conn, run, night=night, step=step)
+    except (RunNotFound, ValueError) as exc:
+        raise _Error(str(exc)) from None
+    finally:
+        database.dispose()
+    _write_output(
+        serialize(graph, fmt.lower(), model=model.upper(), url_pattern=url_pattern), output
+    )
+
+
+# ----------------------------------------------------------------------------- scan
+
+
+@cli.command("scan", context_settings=CONTEXT_SETTINGS)
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--hash",
+    "hash_name",
+    type=click.Choice(["md5", "sha256", "none"]),
+    default="none",
+    show_default=True,
+    help="Record a checksum of each file's content (reads every byte).",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Processes reading metadata in parallel.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
+@handle_errors
+def scan(paths: tuple[str, ...], hash_name: str, jobs: int, quiet: bool) -> None:
+    """Record data files (HDF5, FITS) with the software versions written in them.
+
+    PATHS are files, directories (searched recursively) or glob patterns. HDF5 files
+    (h5py) and FITS files (astropy, .fits.gz too) are read without loading their data:
+    root and table attributes (LSTCHAIN_VERSION, CTAPIPE_VERSION, ...), the `config`
+    attribute (JSON, a pickled dict decoded without unpickling, or Python text), the
+    /provenance/dl1_to_dl2 activity, FITS headers and HISTORY. Each file becomes an
+    entity with the id lstosa gives it (md5 of the path), so a scanned file and the
+    same file in a prov.log are one entity; its versions go to archive.software.
+
+    Files whose size and mtime did not change since their last scan are skipped.
+    Unreadable, corrupt or truncated files are reported as FILE: reason and skipped.
+
+    \b
+    Exit status: 0 all clean; 1 some files could not be read (the rest was recorded);
+                 2 the command failed (or a PATH does not exist).
+
+    \b
+    Examples:
+      provdb scan /fefs/aswg/data/real/DL1/20200117/v0.9/tailcut84
+      provdb scan --jobs 4 --hash sha256 'DL2/**/*.h5'
+      provdb scan -q dl2_LST-1.Run01807.0000.h5 irf.fits.gz
+    """
+    from provdb.scan.scan_cli import run_scan
+
+    code = run_scan(
+        Settings.from_env(),
+        list(paths),
+        hash_name=None if hash_name == "none" else hash_name,
+        jobs=jobs,
+        quiet=quiet,
+    )
+    sys.exit(code)
+
+
+@cli.command("versions", context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--product-type",
+    help="Only products of this data level (R0, DL1, DL2, DL3...; case-insensitive).",
+)
+@click.option("--package", help="Only this package (lstchain, ctapipe, ctapipe_io_lst...).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+@handle_errors
+def versions(product_type: str | None, package: str | None, as_json: bool) -> None:
+    """Show how many products each software version made.
+
+    Versions come from the products' own metadata (`provdb scan`: column "from files")
+    and from the session of the activity that generated them (`provdb ingest`: lstosa's
+    software_version, a ctapipe tool's version, the session environment's packages:
+    column "from logs"). In ADQL the same is the view archive.product_version.
+
+    \b
+    Examples:
+      provdb versions
+      provdb versions --product-type DL2 --package lstchain
+      provdb versions --json > versions.json
+    """
+    from provdb.versions import run_versions
+
+    sys.exit(
+        run_versions(
+            Settings.from_env(), product_type=product_type, package=package, as_json=as_json
+        )
+    )
+
+
 def main() -> None:
     """Entry point of the ``provdb`` console script."""
     cli(prog_name="provdb")

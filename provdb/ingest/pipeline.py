@@ -40,6 +40,7 @@ from provdb.ingest import ctapipe_json, lstosa_log, w3c_prov
 from provdb.ingest.load import Loader
 from provdb.ingest.lstosa_map import LstosaMapper
 from provdb.ingest.records import LstosaUnknown, NonProvenanceLine, RejectedLine
+from provdb.versions import sync_session_versions
 
 __all__ = ["FORMATS", "FileResult", "detect_format", "discover", "ingest_file", "ingest_paths"]
 
@@ -338,6 +339,8 @@ def ingest_file(
                 conn.rollback()
                 return result
             loader.finish()
+            # software versions of the new sessions, for archive.product_version
+            sync_session_versions(cur)
             result.inserted, result.known = loader.inserted, loader.known
             result.seconds = time.perf_counter() - started
             _save_bookkeeping(cur, spath, fmt, stat, info, result, book)

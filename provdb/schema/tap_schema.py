@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
 
 from provdb.schema.base import ARCHIVE, PROVENANCE, Base, tap_column
+from provdb.schema.software import PRODUCT_VERSION_VIEW
 
 __all__ = [
     "PUBLISHED_ARCHIVE_TABLES",
@@ -257,6 +258,7 @@ VIEWS = (
             {"ucd": "meta.code"},
         ),
     ),
+    PRODUCT_VERSION_VIEW,
 )
 
 
