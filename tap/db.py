@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -9,12 +10,92 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from psycopg.pq import TransactionStatus
 
 from provdb.db import Database
 from provdb.migrate import READER_ROLE
 from tap.catalog import Catalog, load_catalog
 
-__all__ = ["TapDatabase"]
+__all__ = ["ConnectionPool", "TapDatabase"]
+
+
+class _PooledConnection(psycopg.Connection):
+    """A psycopg connection whose ``close()`` gives it back to its pool when it is clean."""
+
+    _pool: ConnectionPool | None = None
+    _born: float = 0.0
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None or not pool._put(self):
+            super().close()
+
+
+class ConnectionPool:
+    """A small thread-safe pool of idle psycopg connections for ``/sync`` queries.
+
+    Opening a PostgreSQL connection costs a backend fork and authentication (~4-5 ms),
+    the largest part of a one-row query. ``get()`` hands out an idle connection or opens
+    a new one; the caller's ``close()`` returns it, but only when it is idle (its
+    transaction committed or rolled back: ``SET LOCAL`` role and timeout, temporary
+    upload tables ``ON COMMIT DROP`` and the named cursor are gone with it), not broken,
+    younger than ``max_age`` seconds, and fewer than ``max_idle`` are kept; otherwise
+    it is really closed. Connections are never shared across ``fork()``. Like
+    psycopg_pool's default, connections are not probed when handed out: a connection
+    the server dropped fails its one query and is then discarded.
+    """
+
+    def __init__(self, conninfo: str, *, max_idle: int = 8, max_age: float = 300.0) -> None:
+        self._conninfo = conninfo
+        self.max_idle = max_idle
+        self.max_age = max_age
+        self._idle: list[_PooledConnection] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def get(self) -> psycopg.Connection:
+        now = time.monotonic()
+        stale: list[_PooledConnection] = []
+        conn = None
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's sockets are not ours
+                self._idle = []
+                self._pid = os.getpid()
+            while self._idle:
+                candidate = self._idle.pop()
+                if candidate.closed or now - candidate._born > self.max_age:
+                    stale.append(candidate)
+                else:
+                    conn = candidate
+                    break
+        for old in stale:
+            psycopg.Connection.close(old)
+        if conn is None:
+            conn = _PooledConnection.connect(self._conninfo, application_name="provdb-tap")
+            conn._born = now
+        conn._pool = self
+        return conn
+
+    def _put(self, conn: _PooledConnection) -> bool:
+        if (
+            conn.closed
+            or conn.broken
+            or conn.info.transaction_status != TransactionStatus.IDLE
+            or time.monotonic() - conn._born > self.max_age
+        ):
+            return False
+        with self._lock:
+            if self._pid != os.getpid() or len(self._idle) >= self.max_idle:
+                return False
+            self._idle.append(conn)
+            return True
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            psycopg.Connection.close(conn)
 
 
 @dataclass
@@ -31,6 +112,7 @@ class TapDatabase:
     _catalog_time: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     reader_role: str | None = None
+    pool_size: int = 8
 
     def __post_init__(self) -> None:
         url = self.database.engine.url
@@ -45,6 +127,7 @@ class TapDatabase:
                 {"r": READER_ROLE},
             ).scalar()
         self.reader_role = READER_ROLE if ok else None
+        self._pool = ConnectionPool(self._conninfo, max_idle=self.pool_size)
 
     @property
     def engine(self) -> sa.Engine:
@@ -53,6 +136,14 @@ class TapDatabase:
     def connect_raw(self) -> psycopg.Connection:
         """A new psycopg connection (the caller closes it)."""
         return psycopg.connect(self._conninfo, application_name="provdb-tap")
+
+    def connect_pooled(self) -> psycopg.Connection:
+        """A connection from the pool; ``close()`` returns it (``/sync`` queries).
+
+        Not for queries that may be cancelled by backend pid (async jobs): a late
+        cancel could hit the next query of a reused connection.
+        """
+        return self._pool.get()
 
     @property
     def catalog(self) -> Catalog:

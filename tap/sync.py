@@ -34,7 +34,7 @@ def sync() -> Response:
         prepared.maxrec,
         prepared.query.replace("\n", " ")[:500],
     )
-    body = result_stream(prepared, db.connect_raw, role=db.reader_role)
+    body = result_stream(prepared, db.connect_pooled, role=db.reader_role)
     # every header is set before the first chunk: errors after this point are reported
     # inside the document (trailing QUERY_STATUS=ERROR), never as an HTTP status
     first = next(body, b"")

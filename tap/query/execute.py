@@ -1,6 +1,8 @@
 """Run a translated query: read-only, time-limited, as the reader role, streamed.
 
-Each query runs in its own transaction on its own connection:
+Each query runs in its own transaction, on a connection no other query uses meanwhile
+(``/sync`` takes it from :class:`tap.db.ConnectionPool`, which reuses it only once the
+transaction has ended):
 
 * ``SET TRANSACTION READ ONLY`` (unless uploads must be written into temporary tables
   first), ``SET LOCAL ROLE provdb_tap_reader`` (SELECT on published tables only) and
@@ -76,26 +78,30 @@ def stream_rows(
             on_pid(conn.info.backend_pid)
         with conn.transaction():
             with conn.cursor() as cur:
+                setup = []
                 if not plan.uploads:
-                    cur.execute("SET TRANSACTION READ ONLY")
+                    setup.append(pgsql.SQL("SET TRANSACTION READ ONLY"))
                 for up in plan.uploads:
                     _create_upload(cur, up)
                 if plan.role:
-                    cur.execute(pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(plan.role)))
-                cur.execute(
+                    setup.append(pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(plan.role)))
+                setup.append(
                     pgsql.SQL("SET LOCAL statement_timeout = {}").format(
                         pgsql.Literal(max(plan.timeout_s, 0) * 1000)
                     )
                 )
+                # one round trip: statements without parameters may be sent together
+                cur.execute(pgsql.SQL("; ").join(setup))
             with conn.cursor(name="tap_query") as cur:
                 cur.itersize = plan.batch
                 try:
                     cur.execute(plan.sql)
                     while True:
                         rows = cur.fetchmany(plan.batch)
-                        if not rows:
+                        if rows:
+                            yield rows
+                        if len(rows) < plan.batch:  # a short batch is the last one
                             break
-                        yield rows
                 except psycopg.errors.QueryCanceled:
                     raise QueryCancelled(
                         f"query cancelled: it ran longer than the execution duration of "

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,7 +100,7 @@ def prepare(
     maxrec = _maxrec(params, config)
     uploads, upload_fields = load_uploads(params.uploads, files or {}, config)
     try:
-        tr = translate(query, catalog, maxrec=maxrec, uploads=upload_fields)
+        tr = _translate(query, catalog, maxrec, upload_fields)
     except ADQLError as exc:
         raise QueryError(str(exc)) from None
     top = tr.top
@@ -115,6 +117,31 @@ def prepare(
         run_id=run_id,
         uploads=uploads,
     )
+
+
+_TRANSLATIONS: OrderedDict[tuple[str, int, int], tuple[Catalog, Any]] = OrderedDict()
+_TRANSLATIONS_LOCK = threading.Lock()
+_TRANSLATIONS_MAX = 512
+
+
+def _translate(query: str, catalog: Catalog, maxrec: int, uploads: Mapping[str, Any]) -> Any:
+    """Translate, remembering recent results: clients repeat queries (TOPCAT refreshes,
+    pyvo loops), and translation (~2 ms) is the largest cost of a small query. Queries
+    with uploads are not cached (their tables differ per request)."""
+    if uploads:
+        return translate(query, catalog, maxrec=maxrec, uploads=uploads)
+    key = (query, id(catalog), maxrec)
+    with _TRANSLATIONS_LOCK:
+        hit = _TRANSLATIONS.get(key)
+        if hit is not None and hit[0] is catalog:
+            _TRANSLATIONS.move_to_end(key)
+            return hit[1]
+    tr = translate(query, catalog, maxrec=maxrec)
+    with _TRANSLATIONS_LOCK:
+        _TRANSLATIONS[key] = (catalog, tr)
+        while len(_TRANSLATIONS) > _TRANSLATIONS_MAX:
+            _TRANSLATIONS.popitem(last=False)
+    return tr
 
 
 def _bounded(

@@ -12,6 +12,7 @@ As for BINARY2, the per-row code is generated for the field list at hand.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -172,6 +173,12 @@ def _generate(fields: Sequence[Field]) -> Callable[[Sequence[Any]], str]:
     return ns["encode"]
 
 
+@functools.lru_cache(maxsize=256)
+def _cached_generate(fields: tuple[Field, ...]) -> Callable[[Sequence[Any]], str]:
+    """Row encoder of a field list, generated once per list."""
+    return _generate(fields)
+
+
 class TabledataRows:
     """Encoder of rows to TABLEDATA ``<TR>`` elements (UTF-8 bytes) for a field list."""
 
@@ -179,7 +186,7 @@ class TabledataRows:
         if not fields:
             raise ValueError("a table needs at least one field")
         self.fields = tuple(fields)
-        self._encode = _generate(self.fields)
+        self._encode = _cached_generate(self.fields)
 
     def encode(self, rows: Sequence[Sequence[Any]]) -> bytes:
         """``<TR>`` elements of ``rows``; empty cells written ``<TD/>`` (NULL)."""
