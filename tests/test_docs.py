@@ -31,8 +31,9 @@ def test_readme_has_the_two_commands() -> None:
 def test_readme_sql_examples_run_on_the_sample_night(engine: sa.Engine, samples: Path) -> None:
     raw = engine.raw_connection()
     try:
-        ingest_file(raw.driver_connection,
-                    samples / "generated/lstosa_simulate_processing/prov.log")
+        ingest_file(
+            raw.driver_connection, samples / "generated/lstosa_simulate_processing/prov.log"
+        )
     finally:
         raw.close()
     queries = [q.strip() for b in _code_blocks("sql") for q in b.split(";") if q.strip()]
@@ -44,7 +45,9 @@ def test_readme_sql_examples_run_on_the_sample_night(engine: sa.Engine, samples:
     assert results[2], "run steps of the night"
 
 
-@pytest.mark.parametrize("command", ["db", "ingest"])
+@pytest.mark.parametrize(
+    "command", ["db", "ingest", "serve", "lineage", "export", "scan", "versions"]
+)
 def test_every_command_is_documented(command: str) -> None:
     assert f"provdb {command}" in README
     assert run_cli(command, "--help").returncode == 0

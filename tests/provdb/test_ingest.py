@@ -186,7 +186,9 @@ def test_sample_night_is_archived_completely(engine, conn, samples):
     )
     # 62 session records, ~20 kB each, are a handful of distinct contexts
     assert n["archive.processing_session"] < 10
-    assert set(r[0] for r in rows(engine, "SELECT original_id FROM archive.processing_session")) == {
+    assert set(
+        r[0] for r in rows(engine, "SELECT original_id FROM archive.processing_session")
+    ) == {
         "0180401809",
         "2020011701807",
         "2020011701808",
@@ -961,8 +963,13 @@ def test_generated_interleaved_night(engine, conn, synth, tmp_path):
         if name in shape:
             assert (used, generated) == shape[name], name
     # session records are stored once per distinct context (run x node environment)
-    assert scalar(engine, "SELECT count(DISTINCT original_id) FROM archive.processing_session") == runs + 1
-    assert scalar(engine, "SELECT count(*) FROM archive.processing_session") < expected["session"] // 2
+    assert (
+        scalar(engine, "SELECT count(DISTINCT original_id) FROM archive.processing_session")
+        == runs + 1
+    )
+    assert (
+        scalar(engine, "SELECT count(*) FROM archive.processing_session") < expected["session"] // 2
+    )
     assert scalar(engine, "SELECT count(*) FROM archive.environment") <= 2 * 40  # nodes x envs
 
 
