@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -140,20 +141,31 @@ def engine(db_url: URL) -> Iterator[sa.Engine]:
     eng.dispose()
 
 
+@contextmanager
+def scratch_database(pg: NoopExecutor, prefix: str, *, migrated: bool = True) -> Iterator[URL]:
+    """A database of its own on the test server, dropped on exit.
+
+    ``migrated``: cloned from the migrated template; otherwise empty (no schema at all).
+    """
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    janitor = DatabaseJanitor(
+        user=pg.user,
+        host=pg.host,
+        port=pg.port,
+        dbname=name,
+        password=pg.password,
+        maintenance_dbname=pg.maintenance_dbname,
+        template_dbname=pg.template_dbname if migrated else None,
+    )
+    with janitor:
+        yield server_url(pg.host, pg.port, pg.user, pg.password, name)
+
+
 @pytest.fixture
 def empty_db_url(pg_server: NoopExecutor) -> Iterator[URL]:
     """A fresh database with no schema at all (for migration tests)."""
-    name = f"provdb_empty_{uuid.uuid4().hex[:8]}"
-    janitor = DatabaseJanitor(
-        user=pg_server.user,
-        host=pg_server.host,
-        port=pg_server.port,
-        dbname=name,
-        password=pg_server.password,
-        maintenance_dbname=pg_server.maintenance_dbname,
-    )
-    with janitor:
-        yield server_url(pg_server.host, pg_server.port, pg_server.user, pg_server.password, name)
+    with scratch_database(pg_server, "provdb_empty", migrated=False) as url:
+        yield url
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -196,19 +208,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def archive_url(provdb_template: NoopExecutor, samples: Path) -> Iterator[URL]:
     """A session database holding every sample log, ingested by the real CLI."""
-    pg = provdb_template
-    name = f"provdb_archive_{uuid.uuid4().hex[:8]}"
-    janitor = DatabaseJanitor(
-        user=pg.user,
-        host=pg.host,
-        port=pg.port,
-        dbname=name,
-        password=pg.password,
-        maintenance_dbname=pg.maintenance_dbname,
-        template_dbname=pg.template_dbname,
-    )
-    with janitor:
-        url = server_url(pg.host, pg.port, pg.user, pg.password, name)
+    with scratch_database(provdb_template, "provdb_archive") as url:
         env = {"PROVDB_DATABASE_URL": url.render_as_string(hide_password=False)}
         result = run_cli(
             "ingest",

@@ -12,21 +12,19 @@ import json
 import os
 import shutil
 import subprocess
-import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from pytest_postgresql.janitor import DatabaseJanitor
 
 from provdb.ingest.lstosa_definition import load_model
 from provdb.ingest.pipeline import ingest_file
 from provdb.lineage.export import FORMATS, parse_format, run_graph, serialize
 from provdb.lineage.provjson import VOPROV_NAMESPACE
 from provdb.lineage.traverse import lineage
-from tests.conftest import run_cli, server_url
+from tests.conftest import run_cli, scratch_database
 
 NIGHT = "generated/lstosa_simulate_processing/prov.log"
 ROOT = "/tmp/lst-osa-run/test_osa/test_files0"
@@ -41,19 +39,7 @@ SVG_NS = "{http://www.w3.org/2000/svg}"
 
 @pytest.fixture(scope="module")
 def night_url(provdb_template, samples: Path) -> Iterator[sa.URL]:
-    pg = provdb_template
-    name = f"provdb_lineage_out_{uuid.uuid4().hex[:8]}"
-    janitor = DatabaseJanitor(
-        user=pg.user,
-        host=pg.host,
-        port=pg.port,
-        dbname=name,
-        password=pg.password,
-        maintenance_dbname=pg.maintenance_dbname,
-        template_dbname=pg.template_dbname,
-    )
-    with janitor:
-        url = server_url(pg.host, pg.port, pg.user, pg.password, name)
+    with scratch_database(provdb_template, "provdb_lineage_out") as url:
         engine = sa.create_engine(url)
         raw = engine.raw_connection()
         try:

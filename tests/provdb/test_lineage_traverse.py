@@ -6,17 +6,15 @@ night's ``prov.log`` ingested through the real ingest; every test only reads it.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from pytest_postgresql.janitor import DatabaseJanitor
 
 from provdb.ingest.pipeline import ingest_file
 from provdb.lineage.traverse import UnknownNode, lineage, resolve_ids
-from tests.conftest import server_url
+from tests.conftest import scratch_database
 
 NIGHT = "generated/lstosa_simulate_processing/prov.log"
 ROOT = "/tmp/lst-osa-run/test_osa/test_files0"
@@ -35,19 +33,8 @@ SYSTEMATICS = f"{CALIB}/ffactor_systematics/20200725/pro/ffactor_systematics_202
 @pytest.fixture(scope="module")
 def night(provdb_template, samples: Path) -> Iterator[sa.Engine]:
     """A database holding the sample night (module-scoped: the tests only read it)."""
-    pg = provdb_template
-    name = f"provdb_lineage_{uuid.uuid4().hex[:8]}"
-    janitor = DatabaseJanitor(
-        user=pg.user,
-        host=pg.host,
-        port=pg.port,
-        dbname=name,
-        password=pg.password,
-        maintenance_dbname=pg.maintenance_dbname,
-        template_dbname=pg.template_dbname,
-    )
-    with janitor:
-        engine = sa.create_engine(server_url(pg.host, pg.port, pg.user, pg.password, name))
+    with scratch_database(provdb_template, "provdb_lineage") as url:
+        engine = sa.create_engine(url)
         raw = engine.raw_connection()
         try:
             result = ingest_file(raw.driver_connection, samples / NIGHT)
