@@ -1,6 +1,6 @@
 #!/bin/sh
 # Wait for the database named by PROVDB_DATABASE_URL, bring the schema to the newest
-# migration, then run the given command (default: provdb db status).
+# migration, then run the given command (default: provdb serve on port 8080).
 # `provdb db status` exits 0 (up to date), 1 (needs upgrade) or 2 (error, e.g. unreachable).
 set -u
 tries=30
