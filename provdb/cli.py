@@ -58,8 +58,12 @@ def cli() -> None:
 
     \b
     Examples:
-      provdb db upgrade            # create or migrate the archive
-      provdb db status             # which server, where, which migration
+      provdb db upgrade                       # create or migrate the archive
+      provdb ingest /data/20200117/prov.log   # load a night's provenance log
+      provdb scan /data/DL2 --jobs 2          # record HDF5/FITS products and versions
+      provdb serve                            # TAP + ProvSAP + browser UI on :8080
+      provdb lineage /data/DL1/20200117/dl1_LST-1.Run01807.0002.h5 --depth all
+      provdb db status                        # which server, where, which migration
     """
 
 
