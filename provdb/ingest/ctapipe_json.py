@@ -28,14 +28,10 @@ The module is pure: no database, no printing, standard library only.
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import json
-import lzma
 import os
 import re
 import shlex
-import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
@@ -43,6 +39,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from provdb.errors import ParseError
+from provdb.ingest.compression import (
+    COMPRESSION_ERRORS,
+    compression_of,
+    decompress,
+    decompress_head,
+)
 from provdb.ingest.identifiers import environment_id, path_entity_id, split_system
 from provdb.ingest.records import (
     ActivityRow,
@@ -90,9 +92,6 @@ _MAPPED_KEYS = frozenset(
 )
 
 _WS = re.compile(r"[ \t\n\r]*")  # JSON whitespace
-_GZIP_MAGIC = b"\x1f\x8b"
-_BZ2_MAGIC = b"BZh"
-_XZ_MAGIC = b"\xfd7zXZ\x00"
 _DETECT_LIMIT = 4096  # bytes of decompressed head that detect() looks at
 
 
@@ -525,19 +524,14 @@ def _read_bytes(path: str) -> bytes:
     """The file content, gzip / bzip2 / xz decompressed when its magic bytes say so."""
     with open(path, "rb") as fh:
         raw = fh.read()
-    for magic, kind, decompress in (
-        (_GZIP_MAGIC, "gzip", gzip.decompress),
-        (_BZ2_MAGIC, "bzip2", bz2.decompress),
-        (_XZ_MAGIC, "xz", lzma.decompress),
-    ):
-        if raw.startswith(magic):
-            try:
-                return decompress(raw)
-            except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as err:
-                raise ParseError(
-                    path, None, f"cannot decompress {kind} data (damaged or truncated?): {err}"
-                ) from None
-    return raw
+    try:
+        return decompress(raw)
+    except (*COMPRESSION_ERRORS, ValueError) as err:
+        raise ParseError(
+            path,
+            None,
+            f"cannot decompress {compression_of(raw)} data (damaged or truncated?): {err}",
+        ) from None
 
 
 def _status_rank(act: dict[str, Any]) -> tuple[int, bool]:
@@ -620,20 +614,6 @@ def parse_file(path: str | os.PathLike[str]) -> Iterator[ArchiveRow]:
 # --------------------------------------------------------------------------------------
 
 
-def _decompress_head(head: bytes) -> bytes:
-    """Best effort: the first decompressed bytes of a compressed head, else ``head``."""
-    try:
-        if head.startswith(_GZIP_MAGIC):
-            return zlib.decompressobj(wbits=31).decompress(head, _DETECT_LIMIT)
-        if head.startswith(_XZ_MAGIC):
-            return lzma.LZMADecompressor().decompress(head, max_length=_DETECT_LIMIT)
-        if head.startswith(_BZ2_MAGIC):
-            return bz2.BZ2Decompressor().decompress(head, max_length=_DETECT_LIMIT)
-    except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError):
-        return b""
-    return head
-
-
 def detect(head: bytes) -> bool:
     """Whether the first bytes of a file look like a ctapipe provenance log.
 
@@ -650,7 +630,9 @@ def detect(head: bytes) -> bool:
         either contains an ``"activity_name"`` or ``"activity_uuid"`` key or is exactly
         ``[]`` (an empty log).
     """
-    text = _decompress_head(bytes(head)).removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    text = (
+        decompress_head(bytes(head), _DETECT_LIMIT).removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    )
     if not text.startswith(b"["):
         return False
     if text.rstrip(b" \t\r\n") == b"[]":

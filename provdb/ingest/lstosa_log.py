@@ -46,21 +46,18 @@ read-only. Each record still gets its own top-level ``system`` dict.
 from __future__ import annotations
 
 import ast
-import bz2
-import gzip
 import json
-import lzma
 import os
 import re
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import IO, Any
+from typing import Any
 
 import yaml
 
 from provdb.errors import ParseError
+from provdb.ingest.compression import COMPRESSION_ERRORS, decompress_head, open_binary
 from provdb.ingest.records import (
     LstosaActivityEnd,
     LstosaActivityStart,
@@ -925,30 +922,6 @@ def parse_lines(
     )
 
 
-_GZIP_MAGIC = b"\x1f\x8b"
-_BZ2_MAGIC = b"BZh"
-_XZ_MAGIC = b"\xfd7zXZ\x00"
-
-
-def _open_binary(path: str | os.PathLike[str]) -> tuple[IO[bytes], str | None]:
-    """Open ``path`` for binary reading, decompressing gzip/bzip2/xz (by magic bytes).
-
-    Returns the file object and the compression name (``None`` for a plain file).
-    """
-    with open(path, "rb") as probe:
-        magic = probe.read(6)
-    if magic.startswith(_GZIP_MAGIC):
-        return gzip.open(path, "rb"), "gzip"
-    if magic.startswith(_BZ2_MAGIC):
-        return bz2.open(path, "rb"), "bzip2"
-    if magic.startswith(_XZ_MAGIC):
-        return lzma.open(path, "rb"), "xz"
-    return open(path, "rb", buffering=1 << 20), None
-
-
-_COMPRESSION_ERRORS = (EOFError, OSError, lzma.LZMAError, zlib.error)
-
-
 def parse_file(
     path: str | os.PathLike[str], *, start_offset: int = 0, start_line: int = 1
 ) -> LstosaLogReader:
@@ -984,7 +957,7 @@ def parse_file(
     name = os.fspath(path)
     name = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
     try:
-        fh, compression = _open_binary(path)
+        fh, compression = open_binary(path)
     except OSError as exc:
         raise ParseError(name, None, f"cannot open: {exc.strerror or exc}") from exc
     try:
@@ -999,7 +972,7 @@ def parse_file(
                     f"resume offset {start_offset} is {what}: the file was truncated or "
                     "replaced since it was last read; re-ingest it from the start",
                 )
-    except _COMPRESSION_ERRORS as exc:
+    except COMPRESSION_ERRORS as exc:
         fh.close()
         raise ParseError(name, None, f"cannot read: {exc}") from exc
     except BaseException:
@@ -1009,7 +982,7 @@ def parse_file(
     def lines() -> Iterator[bytes]:
         try:
             yield from fh
-        except _COMPRESSION_ERRORS as exc:
+        except COMPRESSION_ERRORS as exc:
             what = f"{compression} stream is corrupt or truncated" if compression else "read error"
             raise _StreamError(f"{what}: {exc}") from exc
         finally:
@@ -1036,20 +1009,6 @@ _DETECT_LSTOSA_DIAG = re.compile(rb"^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) provL
 _DETECT_BARE = re.compile(rb"^\{'(?:session_id|activity_id|entity_id)': ")
 
 
-def _decompress_head(head: bytes) -> bytes:
-    """Best-effort decompression of the start of a gzip/bzip2/xz stream."""
-    try:
-        if head.startswith(_GZIP_MAGIC):
-            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 65536)
-        if head.startswith(_BZ2_MAGIC):
-            return bz2.BZ2Decompressor().decompress(head, 65536)
-        if head.startswith(_XZ_MAGIC):
-            return lzma.LZMADecompressor().decompress(head, 65536)
-    except (OSError, EOFError, lzma.LZMAError, zlib.error):
-        return b""
-    return head
-
-
 def detect(head: bytes) -> bool:
     """Tell whether the first bytes of a file look like a log this module parses.
 
@@ -1068,7 +1027,7 @@ def detect(head: bytes) -> bool:
         ``{'activity_id': ...`` or ``{'entity_id': ...``); ``False`` otherwise, e.g. for a
         ctapipe JSON provenance log or a PROV-JSON document.
     """
-    head = _decompress_head(head)
+    head = decompress_head(head)
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
     lines = head.split(b"\n", 64)[:64]

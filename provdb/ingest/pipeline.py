@@ -16,13 +16,10 @@ Guarantees (each has a test):
 
 from __future__ import annotations
 
-import bz2
 import contextlib
 import dataclasses
 import glob
-import gzip
 import hashlib
-import lzma
 import os
 import re
 import time
@@ -37,6 +34,7 @@ import psycopg
 from provdb import __version__
 from provdb.errors import IngestError, ParseError, ProvdbError
 from provdb.ingest import ctapipe_json, lstosa_log, w3c_prov
+from provdb.ingest.compression import open_binary
 from provdb.ingest.load import Loader
 from provdb.ingest.lstosa_map import LstosaMapper
 from provdb.ingest.records import LstosaUnknown, NonProvenanceLine, RejectedLine
@@ -110,15 +108,7 @@ def discover(paths: list[str]) -> tuple[list[Path], list[str], set[Path]]:
 
 def open_source(path: Path) -> IO[bytes]:
     """Open a source file for binary reading, decompressing gzip/bzip2/xz (by magic bytes)."""
-    with open(path, "rb") as probe:
-        magic = probe.read(6)
-    if magic.startswith(b"\x1f\x8b"):
-        return gzip.open(path, "rb")
-    if magic.startswith(b"BZh"):
-        return bz2.open(path, "rb")
-    if magic.startswith(b"\xfd7zXZ\x00"):
-        return lzma.open(path, "rb")
-    return open(path, "rb", buffering=1 << 20)
+    return open_binary(path)[0]
 
 
 def read_head(path: Path) -> bytes:

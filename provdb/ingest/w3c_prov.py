@@ -55,14 +55,10 @@ The module is pure: no database, no printing.
 from __future__ import annotations
 
 import bisect
-import bz2
-import gzip
 import hashlib
 import json
-import lzma
 import os
 import re
-import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import astuple, dataclass, field
@@ -73,6 +69,12 @@ from typing import Any, Final
 from lxml import etree
 
 from provdb.errors import ParseError
+from provdb.ingest.compression import (
+    COMPRESSION_ERRORS,
+    compression_of,
+    decompress,
+    decompress_head,
+)
 from provdb.ingest.records import (
     ActivityDescriptionRow,
     ActivityRow,
@@ -1705,42 +1707,13 @@ def _unique(rows: Iterable[ArchiveRow]) -> list[ArchiveRow]:
 # ---------------------------------------------------------------------------------------
 
 
-def _compression(data: bytes) -> str | None:
-    if data[:2] == b"\x1f\x8b":
-        return "gzip"
-    if data[:3] == b"BZh":
-        return "bzip2"
-    if data[:6] == b"\xfd7zXZ\x00":
-        return "xz"
-    return None
-
-
 def _decompress(data: bytes, path: str) -> bytes:
-    kind = _compression(data)
     try:
-        if kind == "gzip":
-            return gzip.decompress(data)
-        if kind == "bzip2":
-            return bz2.decompress(data)
-        if kind == "xz":
-            return lzma.decompress(data)
-    except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as exc:
-        raise ParseError(path, None, f"corrupt or truncated {kind} data: {exc}") from None
-    return data
-
-
-def _decompress_head(head: bytes) -> bytes:
-    kind = _compression(head)
-    try:
-        if kind == "gzip":
-            return zlib.decompressobj(wbits=47).decompress(head, _HEAD_SIZE * 4)
-        if kind == "bzip2":
-            return bz2.BZ2Decompressor().decompress(head, max_length=_HEAD_SIZE * 4)
-        if kind == "xz":
-            return lzma.LZMADecompressor().decompress(head, max_length=_HEAD_SIZE * 4)
-    except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error):
-        return b""
-    return head
+        return decompress(data)
+    except (*COMPRESSION_ERRORS, ValueError) as exc:
+        raise ParseError(
+            path, None, f"corrupt or truncated {compression_of(data)} data: {exc}"
+        ) from None
 
 
 _JSON_KEY_RE: Final = re.compile(
@@ -1769,7 +1742,7 @@ def detect(head: bytes) -> str | None:
         ``document`` element with the W3C PROV or voprov namespace), ``'prov-n'`` (text
         starting with the ``document`` keyword, comments allowed), or ``None``.
     """
-    data = _decompress_head(bytes(head))
+    data = decompress_head(bytes(head), _HEAD_SIZE * 4)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     text = data.lstrip()
