@@ -56,6 +56,8 @@ class OutputFormat:
         File name extension for the result (``vot``, ``csv``, ``tsv``, ``json``).
     is_votable:
         True for the VOTable serializations.
+    serialization:
+        ``binary2`` or ``tabledata`` for VOTable, else None.
     """
 
     name: str
@@ -63,6 +65,7 @@ class OutputFormat:
     writer: Writer
     extension: str = "vot"
     is_votable: bool = True
+    serialization: str | None = None
 
     def write(
         self,
@@ -87,7 +90,12 @@ class OutputFormat:
 
 
 def _votable(name: str, mime: str, serialization: str) -> OutputFormat:
-    return OutputFormat(name, mime, partial(votable_stream, serialization=serialization))
+    return OutputFormat(
+        name,
+        mime,
+        partial(votable_stream, serialization=serialization),
+        serialization=serialization,
+    )
 
 
 _BINARY2 = ("binary2", "b2")

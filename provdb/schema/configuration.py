@@ -70,10 +70,14 @@ class ParameterDescription(Base):
         "Utype", ucd="meta.code", utype="voprov:ParameterDescription.utype"
     )
     min_value: Mapped[str | None] = text_column(
-        "Minimum value (ProvDM 'min')", ucd="stat.min", utype="voprov:ParameterDescription.min"
+        "Minimum value (ProvDM 'min')",
+        ucd="stat.value;stat.min",
+        utype="voprov:ParameterDescription.min",
     )
     max_value: Mapped[str | None] = text_column(
-        "Maximum value (ProvDM 'max')", ucd="stat.max", utype="voprov:ParameterDescription.max"
+        "Maximum value (ProvDM 'max')",
+        ucd="stat.value;stat.max",
+        utype="voprov:ParameterDescription.max",
     )
     default_value: Mapped[str | None] = text_column(
         "Default value (ProvDM 'default')",

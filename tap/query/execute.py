@@ -5,10 +5,14 @@ Each query runs in its own transaction, on a connection no other query uses mean
 transaction has ended):
 
 * ``SET TRANSACTION READ ONLY`` (unless uploads must be written into temporary tables
-  first), ``SET LOCAL ROLE provdb_tap_reader`` (SELECT on published tables only) and
-  ``SET LOCAL statement_timeout`` = the execution duration;
+  first), ``SET LOCAL ROLE provdb_tap_reader`` (SELECT on published tables only),
+  ``SET LOCAL statement_timeout`` = the execution duration and ``DateStyle`` ISO;
 * rows come from a server-side cursor in batches, so memory stays constant whatever
   the result size;
+* optionally (``QueryPlan.rewrite``) the query is first described (parse only, no
+  planning: one round trip) and, given its result column types, replaced by another
+  query whose rows are fetched in binary format: this is how PostgreSQL gets to write
+  BINARY2 rows itself (:mod:`tap.votable.binary2_sql`);
 * the backend pid is reported before the query starts, so an abort can cancel it.
 """
 
@@ -19,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from psycopg import sql as pgsql
 
 from tap.errors import QueryError, ServiceError
 
-__all__ = ["QueryCancelled", "QueryPlan", "UploadTable", "stream_rows"]
+__all__ = ["QueryCancelled", "QueryPlan", "UploadTable", "result_types", "stream_rows"]
 
 
 class QueryCancelled(QueryError):
@@ -46,12 +51,37 @@ class QueryPlan:
     role: str | None = None
     uploads: list[UploadTable] = field(default_factory=list)
     batch: int = 5000
+    #: given the type OIDs of the result columns, the query to run instead (its rows
+    #: fetched in binary format), or None to run ``sql``
+    rewrite: Callable[[tuple[int, ...]], str | None] | None = None
+    #: set by :func:`stream_rows`: True when the rewritten query ran
+    rewritten: bool = False
+    #: type OIDs of the result columns when already known (a repeated query); else
+    #: :func:`stream_rows` fills it in when it describes the query for ``rewrite``
+    result_types: tuple[int, ...] | None = None
 
 
 def _friendly(exc: psycopg.Error) -> str:
     diag = getattr(exc, "diag", None)
     primary = diag.message_primary if diag and diag.message_primary else str(exc)
     return primary.strip().splitlines()[0]
+
+
+def result_types(conn: psycopg.Connection, sql: str) -> tuple[int, ...]:
+    """Type OIDs of the result columns of ``sql``: parsed and analysed, not planned or run.
+
+    Raises the ``psycopg.Error`` PostgreSQL answers (unknown column, bad cast ...); the
+    transaction is then aborted, as it would be by running the query.
+    """
+    pgconn = conn.pgconn
+    encoding = conn.info.encoding
+    res = pgconn.prepare(b"", sql.encode(encoding))
+    if res.status != pq.ExecStatus.COMMAND_OK:
+        raise psycopg.errors.error_from_result(res, encoding=encoding)
+    res = pgconn.describe_prepared(b"")
+    if res.status != pq.ExecStatus.COMMAND_OK:
+        raise psycopg.errors.error_from_result(res, encoding=encoding)
+    return tuple(res.ftype(i) for i in range(res.nfields))
 
 
 def stream_rows(
@@ -90,29 +120,39 @@ def stream_rows(
                         pgsql.Literal(max(plan.timeout_s, 0) * 1000)
                     )
                 )
+                # ISO date output whatever the server's default: psycopg cannot read
+                # some other styles back, and rewritten queries write timestamps with
+                # ::text. Only the output changes; the input order (MDY/DMY) stays.
+                setup.append(pgsql.SQL("SET LOCAL DateStyle = ISO"))
                 # one round trip: statements without parameters may be sent together
                 cur.execute(pgsql.SQL("; ").join(setup))
-            with conn.cursor(name="tap_query") as cur:
-                cur.itersize = plan.batch
-                try:
-                    cur.execute(plan.sql)
+            try:
+                sql, binary = plan.sql, False
+                if plan.rewrite is not None:
+                    if plan.result_types is None:
+                        plan.result_types = result_types(conn, plan.sql)
+                    rewritten = plan.rewrite(plan.result_types)
+                    if rewritten is not None:
+                        sql, binary = rewritten, True
+                plan.rewritten = binary
+                with conn.cursor(name="tap_query", binary=binary) as cur:
+                    cur.itersize = plan.batch
+                    cur.execute(sql)
                     while True:
                         rows = cur.fetchmany(plan.batch)
                         if rows:
                             yield rows
                         if len(rows) < plan.batch:  # a short batch is the last one
                             break
-                except psycopg.errors.QueryCanceled:
-                    raise QueryCancelled(
-                        f"query cancelled: it ran longer than the execution duration of "
-                        f"{plan.timeout_s} s, or it was aborted"
-                    ) from None
-                except psycopg.errors.InsufficientPrivilege as exc:
-                    raise QueryError(f"not allowed: {_friendly(exc)}") from None
-                except psycopg.Error as exc:
-                    raise QueryError(
-                        f"the query failed in the database: {_friendly(exc)}"
-                    ) from None
+            except psycopg.errors.QueryCanceled:
+                raise QueryCancelled(
+                    f"query cancelled: it ran longer than the execution duration of "
+                    f"{plan.timeout_s} s, or it was aborted"
+                ) from None
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise QueryError(f"not allowed: {_friendly(exc)}") from None
+            except psycopg.Error as exc:
+                raise QueryError(f"the query failed in the database: {_friendly(exc)}") from None
     finally:
         conn.close()
 

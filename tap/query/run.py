@@ -22,7 +22,9 @@ from tap.errors import QueryError, UsageError
 from tap.formats import OutputFormat, resolve_format
 from tap.params import TapParams
 from tap.query.execute import QueryPlan, UploadTable, stream_rows
+from tap.query.readahead import ReadAhead
 from tap.query.upload import load_uploads
+from tap.votable.binary2_sql import SqlBinary2, plan_binary2_sql
 
 __all__ = ["LANGS", "PreparedQuery", "prepare", "result_stream"]
 
@@ -43,6 +45,9 @@ class PreparedQuery:
     timeout_s: int
     run_id: str | None
     uploads: list[UploadTable] = field(default_factory=list)
+    binary2_sql: bool = True  # let PostgreSQL write BINARY2 rows when it can
+    #: ``(catalog, sql)``: where the result column types are remembered (None: not cached)
+    types_key: tuple[Catalog, str] | None = None
 
 
 def _maxrec(params: TapParams, config: TapConfig) -> int:
@@ -116,6 +121,9 @@ def prepare(
         timeout_s=config.execution_default if timeout_s is None else timeout_s,
         run_id=run_id,
         uploads=uploads,
+        binary2_sql=config.binary2_sql,
+        # uploads are temporary tables whose column types differ per request
+        types_key=None if uploads else (catalog, tr.sql),
     )
 
 
@@ -142,6 +150,33 @@ def _translate(query: str, catalog: Catalog, maxrec: int, uploads: Mapping[str, 
         while len(_TRANSLATIONS) > _TRANSLATIONS_MAX:
             _TRANSLATIONS.popitem(last=False)
     return tr
+
+
+_RESULT_TYPES: OrderedDict[tuple[int, str], tuple[Catalog, tuple[int, ...]]] = OrderedDict()
+
+
+def _known_types(key: tuple[Catalog, str] | None) -> tuple[int, ...] | None:
+    """Result column types described for an earlier run of the same SQL with the same
+    catalog (a catalog re-read, e.g. after a migration, starts afresh)."""
+    if key is None:
+        return None
+    catalog, sql = key
+    with _TRANSLATIONS_LOCK:
+        hit = _RESULT_TYPES.get((id(catalog), sql))
+        if hit is None or hit[0] is not catalog:
+            return None
+        _RESULT_TYPES.move_to_end((id(catalog), sql))
+        return hit[1]
+
+
+def _remember_types(key: tuple[Catalog, str] | None, types: tuple[int, ...] | None) -> None:
+    if key is None or types is None:
+        return
+    catalog, sql = key
+    with _TRANSLATIONS_LOCK:
+        _RESULT_TYPES[(id(catalog), sql)] = (catalog, types)
+        while len(_RESULT_TYPES) > _TRANSLATIONS_MAX:
+            _RESULT_TYPES.popitem(last=False)
 
 
 def _bounded(
@@ -176,18 +211,44 @@ def result_stream(
     plan = QueryPlan(
         sql=prepared.sql, timeout_s=prepared.timeout_s, role=role, uploads=prepared.uploads
     )
+    in_sql: list[SqlBinary2] = []
+    if prepared.binary2_sql and prepared.format.serialization == "binary2":
+
+        def rewrite(oids: tuple[int, ...]) -> str | None:
+            planned = plan_binary2_sql(prepared.sql, prepared.fields, oids)
+            if planned is None:
+                return None
+            in_sql.append(planned)
+            return planned.sql
+
+        plan.rewrite = rewrite
+        # a repeated query skips the describe round trip
+        plan.result_types = _known_types(prepared.types_key)
     rows = stream_rows(connect, plan, on_pid=on_pid)
     # Run the query before the first byte is written: errors at execution start (bad
     # casts, timeouts, cancellations) then raise here and get a proper error document
     # and HTTP status instead of a trailing QUERY_STATUS=ERROR.
     first = next(rows, None)
-    batches = _bounded(
-        itertools.chain([first] if first else [], rows), prepared.limit, prepared.overflow_possible
+    _remember_types(prepared.types_key, plan.result_types)
+    # a full first batch: more may follow, fetched while this one is encoded and sent
+    source: Iterator[list[tuple]] = (
+        ReadAhead(rows) if first is not None and len(first) >= plan.batch else rows
     )
-    writer = prepared.format.writer(
-        prepared.fields, batches, overflow_after=prepared.limit, query=prepared.query
-    )
-    yield from writer
+    try:
+        batches = _bounded(
+            itertools.chain([first] if first else [], source),
+            prepared.limit,
+            prepared.overflow_possible,
+        )
+        options: dict[str, Any] = {}
+        if plan.rewritten:
+            options["row_encoder"] = in_sql[0].assemble
+        writer = prepared.format.writer(
+            prepared.fields, batches, overflow_after=prepared.limit, query=prepared.query, **options
+        )
+        yield from writer
+    finally:
+        source.close()  # type: ignore[attr-defined]
     if status is not None:
         result = getattr(writer, "result", None)
         status.update(

@@ -5,8 +5,11 @@ of the first byte), then every field: ``boolean`` one byte ``T``/``F`` (``?`` wh
 ``unsignedByte``/``short``/``int``/``long`` as ``>B``/``>h``/``>i``/``>q`` (0 when null),
 ``float``/``double`` as ``>f``/``>d`` (NaN when null). Variable-length arrays (``*`` and
 ``n*``) start with a 4-byte element count; fixed arrays (``n``) are padded or cut to ``n``.
-Text: ``char`` is ASCII (other characters become ``?``), ``unicodeChar`` UCS-2 big-endian
-(characters outside the BMP become U+FFFD); timestamps are ``char`` in DALI form.
+Text: ``char`` is 7-bit ASCII (every other character becomes ``?``; ASCII control
+characters are kept, BINARY2 being binary: only the XML and text formats must replace
+them), ``unicodeChar`` UCS-2 big-endian (characters XML cannot carry and those outside the
+BMP become U+FFFD); timestamps are ``char`` in DALI form. :mod:`.binary2_sql` makes the
+same bytes in PostgreSQL.
 
 For speed the per-row code is generated for the field list at hand: consecutive fixed-size
 values go through one precompiled :class:`struct.Struct`, so a row costs a handful of C
@@ -27,7 +30,7 @@ from typing import Any
 from .fields import Field
 from .values import arraysize_info, clean_text, format_timestamp, text
 
-__all__ = ["Base64Chunker", "Binary2Rows"]
+__all__ = ["Base64Chunker", "Binary2Rows", "ucs2_bytes"]
 
 _INT_CODES = {"unsignedByte": "B", "short": "h", "int": "i", "long": "q"}
 _FLOAT_CODES = {"float": "f", "double": "d"}
@@ -39,10 +42,10 @@ _FLT_MAX = 3.4028234663852886e38
 
 
 def _char_bytes(value: Any) -> bytes:
-    """ASCII bytes of any value for a ``char`` array."""
+    """ASCII bytes of any value for a ``char`` array (one ``?`` per non-ASCII character)."""
     if not isinstance(value, str):
         value = text(value)
-    return clean_text(value).encode("ascii", "replace")
+    return value.encode("ascii", "replace")
 
 
 def _timestamp_bytes(value: Any) -> bytes:
@@ -52,7 +55,7 @@ def _timestamp_bytes(value: Any) -> bytes:
     return _char_bytes(format_timestamp(value))
 
 
-def _ucs2_bytes(value: Any) -> bytes:
+def ucs2_bytes(value: Any) -> bytes:
     """UCS-2 big-endian bytes of any value for a ``unicodeChar`` array."""
     if not isinstance(value, str):
         value = text(value)
@@ -150,7 +153,7 @@ def _generate(fields: Sequence[Field], coerce: bool) -> Callable[[Sequence[Any]]
         NAN=_NAN,
         _char=_char_bytes,
         _ts=_timestamp_bytes,
-        _ucs2=_ucs2_bytes,
+        _ucs2=ucs2_bytes,
         _ubytes=_ubyte_array,
         _int=_to_int,
         _f32=_to_float32,
@@ -170,7 +173,7 @@ def _generate(fields: Sequence[Field], coerce: bool) -> Callable[[Sequence[Any]]
                 else:
                     conv = (
                         f"{v}.encode('ascii') if {v}.__class__ is str and {v}.isascii()"
-                        f" and {v}.isprintable() else _char({v})"
+                        f" else _char({v})"
                     )
                 width = 1
             else:

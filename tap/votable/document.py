@@ -18,7 +18,7 @@ pyvo takes the last QUERY_STATUS of the results resource, so the trailing INFO d
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .binary2 import Base64Chunker, Binary2Rows
@@ -93,6 +93,9 @@ class VOTableEncoder:
         Extra ``(name, value, text)`` INFOs placed before the TABLE.
     query:
         The query, echoed as ``<INFO name="QUERY">``.
+    row_encoder:
+        BINARY2 only: ``row_encoder(rows) -> bytes`` replaces the Python row encoder, for
+        rows that arrive already encoded (see :mod:`tap.votable.binary2_sql`).
     """
 
     def __init__(
@@ -102,6 +105,7 @@ class VOTableEncoder:
         serialization: str = "binary2",
         infos: Sequence[Info] = (),
         query: str | None = None,
+        row_encoder: Callable[[Sequence[Sequence[Any]]], bytes] | None = None,
     ) -> None:
         serialization = serialization.lower()
         if serialization not in SERIALIZATIONS:
@@ -111,8 +115,10 @@ class VOTableEncoder:
             )
         self.serialization = serialization
         self._binary = serialization == "binary2"
+        if row_encoder is not None and not self._binary:
+            raise ValueError("row_encoder is for the binary2 serialization only")
         if self._binary:
-            self._rows = Binary2Rows(fields)
+            self._encode = row_encoder or Binary2Rows(fields).encode
             self._base64 = Base64Chunker()
             data_start = '<DATA><BINARY2><STREAM encoding="base64">\n'
             self._data_end = "</STREAM></BINARY2></DATA>\n"
@@ -134,7 +140,7 @@ class VOTableEncoder:
 
     def rows(self, rows: Sequence[Sequence[Any]]) -> bytes:
         if self._binary:
-            return self._base64.feed(self._rows.encode(rows))
+            return self._base64.feed(self._encode(rows))
         return self._tabledata.encode(rows)
 
     def footer(self, result: StreamResult) -> bytes:
@@ -160,6 +166,7 @@ def votable_stream(
     infos: Sequence[Info] = (),
     query: str | None = None,
     error_message: ErrorMessage | None = None,
+    row_encoder: Callable[[Sequence[Sequence[Any]]], bytes] | None = None,
 ) -> ResultStream:
     """Stream a query result as a VOTable 1.4 document.
 
@@ -183,6 +190,8 @@ def votable_stream(
     error_message:
         Turns an exception raised by ``batches`` into the trailing ERROR INFO's text
         (default: the exception's message).
+    row_encoder:
+        BINARY2 only: encodes a batch of pre-encoded rows (see :class:`VOTableEncoder`).
 
     Returns
     -------
@@ -196,7 +205,9 @@ def votable_stream(
     ValueError
         For an unknown serialization or a field the writers cannot encode (at call time).
     """
-    encoder = VOTableEncoder(fields, serialization=serialization, infos=infos, query=query)
+    encoder = VOTableEncoder(
+        fields, serialization=serialization, infos=infos, query=query, row_encoder=row_encoder
+    )
     return ResultStream(
         encoder, batches, overflow_after=overflow_after, error_message=error_message
     )

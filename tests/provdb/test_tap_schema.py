@@ -83,3 +83,16 @@ def test_reader_role_reads_only_published_tables(engine: sa.Engine) -> None:
                 conn.execute(sa.text(f"SELECT count(*) FROM {private}"))
             conn.rollback()
             conn.execute(sa.text(f"SET ROLE {READER_ROLE}"))
+
+
+def test_every_ucd_is_valid_ucd1plus() -> None:
+    """astropy's UCD1+ checker (controlled vocabulary, primary/secondary word order):
+    strict VOTable readers refuse a table whose FIELD has an invalid UCD."""
+    from astropy.io.votable.ucd import check_ucd
+
+    bad = [
+        (r["table_name"], r["column_name"], r["ucd"])
+        for r in tap_schema_rows()["columns"]
+        if r.get("ucd") and not check_ucd(r["ucd"], check_controlled_vocabulary=True)
+    ]
+    assert bad == []

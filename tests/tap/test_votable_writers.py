@@ -168,6 +168,9 @@ def test_values_read_back_by_astropy(serialization):
             expected = [
                 float(np.float32(e)) if name == "mag" and e is not None else e for e in expected
             ]
+        if name == "name" and serialization == "binary2":
+            # BINARY2 is binary: ASCII control characters in char go through as they are
+            expected = [e.replace("???", "\x00\x01\x1f") for e in expected]
         assert all(same(g, e) for g, e in zip(got, expected, strict=True)), (name, got)
 
 
