@@ -18,7 +18,9 @@ What it does, in order:
    rebuilt after it, foreign-key triggers are off (``session_replication_role =
    replica``); then ``VACUUM ANALYZE``;
 3. starts ``provdb serve --workers 2 --threads 8`` (gunicorn gthread, the production
-   server) as a subprocess on a free port and waits for ``/tap/availability``;
+   server) as a subprocess on a free port and waits for ``/tap/availability``; with
+   ``--python-binary2`` the service encodes BINARY2 rows in Python
+   (``PROVDB_TAP_BINARY2_SQL=0``) instead of letting PostgreSQL write them;
 4. measures, each with a direct psycopg baseline in the same run (the baseline runs the
    SQL that ``tap.adql.translate`` makes of the ADQL, with the service's ``MAXREC``):
 
@@ -786,6 +788,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=Path("/tmp/provdb-bench-tap"),
         help="scratch PROVDB_HOME and service log (default /tmp/provdb-bench-tap)",
     )
+    p.add_argument(
+        "--python-binary2",
+        action="store_true",
+        help="serve with PROVDB_TAP_BINARY2_SQL=0: BINARY2 rows encoded in Python, not by "
+        "PostgreSQL (to measure what the SQL writer gains)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the archive afterwards")
     p.add_argument("--reuse", action="store_true", help="measure an archive kept before")
     p.add_argument(
@@ -818,6 +826,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
     env["PROVDB_HOME"] = str(home)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["PROVDB_TAP_BINARY2_SQL"] = "0" if args.python_binary2 else "1"
     os.environ.pop("PROVDB_DATABASE_URL", None)
     os.environ["PROVDB_HOME"] = str(home)
     server, _ = start_embedded(home / "pgdata")  # held for the whole benchmark
@@ -842,6 +851,7 @@ def main(argv: list[str] | None = None) -> int:
             "threads": args.threads,
             "clients": args.clients,
             "duration_s": args.duration,
+            "binary2_writer": "python" if args.python_binary2 else "postgresql",
         },
     }
     service: Service | None = None

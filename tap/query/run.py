@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tap.adql import ADQLError, translate
+from tap.adql.literals import fill, split_literals, usable
 from tap.catalog import Catalog
 from tap.config import TapConfig
 from tap.errors import QueryError, UsageError
@@ -46,7 +47,8 @@ class PreparedQuery:
     run_id: str | None
     uploads: list[UploadTable] = field(default_factory=list)
     binary2_sql: bool = True  # let PostgreSQL write BINARY2 rows when it can
-    #: ``(catalog, sql)``: where the result column types are remembered (None: not cached)
+    #: ``(catalog, SQL of the query's shape)``: where the result column types are
+    #: remembered (string literals do not change them); None: not cached
     types_key: tuple[Catalog, str] | None = None
 
 
@@ -105,7 +107,7 @@ def prepare(
     maxrec = _maxrec(params, config)
     uploads, upload_fields = load_uploads(params.uploads, files or {}, config)
     try:
-        tr = _translate(query, catalog, maxrec, upload_fields)
+        tr, shape = _translate(query, catalog, maxrec, upload_fields)
     except ADQLError as exc:
         raise QueryError(str(exc)) from None
     top = tr.top
@@ -123,60 +125,87 @@ def prepare(
         uploads=uploads,
         binary2_sql=config.binary2_sql,
         # uploads are temporary tables whose column types differ per request
-        types_key=None if uploads else (catalog, tr.sql),
+        types_key=None if uploads else (catalog, shape),
     )
 
 
-_TRANSLATIONS: OrderedDict[tuple[str, int, int], tuple[Catalog, Any]] = OrderedDict()
-_TRANSLATIONS_LOCK = threading.Lock()
-_TRANSLATIONS_MAX = 512
+class _CatalogLRU:
+    """A bounded, thread-safe memo whose entries belong to one catalog object: a catalog
+    re-read (every 30 s at most, e.g. after a migration) starts afresh, and a new catalog
+    that reuses a dead one's ``id()`` cannot see its entries."""
 
+    def __init__(self, size: int = 512) -> None:
+        self._items: OrderedDict[tuple[int, Any], tuple[Catalog, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
 
-def _translate(query: str, catalog: Catalog, maxrec: int, uploads: Mapping[str, Any]) -> Any:
-    """Translate, remembering recent results: clients repeat queries (TOPCAT refreshes,
-    pyvo loops), and translation (~2 ms) is the largest cost of a small query. Queries
-    with uploads are not cached (their tables differ per request)."""
-    if uploads:
-        return translate(query, catalog, maxrec=maxrec, uploads=uploads)
-    key = (query, id(catalog), maxrec)
-    with _TRANSLATIONS_LOCK:
-        hit = _TRANSLATIONS.get(key)
-        if hit is not None and hit[0] is catalog:
-            _TRANSLATIONS.move_to_end(key)
+    def get(self, catalog: Catalog, key: Any, default: Any = None) -> Any:
+        with self._lock:
+            hit = self._items.get((id(catalog), key))
+            if hit is None or hit[0] is not catalog:
+                return default
+            self._items.move_to_end((id(catalog), key))
             return hit[1]
-    tr = translate(query, catalog, maxrec=maxrec)
-    with _TRANSLATIONS_LOCK:
-        _TRANSLATIONS[key] = (catalog, tr)
-        while len(_TRANSLATIONS) > _TRANSLATIONS_MAX:
-            _TRANSLATIONS.popitem(last=False)
-    return tr
+
+    def put(self, catalog: Catalog, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[(id(catalog), key)] = (catalog, value)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
 
 
-_RESULT_TYPES: OrderedDict[tuple[int, str], tuple[Catalog, tuple[int, ...]]] = OrderedDict()
+_TRANSLATIONS = _CatalogLRU()
+_TEMPLATES = _CatalogLRU()
+_RESULT_TYPES = _CatalogLRU()
+_NO_TEMPLATE = object()
+
+
+def _translate(
+    query: str, catalog: Catalog, maxrec: int, uploads: Mapping[str, Any]
+) -> tuple[Any, str]:
+    """Translate, remembering recent results: clients repeat queries (TOPCAT refreshes,
+    pyvo loops) and ask the same question about different things (queries that differ
+    only in string literals share a template, see :mod:`tap.adql.literals`); translation
+    (2-3 ms) is the largest cost of a small query. Queries with uploads are not cached
+    (their tables differ per request).
+
+    Returns the translation and the SQL of its shape (the template's, when one served).
+    """
+    if uploads:
+        tr = translate(query, catalog, maxrec=maxrec, uploads=uploads)
+        return tr, tr.sql
+    hit = _TRANSLATIONS.get(catalog, (query, maxrec))
+    if hit is not None:
+        return hit
+    split = split_literals(query)
+    result = None
+    if split is not None:
+        template = _TEMPLATES.get(catalog, (split.template, maxrec))
+        if template is None:
+            try:
+                template = translate(split.template, catalog, maxrec=maxrec)
+            except ADQLError:
+                template = _NO_TEMPLATE
+            if template is not _NO_TEMPLATE and not usable(template, split):
+                template = _NO_TEMPLATE
+            _TEMPLATES.put(catalog, (split.template, maxrec), template)
+        if template is not _NO_TEMPLATE:
+            result = (fill(template, split.values), template.sql)
+    if result is None:
+        tr = translate(query, catalog, maxrec=maxrec)
+        result = (tr, tr.sql)
+    _TRANSLATIONS.put(catalog, (query, maxrec), result)
+    return result
 
 
 def _known_types(key: tuple[Catalog, str] | None) -> tuple[int, ...] | None:
-    """Result column types described for an earlier run of the same SQL with the same
-    catalog (a catalog re-read, e.g. after a migration, starts afresh)."""
-    if key is None:
-        return None
-    catalog, sql = key
-    with _TRANSLATIONS_LOCK:
-        hit = _RESULT_TYPES.get((id(catalog), sql))
-        if hit is None or hit[0] is not catalog:
-            return None
-        _RESULT_TYPES.move_to_end((id(catalog), sql))
-        return hit[1]
+    """Result column types described for an earlier run of the same SQL."""
+    return None if key is None else _RESULT_TYPES.get(*key)
 
 
 def _remember_types(key: tuple[Catalog, str] | None, types: tuple[int, ...] | None) -> None:
-    if key is None or types is None:
-        return
-    catalog, sql = key
-    with _TRANSLATIONS_LOCK:
-        _RESULT_TYPES[(id(catalog), sql)] = (catalog, types)
-        while len(_RESULT_TYPES) > _TRANSLATIONS_MAX:
-            _RESULT_TYPES.popitem(last=False)
+    if key is not None and types is not None:
+        _RESULT_TYPES.put(*key, types)
 
 
 def _bounded(
