@@ -300,6 +300,15 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
       stilts taplint tapurl=http://127.0.0.1:8080/tap
       python -c "import pyvo; print(pyvo.dal.TAPService('http://127.0.0.1:8080/tap')
                  .run_sync('SELECT TOP 5 * FROM provenance.activity').to_table())"
+
+    \b
+    Limits and behaviour (environment variables):
+      PROVDB_TAP_MAXREC / _MAXREC_HARD        rows: default 100000 / hard 10000000
+      PROVDB_TAP_EXECUTION / _EXECUTION_HARD  seconds: default 600 / hard 3600
+      PROVDB_TAP_RETENTION / _RETENTION_HARD  async job lifetime, s: 172800 / 604800
+      PROVDB_TAP_UPLOAD_BYTES                 largest upload: 20000000
+      PROVDB_TAP_BINARY2_SQL=0                encode VOTable BINARY2 in Python
+                                              instead of letting PostgreSQL write it
     """
     import os
 

@@ -33,6 +33,21 @@ def test_help_teaches_with_examples(args: tuple[str, ...]) -> None:
         assert "provdb db upgrade" in result.stdout
 
 
+def test_serve_help_lists_every_service_setting() -> None:
+    """Each PROVDB_TAP_* variable tap/config.py reads is named in `provdb serve --help`."""
+    import re
+
+    names = set(re.findall(r'"(PROVDB_TAP_[A-Z0-9_]+)"', (REPO / "tap/config.py").read_text()))
+    assert "PROVDB_TAP_BINARY2_SQL" in names
+    result = run_cli("serve", "--help")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    for name in names - {"PROVDB_TAP_BASE_URL"}:  # that one is the --base-url option
+        short = name.removeprefix("PROVDB_TAP")
+        assert name in text or f"/ {short}" in text, name
+    assert "--base-url" in text
+
+
 def test_upgrade_and_status_on_external_server(cli_env: dict[str, str]) -> None:
     first = run_cli("db", "upgrade", env=cli_env)
     assert first.returncode == 0, first.stderr
