@@ -77,7 +77,8 @@ class SqlBinary2:
     ----------
     sql:
         The wrapped query. Its columns alternate ``bytea`` runs of encoded fields and the
-        raw values of fields encoded in Python (``unicodeChar``).
+        raw values of fields encoded in Python (``unicodeChar``); it starts with a run
+        (the null flags at least) and ends with one unless a Python field ends the row.
     python_fields:
         How many fields are encoded in Python (0: each row is one ``bytea``).
     assemble:
@@ -202,8 +203,11 @@ def _null_flags(columns: Sequence[str]) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _assembler(bounds: tuple[int | None, ...]) -> Callable[[Sequence[Sequence[Any]]], bytes]:
-    """``assemble(rows)``: rows are ``(bytes, text, bytes, text, ..., bytes)``.
+def _assembler(
+    bounds: tuple[int | None, ...], trailing: bool
+) -> Callable[[Sequence[Sequence[Any]]], bytes]:
+    """``assemble(rows)``: rows are ``(bytes, text, bytes, text, ..., [bytes])``, the last
+    run of bytes only when ``trailing`` (no empty column when a text field ends the row).
 
     Generated for the number of Python fields so that a row costs one tuple unpacking and
     one ``extend``; plain printable ASCII (the common case) is encoded inline. Cached: a
@@ -221,19 +225,21 @@ def _assembler(bounds: tuple[int | None, ...]) -> Callable[[Sequence[Sequence[An
     for k, bound in enumerate(bounds, start=1):
         v = f"v{k}"
         cut = "" if bound is None else f"[:{2 * bound}]"
-        names += [v, f"r{k}"]
+        names.append(v)
         pieces.append(
             f"b'' if {v} is None else ({v}.encode('utf-16-be') if {v}.isascii()"
             f" and {v}.isprintable() else _ucs2({v})){cut}"
         )
-        pieces.append(f"r{k}")
+        if k < len(bounds) or trailing:
+            names.append(f"r{k}")
+            pieces.append(f"r{k}")
     source = "\n".join(
         [
             "def assemble(rows):",
             "    out = []",
             "    extend = out.extend",
-            f"    for {', '.join(names)} in rows:",
-            f"        extend(({', '.join(pieces)}))",
+            f"    for {', '.join(names)}, in rows:",
+            f"        extend(({', '.join(pieces)},))",
             "    return b''.join(out)",
         ]
     )
@@ -266,13 +272,16 @@ def _plan(sql: str, fields: tuple[Field, ...], oids: tuple[int, ...]) -> SqlBina
         passed.append(column)
         bounds.append(bound)
         runs.append([])
+    trailing = bool(runs[-1])
+    if not trailing:
+        runs.pop()
     select = []
     for i, run in enumerate(runs):
-        select.append(" || ".join(run) if run else "''::bytea")
+        select.append(" || ".join(run))
         if i < len(passed):
             select.append(passed[i])
     wrapped = f"SELECT {', '.join(select)} FROM (\n{sql}\n) AS q({', '.join(columns)})"
-    return SqlBinary2(wrapped, len(bounds), _assembler(tuple(bounds)))
+    return SqlBinary2(wrapped, len(bounds), _assembler(tuple(bounds), trailing))
 
 
 def plan_binary2_sql(sql: str, fields: Sequence[Field], oids: Sequence[int]) -> SqlBinary2 | None:
