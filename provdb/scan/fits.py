@@ -102,9 +102,11 @@ def read_fits(path: str | os.PathLike[str]) -> FileMetadata:
 
 
 def _is_gzip(path: str) -> bool:
+    from provdb.ingest.compression import compression_of
+
     try:
         with open(path, "rb") as fh:
-            return fh.read(2) == b"\x1f\x8b"
+            return compression_of(fh.read(6)) == "gzip"
     except OSError:
         return False
 
