@@ -40,7 +40,6 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -54,12 +53,9 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 sys.path.insert(0, str(REPO))
 
+from _common import log, machine  # noqa: E402  (bench/ is on sys.path: the script's folder)
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def run_with_rusage(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
@@ -113,34 +109,6 @@ def summary_figures(stdout: str) -> dict[str, Any]:
         "records": int(records) if records else None,
         "provdb_time_s": float(seconds) if seconds else None,
     }
-
-
-def machine() -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-    }
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        m = re.search(r"model name\s*:\s*(.+)", text)
-        info["cpu"] = m.group(1).strip() if m else platform.processor()
-        mem = re.search(r"MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text())
-        info["memory_gb"] = round(int(mem.group(1)) / 1024**2, 1) if mem else None
-    except OSError:
-        info["cpu"] = platform.processor()
-    try:
-        import psycopg
-        import yaml
-
-        import provdb
-
-        info["provdb"] = provdb.__version__
-        info["psycopg"] = f"{psycopg.__version__} ({psycopg.pq.__impl__})"
-        info["pyyaml"] = yaml.__version__
-    except ImportError:
-        pass
-    return info
 
 
 # ----------------------------------------------------------------------------- in-process
@@ -431,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
-        "machine": machine(),
+        "machine": machine(("provdb", "psycopg", "yaml")),
         "night": {
             "runs": args.runs,
             "subruns": args.subruns,

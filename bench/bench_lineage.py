@@ -51,7 +51,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import threading
@@ -65,6 +64,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from _common import log, machine  # noqa: E402  (bench/ is on sys.path: the script's folder)
+
 BASE = "/fefs/aswg/data/real"
 CAL = f"{BASE}/monitoring/PixelCalibration/Cat-A"
 #: relation tables the load fills (their indexes are rebuilt after the load)
@@ -77,10 +78,6 @@ LOADED = (
     "wasderivedfrom",
     "parameter",
 )
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # ----------------------------------------------------------------------------- generation
@@ -501,25 +498,6 @@ def measure_http(url: str, repeat: int) -> dict[str, Any]:
     }
 
 
-def machine() -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        # the VM may be shared: the load says how much the figures can be trusted
-        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
-    }
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        for line in text.splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return info
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -552,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     database = connect(settings)
     results: dict[str, Any] = {
         "date": date.today().isoformat(),
-        "machine": machine(),
+        "machine": machine(("provdb", "psycopg", "requests")),
         "parameters": {"nights": args.nights, "runs": args.runs, "subruns": args.subruns},
     }
     try:

@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "date": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "command": "bench_scan.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": machine(),
+        "machine": machine(("provdb", "psycopg", "h5py", "astropy")),
         "files": files,
     }
     archive = Archive(args.workdir, args.database_url)

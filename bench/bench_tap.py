@@ -60,9 +60,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import platform
 import random
-import re
 import shutil
 import socket
 import statistics
@@ -78,16 +76,14 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 sys.path.insert(0, str(REPO))
 
+from _common import log, machine  # noqa: E402  (bench/ is on sys.path: the script's folder)
+
 #: tables the load fills (their secondary indexes are rebuilt after the load)
 LOADED = ("activity", "entity", "used", "wasgeneratedby", "parameter")
 
 ONE_ROW = "SELECT * FROM provenance.entity WHERE id = '{id}'"
 ROWS_100K = "SELECT TOP {n} * FROM provenance.{table}"
 ROWS_1M = "SELECT * FROM provenance.used"
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 # ----------------------------------------------------------------------------- data
@@ -348,37 +344,6 @@ def tap_form(query: str, maxrec: int | None = None, fmt: str | None = None) -> d
     if fmt:
         form["RESPONSEFORMAT"] = fmt
     return form
-
-
-def machine() -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-    }
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        m = re.search(r"model name\s*:\s*(.+)", text)
-        info["cpu"] = m.group(1).strip() if m else platform.processor()
-        mem = re.search(r"MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text())
-        info["memory_gb"] = round(int(mem.group(1)) / 1024**2, 1) if mem else None
-        info["loadavg_at_start"] = os.getloadavg()
-    except OSError:
-        info["cpu"] = platform.processor()
-    try:
-        import gunicorn
-        import psycopg
-        import requests
-
-        import provdb
-
-        info["provdb"] = provdb.__version__
-        info["psycopg"] = f"{psycopg.__version__} ({psycopg.pq.__impl__})"
-        info["gunicorn"] = gunicorn.__version__
-        info["requests"] = requests.__version__
-    except ImportError:
-        pass
-    return info
 
 
 class Service:
@@ -844,7 +809,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
-        "machine": machine(),
+        "machine": machine(("provdb", "psycopg", "gunicorn", "requests")),
         "parameters": {
             **sizes,
             "workers": args.workers,
