@@ -361,3 +361,45 @@ def test_binary2_from_postgresql_reads_like_tabledata(tap_server: str) -> None:
             assert r.status_code == 200, (table.name, r.text[:500])
             docs.append(r.content)
         assert _cells(docs[0]) == _cells(docs[1]), table.name
+
+
+# ----------------------------------------------------------------------------- whole stream
+
+
+@pytest.mark.parametrize("binary2_sql", [True, False])
+def test_large_result_with_an_error_midway_ends_well_formed(values_db: str, binary2_sql: bool):
+    """Several read-ahead batches, then the database fails (division by zero at row
+    12,001): the rows before it are in the document, and an ERROR INFO ends it."""
+    import io
+
+    from astropy.io.votable import parse
+
+    from tap.formats import resolve_format
+    from tap.query.run import PreparedQuery, result_stream
+
+    with psycopg.connect(values_db, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE big AS SELECT g AS n, 'row ' || g AS t FROM generate_series(1, 30000) g"
+        )
+    prepared = PreparedQuery(
+        query="(test)",
+        sql="SELECT n, t, 1 / (n - 12001) AS boom FROM big",  # no sort: rows stream
+        fields=[Field("n", "int"), Field("t", "char", "*"), Field("boom", "int")],
+        format=resolve_format("votable"),
+        maxrec=100_000,
+        limit=100_000,
+        overflow_possible=True,
+        timeout_s=60,
+        run_id=None,
+        binary2_sql=binary2_sql,
+    )
+    status: dict = {}
+    doc = b"".join(
+        result_stream(prepared, lambda: psycopg.connect(values_db), role=None, status=status)
+    )
+    assert doc.rstrip().endswith(b"</VOTABLE>")
+    assert b'<INFO name="QUERY_STATUS" value="ERROR">' in doc and b"division by zero" in doc
+    assert 10_000 <= status["rows"] <= 12_000 and status["error"] is not None
+    table = parse(io.BytesIO(doc)).get_first_table()
+    assert len(table.array) == status["rows"]
+    assert table.array["n"][0] == 1 and table.array["t"][-1] == f"row {status['rows']}"
