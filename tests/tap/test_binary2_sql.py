@@ -403,3 +403,38 @@ def test_large_result_with_an_error_midway_ends_well_formed(values_db: str, bina
     table = parse(io.BytesIO(doc)).get_first_table()
     assert len(table.array) == status["rows"]
     assert table.array["n"][0] == 1 and table.array["t"][-1] == f"row {status['rows']}"
+
+
+def test_shapes_with_small_results_are_then_written_by_python(values_db: str) -> None:
+    """The first run of a query shape uses the rewrite; once a shape is known to give
+    small results, its runs skip it (it costs PostgreSQL more than it saves there)."""
+    from tap.formats import resolve_format
+    from tap.query import run
+
+    def prepared(sql: str, key: tuple) -> run.PreparedQuery:
+        return run.PreparedQuery(
+            query="(test)",
+            sql=sql,
+            fields=[Field("k", "int"), Field("t", "char", "*")],
+            format=resolve_format("votable"),
+            maxrec=100_000,
+            limit=100_000,
+            overflow_possible=True,
+            timeout_s=60,
+            run_id=None,
+            types_key=key,
+        )
+
+    small, big = (object(), "small shape"), (object(), "big shape")
+    docs = []
+    for _ in range(2):
+        q = prepared("SELECT k, t FROM v ORDER BY k", small)
+        docs.append(b"".join(run.result_stream(q, lambda: psycopg.connect(values_db), role=None)))
+    assert docs[0] == docs[1]
+    assert run._small_shape(small)
+    with psycopg.connect(values_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE many AS SELECT g AS k, 'x' AS t FROM generate_series(1, 3000) g")
+    q = prepared("SELECT k, t FROM many", big)
+    b"".join(run.result_stream(q, lambda: psycopg.connect(values_db), role=None))
+    assert not run._small_shape(big)
+    assert not run._small_shape(None)
