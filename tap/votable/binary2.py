@@ -20,6 +20,7 @@ out of range ...) are re-encoded by a second, tolerant variant of the same code.
 from __future__ import annotations
 
 import binascii
+import codecs
 import functools
 import math
 import struct
@@ -36,6 +37,7 @@ _INT_CODES = {"unsignedByte": "B", "short": "h", "int": "i", "long": "q"}
 _FLOAT_CODES = {"float": "f", "double": "d"}
 _NAN = math.nan
 _FLT_MAX = 3.4028234663852886e38
+_utf16 = codecs.utf_16_be_encode
 
 
 # ----------------------------------------------------------------------------- values
@@ -59,7 +61,9 @@ def ucs2_bytes(value: Any) -> bytes:
     """UCS-2 big-endian bytes of any value for a ``unicodeChar`` array."""
     if not isinstance(value, str):
         value = text(value)
-    return clean_text(value).encode("utf-16-be")
+    # the codec's function itself: str.encode("utf-16-be") looks the codec up by name on
+    # every call, which costs more than encoding a short string
+    return _utf16(clean_text(value))[0]
 
 
 def _ubyte_array(value: Any) -> bytes:
