@@ -64,7 +64,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from _common import log, machine  # noqa: E402  (bench/ is on sys.path: the script's folder)
+from _common import drop_secondary_keys, log, machine  # noqa: E402  (bench/ is on sys.path: the script's folder)
 
 BASE = "/fefs/aswg/data/real"
 CAL = f"{BASE}/monitoring/PixelCalibration/Cat-A"
@@ -183,29 +183,7 @@ def generate(cur: Any, nights: int, runs: int, subruns: int) -> dict[str, Any]:
     cur.execute("SET LOCAL maintenance_work_mem = '1GB'")
     cur.execute("SET LOCAL work_mem = '256MB'")
     # drop the secondary indexes and unique constraints of the loaded tables
-    cur.execute(
-        """
-        SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
-        FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
-        JOIN pg_namespace n ON n.oid = t.relnamespace
-        WHERE n.nspname = 'provenance' AND t.relname = ANY(%s) AND c.contype = 'u'
-        """,
-        (list(LOADED),),
-    )
-    constraints = cur.fetchall()
-    for table, name, _ in constraints:
-        cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-    cur.execute(
-        """
-        SELECT schemaname || '.' || indexname, indexdef FROM pg_indexes
-        WHERE schemaname = 'provenance' AND tablename = ANY(%s)
-          AND indexname NOT LIKE 'pk\\_%%'
-        """,
-        (list(LOADED),),
-    )
-    indexes = cur.fetchall()
-    for name, _ in indexes:
-        cur.execute(f"DROP INDEX {name}")
+    rebuild = drop_secondary_keys(cur, LOADED)
 
     cur.execute(
         f"""
@@ -393,10 +371,8 @@ def generate(cur: Any, nights: int, runs: int, subruns: int) -> dict[str, Any]:
     )
     log(f"  relations in {time.perf_counter() - t0:.0f} s; rebuilding indexes")
     load_s = time.perf_counter() - t0
-    for _, definition in indexes:
-        cur.execute(definition)
-    for table, name, definition in constraints:
-        cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+    for statement in rebuild:
+        cur.execute(statement)
     index_s = time.perf_counter() - t0 - load_s
     log(f"  indexes in {index_s:.0f} s")
     counts = {}

@@ -76,7 +76,7 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 sys.path.insert(0, str(REPO))
 
-from _common import log, machine  # noqa: E402  (bench/ is on sys.path: the script's folder)
+from _common import drop_secondary_keys, log, machine  # noqa: E402  (bench/ is on sys.path: the script's folder)
 
 #: tables the load fills (their secondary indexes are rebuilt after the load)
 LOADED = ("activity", "entity", "used", "wasgeneratedby", "parameter")
@@ -164,29 +164,7 @@ def generate(cur: Any, n: dict[str, int]) -> dict[str, Any]:
     cur.execute("SET LOCAL session_replication_role = replica")  # no FK triggers while loading
     cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
     cur.execute("SET LOCAL work_mem = '256MB'")
-    cur.execute(
-        """
-        SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
-        FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
-        JOIN pg_namespace ns ON ns.oid = t.relnamespace
-        WHERE ns.nspname = 'provenance' AND t.relname = ANY(%s) AND c.contype = 'u'
-        """,
-        (list(LOADED),),
-    )
-    constraints = cur.fetchall()
-    for table, name, _ in constraints:
-        cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-    cur.execute(
-        """
-        SELECT schemaname || '.' || indexname, indexdef FROM pg_indexes
-        WHERE schemaname = 'provenance' AND tablename = ANY(%s)
-          AND indexname NOT LIKE 'pk\\_%%'
-        """,
-        (list(LOADED),),
-    )
-    indexes = cur.fetchall()
-    for name, _ in indexes:
-        cur.execute(f"DROP INDEX {name}")
+    rebuild = drop_secondary_keys(cur, LOADED)
 
     # a subrun s has 6 files and 4 activities; run = 1800 + s / 200, one night per 30 runs
     subrun = """
@@ -294,10 +272,8 @@ def generate(cur: Any, n: dict[str, int]) -> dict[str, Any]:
     )
     log(f"  parameter: {cur.rowcount:,} rows ({time.perf_counter() - t0:.0f} s)")
     load_s = time.perf_counter() - t0
-    for _, definition in indexes:
-        cur.execute(definition)
-    for table, name, definition in constraints:
-        cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+    for statement in rebuild:
+        cur.execute(statement)
     index_s = time.perf_counter() - t0 - load_s
     log(f"  indexes and constraints rebuilt in {index_s:.0f} s")
     return {"load_s": round(load_s, 1), "index_s": round(index_s, 1)}
