@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import psycopg
 import pytest
@@ -139,15 +138,12 @@ NROWS = 6
 
 
 def conninfo_of(url: URL, **options: str) -> str:
-    """psycopg conninfo of a SQLAlchemy URL of the test server."""
-    params: dict[str, Any] = {"dbname": url.database, "user": url.username}
-    if url.password:
-        params["password"] = url.password
-    params["host"] = url.host or url.query.get("host")
-    params["port"] = url.port or url.query.get("port")
-    if options:
-        params["options"] = " ".join(f"-c {k}={v}" for k, v in options.items())
-    return make_conninfo(**params)
+    """psycopg conninfo of a SQLAlchemy URL of the test server (as tap/db.py makes it),
+    with server settings for the session."""
+    uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    if not options:
+        return uri
+    return make_conninfo(uri, options=" ".join(f"-c {k}={v}" for k, v in options.items()))
 
 
 @pytest.fixture
@@ -156,6 +152,7 @@ def values_db(empty_db_url: URL) -> Iterator[str]:
     a far time zone and a non-ISO DateStyle, which the rewritten query must not see."""
     conninfo = conninfo_of(empty_db_url, TimeZone="America/Santiago", DateStyle="SQL\\,DMY")
     with psycopg.connect(conninfo, autocommit=True) as conn:
+        assert conn.execute("SHOW DateStyle").fetchone() == ("SQL, DMY",)
         cols = ", ".join(f"{name} {pgtype}" for name, pgtype, _, _ in COLUMNS)
         conn.execute(f"CREATE TABLE v (k int PRIMARY KEY, {cols})")
         for r in range(NROWS):
