@@ -342,6 +342,24 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
 
 _GRAPH_FORMATS = ["prov-json", "prov-n", "prov-xml", "prov-votable", "dot", "svg"]
 
+# options `lineage` and `export` share
+_PROV_MODEL_OPTION = click.option(
+    "--model",
+    type=click.Choice(["ivoa", "w3c"], case_sensitive=False),
+    default="ivoa",
+    show_default=True,
+    help="prov-json/prov-n/prov-xml: IVOA ProvDM flavour or plain W3C PROV.",
+)
+_URL_PATTERN_OPTION = click.option(
+    "--url-pattern",
+    default="/ui/{kind}/{id}",
+    show_default=True,
+    help="svg/dot: link of each node ({kind}: entity, activity, agent; {id}: the id).",
+)
+_OUTPUT_OPTION = click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), help="Write to FILE."
+)
+
 
 def _write_output(body: bytes, output: str | None) -> None:
     if output:
@@ -380,13 +398,7 @@ def _write_output(body: bytes, output: str | None) -> None:
     show_default=True,
     help="tree: a readable tree; or a ProvSAP serialisation.",
 )
-@click.option(
-    "--model",
-    type=click.Choice(["ivoa", "w3c"], case_sensitive=False),
-    default="ivoa",
-    show_default=True,
-    help="prov-json/prov-n/prov-xml: IVOA ProvDM flavour or plain W3C PROV.",
-)
+@_PROV_MODEL_OPTION
 @click.option(
     "--limit",
     type=click.IntRange(1),
@@ -394,13 +406,8 @@ def _write_output(body: bytes, output: str | None) -> None:
     show_default=True,
     help="Most nodes returned; a larger graph is cut and says so.",
 )
-@click.option(
-    "--url-pattern",
-    default="/ui/{kind}/{id}",
-    show_default=True,
-    help="svg/dot: link of each node ({kind}: entity, activity, agent; {id}: the id).",
-)
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to FILE.")
+@_URL_PATTERN_OPTION
+@_OUTPUT_OPTION
 @handle_errors
 def lineage_cmd(
     ids: tuple[str, ...],
@@ -500,20 +507,9 @@ def lineage_cmd(
     show_default=True,
     help="Serialisation (prov-json and svg are what lstosa's provprocess wrote).",
 )
-@click.option(
-    "--model",
-    type=click.Choice(["ivoa", "w3c"], case_sensitive=False),
-    default="ivoa",
-    show_default=True,
-    help="prov-json/prov-n/prov-xml: IVOA ProvDM flavour or plain W3C PROV.",
-)
-@click.option(
-    "--url-pattern",
-    default="/ui/{kind}/{id}",
-    show_default=True,
-    help="svg/dot: link of each node.",
-)
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to FILE.")
+@_PROV_MODEL_OPTION
+@_URL_PATTERN_OPTION
+@_OUTPUT_OPTION
 @handle_errors
 def export_cmd(
     run: str,
