@@ -40,31 +40,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .binary2 import ucs2_bytes
+from .db_kinds import DbKind, db_kind
 from .fields import Field
-from .values import arraysize_info
 
-__all__ = ["PG_TYPES", "SqlBinary2", "plan_binary2_sql"]
+__all__ = ["SqlBinary2", "plan_binary2_sql"]
 
-#: Built-in PostgreSQL type OIDs (fixed in ``pg_type.dat``) this module knows.
-PG_TYPES: dict[int, str] = {
-    16: "bool",
-    17: "bytea",
-    20: "int8",
-    21: "int2",
-    23: "int4",
-    25: "text",
-    700: "float4",
-    701: "float8",
-    1043: "varchar",
-    1082: "date",
-    1114: "timestamp",
-    1184: "timestamptz",
-    1700: "numeric",
-}
-
-_INTS = {"short": ("int2", "int2send"), "int": ("int4", "int4send"), "long": ("int8", "int8send")}
-_INT_WIDTH = {"int2": 2, "int4": 4, "int8": 8}
-_TEXT = ("text", "varchar")
+_SEND = {"int2": "int2send", "int4": "int4send", "int8": "int8send"}
 _EMPTY = "'\\x00000000'::bytea"  # a variable array with no element
 #: ASCII text of the timestamps PostgreSQL writes with DateStyle ISO for years 1-9999
 _TS_RANGE = "BETWEEN '0001-01-01' AND '9999-12-31 23:59:59.999999'"
@@ -134,61 +115,41 @@ def _date(c: str) -> str:
     )
 
 
-def _field_sql(field: Field, pgtype: str, c: str) -> str | None:
-    """SQL for the BINARY2 bytes of one field (null: the placeholder value), or None."""
-    dt = field.datatype
-    size = arraysize_info(field.arraysize)
-    if dt == "boolean" and not size.is_array and pgtype == "bool":
+def _field_sql(kind: DbKind, c: str) -> str:
+    """SQL for the BINARY2 bytes of one field (null: the placeholder value)."""
+    k = kind.kind
+    if k == "bool":
         return _bool(c)
-    if dt in _INTS and not size.is_array and pgtype in _INT_WIDTH:
-        cast, send = _INTS[dt]
-        if _INT_WIDTH[pgtype] > _INT_WIDTH[cast]:
-            return None  # narrowing: let Python decide what an out-of-range value does
-        return f"{send}(coalesce({c}::{cast}, 0::{cast}))"
-    if (
-        dt == "double"
-        and not size.is_array
-        # not float4: Python reads it from its shortest text ('0.1' -> 0.1) where the
-        # SQL cast gives the exact widened value (0.10000000149011612)
-        and (pgtype in _INT_WIDTH or pgtype in ("float8", "numeric"))
-    ):
+    if k in _SEND:
+        return f"{_SEND[k]}(coalesce({c}::{k}, 0::{k}))"
+    if k == "float8":
         return f"float8send(coalesce({c}::float8, 'NaN'))"
-    if dt == "float" and not size.is_array and pgtype == "float4":
+    if k == "float4":
         return f"float4send(coalesce({c}, 'NaN'))"
-    if dt == "unsignedByte" and size.is_array and size.fixed is None and size.bound is None:
-        if pgtype == "bytea":
-            return f"coalesce(int4send(octet_length({c})) || {c}, {_EMPTY})"
-        return None
-    if dt == "char" and size.is_array and size.fixed is None and size.bound is None:
-        if field.xtype == "timestamp":
-            if pgtype == "timestamp":
-                return _timestamp(c)
-            if pgtype == "timestamptz":
-                return _timestamp(f"({c} AT TIME ZONE 'UTC')")
-            if pgtype == "date":
-                return _date(c)
-            return None
-        if field.xtype is None and pgtype in _TEXT:
-            return _char_text(c)
-    return None
+    if k == "bytea":
+        return f"coalesce(int4send(octet_length({c})) || {c}, {_EMPTY})"
+    if k == "timestamp":
+        return _timestamp(c)
+    if k == "timestamptz":
+        return _timestamp(f"({c} AT TIME ZONE 'UTC')")
+    if k == "date":
+        return _date(c)
+    if k == "char":
+        return _char_text(c)
+    raise ValueError(f"no SQL encoding for {kind}")
 
 
-def _python_field(field: Field, pgtype: str, c: str) -> tuple[str, str, int | None] | None:
-    """A field SQL cannot write (``unicodeChar`` text): ``(count SQL, column, bound)``.
+def _count_sql(kind: DbKind, c: str) -> str:
+    """``unicodeChar`` text, which SQL cannot write (UCS-2): the element count.
 
-    PostgreSQL writes the element count (the number of characters: each one PostgreSQL
-    can store is one UCS-2 unit once :func:`~tap.votable.binary2.ucs2_bytes` has replaced
-    what UCS-2 cannot hold) and passes the text through; Python writes the UCS-2 bytes.
+    PostgreSQL writes the count (the number of characters: each one PostgreSQL can store
+    is one UCS-2 unit once :func:`~tap.votable.binary2.ucs2_bytes` has replaced what UCS-2
+    cannot hold) and passes the text through; Python writes the UCS-2 bytes.
     """
-    size = arraysize_info(field.arraysize)
-    if field.datatype != "unicodeChar" or not size.is_array or size.fixed is not None:
-        return None
-    if pgtype not in _TEXT:
-        return None
     count = f"coalesce(length({c}), 0)"
-    if size.bound is not None:
-        count = f"least({count}, {size.bound})"
-    return f"int4send({count})", c, size.bound
+    if kind.bound is not None:
+        count = f"least({count}, {kind.bound})"
+    return f"int4send({count})"
 
 
 def _null_flags(columns: Sequence[str]) -> str:
@@ -260,20 +221,15 @@ def _plan(sql: str, fields: tuple[Field, ...], oids: tuple[int, ...]) -> SqlBina
     passed: list[str] = []
     bounds: list[int | None] = []
     for field, oid, c in zip(fields, oids, columns, strict=True):
-        pgtype = PG_TYPES.get(oid)
-        if pgtype is None:
+        kind = db_kind(field, oid)
+        if kind is None:
             return None
-        expr = _field_sql(field, pgtype, c)
-        if expr is not None:
-            runs[-1].append(expr)
+        if kind.kind != "ucs2":
+            runs[-1].append(_field_sql(kind, c))
             continue
-        python = _python_field(field, pgtype, c)
-        if python is None:
-            return None
-        count, column, bound = python
-        runs[-1].append(count)
-        passed.append(column)
-        bounds.append(bound)
+        runs[-1].append(_count_sql(kind, c))
+        passed.append(c)
+        bounds.append(kind.bound)
         runs.append([])
     trailing = bool(runs[-1])
     if not trailing:
