@@ -307,6 +307,8 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
       PROVDB_TAP_EXECUTION / _EXECUTION_HARD  seconds: default 600 / hard 3600
       PROVDB_TAP_RETENTION / _RETENTION_HARD  async job lifetime, s: 172800 / 604800
       PROVDB_TAP_UPLOAD_BYTES                 largest upload: 20000000
+      PROVDB_TAP_BINARY2_COPY=0               do not read large BINARY2 results
+                                              through binary COPY (compiled transcoder)
       PROVDB_TAP_BINARY2_SQL=0                encode VOTable BINARY2 in Python
                                               instead of letting PostgreSQL write it
     """

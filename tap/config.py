@@ -11,8 +11,12 @@ PROVDB_TAP_EXECUTION_HARD   hard execution duration (s), default 3600
 PROVDB_TAP_RETENTION        default job retention (s), default 172800 (2 days)
 PROVDB_TAP_RETENTION_HARD   hard job retention (s), default 604800 (7 days)
 PROVDB_TAP_UPLOAD_BYTES     largest accepted upload, default 20000000
-PROVDB_TAP_BINARY2_SQL      1 (default): PostgreSQL writes VOTable BINARY2 rows (3-4x
-                            faster, see tap/votable/binary2_sql.py); 0: Python does
+PROVDB_TAP_BINARY2_COPY     1 (default): large VOTable BINARY2 results come from a binary
+                            COPY turned into BINARY2 by the compiled transcoder (when it
+                            was built, see tap/votable/binary2_copy.py); 0: not used
+PROVDB_TAP_BINARY2_SQL      1 (default): PostgreSQL writes VOTable BINARY2 rows when the
+                            COPY path cannot (3-4x faster than Python, see
+                            tap/votable/binary2_sql.py); 0: Python writes them all
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ class TapConfig:
     fetch_batch: int = 5000
     async_workers: int = 2
     binary2_sql: bool = True
+    binary2_copy: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TapConfig:
@@ -78,4 +83,5 @@ class TapConfig:
             retention_hard=_int(env, "PROVDB_TAP_RETENTION_HARD", cls.retention_hard),
             upload_bytes=_int(env, "PROVDB_TAP_UPLOAD_BYTES", cls.upload_bytes),
             binary2_sql=_flag(env, "PROVDB_TAP_BINARY2_SQL", cls.binary2_sql),
+            binary2_copy=_flag(env, "PROVDB_TAP_BINARY2_COPY", cls.binary2_copy),
         )

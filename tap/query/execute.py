@@ -11,16 +11,20 @@ transaction has ended):
   the result size;
 * optionally (``QueryPlan.rewrite``) the query is first described (parse only, no
   planning: one round trip) and, given its result column types, replaced by another
-  query whose rows are fetched in binary format: this is how PostgreSQL gets to write
-  BINARY2 rows itself (:mod:`tap.votable.binary2_sql`);
+  query whose rows are fetched in binary format (this is how PostgreSQL gets to write
+  BINARY2 rows itself, :mod:`tap.votable.binary2_sql`), or by a :class:`CopyQuery`: a
+  binary ``COPY ... TO STDOUT`` whose data a decoder turns into row batches
+  (:mod:`tap.votable.binary2_copy`). COPY streams the whole result at the pace the
+  reader takes it (memory stays constant) and is the cheapest output PostgreSQL has;
 * the backend pid is reported before the query starts, so an abort can cancel it.
 """
 
 from __future__ import annotations
 
+import selectors
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg import pq
@@ -28,7 +32,14 @@ from psycopg import sql as pgsql
 
 from tap.errors import QueryError, ServiceError
 
-__all__ = ["QueryCancelled", "QueryPlan", "UploadTable", "result_types", "stream_rows"]
+__all__ = [
+    "CopyQuery",
+    "QueryCancelled",
+    "QueryPlan",
+    "UploadTable",
+    "result_types",
+    "stream_rows",
+]
 
 
 class QueryCancelled(QueryError):
@@ -44,6 +55,24 @@ class UploadTable:
     rows: Sequence[tuple]
 
 
+class ChunkDecoder(Protocol):
+    """Turns the data chunks of a COPY into row batches (see :class:`CopyQuery`)."""
+
+    def feed(self, chunks: Sequence[Any]) -> Sequence[Any]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class CopyQuery:
+    """A query to run as ``COPY (...) TO STDOUT``; ``decoder()`` makes the decoder of one
+    run, whose ``feed`` gets the chunks in order and returns the rows they complete, and
+    whose ``close`` checks that the data ended where it should."""
+
+    sql: str
+    decoder: Callable[[], ChunkDecoder]
+
+
 @dataclass
 class QueryPlan:
     sql: str
@@ -52,8 +81,9 @@ class QueryPlan:
     uploads: list[UploadTable] = field(default_factory=list)
     batch: int = 5000
     #: given the type OIDs of the result columns, the query to run instead (its rows
-    #: fetched in binary format), or None to run ``sql``
-    rewrite: Callable[[tuple[int, ...]], str | None] | None = None
+    #: fetched in binary format) or a COPY of it, or None to run ``sql``. Only used on a
+    #: UTF-8 connection (binary text values are in the client encoding).
+    rewrite: Callable[[tuple[int, ...]], str | CopyQuery | None] | None = None
     #: set by :func:`stream_rows`: True when the rewritten query ran
     rewritten: bool = False
     #: type OIDs of the result columns when already known (a repeated query); else
@@ -127,17 +157,18 @@ def stream_rows(
                 # one round trip: statements without parameters may be sent together
                 cur.execute(pgsql.SQL("; ").join(setup))
             try:
-                sql, binary = plan.sql, False
-                if plan.rewrite is not None:
+                rewritten: str | CopyQuery | None = None
+                if plan.rewrite is not None and conn.info.encoding == "utf-8":
                     if plan.result_types is None:
                         plan.result_types = result_types(conn, plan.sql)
                     rewritten = plan.rewrite(plan.result_types)
-                    if rewritten is not None:
-                        sql, binary = rewritten, True
-                plan.rewritten = binary
-                with conn.cursor(name="tap_query", binary=binary) as cur:
+                plan.rewritten = rewritten is not None
+                if isinstance(rewritten, CopyQuery):
+                    yield from _copy_batches(conn, rewritten, plan.batch)
+                    return
+                with conn.cursor(name="tap_query", binary=plan.rewritten) as cur:
                     cur.itersize = plan.batch
-                    cur.execute(sql)
+                    cur.execute(plan.sql if rewritten is None else rewritten)
                     while True:
                         rows = cur.fetchmany(plan.batch)
                         if rows:
@@ -155,6 +186,49 @@ def stream_rows(
                 raise QueryError(f"the query failed in the database: {_friendly(exc)}") from None
     finally:
         conn.close()
+
+
+def _copy_batches(conn: psycopg.Connection, query: CopyQuery, batch: int) -> Iterator[Any]:
+    """Row batches of a COPY: PostgreSQL sends a row per message; ``batch`` messages are
+    decoded at a time (one C call for thousands of rows).
+
+    The messages are read from libpq directly: psycopg's ``Copy.read()`` costs ~0.5 us
+    per row (half the time of the whole COPY), and its blocking read would hold the GIL
+    while PostgreSQL computes (this runs in the read-ahead thread). psycopg's ``Copy``
+    still starts the COPY and, when the reader stops early, cancels and drains it.
+    """
+    decoder = query.decoder()
+    pgconn = conn.pgconn
+    with conn.cursor() as cur, cur.copy(query.sql), selectors.DefaultSelector() as sel:
+        sel.register(pgconn.socket, selectors.EVENT_READ)
+        get = pgconn.get_copy_data
+        buf = bytearray()
+        count = 0
+        while True:
+            nbytes, data = get(1)  # 1: never blocks
+            if nbytes > 0:
+                buf += data
+                count += 1
+                if count >= batch:
+                    rows = decoder.feed((buf,))
+                    buf, count = bytearray(), 0
+                    if len(rows):
+                        yield rows
+            elif nbytes == 0:  # libpq's buffer is empty: wait (GIL released) and read
+                sel.select()
+                pgconn.consume_input()
+            else:  # -1: the end of the data; the COPY's own result follows
+                break
+        while pgconn.is_busy():
+            sel.select()
+            pgconn.consume_input()
+        while (res := pgconn.get_result()) is not None:
+            if res.status != pq.ExecStatus.COMMAND_OK:
+                raise psycopg.errors.error_from_result(res, encoding=conn.info.encoding)
+        rows = decoder.feed((buf,))
+        decoder.close()
+        if len(rows):
+            yield rows
 
 
 def _create_upload(cur: psycopg.Cursor, up: UploadTable) -> None:

@@ -11,7 +11,7 @@ import itertools
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +22,11 @@ from tap.config import TapConfig
 from tap.errors import QueryError, UsageError
 from tap.formats import OutputFormat, resolve_format
 from tap.params import TapParams
-from tap.query.execute import QueryPlan, UploadTable, stream_rows
+from tap.query.execute import CopyQuery, QueryPlan, UploadTable, stream_rows
 from tap.query.readahead import ReadAhead
 from tap.query.upload import load_uploads
-from tap.votable.binary2_sql import SqlBinary2, plan_binary2_sql
+from tap.votable.binary2_copy import encoded_bytes, plan_binary2_copy
+from tap.votable.binary2_sql import plan_binary2_sql
 
 __all__ = ["LANGS", "PreparedQuery", "prepare", "result_stream"]
 
@@ -47,6 +48,7 @@ class PreparedQuery:
     run_id: str | None
     uploads: list[UploadTable] = field(default_factory=list)
     binary2_sql: bool = True  # let PostgreSQL write BINARY2 rows when it can
+    binary2_copy: bool = True  # read BINARY2 results through binary COPY when it can
     #: ``(catalog, SQL of the query's shape)``: where the result column types are
     #: remembered (string literals do not change them); None: not cached
     types_key: tuple[Catalog, str] | None = None
@@ -124,6 +126,7 @@ def prepare(
         run_id=run_id,
         uploads=uploads,
         binary2_sql=config.binary2_sql,
+        binary2_copy=config.binary2_copy,
         # uploads are temporary tables whose column types differ per request
         types_key=None if uploads else (catalog, shape),
     )
@@ -248,6 +251,34 @@ def _bounded(
             return
 
 
+def binary2_rewrite(
+    sql: str, fields: Sequence[Any], *, copy: bool, in_sql: bool
+) -> tuple[Callable[[tuple[int, ...]], str | CopyQuery | None], list[Callable[[Any], bytes]]]:
+    """The ``QueryPlan.rewrite`` that lets PostgreSQL help write BINARY2, and the list
+    that receives the row encoder going with the query it chose.
+
+    Binary COPY first (``copy``; the cheapest output PostgreSQL has, needs the compiled
+    transcoder), else rows written in SQL (``in_sql``); either declines column types it
+    does not know, and then the rows are encoded in Python (the list stays empty).
+    """
+    encoders: list[Callable[[Any], bytes]] = []
+
+    def rewrite(oids: tuple[int, ...]) -> str | CopyQuery | None:
+        if copy:
+            planned_copy = plan_binary2_copy(sql, fields, oids)
+            if planned_copy is not None:
+                encoders.append(encoded_bytes)
+                return CopyQuery(planned_copy.sql, planned_copy.decoder)
+        if in_sql:
+            planned = plan_binary2_sql(sql, fields, oids)
+            if planned is not None:
+                encoders.append(planned.assemble)
+                return planned.sql
+        return None
+
+    return rewrite, encoders
+
+
 def result_stream(
     prepared: PreparedQuery,
     connect: Callable[[], Any],
@@ -260,20 +291,14 @@ def result_stream(
     plan = QueryPlan(
         sql=prepared.sql, timeout_s=prepared.timeout_s, role=role, uploads=prepared.uploads
     )
-    in_sql: list[SqlBinary2] = []
     if (
-        prepared.binary2_sql
+        (prepared.binary2_sql or prepared.binary2_copy)
         and prepared.format.serialization == "binary2"
         and not _small_shape(prepared.types_key)
     ):
-
-        def rewrite(oids: tuple[int, ...]) -> str | None:
-            planned = plan_binary2_sql(prepared.sql, prepared.fields, oids)
-            if planned is None:
-                return None
-            in_sql.append(planned)
-            return planned.sql
-
+        rewrite, row_encoder = binary2_rewrite(
+            prepared.sql, prepared.fields, copy=prepared.binary2_copy, in_sql=prepared.binary2_sql
+        )
         plan.rewrite = rewrite
         # a repeated query skips the describe round trip
         plan.result_types = _known_types(prepared.types_key)
@@ -295,7 +320,7 @@ def result_stream(
         )
         options: dict[str, Any] = {}
         if plan.rewritten:
-            options["row_encoder"] = in_sql[0].assemble
+            options["row_encoder"] = row_encoder[0]
         writer = prepared.format.writer(
             prepared.fields, batches, overflow_after=prepared.limit, query=prepared.query, **options
         )

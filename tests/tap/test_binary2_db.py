@@ -1,10 +1,14 @@
-"""BINARY2 rows written by PostgreSQL (tap/votable/binary2_sql.py) against the Python
-writer (tap/votable/binary2.py): the same bytes, value by value, on a real server.
+"""BINARY2 rows written with the database's help against the Python writer
+(tap/votable/binary2.py): the same bytes, value by value, on a real server. Two writers:
 
-Every value kind the SQL path encodes is stored in a table with its awkward cases (nulls,
-extremes, NaN and infinities, non-ASCII and control characters, timestamps with and
-without fractions, zones); the table is read once as Python objects and encoded by
-:class:`Binary2Rows`, once through the rewritten query, and the bytes must be equal.
+* ``sql``: PostgreSQL writes the rows (tap/votable/binary2_sql.py);
+* ``copy``: a binary COPY turned into BINARY2 by the compiled transcoder
+  (tap/votable/binary2_copy.py, tap/votable/_binary2copy.c).
+
+Every value kind they encode is stored in a table with its awkward cases (nulls, extremes,
+NaN and infinities, non-ASCII and control characters, timestamps with and without
+fractions, zones); the table is read once as Python objects and encoded by
+:class:`Binary2Rows`, once through each writer, and the bytes must be equal.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import URL
 
 from tap.errors import QueryError
-from tap.query.execute import QueryPlan, result_types, stream_rows
+from tap.query.execute import QueryCancelled, QueryPlan, result_types, stream_rows
+from tap.query.run import binary2_rewrite
+from tap.votable import binary2_copy
 from tap.votable.binary2 import Binary2Rows
+from tap.votable.binary2_copy import CopyDecoder, plan_binary2_copy
 from tap.votable.binary2_sql import plan_binary2_sql
 from tap.votable.fields import Field
 
@@ -161,48 +168,69 @@ def values_db(empty_db_url: URL) -> Iterator[str]:
     yield conninfo
 
 
-def fetch(conninfo: str, sql: str, fields: Sequence[Field], *, rewrite: bool) -> tuple[bytes, bool]:
-    """BINARY2 bytes of ``sql``: Python encoder, or the SQL rewrite when ``rewrite``.
+#: the writers with the database's help (see the module docstring)
+WRITERS = ["sql", "copy"]
+#: planners by writer
+PLANNERS = {"sql": plan_binary2_sql, "copy": plan_binary2_copy}
+
+
+def fetch(
+    conninfo: str, sql: str, fields: Sequence[Field], *, writer: str | None, batch: int = 4
+) -> tuple[bytes, bool]:
+    """BINARY2 bytes of ``sql``: Python encoder (``writer`` None), or the given writer as
+    the service chooses it (tap.query.run.binary2_rewrite).
 
     Returns the bytes and whether the rewritten query ran.
     """
-    planned = []
-
-    def plan_rewrite(oids: tuple[int, ...]) -> str | None:
-        p = plan_binary2_sql(sql, fields, oids)
-        planned.append(p)
-        return None if p is None else p.sql
-
-    plan = QueryPlan(sql=sql, timeout_s=10, batch=4, rewrite=plan_rewrite if rewrite else None)
+    rewrite, encoders = binary2_rewrite(sql, fields, copy=writer == "copy", in_sql=writer == "sql")
+    plan = QueryPlan(sql=sql, timeout_s=10, batch=batch, rewrite=rewrite if writer else None)
     batches = list(stream_rows(conninfo, plan))
     if plan.rewritten:
-        return b"".join(planned[0].assemble(b) for b in batches), True
+        return b"".join(encoders[0](b) for b in batches), True
     encoder = Binary2Rows(fields)
     return b"".join(encoder.encode(b) for b in batches), False
 
 
-def test_every_supported_kind_gives_the_python_bytes(values_db: str) -> None:
+@pytest.fixture(params=WRITERS)
+def writer(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def test_the_transcoder_is_built_where_a_compiler_is() -> None:
+    """Installing provdb compiles tap/votable/_binary2copy.c (hatch_build.py) when a C
+    compiler is at hand; it is optional elsewhere, not here."""
+    import shutil
+    import sysconfig
+
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(cc) is None:
+        pytest.skip(f"no C compiler ({cc}) on this machine")
+    assert binary2_copy.available()
+
+
+@pytest.mark.parametrize("batch", [1, 4, 5000])
+def test_every_supported_kind_gives_the_python_bytes(values_db: str, writer: str, batch: int):
     fields = [Field("k", "int")] + [field for _, _, field, _ in COLUMNS]
     sql = "SELECT * FROM v ORDER BY k"
-    expected, used_sql = fetch(values_db, sql, fields, rewrite=False)
+    expected, used_sql = fetch(values_db, sql, fields, writer=None)
     assert not used_sql
-    got, used_sql = fetch(values_db, sql, fields, rewrite=True)
+    got, used_sql = fetch(values_db, sql, fields, writer=writer, batch=batch)
     assert used_sql, "the rewrite should apply to every column of the table"
     assert got == expected
 
 
 @pytest.mark.parametrize("column", [c[0] for c in COLUMNS])
-def test_each_kind_alone(values_db: str, column: str) -> None:
+def test_each_kind_alone(values_db: str, column: str, writer: str) -> None:
     """One column at a time, so that a difference names its kind."""
     field = next(f for name, _, f, _ in COLUMNS if name == column)
     sql = f"SELECT {column} FROM v ORDER BY k"
-    expected, _ = fetch(values_db, sql, [field], rewrite=False)
-    got, used_sql = fetch(values_db, sql, [field], rewrite=True)
+    expected, _ = fetch(values_db, sql, [field], writer=None)
+    got, used_sql = fetch(values_db, sql, [field], writer=writer)
     assert used_sql
     assert got == expected
 
 
-def test_known_bytes_of_a_row(values_db: str) -> None:
+def test_known_bytes_of_a_row(values_db: str, writer: str) -> None:
     """Spot checks written out by hand, independent of the Python writer."""
     fields = [
         Field("l", "long"),
@@ -212,7 +240,7 @@ def test_known_bytes_of_a_row(values_db: str) -> None:
         Field("b", "boolean"),
     ]
     sql = "SELECT l, t, ts, u, b FROM v WHERE k = 4"
-    got, used_sql = fetch(values_db, sql, fields, rewrite=True)
+    got, used_sql = fetch(values_db, sql, fields, writer=writer)
     assert used_sql
     ucs2 = "ctl\ufffd tab\t end".encode("utf-16-be")
     assert got == (
@@ -228,7 +256,7 @@ def test_known_bytes_of_a_row(values_db: str) -> None:
     )
 
 
-def test_null_flags_and_placeholders(values_db: str) -> None:
+def test_null_flags_and_placeholders(values_db: str, writer: str) -> None:
     fields = [
         Field("b", "boolean"),
         Field("i", "int"),
@@ -241,7 +269,7 @@ def test_null_flags_and_placeholders(values_db: str) -> None:
         Field("f4", "float"),
     ]
     sql = "SELECT b, i, f8, t, ts, u, by, s, f4 FROM v WHERE k = 2"
-    got, used_sql = fetch(values_db, sql, fields, rewrite=True)
+    got, used_sql = fetch(values_db, sql, fields, writer=writer)
     assert used_sql
     assert got[:2] == bytes([0xFF, 0x80])  # nine nulls: eight bits, then the top bit
     (flag, i, f8, t, ts, u, by, s, f4) = struct.unpack(">cidIIIIhf", got[2:])
@@ -266,21 +294,23 @@ def test_null_flags_and_placeholders(values_db: str) -> None:
         ("int4[]", Field("x", "int", "*")),
     ],
 )
-def test_other_pairs_are_left_to_python(values_db: str, pgtype: str, field: Field) -> None:
+def test_other_pairs_are_left_to_python(
+    values_db: str, pgtype: str, field: Field, writer: str
+) -> None:
     sql = f"SELECT NULL::{pgtype} AS x"
     with psycopg.connect(values_db) as conn:
         oids = result_types(conn, sql)
-    assert plan_binary2_sql(sql, [field], oids) is None
-    got, used_sql = fetch(values_db, sql, [field], rewrite=True)
+    assert PLANNERS[writer](sql, [field], oids) is None
+    got, used_sql = fetch(values_db, sql, [field], writer=writer)
     assert not used_sql
-    assert got == fetch(values_db, sql, [field], rewrite=False)[0]
+    assert got == fetch(values_db, sql, [field], writer=None)[0]
 
 
-def test_row_order_and_duplicate_names_survive_the_wrapping(values_db: str) -> None:
+def test_row_order_and_duplicate_names_survive_the_wrapping(values_db: str, writer: str):
     fields = [Field("k", "int"), Field("k", "int"), Field("t", "char", "*")]
     sql = "SELECT k, k, t FROM v ORDER BY k DESC"
-    expected, _ = fetch(values_db, sql, fields, rewrite=False)
-    got, used_sql = fetch(values_db, sql, fields, rewrite=True)
+    expected, _ = fetch(values_db, sql, fields, writer=None)
+    got, used_sql = fetch(values_db, sql, fields, writer=writer)
     assert used_sql and got == expected
 
 
@@ -289,11 +319,11 @@ def test_a_query_the_database_refuses_is_a_query_error(values_db: str) -> None:
     sql = "SELECT k + 'x'::text FROM v"
     fields = [Field("x", "int")]
     messages = []
-    for rewrite in (False, True):
+    for writer in (None, *WRITERS):
         with pytest.raises(QueryError) as info:
-            fetch(values_db, sql, fields, rewrite=rewrite)
+            fetch(values_db, sql, fields, writer=writer)
         messages.append(str(info.value))
-    assert messages[0] == messages[1]
+    assert len(set(messages)) == 1
     assert "operator does not exist" in messages[0]
 
 
@@ -306,7 +336,7 @@ def test_result_types_are_described_without_running(values_db: str) -> None:
 # ----------------------------------------------------------------------------- the archive
 
 
-def test_every_published_table_is_written_by_postgresql(archive_url: URL) -> None:
+def test_every_published_table_is_written_with_the_database(archive_url: URL) -> None:
     """No table of the archive silently falls back to the Python writer."""
     from tap.adql import translate
     from tap.catalog import catalog_from_metadata
@@ -317,8 +347,9 @@ def test_every_published_table_is_written_by_postgresql(archive_url: URL) -> Non
     with psycopg.connect(conninfo_of(archive_url)) as conn:
         for name in names:
             tr = translate(f"SELECT * FROM {name}", catalog, maxrec=10)
-            planned = plan_binary2_sql(tr.sql, tr.fields, result_types(conn, tr.sql))
-            assert planned is not None, name
+            oids = result_types(conn, tr.sql)
+            for writer, plan in PLANNERS.items():
+                assert plan(tr.sql, tr.fields, oids) is not None, (writer, name)
 
 
 def _cells(doc: bytes) -> list[tuple[str, ...]]:
@@ -363,8 +394,8 @@ def test_binary2_from_postgresql_reads_like_tabledata(tap_server: str) -> None:
 # ----------------------------------------------------------------------------- whole stream
 
 
-@pytest.mark.parametrize("binary2_sql", [True, False])
-def test_large_result_with_an_error_midway_ends_well_formed(values_db: str, binary2_sql: bool):
+@pytest.mark.parametrize("writer", [*WRITERS, None])
+def test_large_result_with_an_error_midway_ends_well_formed(values_db: str, writer: str | None):
     """Several read-ahead batches, then the database fails (division by zero at row
     12,001): the rows before it are in the document, and an ERROR INFO ends it."""
     import io
@@ -388,7 +419,8 @@ def test_large_result_with_an_error_midway_ends_well_formed(values_db: str, bina
         overflow_possible=True,
         timeout_s=60,
         run_id=None,
-        binary2_sql=binary2_sql,
+        binary2_sql=writer == "sql",
+        binary2_copy=writer == "copy",
     )
     status: dict = {}
     doc = b"".join(
@@ -435,3 +467,172 @@ def test_shapes_with_small_results_are_then_written_by_python(values_db: str) ->
     b"".join(run.result_stream(q, lambda: psycopg.connect(values_db), role=None))
     assert not run._small_shape(big)
     assert not run._small_shape(None)
+
+
+# ----------------------------------------------------------------------------- COPY path
+
+
+def _copy_data(conninfo: str, copy: str) -> bytes:
+    """The raw data of a ``COPY ... TO STDOUT (FORMAT binary)``, as PostgreSQL sends it."""
+    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+        cur.execute("SET DateStyle = ISO")
+        with cur.copy(copy) as data:
+            return b"".join(bytes(chunk) for chunk in data)
+
+
+def _raw_copy(sql: str) -> str:
+    return f"COPY ({sql}) TO STDOUT (FORMAT binary)"
+
+
+def _copy_plan(conninfo: str, sql: str, fields: Sequence[Field]) -> binary2_copy.CopyBinary2:
+    with psycopg.connect(conninfo) as conn:
+        planned = plan_binary2_copy(sql, fields, result_types(conn, sql))
+    assert planned is not None
+    return planned
+
+
+def test_timestamps_beyond_dali_are_written_as_postgresql_writes_them(values_db: str):
+    """Years outside 1-9999 and the infinities (which Python cannot even read): both
+    database writers send PostgreSQL's own text, the same bytes."""
+    with psycopg.connect(values_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE far (k int, ts timestamp, tz timestamptz, d date)")
+        conn.execute(
+            """INSERT INTO far VALUES
+            (1, 'infinity', '-infinity', 'infinity'),
+            (2, '-infinity', 'infinity', '-infinity'),
+            (3, '10000-01-01 00:00:00.5', '12345-06-07 08:09:10+00', '10000-01-01'),
+            (4, '0044-03-15 12:00:00.000250 BC', '0001-01-01 00:00:00+00 BC', '4713-11-24 BC'),
+            (5, '9999-12-31 23:59:59.999999', '0001-01-01 00:00:00+00', '0001-01-01')"""
+        )
+    fields = [
+        Field("k", "int"),
+        Field("ts", "char", "*", "timestamp"),
+        Field("tz", "char", "*", "timestamp"),
+        Field("d", "char", "*", "timestamp"),
+    ]
+    sql = "SELECT k, ts, tz, d FROM far ORDER BY k"
+    by_sql, rewritten = fetch(values_db, sql, fields, writer="sql")
+    assert rewritten
+    by_copy, rewritten = fetch(values_db, sql, fields, writer="copy")
+    assert rewritten
+    assert by_copy == by_sql
+    for text in (
+        b"infinity",
+        b"-infinity",
+        b"10000-01-01 00:00:00.5",
+        b"0044-03-15 12:00:00.00025 BC",
+        b"9999-12-31T23:59:59.999",
+        b"4713-11-24 BC",
+        b"0001-01-01T00:00:00",
+    ):
+        assert struct.pack(">I", len(text)) + text in by_copy, text
+
+
+def test_copy_data_split_anywhere_gives_the_same_rows(values_db: str) -> None:
+    """PostgreSQL sends one row per message, but the decoder does not rely on it: the
+    COPY data cut at every byte position (header included) gives the same rows."""
+    fields = [Field("k", "int")] + [field for _, _, field, _ in COLUMNS]
+    sql = "SELECT * FROM v ORDER BY k"
+    planned = _copy_plan(values_db, sql, fields)
+    data = _copy_data(values_db, planned.sql)
+    whole = planned.decoder()
+    rows = whole.feed([data])
+    whole.close()
+    assert len(rows) == NROWS
+    expected, _ = fetch(values_db, sql, fields, writer=None)
+    assert rows.data == expected
+    for cut in range(len(data) + 1):
+        decoder = planned.decoder()
+        first = decoder.feed([data[:cut]])
+        second = decoder.feed([memoryview(data)[cut:]])
+        decoder.close()
+        assert first.data + second.data == expected, cut
+        assert len(first) + len(second) == NROWS
+
+
+def test_encoded_rows_slice_at_row_boundaries(values_db: str) -> None:
+    fields = [Field("k", "int"), Field("t", "char", "*")]
+    sql = "SELECT k, t FROM v ORDER BY k"
+    planned = _copy_plan(values_db, sql, fields)
+    rows = planned.decoder().feed([_copy_data(values_db, planned.sql)])
+    singles = [rows[i] for i in range(len(rows))]
+    assert b"".join(singles) == rows.data and rows[-1] == singles[-1]
+    assert singles[0] == b"\x00" + struct.pack(">iI", 0, 3) + b"abc"
+    for start in range(NROWS + 1):
+        for stop in range(NROWS + 2):
+            part = rows[start:stop]
+            assert part.data == b"".join(singles[start:stop]), (start, stop)
+            assert len(part) == len(singles[start:stop])
+            assert [part[i] for i in range(len(part))] == singles[start:stop]
+    assert rows[2:][1:3].data == b"".join(singles[3:5])  # a slice of a slice
+    with pytest.raises(IndexError):
+        rows[NROWS]
+    with pytest.raises(ValueError, match="step"):
+        rows[::2]
+
+
+def test_data_that_is_not_what_was_planned_is_refused(values_db: str) -> None:
+    fields = [Field("k", "int"), Field("t", "char", "*")]
+    sql = "SELECT k, t FROM v ORDER BY k"
+    planned = _copy_plan(values_db, sql, fields)
+    data = _copy_data(values_db, planned.sql)
+    with pytest.raises(ValueError, match="PGCOPY signature"):
+        planned.decoder().feed([b"NOTACOPY" + data[8:]])
+    three_columns = _copy_data(values_db, _raw_copy("SELECT k, t, k FROM v"))
+    with pytest.raises(ValueError, match="3 fields where 2 were expected"):
+        planned.decoder().feed([three_columns])
+    longs = _copy_plan(values_db, "SELECT 1::int8, 't'::text", [Field("k", "long"), fields[1]])
+    with pytest.raises(ValueError, match="column 0: 4 bytes where 8 were expected"):
+        CopyDecoder(longs.spec).feed([data])
+    cut = planned.decoder()
+    cut.feed([data[:-5]])
+    with pytest.raises(ValueError, match="ended in the middle of a row"):
+        cut.close()
+    done = planned.decoder()
+    done.feed([data])
+    with pytest.raises(ValueError, match="after the trailer"):
+        done.feed([b"\x00"])
+
+
+def test_a_copy_stopped_early_leaves_a_clean_connection(values_db: str) -> None:
+    """The reader stops after the first batch (client gone, MAXREC reached): the COPY is
+    cancelled and drained, the transaction rolled back, the pooled connection reused."""
+    from tap.db import ConnectionPool
+
+    with psycopg.connect(values_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE long AS SELECT g AS n FROM generate_series(1, 200000) g")
+    pool = ConnectionPool(values_db)
+    try:
+        sql = "SELECT n FROM long"
+        rewrite, _ = binary2_rewrite(sql, [Field("n", "int")], copy=True, in_sql=False)
+        plan = QueryPlan(sql=sql, timeout_s=30, batch=1000, rewrite=rewrite)
+        pids: list[int] = []
+        rows = stream_rows(pool.get, plan, on_pid=pids.append)
+        assert len(next(rows)) == 1000 and plan.rewritten
+        rows.close()
+        again = pool.get()
+        assert again.info.backend_pid == pids[0]  # the same connection, back in the pool
+        assert again.execute("SELECT count(*) FROM long").fetchone() == (200000,)
+        again.close()
+    finally:
+        pool.close()
+
+
+def test_a_copy_past_its_execution_duration_is_cancelled(values_db: str) -> None:
+    sql = "SELECT g AS n FROM generate_series(1, 100000) g WHERE pg_sleep(0.001) IS NOT NULL"
+    rewrite, _ = binary2_rewrite(sql, [Field("n", "int")], copy=True, in_sql=False)
+    plan = QueryPlan(sql=sql, timeout_s=1, batch=5000, rewrite=rewrite)
+    with pytest.raises(QueryCancelled, match="execution duration of 1 s"):
+        list(stream_rows(values_db, plan))
+    assert plan.rewritten
+
+
+def test_rewrites_need_a_utf8_connection(values_db: str, writer: str) -> None:
+    """Binary text values come in the client encoding: on another one the Python writer
+    encodes the rows (from values psycopg decoded)."""
+    latin1 = make_conninfo(values_db, client_encoding="LATIN1")
+    fields = [Field("k", "int"), Field("t", "char", "*"), Field("u", "unicodeChar", "*")]
+    sql = "SELECT k, t, u FROM v WHERE k IN (0, 1, 5) ORDER BY k"
+    got, rewritten = fetch(latin1, sql, fields, writer=writer)
+    assert not rewritten
+    assert got == fetch(values_db, sql, fields, writer=writer)[0]
