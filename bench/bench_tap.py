@@ -18,9 +18,10 @@ What it does, in order:
    rebuilt after it, foreign-key triggers are off (``session_replication_role =
    replica``); then ``VACUUM ANALYZE``;
 3. starts ``provdb serve --workers 2 --threads 8`` (gunicorn gthread, the production
-   server) as a subprocess on a free port and waits for ``/tap/availability``; with
-   ``--python-binary2`` the service encodes BINARY2 rows in Python
-   (``PROVDB_TAP_BINARY2_SQL=0``) instead of letting PostgreSQL write them;
+   server) as a subprocess on a free port and waits for ``/tap/availability``;
+   ``--binary2-writer`` chooses how the service writes BINARY2 rows: ``copy`` (default:
+   binary COPY and the compiled transcoder), ``sql`` (PostgreSQL writes the rows,
+   ``PROVDB_TAP_BINARY2_COPY=0``) or ``python`` (both off);
 4. measures, each with a direct psycopg baseline in the same run (the baseline runs the
    SQL that ``tap.adql.translate`` makes of the ADQL, with the service's ``MAXREC``):
 
@@ -730,10 +731,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="scratch PROVDB_HOME and service log (default /tmp/provdb-bench-tap)",
     )
     p.add_argument(
-        "--python-binary2",
-        action="store_true",
-        help="serve with PROVDB_TAP_BINARY2_SQL=0: BINARY2 rows encoded in Python, not by "
-        "PostgreSQL (to measure what the SQL writer gains)",
+        "--binary2-writer",
+        choices=("copy", "sql", "python"),
+        default="copy",
+        help="how the service writes BINARY2: copy (default; binary COPY and the compiled "
+        "transcoder), sql (PostgreSQL writes the rows: PROVDB_TAP_BINARY2_COPY=0) or "
+        "python (PROVDB_TAP_BINARY2_COPY=0 and PROVDB_TAP_BINARY2_SQL=0), to measure what "
+        "each gains",
     )
     p.add_argument("--keep", action="store_true", help="keep the archive afterwards")
     p.add_argument("--reuse", action="store_true", help="measure an archive kept before")
@@ -767,7 +771,14 @@ def main(argv: list[str] | None = None) -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
     env["PROVDB_HOME"] = str(home)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env["PROVDB_TAP_BINARY2_SQL"] = "0" if args.python_binary2 else "1"
+    from tap.votable.binary2_copy import available
+
+    transcoder_built = available()
+    if args.binary2_writer == "copy" and not transcoder_built:
+        log("the compiled transcoder is not built (no C compiler at install?): the service")
+        log("will write BINARY2 in SQL; reinstall provdb with a compiler to measure it")
+    env["PROVDB_TAP_BINARY2_COPY"] = "1" if args.binary2_writer == "copy" else "0"
+    env["PROVDB_TAP_BINARY2_SQL"] = "0" if args.binary2_writer == "python" else "1"
     os.environ.pop("PROVDB_DATABASE_URL", None)
     os.environ["PROVDB_HOME"] = str(home)
     server, _ = start_embedded(home / "pgdata")  # held for the whole benchmark
@@ -792,7 +803,8 @@ def main(argv: list[str] | None = None) -> int:
             "threads": args.threads,
             "clients": args.clients,
             "duration_s": args.duration,
-            "binary2_writer": "python" if args.python_binary2 else "postgresql",
+            "binary2_writer": args.binary2_writer,
+            "transcoder_built": transcoder_built,
         },
     }
     service: Service | None = None
