@@ -55,6 +55,16 @@ def create_app(
     app.config["UP_SINCE"] = datetime.now(UTC)
     db = TapDatabase(database or connect(settings))
     app.extensions["provdb_tap_db"] = db
+    if config.binary2_copy:
+        from tap.votable.binary2_copy import available
+
+        if not available():
+            # pip hides the build hook's warning: say it where an operator looks
+            log.warning(
+                "the compiled BINARY2 transcoder (tap/votable/_binary2copy.c) is not built: "
+                "large VOTable results are written in SQL, about half as fast; install a C "
+                "compiler and reinstall provdb to build it"
+            )
 
     from tap.examples import bp as examples_bp
     from tap.provsap import bp as provsap_bp
