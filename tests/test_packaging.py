@@ -1,0 +1,54 @@
+"""The files a build needs are where the builds look for them: the Docker image copies
+what pyproject.toml's build uses, and the source distribution carries it.
+
+(Docker itself is not on the test machines; these checks would have caught an image
+that could not build after the C transcoder's build hook was added.)
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def _needed_by_the_build() -> set[str]:
+    """Top-level paths the wheel build reads: readme, build hooks, packages, extra files."""
+    project = _pyproject()
+    wheel = project["tool"]["hatch"]["build"]["targets"]["wheel"]
+    needed = {"pyproject.toml", project["project"]["readme"]}
+    needed |= {hook["path"] for hook in wheel.get("hooks", {}).values()}
+    needed |= {p.split("/")[0] for p in wheel["packages"]}
+    needed |= {p.split("/")[0] for p in wheel.get("force-include", {})}
+    return needed
+
+
+def test_the_build_hook_and_its_source_exist() -> None:
+    wheel = _pyproject()["tool"]["hatch"]["build"]["targets"]["wheel"]
+    assert wheel["hooks"]["custom"]["path"] == "hatch_build.py"
+    assert (REPO / "hatch_build.py").is_file()
+    source = re.search(r'SOURCE = "([^"]+)"', (REPO / "hatch_build.py").read_text())
+    assert source and (REPO / source.group(1)).is_file()
+
+
+def test_the_docker_image_copies_what_the_build_needs() -> None:
+    dockerfile = (REPO / "docker/Dockerfile").read_text()
+    copied: set[str] = set()
+    for line in dockerfile.splitlines():
+        if line.startswith("COPY ") and "--from" not in line:
+            *sources, _dest = line.split()[1:]
+            copied |= {s.rstrip("/").removeprefix("./") for s in sources}
+    missing = _needed_by_the_build() - copied
+    assert not missing, f"docker/Dockerfile does not COPY {sorted(missing)}"
+
+
+def test_the_source_distribution_carries_what_the_build_needs() -> None:
+    include = set(_pyproject()["tool"]["hatch"]["build"]["targets"]["sdist"]["include"])
+    missing = _needed_by_the_build() - include - {"pyproject.toml"}  # always in an sdist
+    assert not missing, f"the sdist include list lacks {sorted(missing)}"
