@@ -201,6 +201,12 @@ def _copy_batches(conn: psycopg.Connection, query: CopyQuery, batch: int) -> Ite
     pgconn = conn.pgconn
     with conn.cursor() as cur, cur.copy(query.sql), selectors.DefaultSelector() as sel:
         sel.register(pgconn.socket, selectors.EVENT_READ)
+
+        def receive() -> None:
+            """Wait for the socket (the GIL released) and read what came into libpq."""
+            sel.select()
+            pgconn.consume_input()
+
         get = pgconn.get_copy_data
         buf = bytearray()
         count = 0
@@ -214,14 +220,12 @@ def _copy_batches(conn: psycopg.Connection, query: CopyQuery, batch: int) -> Ite
                     buf, count = bytearray(), 0
                     if len(rows):
                         yield rows
-            elif nbytes == 0:  # libpq's buffer is empty: wait (GIL released) and read
-                sel.select()
-                pgconn.consume_input()
+            elif nbytes == 0:  # libpq's buffer is empty
+                receive()
             else:  # -1: the end of the data; the COPY's own result follows
                 break
         while pgconn.is_busy():
-            sel.select()
-            pgconn.consume_input()
+            receive()
         while (res := pgconn.get_result()) is not None:
             if res.status != pq.ExecStatus.COMMAND_OK:
                 raise psycopg.errors.error_from_result(res, encoding=conn.info.encoding)

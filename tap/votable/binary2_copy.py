@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import overload
 
-from .db_kinds import DbKind, db_kind
+from .db_kinds import DbKind, column_kinds, wrap_query
 from .fields import Field
 
 try:  # built by hatch_build.py; optional (no compiler: the SQL writer is used instead)
@@ -154,7 +154,7 @@ class CopyDecoder:
         parts: list[bytes | memoryview] = [self._rest] if self._rest else []
         parts.extend(chunks)
         if self._header:
-            head = b"".join(bytes(p) for p in parts)
+            head = b"".join(parts)
             if len(head) < _HEADER.size:
                 self._rest = head
                 return EncodedRows(b"", b"")
@@ -231,20 +231,14 @@ def plan_binary2_copy(sql: str, fields: Sequence[Field], oids: Sequence[int]) ->
         None when the compiled transcoder is not built or a column is not one it encodes
         (:func:`~tap.votable.db_kinds.db_kind`).
     """
-    if _binary2copy is None or not fields or len(fields) != len(oids):
+    columns = column_kinds(fields, oids)
+    if _binary2copy is None or columns is None:
         return None
-    columns = [f"c{i}" for i in range(len(fields))]
     selects: list[str] = []
     spec = bytearray()
-    for field, oid, c in zip(fields, oids, columns, strict=True):
-        kind = db_kind(field, oid)
-        if kind is None:
-            return None
+    for c, kind in columns:
         selects.append(_select(kind, c))
         bound = -1 if kind.bound is None else kind.bound
         spec += struct.pack(">Bi", _CODES[kind.kind], bound)
-    wrapped = (
-        f"COPY (SELECT {', '.join(selects)} FROM (\n{sql}\n) AS q({', '.join(columns)}))"
-        " TO STDOUT (FORMAT binary)"
-    )
-    return CopyBinary2(wrapped, bytes(spec))
+    copy = f"COPY ({wrap_query(sql, selects, len(columns))}) TO STDOUT (FORMAT binary)"
+    return CopyBinary2(copy, bytes(spec))

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .binary2 import ucs2_bytes
-from .db_kinds import DbKind, db_kind
+from .db_kinds import DbKind, column_kinds, wrap_query
 from .fields import Field
 
 __all__ = ["SqlBinary2", "plan_binary2_sql"]
@@ -214,16 +214,13 @@ def _assembler(
 
 @functools.lru_cache(maxsize=256)
 def _plan(sql: str, fields: tuple[Field, ...], oids: tuple[int, ...]) -> SqlBinary2 | None:
-    if not fields or len(fields) != len(oids):
+    columns = column_kinds(fields, oids)
+    if columns is None:
         return None
-    columns = [f"c{i}" for i in range(len(fields))]
-    runs: list[list[str]] = [[_null_flags(columns)]]
+    runs: list[list[str]] = [[_null_flags([c for c, _ in columns])]]
     passed: list[str] = []
     bounds: list[int | None] = []
-    for field, oid, c in zip(fields, oids, columns, strict=True):
-        kind = db_kind(field, oid)
-        if kind is None:
-            return None
+    for c, kind in columns:
         if kind.kind != "ucs2":
             runs[-1].append(_field_sql(kind, c))
             continue
@@ -239,7 +236,7 @@ def _plan(sql: str, fields: tuple[Field, ...], oids: tuple[int, ...]) -> SqlBina
         select.append(" || ".join(run))
         if i < len(passed):
             select.append(passed[i])
-    wrapped = f"SELECT {', '.join(select)} FROM (\n{sql}\n) AS q({', '.join(columns)})"
+    wrapped = wrap_query(sql, select, len(columns))
     return SqlBinary2(wrapped, len(bounds), _assembler(tuple(bounds), trailing))
 
 

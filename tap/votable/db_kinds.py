@@ -11,12 +11,13 @@ field (Python reads it from its shortest text, ``0.1`` -> 0.1, where a cast give
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .fields import Field
 from .values import arraysize_info
 
-__all__ = ["PG_TYPES", "DbKind", "db_kind"]
+__all__ = ["PG_TYPES", "DbKind", "column_kinds", "db_kind", "wrap_query"]
 
 #: Built-in PostgreSQL type OIDs (fixed in ``pg_type.dat``) the database-side writers know.
 PG_TYPES: dict[int, str] = {
@@ -98,3 +99,25 @@ def db_kind(field: Field, oid: int) -> DbKind | None:
     if dt == "char" and field.xtype is None and pgtype in _TEXT:
         return DbKind("char", pgtype)
     return None
+
+
+def column_kinds(fields: Sequence[Field], oids: Sequence[int]) -> list[tuple[str, DbKind]] | None:
+    """Each result column's name in :func:`wrap_query` (``c0``, ``c1`` ...) and its kind,
+    or None when one has none (or ``fields`` and ``oids`` do not match)."""
+    if not fields or len(fields) != len(oids):
+        return None
+    columns = []
+    for i, (field, oid) in enumerate(zip(fields, oids, strict=True)):
+        kind = db_kind(field, oid)
+        if kind is None:
+            return None
+        columns.append((f"c{i}", kind))
+    return columns
+
+
+def wrap_query(sql: str, selects: Sequence[str], ncolumns: int) -> str:
+    """``SELECT <selects> FROM (<sql>) AS q(c0, c1, ...)``: the query's ``ncolumns``
+    result columns renamed ``c0``, ``c1``... (their own names may repeat or need quoting)
+    for the ``selects`` expressions to read."""
+    names = ", ".join(f"c{i}" for i in range(ncolumns))
+    return f"SELECT {', '.join(selects)} FROM (\n{sql}\n) AS q({names})"

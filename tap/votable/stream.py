@@ -168,9 +168,9 @@ class ResultStream(Iterator[bytes]):
             yield encoder.header()
             try:
                 for batch in self._all_batches():
-                    # lists, tuples and pre-encoded batches (binary2_copy.EncodedRows)
-                    # are sliced as they are; anything else (a generator) is listed
-                    if not isinstance(batch, (list, tuple)) and not isinstance(batch, Sequence):
+                    # sequences (lists, tuples, pre-encoded binary2_copy.EncodedRows) are
+                    # sliced as they are; anything else (a generator) is listed
+                    if not isinstance(batch, Sequence):
                         batch = list(batch)
                     count = len(batch)
                     if not count:
