@@ -7,15 +7,29 @@ script puts its own folder on ``sys.path`` first, as Python does for the script'
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import platform
 import re
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["drop_secondary_keys", "log", "machine"]
+__all__ = ["drop_secondary_keys", "log", "machine", "save_results"]
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def save_results(results: dict[str, Any], output: Path | None, name: str) -> Path:
+    """Write ``results`` as JSON to ``output``, by default ``bench/results/<date>-<name>.json``;
+    returns the path written."""
+    if output is None:
+        output = REPO / "bench" / "results" / f"{datetime.now().date().isoformat()}-{name}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    return output
 
 
 def log(message: str) -> None:

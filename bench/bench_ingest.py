@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import re
 import shutil
@@ -53,7 +52,7 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 sys.path.insert(0, str(REPO))
 
-from _common import log, machine  # noqa: E402  (bench/ is on sys.path: the script's folder)
+from _common import log, machine, save_results  # noqa: E402  (bench/ is on sys.path: the script's folder)
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -472,11 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         "provdb_parser_only_s": results.get("provdb_parser_only", {}).get("seconds"),
         "provdb_parser_mapper_s": results.get("provdb_parser_mapper", {}).get("seconds"),
     }
-    output = args.output or (
-        REPO / "bench" / "results" / f"{datetime.now().date().isoformat()}-ingest.json"
-    )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=2) + "\n")
+    output = save_results(results, args.output, "ingest")
     print_table(results)
     print(f"\nresults: {output}")
     return 0

@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench_ingest import Archive, log, machine, provdb  # noqa: E402
+from bench_ingest import Archive, log, machine, provdb, save_results  # noqa: E402
 
 SAMPLE_CONFIG = REPO.parent / "shared" / "samples" / "lstchain" / "lstchain_standard_config.json"
 LSTCHAIN_VERSIONS = ("0.9.13", "0.10.5", "0.12.3")
@@ -268,11 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             for j in args.jobs
         },
     }
-    output = args.output or (
-        REPO / "bench" / "results" / f"{datetime.now().date().isoformat()}-scan.json"
-    )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=2) + "\n")
+    output = save_results(results, args.output, "scan")
     print_table(results)
     print(f"\nresults: {output}")
     return 0

@@ -58,7 +58,6 @@ Example (the scale of the issue: 1M entities, 2M used, 1M generations, 1M parame
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import os
 import random
@@ -77,7 +76,7 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 sys.path.insert(0, str(REPO))
 
-from _common import drop_secondary_keys, log, machine  # noqa: E402  (bench/ is on sys.path: the script's folder)
+from _common import drop_secondary_keys, log, machine, save_results  # noqa: E402  (bench/ is on sys.path: the script's folder)
 
 #: tables the load fills (their secondary indexes are rebuilt after the load)
 LOADED = ("activity", "entity", "used", "wasgeneratedby", "parameter")
@@ -894,11 +893,7 @@ def main(argv: list[str] | None = None) -> int:
         "stream_1m_rss_under_200mb": st["worker_peak_rss_mb"] < 200.0,
         "concurrent_ge_200_rps_no_errors": conc["requests_per_s"] >= 200 and conc["errors"] == 0,
     }
-    output = args.output or (
-        REPO / "bench" / "results" / f"{datetime.now().date().isoformat()}-tap.json"
-    )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=2) + "\n")
+    output = save_results(results, args.output, "tap")
     print_table(results)
     print(f"\nresults: {output}")
     return 0
