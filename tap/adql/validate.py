@@ -519,6 +519,23 @@ class _Checker:
         if not (isinstance(value, exp.Literal) and value.is_int and int(value.this) >= 0):
             self.fail(f"{keyword} needs an unsigned integer", value, keyword)
 
+    def check_select(self, node: exp.Select) -> None:
+        # sqlglot accepts an empty select list; PostgreSQL then returns rows with no
+        # column, which no VOTable can carry: refuse it here, pointing where the list
+        # should be (the FROM right after SELECT / DISTINCT)
+        if node.expressions:
+            return
+        word = "DISTINCT" if node.args.get("distinct") else "SELECT"
+        message = f"{word} needs a select list: the columns or expressions to return"
+        hint = "e.g. SELECT * FROM t, or SELECT TOP 10 id, name FROM t"
+        table = self.offset_of(node.args.get("from_"))
+        froms = [
+            tok.start
+            for tok in self.tokens
+            if tok.text.upper() == "FROM" and (table is None or tok.start < table)
+        ]
+        raise _error_at(self.adql, froms[-1] if froms else None, message, hint)
+
     def check_distinct(self, node: exp.Distinct) -> None:
         if node.args.get("on"):
             self.fail("DISTINCT ON is not ADQL", node, "DISTINCT")

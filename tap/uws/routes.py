@@ -7,6 +7,7 @@ jobs 404, both with a DALI error document.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,21 @@ from tap.uws import documents
 from tap.uws.jobs import ACTIVE, JobStore, Phase
 
 bp = Blueprint("uws", __name__)
+
+#: What :meth:`JobStore.create` hands out (``secrets.token_hex(8)``).
+JOB_ID = re.compile(r"[0-9a-f]{16}")
+
+
+@bp.url_value_preprocessor
+def _known_shape(endpoint: str | None, values: dict | None) -> None:
+    """Answer 404 for a job id no job can have, before it reaches the database.
+
+    A NUL byte (``/async/%00``) made PostgreSQL refuse the parameter: an HTTP 500.
+    """
+    job_id = (values or {}).get("job_id")
+    if job_id is not None and not JOB_ID.fullmatch(job_id):
+        raise NotFound(f"no job {job_id!r}: job ids are 16 hexadecimal digits")
+
 
 XML = "text/xml"
 TEXT = "text/plain"

@@ -169,6 +169,11 @@ CASES = [
     ("SELECT CAST(id AS regclass) FROM provenance.entity", "CAST to", 1, 19),
     ("SELECT CAST(id AS VARCHAR(0)) FROM provenance.entity", "positive integer", 1, 19),
     ("SELECT CAST(id AS INTEGER(2)) FROM provenance.entity", "takes no length", 1, 19),
+    # --- empty select lists (PostgreSQL would accept them; no VOTable can carry them)
+    ("SELECT FROM provenance.entity", "SELECT needs a select list", 1, 8),
+    ("SELECT DISTINCT FROM provenance.entity", "DISTINCT needs a select list", 1, 17),
+    ("SELECT TOP 3 FROM provenance.entity", "SELECT needs a select list", 1, 14),
+    ("SELECT * FROM (SELECT FROM provenance.entity) AS x", "needs a select list", 1, 23),
     # --- tables
     ("SELECT * FROM pg_catalog.pg_shadow", "unknown table 'pg_catalog.pg_shadow'", 1, 26),
     ("SELECT * FROM pg_shadow", "unknown table 'pg_shadow'", 1, 15),

@@ -164,6 +164,9 @@ def test_response_formats(tap_server: str, fmt: str, mime: str) -> None:
         ({"LANG": "ADQL", "QUERY": "SELECT pg_sleep(10) FROM provenance.entity"}, "pg_sleep"),
         ({"LANG": "ADQL", "QUERY": "SELECT * FROM pg_catalog.pg_shadow"}, "pg_shadow"),
         ({"LANG": "ADQL", "QUERY": "SELECT TOP 1 nme FROM provenance.entity"}, "nme"),
+        # was an HTTP 500 (an empty select list reached the VOTable writer)
+        ({"LANG": "ADQL", "QUERY": "SELECT FROM provenance.entity"}, "needs a select list"),
+        ({"LANG": "ADQL", "QUERY": "SELECT DISTINCT FROM provenance.entity"}, "DISTINCT needs"),
         ({"LANG": "ADQL", "MAXREC": "-1", "QUERY": "SELECT id FROM provenance.entity"}, "MAXREC"),
         (
             {"LANG": "ADQL", "RESPONSEFORMAT": "pdf", "QUERY": "SELECT id FROM provenance.entity"},
@@ -259,6 +262,19 @@ def test_async_parameters_destruction_duration_quote_owner(tap_server: str) -> N
     r = requests.post(job, data={"ACTION": "DELETE"}, allow_redirects=False, timeout=10)
     assert r.status_code == 303
     assert requests.get(job + "/phase", timeout=10).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["%00", "%00/results/result", "%00/phase", "x%00y/error", "0123456789ABCDEF"],
+)
+def test_job_ids_no_job_can_have_get_a_404_error_document(tap_server: str, path: str) -> None:
+    # /async/%00 was an HTTP 500: PostgreSQL refuses NUL in a text parameter
+    methods = ("get",) if "/" in path.replace("%2F", "/") else ("get", "post", "delete")
+    for method in methods:
+        r = requests.request(method, f"{tap_server}/async/{path}", timeout=10)
+        assert r.status_code == 404, (method, path, r.status_code)
+        assert _status(r.content) == ["ERROR"], r.text[:300]
 
 
 def test_abort_cancels_a_running_query(tap_server: str) -> None:
