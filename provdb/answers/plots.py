@@ -32,7 +32,7 @@ __all__ = ["durations_svg", "timeline_svg"]
 
 #: Colours (completed, failed, never ended, density).
 COLOURS = {"completed": "#3b73b9", "failed": "#d62728", "never_ended": "#ff7f0e"}
-_CHAR_W = 7.0  # average glyph width of the 12 px sans-serif font, to size columns
+_CHAR_W = 7.6  # widest digit-heavy glyph run of the 12 px sans-serif font, to size columns
 _FONT = 'font-family="sans-serif" font-size="12"'
 _NICE_SECONDS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600)
 
@@ -116,7 +116,8 @@ def durations_svg(
     right_w = 90  # "12 failed" column
     x0, x1 = label_w, width - right_w
     vmax = max((g.max_s or 0.0 for g in groups), default=0.0) or 1.0
-    step = _nice_step(vmax)
+    # whole minutes/hours for long steps, 1-2-5 steps for sub-10-second ones
+    step = _tick_step(vmax) if vmax >= 10 else _nice_step(vmax)
     vmax = step * -(-vmax // step)  # round the axis up to a whole tick
 
     def x(v: float | None) -> float:
@@ -231,7 +232,7 @@ def timeline_svg(
     names = sorted(lanes, key=lambda k: (min(a.start for a in lanes[k]), k))  # type: ignore[type-var]
     lane_h, top = 26, 40
     label_w = min(max((len(n) for n in names), default=4), max_label) * _CHAR_W + 12
-    x0, x1 = label_w, width - 12
+    x0, x1 = label_w, width - 18  # room for the never-ended marker
     if acts:
         t0 = min(a.start for a in acts)  # type: ignore[type-var]
         t1 = max(max((a.end or a.start) for a in acts), max(a.start for a in acts))  # type: ignore[type-var]
