@@ -169,7 +169,7 @@ def report_text(report: StatsReport) -> str:
             )
         )
     for title, rows, total in (
-        ("failures", report.failures, s.failed),
+        ("failed", report.failures, s.failed),
         ("never ended", report.never_ended, s.never_ended),
     ):
         if not total:
