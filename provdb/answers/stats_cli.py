@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from provdb.cli import CONTEXT_SETTINGS, handle_errors
+from provdb.errors import ProvdbError
+
+if TYPE_CHECKING:  # the CLI starts without the SQL modules; they load when the command runs
+    from provdb.answers.stats import StatsReport
 
 __all__ = ["stats"]
+
+# The same as provdb.cli's: provdb.cli imports this module to register the command, so
+# importing provdb.cli from here would be circular.
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 @click.command("stats", context_settings=CONTEXT_SETTINGS)
@@ -39,7 +47,6 @@ __all__ = ["stats"]
     show_default=True,
     help="Aligned tables, or JSON with the keys documented in README.",
 )
-@handle_errors
 def stats(night: str | None, run: str | None, by: str, top: int, fmt: str) -> None:
     """Show how long the pipeline's steps took and which activities failed.
 
@@ -57,9 +64,23 @@ def stats(night: str | None, run: str | None, by: str, top: int, fmt: str) -> No
       provdb stats --run 20200117_01807 --format json > stats.json
       provdb stats --by night
     """
+    try:
+        report = _report(night=night, run=run, by=by, top=top)
+    except ProvdbError as exc:  # one line, as provdb.cli.handle_errors does
+        click.echo(f"provdb: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    from provdb.answers.stats_format import report_json, report_text
+
+    if fmt == "json":
+        sys.stdout.write(json.dumps(report_json(report), indent=2) + "\n")
+    else:
+        sys.stdout.write(report_text(report))
+
+
+def _report(*, night: str | None, run: str | None, by: str, top: int) -> StatsReport:
+    """The report from the archive of the environment's settings."""
     from provdb import migrate
     from provdb.answers.stats import activity_stats
-    from provdb.answers.stats_format import report_json, report_text
     from provdb.config import Settings
     from provdb.db import connect
     from provdb.errors import DatabaseError
@@ -73,10 +94,6 @@ def stats(night: str | None, run: str | None, by: str, top: int, fmt: str) -> No
                 f"{state.head}: run `provdb db upgrade` first"
             )
         with database.engine.connect() as conn:
-            report = activity_stats(conn, night=night, run=run, by=by, top=top)
+            return activity_stats(conn, night=night, run=run, by=by, top=top)
     finally:
         database.dispose()
-    if fmt == "json":
-        sys.stdout.write(json.dumps(report_json(report), indent=2) + "\n")
-    else:
-        sys.stdout.write(report_text(report))
