@@ -10,7 +10,8 @@
   density in ``bins`` time bins (default 200: a cell per bin, darker when more
   activities run in it, its tooltip says how many), and its failures and never-ended
   activities are still drawn one by one on top (at most ``max_bars`` of them). A note
-  under the plot says which lanes were binned. Failed bars are red; never-ended ones
+  under the plot says which lanes were binned. In a drawn lane, activities that overlap
+  in time (parallel subruns) are stacked on up to 8 sub-rows. Failed bars are red; never-ended ones
   run to the last timestamp of the plot in orange and end with a marker. Each bar
   carries a ``<title>`` tooltip (id, name, duration) and links to its activity page
   when ``href`` is given.
@@ -195,6 +196,39 @@ def _tick_step(span: float) -> float:
     return 86400.0
 
 
+_TRACK_H = 8  # pixels per sub-row of a lane whose activities overlap
+_MAX_TRACKS = 8
+
+
+def _pack(items: Sequence[ActivityRow], last: dt.datetime) -> list[int]:
+    """Sub-row of each activity (in ``items`` order): the first row free at its start.
+
+    Greedy interval packing in start order; past :data:`_MAX_TRACKS` rows an activity
+    goes on the row that frees first (and overlaps there). Never-ended activities run
+    to ``last``.
+    """
+    order = sorted(range(len(items)), key=lambda i: items[i].start)  # type: ignore[arg-type,return-value]
+    ends: list[dt.datetime] = []
+    out = [0] * len(items)
+    for i in order:
+        a = items[i]
+        end = a.end or last
+        free = next((k for k, e in enumerate(ends) if e <= a.start), None)  # type: ignore[operator]
+        if free is None and len(ends) < _MAX_TRACKS:
+            ends.append(end)
+            free = len(ends) - 1
+        elif free is None:
+            free = min(range(len(ends)), key=ends.__getitem__)
+        ends[free] = max(ends[free], end) if ends[free] > a.start else end  # type: ignore[operator]
+        out[i] = free
+    return out
+
+
+def _lane_height(packed: list[int] | None) -> float:
+    n = max(packed, default=0) + 1 if packed else 1
+    return 26.0 if n == 1 else 10.0 + _TRACK_H * n
+
+
 def timeline_svg(
     rows: Sequence[ActivityRow],
     *,
@@ -230,7 +264,7 @@ def timeline_svg(
     for r in acts:
         lanes.setdefault(lane_of(r), []).append(r)
     names = sorted(lanes, key=lambda k: (min(a.start for a in lanes[k]), k))  # type: ignore[type-var]
-    lane_h, top = 26, 40
+    top = 40
     label_w = min(max((len(n) for n in names), default=4), max_label) * _CHAR_W + 12
     x0, x1 = label_w, width - 18  # room for the never-ended marker
     if acts:
@@ -239,11 +273,18 @@ def timeline_svg(
     else:
         t0 = t1 = dt.datetime(1970, 1, 1)
     span = max((t1 - t0).total_seconds(), 1e-6)
+    # layout: a drawn lane stacks overlapping activities on sub-rows, a binned one has one
+    tracks = {n: _pack(lanes[n], t1) if len(lanes[n]) <= max_bars else None for n in names}
+    heights = {n: _lane_height(tracks[n]) for n in names}
+    lane_top, y = {}, float(top)
+    for n in names:
+        lane_top[n] = y
+        y += heights[n]
 
     def x(t: dt.datetime) -> float:
         return x0 + (x1 - x0) * (t - t0).total_seconds() / span
 
-    axis_y = top + lane_h * max(len(names), 1) + 4
+    axis_y = (y if names else top + 26) + 4
     notes: list[str] = []
     body = [
         f'<text x="{width / 2:.0f}" y="20" text-anchor="middle" font-size="14">{_e(title)}</text>'
@@ -269,7 +310,8 @@ def timeline_svg(
     else:
         body.append(f'<text x="{x0:.0f}" y="{top + 14}">no activities</text>')
 
-    def bar(a: ActivityRow, y: float) -> str:
+    def bar(a: ActivityRow, y: float, h: float = 14) -> str:
+        """The bar of ``a`` with its top at ``y``, ``h`` pixels high."""
         end = a.end or t1
         xa, xb = x(a.start), x(end)  # type: ignore[arg-type]
         tip = (
@@ -278,25 +320,33 @@ def timeline_svg(
             + (f", {a.status or 'failed'} (exit code {a.exit_code})" if a.state == "failed" else "")
         )
         shape = (
-            f'<rect class="bar {a.state}" x="{xa:.2f}" y="{y + 5}" width="{max(xb - xa, 1.0):.2f}" '
-            f'height="14" fill="{COLOURS[a.state]}"><title>{_e(tip)}</title></rect>'
+            f'<rect class="bar {a.state}" x="{xa:.2f}" y="{y:.1f}" width="{max(xb - xa, 1.0):.2f}" '
+            f'height="{h:.0f}" fill="{COLOURS[a.state]}"><title>{_e(tip)}</title></rect>'
         )
         if a.state == "never_ended":
             shape += (
-                f'<path class="open-marker" d="M{xb:.2f},{y + 3} l5,9 l-5,9 z" '
-                f'fill="{COLOURS["never_ended"]}"/>'
+                f'<path class="open-marker" d="M{xb:.2f},{y - 2:.1f} l5,{h / 2 + 2:.1f} '
+                f'l-5,{h / 2 + 2:.1f} z" fill="{COLOURS["never_ended"]}"/>'
             )
         return _link(shape, href(a.id) if href else None)
 
-    for i, name in enumerate(names):
-        y = top + i * lane_h
+    for name in names:
+        y = lane_top[name]
         items = lanes[name]
         body.append(
-            f'<text x="{label_w - 6:.1f}" y="{y + 17}" text-anchor="end">'
+            f'<text x="{label_w - 6:.1f}" y="{y + heights[name] / 2 + 4:.1f}" text-anchor="end">'
             f"{_e(_cut(name, max_label))}<title>{_e(name)} ({len(items)} activities)</title></text>"
         )
-        if len(items) <= max_bars:
-            body.extend(bar(a, y) for a in items)
+        packed = tracks[name]
+        if packed is not None:
+            n_tracks = max(packed, default=0) + 1
+            if n_tracks == 1:
+                body.extend(bar(a, y + 5) for a in items)
+            else:
+                body.extend(
+                    bar(a, y + 5 + _TRACK_H * k, _TRACK_H - 1)
+                    for a, k in zip(items, packed, strict=True)
+                )
             continue
         counts = [0] * bins
         width_s = span / bins
@@ -312,12 +362,13 @@ def timeline_svg(
                 continue
             start = t0 + dt.timedelta(seconds=b * width_s)
             body.append(
-                f'<rect class="bin" x="{x0 + b * bw:.2f}" y="{y + 5}" width="{bw:.2f}" height="14" '
-                f'fill="{COLOURS["completed"]}" fill-opacity="{0.15 + 0.85 * n / peak:.2f}">'
+                f'<rect class="bin" x="{x0 + b * bw:.2f}" y="{y + 5:.1f}" width="{bw:.2f}" '
+                f'height="14" fill="{COLOURS["completed"]}" '
+                f'fill-opacity="{0.15 + 0.85 * n / peak:.2f}">'
                 f"<title>{n} activities running from {start:%H:%M:%S}</title></rect>"
             )
         odd = [a for a in items if a.state != "completed"]
-        body.extend(bar(a, y) for a in odd[:max_bars])
+        body.extend(bar(a, y + 5) for a in odd[:max_bars])
         notes.append(
             f"{name}: {len(items):,} activities drawn as density in {bins} time bins"
             + (f", {len(odd):,} failed or never ended drawn one by one" if odd else "")

@@ -99,6 +99,28 @@ def test_timeline_one_bar_per_activity_with_tooltip_and_link() -> None:
     assert len(root.findall(f".//{SVG}path[@class='open-marker']")) == 1
 
 
+def test_overlapping_activities_get_sub_rows() -> None:
+    # a0 and a1 overlap, a2 starts when a0 ends (reuses a0's row), a3 overlaps all three
+    rows = [
+        _act(0, "r0_to_dl1", 0, 10),
+        _act(1, "r0_to_dl1", 5, 20),
+        _act(2, "r0_to_dl1", 10, 5),
+        _act(3, "r0_to_dl1", 6, 30),
+    ]
+    root = _parse(timeline_svg(rows))
+    y = {
+        r.find(f"{SVG}title").text.split()[0]: float(r.get("y"))
+        for r in root.iter(f"{SVG}rect")
+        if r.get("class") == "bar completed"
+    }
+    assert y["a0"] == y["a2"]
+    assert len({y["a0"], y["a1"], y["a3"]}) == 3
+    # sequential activities share one row
+    root = _parse(timeline_svg([_act(i, "dl1ab", 10 * i, 10) for i in range(5)]))
+    ys = {r.get("y") for r in root.iter(f"{SVG}rect") if r.get("class") == "bar completed"}
+    assert len(ys) == 1
+
+
 def test_timeline_bins_a_crowded_lane_and_says_so() -> None:
     rows = [_act(i, "dl1ab", i * 2.0, 30) for i in range(1000)]
     rows.append(_act(5000, "dl1ab", 100, 10, "failed"))
