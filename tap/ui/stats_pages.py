@@ -29,18 +29,32 @@ def _group_href(by: str, night: str | None, run: str | None) -> Any:
         if by == "run":
             date, _, number = group.partition("_")
             return run_href(date, number) if number else None
-        where = [f"a.name = {_adql_literal(group)}"]
+        if run:
+            # a run's activities and its night's calibration: the view archive.run_activity
+            date, _, number = run.rpartition("_")
+            where = [
+                f"activity_name = {_adql_literal(group)}",
+                f"observation_run = {_adql_literal(number)}",
+            ]
+            where += [f"observation_date = {_adql_literal(d)}" for d in {date, night} if d]
+            query = (
+                "SELECT activity_id AS id, activity_name AS name, run_id, start_time, end_time\n"
+                f"FROM archive.run_activity\nWHERE {' AND '.join(where)}\nORDER BY start_time"
+            )
+            return url_for("ui.adql", query=query)
+        # the activities provdb stats counts (no run-wise copies; see provdb.answers.stats)
+        where = [
+            f"a.name = {_adql_literal(group)}",
+            "a.start_time IS NOT NULL",
+            "(s.id IS NULL OR (s.source_format <> 'lstosa-run-wise' AND NOT "
+            "(s.source_format LIKE 'prov-%' AND s.observation_run IS NOT NULL)))",
+        ]
         if night:
             where.append(f"s.observation_date = {_adql_literal(night)}")
-        if run:
-            date, _, number = run.rpartition("_")
-            where.append(f"s.observation_run = {_adql_literal(number)}")
-            if date:
-                where.append(f"s.observation_date = {_adql_literal(date)}")
         query = (
             "SELECT a.id, a.name, a.start_time, a.end_time, a.status, a.exit_code\n"
             "FROM provenance.activity AS a\n"
-            "JOIN archive.processing_session AS s ON s.id = a.session_id\n"
+            "LEFT OUTER JOIN archive.processing_session AS s ON s.id = a.session_id\n"
             f"WHERE {' AND '.join(where)}\nORDER BY a.start_time"
         )
         return url_for("ui.adql", query=query)

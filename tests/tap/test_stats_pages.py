@@ -11,6 +11,7 @@ import json
 import re
 from html import unescape
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -19,7 +20,7 @@ from sqlalchemy.engine import URL
 
 from provdb.ingest.pipeline import ingest_file
 from tests.provdb.test_stats import _durations, _records, night_log  # noqa: F401
-from tests.tap.test_ui import get_ok, hrefs, make_app, text_of
+from tests.tap.test_ui import _sync_csv, get_ok, hrefs, make_app, text_of
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = "<b>evil</b> & 'tool' \"x\""
@@ -108,6 +109,19 @@ def test_archive_page_lists_the_escaped_failure(client) -> None:
     assert "Failures (1)" in failures and HOSTILE in unescape(failures) and "error 3" in failures
     assert _svgs(html).keys() == {"durations"}  # no timeline without a night or run
     assert "Choose a night or a run" in text_of(html)
+
+
+@pytest.mark.parametrize("query", [f"night={NIGHT}", "", "run=01808"])
+def test_step_labels_link_to_the_adql_of_their_activities(client, query: str) -> None:
+    html = get_ok(client, f"/ui/stats?{query}")
+    counts = {r[0]: int(r[1]) for r in _table_rows(html, "groups")}
+    labels = _svgs(html)["durations"].findall(f".//{SVG}a")
+    assert len(labels) == len(counts)
+    for a in labels:
+        url = urlsplit(a.get("href"))
+        assert url.path == "/ui/adql"
+        rows = _sync_csv(client, parse_qs(url.query)["query"][0])
+        assert len(rows) == counts[rows[0]["name"]]
 
 
 def test_by_run_and_run_page_link(client, night_log) -> None:  # noqa: F811
