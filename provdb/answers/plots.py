@@ -10,11 +10,11 @@
   density in ``bins`` time bins (default 200: a cell per bin, darker when more
   activities run in it, its tooltip says how many), and its failures and never-ended
   activities are still drawn one by one on top (at most ``max_bars`` of them). A note
-  under the plot says which lanes were binned. In a drawn lane, activities that overlap
-  in time (parallel subruns) are stacked on up to 8 sub-rows. Failed bars are red; never-ended ones
-  run to the last timestamp of the plot in orange and end with a marker. Each bar
-  carries a ``<title>`` tooltip (id, name, duration) and links to its activity page
-  when ``href`` is given.
+  under the plot says which lanes were binned (one line for all when more than 3). In
+  a drawn lane, activities that overlap in time (parallel subruns) are stacked on up to
+  8 sub-rows. Failed bars are red; never-ended ones run to the last timestamp of the
+  plot in orange and end with a marker. Each bar carries a ``<title>`` tooltip (id,
+  name, duration) and links to its activity page when ``href`` is given.
 
 Every text is escaped (activity names are data). Labels longer than the label column
 are cut with ``…`` (the full text is in the tooltip), so nothing overflows the drawing.
@@ -374,6 +374,14 @@ def timeline_svg(
             + (f", {len(odd):,} failed or never ended drawn one by one" if odd else "")
             + (f" (first {max_bars})" if len(odd) > max_bars else "")
         )
+    if len(notes) > 3:  # one line per binned lane would dwarf the plot: say it once
+        binned = [n for n in names if tracks[n] is None]
+        odd_total = sum(1 for n in binned for a in lanes[n] if a.state != "completed")
+        notes = [
+            f"{len(binned)} lanes of more than {max_bars} activities ({binned[0]} .. "
+            f"{binned[-1]}) drawn as density in {bins} time bins"
+            + (f", {odd_total:,} failed or never ended drawn one by one" if odd_total else "")
+        ]
     height = axis_y + 44 + 16 * len(notes)
     for k, note in enumerate(notes):
         body.append(

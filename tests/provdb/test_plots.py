@@ -142,6 +142,15 @@ def test_timeline_bins_a_crowded_lane_and_says_so() -> None:
     assert max(counts) >= 15 and min(counts) >= 1
 
 
+def test_many_binned_lanes_share_one_note() -> None:
+    rows = [_act(1000 * k + i, f"run{k}", i, 5) for k in range(5) for i in range(40)]
+    root = _parse(timeline_svg(rows, lane_by="step", max_bars=30, bins=10))
+    notes = ["".join(t.itertext()) for t in root.findall(f".//{SVG}text[@class='note']")]
+    assert notes == [
+        "5 lanes of more than 30 activities (run0 .. run4) drawn as density in 10 time bins"
+    ]
+
+
 def test_empty_inputs_give_valid_svg() -> None:
     _parse(durations_svg([]))
     _parse(timeline_svg([]))

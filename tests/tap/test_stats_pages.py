@@ -61,7 +61,7 @@ def client(engine: sa.Engine, db_url: URL, night_log, tmp_path: Path):  # noqa: 
 def _svgs(html: str) -> dict[str, etree._Element]:
     out = {}
     for name in ("durations", "timeline"):
-        m = re.search(rf'<div class="plot" id="{name}">(<svg\b.*?</svg>)</div>', html, re.S)
+        m = re.search(rf'<div class="plot" id="{name}"[^>]*>(<svg\b.*?</svg>)</div>', html, re.S)
         if m:
             out[name] = etree.fromstring(m.group(1).encode())
     return out
