@@ -220,3 +220,15 @@ def test_cli_text_json_and_errors(
         "give --night YYYYMMDD"
     )
     assert run_cli("stats", "--by", "week", env=cli_env).returncode == 2
+
+
+def test_empty_archive(engine: sa.Engine, cli_env: dict[str, str]) -> None:
+    report = activity_stats(engine, by="night")
+    assert report.summary.activities == 0 and report.groups == [] and report.nights == []
+    assert report.summary.median_s is None
+    out = run_cli("stats", env=cli_env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("0 activities in the whole archive: 0 completed")
+    bad = run_cli("stats", "--night", "20200117", env=cli_env)
+    assert bad.returncode == 2
+    assert "unknown night 20200117: the archive's latest nights are none" in bad.stderr
