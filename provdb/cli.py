@@ -641,6 +641,11 @@ def versions(product_type: str | None, package: str | None, as_json: bool) -> No
     )
 
 
+from provdb.answers.stats_cli import stats as _stats  # noqa: E402
+
+cli.add_command(_stats)
+
+
 def main() -> None:
     """Entry point of the ``provdb`` console script."""
     cli(prog_name="provdb")

@@ -18,6 +18,8 @@ Pages (blueprint ``ui``, mounted at ``/ui`` by :func:`tap.app.create_app`):
                                        every subrun activity and file
 ``/ui/versions``                       products per software version (``package``,
                                        ``version``, ``product_type``) and the ADQL
+``/ui/stats?night=&run=&by=``          timing and failures of the pipeline's
+                                       activities, durations and timeline plots
 ``/ui/adql?query=``                    an ADQL query run through the TAP service
 ``/ui/graph?id=&depth=&direction=``    the lineage graph alone: ``format=svg`` (the SVG
                                        document, embeddable) or ``html``
@@ -26,6 +28,7 @@ Pages (blueprint ``ui``, mounted at ``/ui`` by :func:`tap.app.create_app`):
 Every node of every graph links to its page; every page is a bookmarkable GET URL.
 """
 
+from tap.ui import stats_pages  # noqa: F401  (registers /ui/stats on bp)
 from tap.ui.routes import bp
 
 __all__ = ["bp"]

@@ -1,0 +1,99 @@
+"""``provdb stats``: timing and failures of the pipeline's activities (issue #11)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from provdb.errors import ProvdbError
+
+if TYPE_CHECKING:  # the CLI starts without the SQL modules; they load when the command runs
+    from provdb.answers.stats import StatsReport
+
+__all__ = ["stats"]
+
+# The same as provdb.cli's: provdb.cli imports this module to register the command, so
+# importing provdb.cli from here would be circular.
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.command("stats", context_settings=CONTEXT_SETTINGS)
+@click.option("--night", help="Only this night (YYYYMMDD).")
+@click.option(
+    "--run", help="Only this run: 01807 or 20200117_01807 (with its night's calibration)."
+)
+@click.option(
+    "--by",
+    type=click.Choice(["step", "run", "night"]),
+    default="step",
+    show_default=True,
+    help="Group by activity name (step), run or night.",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(0, 10_000),
+    default=10,
+    show_default=True,
+    help="How many of the slowest activities to list.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Aligned tables, or JSON with the keys documented in README.",
+)
+def stats(night: str | None, run: str | None, by: str, top: int, fmt: str) -> None:
+    """Show how long the pipeline's steps took and which activities failed.
+
+    Per group (activity name, run or night): activity count, completed / failed /
+    never-ended counts, durations in seconds (median, p95, max, total), first start and
+    last end (UTC); then the slowest activities, the failures (ctapipe status error or
+    interrupted, or a non-zero exit code) and the activities that never ended (no end
+    time: crashed, killed or still running). lstosa logs nothing for a failed call, so
+    its failures show only as activities that never ended or are missing.
+
+    \b
+    Examples:
+      provdb stats --night 20200117
+      provdb stats --night 20200117 --by run --top 5
+      provdb stats --run 20200117_01807 --format json > stats.json
+      provdb stats --by night
+    """
+    try:
+        report = _report(night=night, run=run, by=by, top=top)
+    except ProvdbError as exc:  # one line, as provdb.cli.handle_errors does
+        click.echo(f"provdb: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    from provdb.answers.stats_format import report_json, report_text
+
+    if fmt == "json":
+        sys.stdout.write(json.dumps(report_json(report), indent=2) + "\n")
+    else:
+        sys.stdout.write(report_text(report))
+
+
+def _report(*, night: str | None, run: str | None, by: str, top: int) -> StatsReport:
+    """The report from the archive of the environment's settings."""
+    from provdb import migrate
+    from provdb.answers.stats import activity_stats
+    from provdb.config import Settings
+    from provdb.db import connect
+    from provdb.errors import DatabaseError
+
+    database = connect(Settings.from_env())
+    try:
+        state = migrate.state(database.engine)
+        if not state.up_to_date:
+            raise DatabaseError(
+                f"the archive schema is at migration {state.current or 'none'}, not "
+                f"{state.head}: run `provdb db upgrade` first"
+            )
+        with database.engine.connect() as conn:
+            return activity_stats(conn, night=night, run=run, by=by, top=top)
+    finally:
+        database.dispose()
