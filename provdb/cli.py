@@ -641,6 +641,12 @@ def versions(product_type: str | None, package: str | None, as_json: bool) -> No
     )
 
 
+from provdb.answers.recipe_cli import diff_cmd, reproduce_cmd  # noqa: E402
+
+cli.add_command(reproduce_cmd)
+cli.add_command(diff_cmd)
+
+
 def main() -> None:
     """Entry point of the ``provdb`` console script."""
     cli(prog_name="provdb")
