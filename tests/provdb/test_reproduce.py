@@ -1,0 +1,319 @@
+"""``provdb reproduce``: recipes and affected products, on real PostgreSQL.
+
+Expected answers come from the log records themselves: the sample night's prov.log lines
+(``__PROV__`` split + ``ast.literal_eval``) and small logs written here, whose answer is
+known by construction.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from provdb.answers.recipe import (
+    AmbiguousProduct,
+    UnknownProduct,
+    affected_products,
+    build_recipe,
+    resolve_product,
+)
+from provdb.answers.recipe_format import recipe_json, recipe_md, recipe_sh
+from provdb.ingest.ctapipe_json import iter_activities
+from provdb.ingest.pipeline import ingest_file
+from tests.conftest import run_cli
+
+NIGHT = "generated/lstosa_simulate_processing/prov.log"
+GLUED = "generated/ctapipe_tool/lstchain-demo-dl1-to-dl2.provenance.log"
+ROOT = "/tmp/lst-osa-run/test_osa/test_files0"
+DL1A = f"{ROOT}/DL1/20200117/v0.1.0/dl1_LST-1.Run01807.0002.h5"
+CHECK = f"{ROOT}/DL1/20200117/v0.1.0/tailcut84/datacheck_dl1_LST-1.Run01807.0002.h5"
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def ingest(engine: sa.Engine, path: Path) -> None:
+    raw = engine.raw_connection()
+    try:
+        result = ingest_file(raw.driver_connection, path)
+    finally:
+        raw.close()
+    assert result.status == "new" and result.rejects == 0, result.error
+
+
+def records(path: Path) -> list[dict]:
+    out = []
+    for line in path.read_text().splitlines():
+        parts = line.split("__PROV__")
+        if len(parts) == 3:
+            out.append(ast.literal_eval(parts[2]))
+    return out
+
+
+def line(time: str, payload: dict) -> str:
+    return f"INFO provLogger __PROV__{time}__PROV__{payload!r}\n"
+
+
+def session(sid: str, start: str, version: str) -> dict:
+    return {
+        "session_id": sid,
+        "name": "01804-01809",
+        "startTime": start,
+        "observation_date": "20200117",
+        "software_version": version,
+        "config_file": "/cfg/sequencer.cfg",
+        "config_file_hash": "c" * 32,
+        "config_file_hash_type": "md5",
+        "pedestal_run": "01804",
+        "calibration_run": "01809",
+    }
+
+
+def activity(
+    aid: str, name: str, sid: str, start: str, end: str, used: dict, generated: dict
+) -> list[str]:
+    """Log lines of one lstosa activity: start, entities used/generated, end."""
+    out = [
+        line(
+            start,
+            {
+                "activity_id": aid,
+                "name": name,
+                "startTime": start,
+                "in_session": sid,
+                "agent_name": "Anonymous",
+                "script": f"/bin/{name}",
+            },
+        )
+    ]
+    for kind, table in (("used", used), ("generated", generated)):
+        for eid, (role, path) in table.items():
+            out.append(
+                line(
+                    start,
+                    {
+                        "entity_id": eid,
+                        "name": role.replace(" ", ""),
+                        "filepath": path,
+                        "hash": eid,
+                        "hash_type": "md5",
+                        "type": "File",
+                    },
+                )
+            )
+            out.append(line(start, {"activity_id": aid, f"{kind}_id": eid, f"{kind}_role": role}))
+    out.append(line(end, {"activity_id": aid, "endTime": end}))
+    return out
+
+
+# reprocessing: calibration C generated at t1 (v0.9.1), read at t2; regenerated at t3
+# (v0.12.3); read again at t4.
+RAW_CAL = ("a" * 32, ("Subrun for calibration", "/raw/LST-1.1.Run01809.fits.fz"))
+CAL = ("b" * 32, ("Coefficients calibration file", "/cal/calibration.Run01809.h5"))
+OBS2 = ("d" * 32, ("Observation subrun", "/raw/LST-1.1.Run01807.0002.fits.fz"))
+OBS4 = ("e" * 32, ("Observation subrun", "/raw/LST-1.1.Run01807.0004.fits.fz"))
+P2 = ("1" * 32, ("DL1 subrun dataset", "/dl1/dl1_LST-1.Run01807.0002.h5"))
+P4 = ("4" * 32, ("DL1 subrun dataset", "/dl1/dl1_LST-1.Run01807.0004.h5"))
+T1, T2, T3, T4 = (f"2026-01-0{d}T10:00:00.000000" for d in (1, 2, 3, 4))
+
+
+def _end(t: str) -> str:
+    return t.replace("10:00", "10:05")
+
+
+def reprocessing_log(path: Path) -> Path:
+    lines = [line(T1, session("s1", T1, "v0.9.1"))]
+    lines += activity("c1", "calibrate_charge", "s1", T1, _end(T1), dict([RAW_CAL]), dict([CAL]))
+    lines += [line(T2, session("s2", T2, "v0.9.1"))]
+    lines += activity("r2", "r0_to_dl1", "s2", T2, _end(T2), dict([CAL, OBS2]), dict([P2]))
+    lines += [line(T3, session("s3", T3, "v0.12.3"))]
+    lines += activity("c3", "calibrate_charge", "s3", T3, _end(T3), dict([RAW_CAL]), dict([CAL]))
+    lines += [line(T4, session("s4", T4, "v0.12.3"))]
+    lines += activity("r4", "r0_to_dl1", "s4", T4, _end(T4), dict([CAL, OBS4]), dict([P4]))
+    path.write_text("".join(lines))
+    return path
+
+
+@pytest.fixture
+def reprocessed(engine: sa.Engine, tmp_path: Path) -> sa.Engine:
+    ingest(engine, reprocessing_log(tmp_path / "prov.log"))
+    return engine
+
+
+@pytest.fixture
+def night(engine: sa.Engine, samples: Path) -> sa.Engine:
+    ingest(engine, samples / NIGHT)
+    return engine
+
+
+# ----------------------------------------------------------------------------- sample night
+
+
+def test_recipe_of_a_dl1_subrun_matches_the_log(night: sa.Engine, samples: Path) -> None:
+    recs = records(samples / NIGHT)
+    ids = {r["filepath"]: r["entity_id"] for r in recs if "filepath" in r}
+    product = ids[DL1A]
+    # from the log: the activities that generated DL1A, the last one started
+    gens = [r["activity_id"] for r in recs if r.get("generated_id") == product]
+    starts = {
+        r["activity_id"]: r["startTime"]
+        for r in recs
+        if "startTime" in r and "name" in r and "activity_id" in r
+    }
+    last = max(gens, key=lambda a: starts[a])
+    used = {
+        r["used_id"]: r["used_role"]
+        for r in recs
+        if r.get("activity_id") == last and "used_id" in r
+    }
+    with night.connect() as conn:
+        recipe = build_recipe(conn, DL1A)
+    assert recipe.product == product
+    (step,) = recipe.steps  # r0_to_dl1 reads only raw and calibration files of other runs
+    assert step.name == "r0_to_dl1"
+    assert step.activity_id.split("@")[0] == last
+    assert step.started.isoformat() == starts[last]
+    assert {r.entity_id: r.role for r in step.inputs} == used
+    assert {o.entity_id for o in step.outputs} >= {product}
+
+
+def test_datacheck_recipe_orders_producers_first(night: sa.Engine, samples: Path) -> None:
+    recs = records(samples / NIGHT)
+    names = {r["activity_id"]: r["name"] for r in recs if "name" in r and "activity_id" in r}
+    with night.connect() as conn:
+        recipe = build_recipe(conn, CHECK)
+    order = [s.name for s in recipe.steps]
+    assert order[-1] == "dl1_datacheck"
+    assert "dl1ab" in order and order.index("dl1ab") < order.index("dl1_datacheck")
+    for s in recipe.steps:
+        assert names[s.activity_id.split("@")[0]] == s.name
+    # every step's inputs come from an earlier step or are raw
+    seen: set[str] = set()
+    for s in recipe.steps:
+        for r in s.inputs:
+            assert r.raw or r.generated_by in seen or r.generated_by == s.activity_id, r
+        seen.add(s.activity_id)
+
+
+def test_file_name_resolution(night: sa.Engine) -> None:
+    with night.connect() as conn:
+        with pytest.raises(AmbiguousProduct) as exc:
+            resolve_product(conn, "dl1_LST-1.Run01807.0002.h5")
+        assert DL1A in str(exc.value) and "tailcut84" in str(exc.value)
+        assert resolve_product(conn, "datacheck_dl1_LST-1.Run01807.0002.h5") == (
+            resolve_product(conn, CHECK)
+        )
+        with pytest.raises(UnknownProduct, match=r"no product 'nope\.h5'"):
+            resolve_product(conn, "nope.h5")
+
+
+# ----------------------------------------------------------------------------- reprocessing
+
+
+def test_reprocessing_picks_the_generation_read(reprocessed: sa.Engine) -> None:
+    with reprocessed.connect() as conn:
+        early = build_recipe(conn, P2[0])
+        late = build_recipe(conn, P4[0])
+    assert [(s.name, s.activity_id.split("@")[0]) for s in early.steps] == [
+        ("calibrate_charge", "c1"),
+        ("r0_to_dl1", "r2"),
+    ]
+    assert [(s.name, s.activity_id.split("@")[0]) for s in late.steps] == [
+        ("calibrate_charge", "c3"),
+        ("r0_to_dl1", "r4"),
+    ]
+    assert early.steps[0].software["lstchain"] == "v0.9.1"
+    assert late.steps[0].software["lstchain"] == "v0.12.3"
+    cal = {r.entity_id: r for r in late.steps[1].inputs}[CAL[0]]
+    assert not cal.raw and cal.generated_by == late.steps[0].activity_id
+    assert {r.entity_id for r in late.raw_inputs} == {RAW_CAL[0], OBS4[0]}
+
+
+def test_product_takes_its_latest_generation(reprocessed: sa.Engine) -> None:
+    with reprocessed.connect() as conn:
+        recipe = build_recipe(conn, CAL[1][1])
+    assert [s.activity_id.split("@")[0] for s in recipe.steps] == ["c3"]
+
+
+def test_affected_lists_both_products(reprocessed: sa.Engine) -> None:
+    with reprocessed.connect() as conn:
+        result = affected_products(conn, "calibration.Run01809.h5")
+    assert {p.entity_id for p in result.products} == {P2[0], P4[0]}
+    assert {step for step, _ in result.groups()} == {"r0_to_dl1"}
+
+
+# ----------------------------------------------------------------------------- failed step
+
+
+def test_failed_ctapipe_activity_shows_status(engine: sa.Engine, samples: Path, tmp_path) -> None:
+    acts = [a for _, a in iter_activities((samples / GLUED).read_bytes())]
+    failed = copy.deepcopy(next(a for a in acts if a.get("status") == "error"))
+    failed["output"] = [{"url": "/tmp/x/partial_dl2.h5", "role": "dl2 output file"}]
+    path = tmp_path / "failed.provenance.log"
+    path.write_text(json.dumps([failed], indent=3))
+    ingest(engine, path)
+    with engine.connect() as conn:
+        recipe = build_recipe(conn, "partial_dl2.h5")
+    (step,) = recipe.steps
+    assert (step.status, step.exit_code) == (failed["status"], failed["exit_code"])
+    assert step.command_line and "--fail" in step.command_line
+    assert "exit code: 1" in recipe_md(recipe) and "exit code 1" in recipe_sh(recipe)
+    assert json.loads(recipe_json(recipe))["steps"][0]["exit_code"] == 1
+
+
+# ----------------------------------------------------------------------------- CLI
+
+STEP_KEYS = {
+    "activity_id",
+    "name",
+    "command_line",
+    "script",
+    "status",
+    "exit_code",
+    "parameters",
+    "config_files",
+    "software",
+    "inputs",
+    "outputs",
+    "started",
+    "ended",
+}
+
+
+def test_cli_formats_and_output(reprocessed: sa.Engine, cli_env, tmp_path: Path) -> None:
+    md = run_cli("reproduce", P4[1][1], env=cli_env)
+    assert md.returncode == 0, md.stderr
+    assert md.stdout.startswith("# Recipe for /dl1/dl1_LST-1.Run01807.0004.h5")
+    out = tmp_path / "recipe.json"
+    js = run_cli("reproduce", P4[0], "--format", "json", "-o", str(out), env=cli_env)
+    assert js.returncode == 0 and js.stdout == ""
+    body = json.loads(out.read_text())
+    assert set(body) == {"product", "location", "raw_inputs", "steps"}
+    assert all(set(s) == STEP_KEYS for s in body["steps"])
+    sh = run_cli("reproduce", P4[0], "--format", "sh", env=cli_env)
+    assert "provdb never runs this script" in sh.stdout
+    assert "pip install lstchain==v0.12.3" in sh.stdout
+    script = tmp_path / "redo.sh"
+    script.write_text(sh.stdout)
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    aff = run_cli("reproduce", "--affected", CAL[0], "--format", "json", env=cli_env)
+    got = {p["entity_id"] for g in json.loads(aff.stdout)["groups"] for p in g["products"]}
+    assert got == {P2[0], P4[0]}
+
+
+def test_cli_errors(reprocessed: sa.Engine, cli_env) -> None:
+    bad = run_cli("reproduce", "f" * 32, env=cli_env)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().count("\n") == 0 and "entity id" in bad.stderr
+
+
+def test_cli_ambiguous_name_lists_candidates(night: sa.Engine, cli_env) -> None:
+    dup = run_cli("reproduce", "dl1_LST-1.Run01807.0002.h5", env=cli_env)
+    assert dup.returncode == 2
+    assert DL1A in dup.stderr and DL1A.replace("v0.1.0/", "v0.1.0/tailcut84/") in dup.stderr
+    assert dup.stderr.strip().count("\n") == 0
