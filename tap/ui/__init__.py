@@ -19,6 +19,9 @@ Pages (blueprint ``ui``, mounted at ``/ui`` by :func:`tap.app.create_app`):
 ``/ui/versions``                       products per software version (``package``,
                                        ``version``, ``product_type``) and the ADQL
 ``/ui/adql?query=``                    an ADQL query run through the TAP service
+``/ui/reproduce/<id>``                 a product's recipe (``format=md|sh|json``;
+                                       ``affected=1``: what a change of it affects)
+``/ui/diff?a=&b=``                     why two products differ, step by step
 ``/ui/graph?id=&depth=&direction=``    the lineage graph alone: ``format=svg`` (the SVG
                                        document, embeddable) or ``html``
 =====================================  ===============================================
@@ -26,6 +29,7 @@ Pages (blueprint ``ui``, mounted at ``/ui`` by :func:`tap.app.create_app`):
 Every node of every graph links to its page; every page is a bookmarkable GET URL.
 """
 
+from tap.ui import recipe_pages  # noqa: F401  (registers /ui/reproduce and /ui/diff)
 from tap.ui.routes import bp
 
 __all__ = ["bp"]
