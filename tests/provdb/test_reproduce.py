@@ -182,22 +182,30 @@ def test_recipe_of_a_dl1_subrun_matches_the_log(night: sa.Engine, samples: Path)
     assert {o.entity_id for o in step.outputs} >= {product}
 
 
-def test_datacheck_recipe_orders_producers_first(night: sa.Engine, samples: Path) -> None:
+def test_datacheck_recipe_goes_through_dl1ab_to_r0_to_dl1(night: sa.Engine, samples: Path) -> None:
     recs = records(samples / NIGHT)
+    ids = {r["filepath"]: r["entity_id"] for r in recs if "filepath" in r}
     names = {r["activity_id"]: r["name"] for r in recs if "name" in r and "activity_id" in r}
+
+    def maker(path: str) -> str:
+        (aid,) = {r["activity_id"] for r in recs if r.get("generated_id") == ids[path]}
+        return aid
+
+    dl1b = DL1A.replace("v0.1.0/", "v0.1.0/tailcut84/")
+    # the log: dl1ab uses and generates DL1b, and records DL1b wasDerivedFrom DL1a
+    derived = {
+        r["progenitor_id"] for r in recs if "progenitor_id" in r and r["entity_id"] == ids[dl1b]
+    }
+    assert derived == {ids[DL1A]}
+    expected = [maker(DL1A), maker(dl1b), maker(CHECK)]
     with night.connect() as conn:
         recipe = build_recipe(conn, CHECK)
-    order = [s.name for s in recipe.steps]
-    assert order[-1] == "dl1_datacheck"
-    assert "dl1ab" in order and order.index("dl1ab") < order.index("dl1_datacheck")
-    for s in recipe.steps:
-        assert names[s.activity_id.split("@")[0]] == s.name
-    # every step's inputs come from an earlier step or are raw
-    seen: set[str] = set()
-    for s in recipe.steps:
-        for r in s.inputs:
-            assert r.raw or r.generated_by in seen or r.generated_by == s.activity_id, r
-        seen.add(s.activity_id)
+    assert [s.activity_id.split("@")[0] for s in recipe.steps] == expected
+    assert [s.name for s in recipe.steps] == [names[a] for a in expected]
+    dl1ab = recipe.steps[1]
+    progenitor = {r.entity_id: r for r in dl1ab.inputs}[ids[DL1A]]
+    assert progenitor.generated_by == recipe.steps[0].activity_id
+    assert progenitor.role.startswith("progenitor of")
 
 
 def test_file_name_resolution(night: sa.Engine) -> None:
