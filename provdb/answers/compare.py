@@ -68,7 +68,8 @@ def _inputs(s: Step) -> dict[str, str | None]:
     for r in s.inputs:
         key = r.role or (r.location or r.entity_id).rsplit("/", 1)[-1]
         made = f" from {r.generated_by}" if r.generated_by else " (raw)"
-        out[key] = f"{r.location or r.entity_id} {r.content_hash or r.entity_id}{made}"
+        digest = f" {r.content_hash_type or 'hash'}:{r.content_hash}" if r.content_hash else ""
+        out[key] = f"{r.location or r.entity_id}{digest}{made}"
     return out
 
 

@@ -432,7 +432,8 @@ def affected_products(conn: Any, ident: str) -> Affected:
 
     The descendants of the entity in ``archive.lineage`` (the closure), each with the
     name of its generating activities and its run: ``archive.run_activity``'s run id
-    where the activity has one, else the session's observation run.
+    where the activity has one, else the session's ``<observation_date>_<observation_run>``
+    (a product made several times is listed under each of its generations).
     """
     source = resolve_product(conn, ident)
     with _cursor(conn) as cur:
@@ -441,7 +442,8 @@ def affected_products(conn: Any, ident: str) -> Affected:
             "WITH d AS (SELECT DISTINCT l.entity_id FROM archive.lineage l "
             "WHERE l.ancestor_id = %(e)s AND l.entity_id <> %(e)s) "
             "SELECT DISTINCT d.entity_id, e.location, a.name AS step, "
-            "COALESCE(ra.run_id, s.observation_run) AS run "
+            "COALESCE(ra.run_id, s.observation_date || '_' || s.observation_run, "
+            "s.observation_run) AS run "
             "FROM d JOIN provenance.entity e ON e.id = d.entity_id "
             "LEFT JOIN provenance.wasgeneratedby g ON g.entity_id = d.entity_id "
             "LEFT JOIN provenance.activity a ON a.id = g.activity_id "
