@@ -169,9 +169,10 @@ class Affected:
 def resolve_product(conn: Any, ident: str) -> str:
     """The entity id named by ``ident``: an entity id, a location (path), or a file name.
 
-    A file name is the last path component of a location. The file-name lookup is a
-    suffix match (``location LIKE '%/name'``), which no index serves: it runs only when
-    the id and path lookups found nothing.
+    A file name is the last path component of a location. The file-name lookup
+    (``reverse(location) LIKE 'eman/%'``) runs only when the id and path lookups found
+    nothing; it is a sequential scan of provenance.entity unless the expression index
+    ``(reverse(location) text_pattern_ops)`` exists.
 
     Raises
     ------
@@ -191,12 +192,14 @@ def resolve_product(conn: Any, ident: str) -> str:
         if len(rows) == 1:
             return rows[0]["id"]
         if not rows and "/" not in ident:
-            like = "%/" + ident.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+            # reverse(location) LIKE 'eman/%': a prefix match, which an expression index
+            # ON provenance.entity (reverse(location) text_pattern_ops) serves
+            rev = ident[::-1].replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
             rows = _rows(
                 cur,
-                "SELECT id, location FROM provenance.entity WHERE location LIKE %(l)s "
+                "SELECT id, location FROM provenance.entity WHERE reverse(location) LIKE %(l)s "
                 "ORDER BY location, id",
-                {"l": like},
+                {"l": rev + "/%"},
             )
             if len(rows) == 1:
                 return rows[0]["id"]
@@ -431,8 +434,9 @@ def affected_products(conn: Any, ident: str) -> Affected:
     """Every product to reprocess if the input named by ``ident`` changes.
 
     The descendants of the entity in ``archive.lineage`` (the closure), each with the
-    name of its generating activities and its run: ``archive.run_activity``'s run id
-    where the activity has one, else the session's ``<observation_date>_<observation_run>``
+    name of its generating activities and its run: the session's
+    ``<observation_date>_<observation_run>`` (``archive.run_activity``'s run id; for a
+    calibration session, ``<observation_date>_<calibration_run>``)
     (a product made several times is listed under each of its generations).
     """
     source = resolve_product(conn, ident)
@@ -442,14 +446,15 @@ def affected_products(conn: Any, ident: str) -> Affected:
             "WITH d AS (SELECT DISTINCT l.entity_id FROM archive.lineage l "
             "WHERE l.ancestor_id = %(e)s AND l.entity_id <> %(e)s) "
             "SELECT DISTINCT d.entity_id, e.location, a.name AS step, "
-            "COALESCE(ra.run_id, s.observation_date || '_' || s.observation_run, "
-            "s.observation_run) AS run "
+            # archive.run_activity's run_id, computed from the session row: the view
+            # derives a calibration activity's runs from every run of its night (a
+            # night-wide scan per product), too slow for 1e5 descendants
+            "COALESCE(s.observation_date || '_' || s.observation_run, "
+            "s.observation_date || '_' || s.calibration_run, s.observation_run) AS run "
             "FROM d JOIN provenance.entity e ON e.id = d.entity_id "
             "LEFT JOIN provenance.wasgeneratedby g ON g.entity_id = d.entity_id "
             "LEFT JOIN provenance.activity a ON a.id = g.activity_id "
             f"LEFT JOIN {session_table()} s ON s.id = a.session_id "
-            "LEFT JOIN LATERAL (SELECT min(run_id) AS run_id FROM archive.run_activity r "
-            "WHERE r.activity_id = a.id) ra ON true "
             "ORDER BY 3, 4, 2, 1",
             {"e": source},
         )

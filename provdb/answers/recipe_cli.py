@@ -38,9 +38,9 @@ def reproduce_cmd(ident: str, fmt: str, affected: bool, output: str | None) -> N
 
     \b
     Examples:
-      provdb reproduce dl1_LST-1.Run01807.0002.h5
+      provdb reproduce datacheck_dl1_LST-1.Run01807.0002.h5
       provdb reproduce /fefs/.../dl1_LST-1.Run01807.0002.h5 --format sh -o redo.sh
-      provdb reproduce drs4_pedestal.Run01804.0000.h5 --affected --format json
+      provdb reproduce a9b70dedd26c468b6711a2fb5d39b0b2 --affected --format json
     """
     from provdb.answers import recipe_format as f
     from provdb.answers.recipe import affected_products, build_recipe
@@ -85,7 +85,7 @@ def diff_cmd(a: str, b: str, fmt: str, output: str | None) -> None:
 
     \b
     Examples:
-      provdb diff dl1_LST-1.Run01807.0001.h5 dl1_LST-1.Run01807.0002.h5
+      provdb diff datacheck_dl1_LST-1.Run01807.0002.h5 datacheck_dl1_LST-1.Run01807.0003.h5
       provdb diff ID_A ID_B --format json -o diff.json
     """
     from provdb.answers.compare import compare_recipes, diff_json, diff_text
