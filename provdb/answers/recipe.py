@@ -24,6 +24,7 @@ fetches the attached objects of all chosen activities in bulk: never a query per
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -87,9 +88,13 @@ class FileRef:
 class ConfigFile:
     """A configuration file a step read.
 
-    ``content`` is the text of the file when the archive has it: the ctapipe tools record
-    their configuration as parameters, not as a file, so for now it is always ``None``
-    (provdb keeps paths and hashes of config files, not their text).
+    ``content`` is the configuration's text when the archive has it: the logs record config
+    files by path and hash only (lstosa's hash is the md5 of the *path*), and ctapipe
+    tools log their configuration as parameters (see ``Step.parameters``). What the
+    archive does hold is the configuration lstchain writes into its HDF5 products, which
+    ``provdb scan`` decodes into the entity's ``attributes.scan.configs``: each becomes a
+    config of the step that generated the file, named ``config stored in <path>
+    (<nodes>)``, with its sha256 and its content (JSON text, or the text as stored).
     """
 
     name: str
@@ -326,6 +331,16 @@ def build_recipe(conn: Any, ident: str) -> Recipe:
                 used_by.setdefault(u["activity_id"], []).append(u)
                 start = chosen[u["activity_id"]]["start_time"]
                 frontier.append((u["activity_id"], u["entity_id"], start))
+        # configurations ``provdb scan`` found inside the steps' output files (lstchain
+        # writes the config it ran with into its HDF5 products): their text is the content
+        embedded = _rows(
+            cur,
+            "SELECT e.id, e.location, c.value AS config FROM provenance.entity e "
+            "CROSS JOIN LATERAL jsonb_array_elements(e.attributes -> 'scan' -> 'configs') c "
+            "WHERE e.id = ANY(%(e)s::text[]) AND jsonb_typeof(e.attributes -> 'scan' -> "
+            "'configs') = 'array'",
+            {"e": sorted({o["entity_id"] for o in outputs})},
+        )
         loc = _rows(cur, "SELECT location FROM provenance.entity WHERE id = %s", (product,))
         if root_activity is None:
             return Recipe(product, loc[0]["location"] if loc else None, [])
@@ -384,6 +399,12 @@ def build_recipe(conn: Any, ident: str) -> Recipe:
         steps[c["activity_id"]].config_files.append(
             ConfigFile(c["name"], c["location"], c["content_hash"], c["content_hash_type"])
         )
+    scanned: dict[str, list[dict]] = {}
+    for row in embedded:
+        scanned.setdefault(row["id"], []).append(row)
+    for o in outputs:
+        for row in scanned.get(o["entity_id"], []):
+            steps[o["activity_id"]].config_files.append(_embedded_config(row))
     for aid, rows in used_by.items():
         for u in rows:
             steps[aid].inputs.append(
@@ -404,6 +425,21 @@ def build_recipe(conn: Any, ident: str) -> Recipe:
             )
         )
     return Recipe(product, loc[0]["location"] if loc else None, _order(steps, deps))
+
+
+def _embedded_config(row: dict) -> ConfigFile:
+    """A config ``provdb scan`` decoded from an output file (``attributes.scan.configs``)."""
+    info = row["config"] if isinstance(row["config"], dict) else {}
+    value = info.get("value")
+    content = value if isinstance(value, str) or value is None else json.dumps(value, indent=1)
+    nodes = ",".join(info.get("nodes") or []) or "/"
+    return ConfigFile(
+        name=f"config stored in {row['location'] or row['id']} ({nodes})",
+        path=row["location"],
+        hash=info.get("sha256"),
+        hash_type="sha256" if info.get("sha256") else None,
+        content=content,
+    )
 
 
 def _order(steps: dict[str, Step], deps: dict[str, set[str]]) -> list[Step]:

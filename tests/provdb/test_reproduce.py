@@ -325,3 +325,37 @@ def test_cli_ambiguous_name_lists_candidates(night: sa.Engine, cli_env) -> None:
     assert dup.returncode == 2
     assert DL1A in dup.stderr and DL1A.replace("v0.1.0/", "v0.1.0/tailcut84/") in dup.stderr
     assert dup.stderr.strip().count("\n") == 0
+
+
+def test_config_content_comes_from_the_scanned_product(
+    engine: sa.Engine, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    import h5py
+
+    from provdb.ingest.identifiers import path_entity_id
+
+    product = tmp_path / "dl1_LST-1.Run01807.0005.h5"
+    pid = path_entity_id(str(product))
+    log = tmp_path / "prov.log"
+    lines = [line(T1, session("s1", T1, "v0.12.3"))]
+    lines += activity(
+        "x1",
+        "r0_to_dl1",
+        "s1",
+        T1,
+        _end(T1),
+        dict([OBS2]),
+        {pid: ("DL1 subrun dataset", str(product))},
+    )
+    log.write_text("".join(lines))
+    assert run_cli("ingest", "-q", str(log), env=cli_env).returncode == 0
+    config = {"image_extractor": "LocalPeakWindowSum", "tailcut": {"picture_thresh": 8}}
+    with h5py.File(product, "w") as f:
+        f.attrs["config"] = json.dumps(config)
+    scan = run_cli("scan", "-q", str(product), env=cli_env)
+    assert scan.returncode == 0, scan.stderr
+    with engine.connect() as conn:
+        (step,) = build_recipe(conn, str(product)).steps
+    (embedded,) = [c for c in step.config_files if c.content]
+    assert json.loads(embedded.content) == config
+    assert embedded.path == str(product) and embedded.hash_type == "sha256"
