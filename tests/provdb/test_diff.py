@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+import pytest
 import sqlalchemy as sa
 
 from provdb.answers.compare import compare_recipes, diff_json, diff_text
 from provdb.answers.recipe import ConfigFile, FileRef, Recipe, Step, build_recipe
 from tests.conftest import run_cli
-from tests.provdb.test_reproduce import CAL, OBS2, OBS4, P2, P4, reprocessed  # noqa: F401
+from tests.provdb.recipe_logs import CAL, OBS2, OBS4, P2, P4, ingest, reprocessing_log
+
+
+@pytest.fixture
+def reprocessed(engine: sa.Engine, tmp_path) -> sa.Engine:
+    ingest(engine, reprocessing_log(tmp_path / "prov.log"))
+    return engine
 
 
 def _step(aid: str, name: str, **kw) -> Step:
@@ -77,7 +84,7 @@ def test_compare_pure_reports_each_kind_of_change() -> None:
     assert compare_recipes(a, a).same
 
 
-def test_diff_of_reprocessed_products(reprocessed: sa.Engine) -> None:  # noqa: F811
+def test_diff_of_reprocessed_products(reprocessed: sa.Engine) -> None:
     with reprocessed.connect() as conn:
         cmp = compare_recipes(build_recipe(conn, P2[0]), build_recipe(conn, P4[0]))
     calib, dl1 = cmp.steps
@@ -90,7 +97,7 @@ def test_diff_of_reprocessed_products(reprocessed: sa.Engine) -> None:  # noqa: 
     assert OBS4[1][1] in changed[OBS2[1][0]].b
 
 
-def test_diff_cli_exit_codes(reprocessed: sa.Engine, cli_env) -> None:  # noqa: F811
+def test_diff_cli_exit_codes(reprocessed: sa.Engine, cli_env) -> None:
     differ = run_cli("diff", P2[0], P4[0], env=cli_env)
     assert differ.returncode == 1, differ.stderr
     assert "lstchain" in differ.stdout and "v0.9.1  ->  v0.12.3" in differ.stdout

@@ -1,6 +1,6 @@
 """Reproduce and diff pages (``/ui/reproduce``, ``/ui/diff``) through the Flask test client.
 
-The archive is the reprocessing log of tests/provdb/test_reproduce.py (calibration made at
+The archive is the reprocessing log of tests/provdb/recipe_logs.py (calibration made at
 t1 and t3 by sessions of lstchain v0.9.1 and v0.12.3, read at t2 and t4), whose answers
 are known by construction.
 """
@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from tests.provdb.test_reproduce import CAL, P2, P4, ingest, reprocessing_log
+from tests.provdb.recipe_logs import CAL, P2, P4, ingest, reprocessing_log
 from tests.tap.test_ui import make_app, text_of
 
 
