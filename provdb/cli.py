@@ -644,6 +644,10 @@ def versions(product_type: str | None, package: str | None, as_json: bool) -> No
 from provdb.answers.stats_cli import stats as _stats  # noqa: E402
 
 cli.add_command(_stats)
+from provdb.answers.recipe_cli import diff_cmd, reproduce_cmd  # noqa: E402
+
+cli.add_command(reproduce_cmd)
+cli.add_command(diff_cmd)
 
 
 def main() -> None:

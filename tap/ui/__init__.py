@@ -21,6 +21,9 @@ Pages (blueprint ``ui``, mounted at ``/ui`` by :func:`tap.app.create_app`):
 ``/ui/stats?night=&run=&by=``          timing and failures of the pipeline's
                                        activities, durations and timeline plots
 ``/ui/adql?query=``                    an ADQL query run through the TAP service
+``/ui/reproduce/<id>``                 a product's recipe (``format=md|sh|json``;
+                                       ``affected=1``: what a change of it affects)
+``/ui/diff?a=&b=``                     why two products differ, step by step
 ``/ui/graph?id=&depth=&direction=``    the lineage graph alone: ``format=svg`` (the SVG
                                        document, embeddable) or ``html``
 =====================================  ===============================================
@@ -29,6 +32,7 @@ Every node of every graph links to its page; every page is a bookmarkable GET UR
 """
 
 from tap.ui import stats_pages  # noqa: F401  (registers /ui/stats on bp)
+from tap.ui import recipe_pages  # noqa: F401  (registers /ui/reproduce and /ui/diff)
 from tap.ui.routes import bp
 
 __all__ = ["bp"]
