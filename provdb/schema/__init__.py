@@ -21,6 +21,7 @@ from provdb.schema.descriptions import (
     GenerationDescription,
     UsageDescription,
 )
+from provdb.schema.quality import EntityHash, ProductFlag  # noqa: F401  (registers its tables)
 from provdb.schema.relations import (
     HadMember,
     Used,
@@ -30,7 +31,6 @@ from provdb.schema.relations import (
     WasGeneratedBy,
     WasInformedBy,
 )
-from provdb.schema.quality import EntityHash, ProductFlag  # noqa: F401  (registers its tables)
 from provdb.schema.software import ScanFile, Software  # noqa: F401  (registers its tables)
 
 __all__ = [
