@@ -641,6 +641,11 @@ def versions(product_type: str | None, package: str | None, as_json: bool) -> No
     )
 
 
+from provdb.answers.check_cli import check  # noqa: E402  (registered last)
+
+cli.add_command(check)
+
+
 def main() -> None:
     """Entry point of the ``provdb`` console script."""
     cli(prog_name="provdb")
