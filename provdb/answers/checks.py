@@ -60,6 +60,7 @@ __all__ = [
     "CheckReport",
     "Finding",
     "entity_findings",
+    "rule_sql",
     "run_checks",
 ]
 
@@ -326,6 +327,19 @@ def _params(ids: Sequence[str] | None) -> dict[str, Any]:
     return {"ids": list(ids or []), "raw_names": list(RAW_NAMES), "tracked": list(TRACKED)}
 
 
+def rule_sql(rule: str, *, scope_table: str | None = None, ids: Sequence[str] | None = None):
+    """The statement of an entity rule and its parameters.
+
+    The scope is ``scope_table`` (a table with an ``entity_id`` column), else ``ids``,
+    else every entity. The statement returns ``(subject, cause, detail)`` rows.
+    """
+    if scope_table is not None:
+        scope = f"scope AS (SELECT entity_id FROM {scope_table})"
+    else:
+        scope = _SCOPE_ALL if ids is None else _SCOPE_IDS
+    return _SQL[rule].format(scope=scope, lineage=_LINEAGE), _params(ids)
+
+
 def entity_findings(
     cur: Any, ids: Sequence[str] | None, rules: Sequence[str] = ENTITY_RULES
 ) -> Iterator[Finding]:
@@ -345,12 +359,10 @@ def entity_findings(
     Finding
         Subject kind ``entity``, ``cause_id`` the first culprit in a stable order.
     """
-    scope = _SCOPE_ALL if ids is None else _SCOPE_IDS
-    params = _params(ids)
     for rule in rules:
         if rule not in ENTITY_RULES:
             continue
-        sql = _SQL[rule].format(scope=scope, lineage=_LINEAGE)
+        sql, params = rule_sql(rule, ids=ids)
         for subject, cause, detail in _rows(cur, sql, params):
             yield Finding(rule, RULES[rule], "entity", subject, detail, cause)
 
