@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from provdb import __version__
+from provdb.answers import flags
 from provdb.scan.metadata import FileMetadata, json_text, jsonable
 
 __all__ = [
@@ -454,6 +455,9 @@ class _BatchWriter:
                     FROM _scan_entity AS s WHERE e.id = s.id
                     """
                 )
+                # every distinct hash is kept, and the flags of these files follow
+                flags.note_batch(cur, hash_stage="_scan_entity", hash_source="scan")
+                flags.update_flags(cur)
                 cur.execute(
                     "DELETE FROM archive.software WHERE entity_id = ANY(%s)",
                     ([e[0] for e in entities],),
