@@ -277,7 +277,6 @@ class Loader:
         self.flush()
         with self.conn.cursor() as cur:
             written = closure.update_closure(cur)
-            flags.update_flags(cur)
         self.inserted["archive.lineage"] += written
         return written
 
@@ -351,7 +350,8 @@ class Loader:
                     if "provenance.wasderivedfrom" in tables
                     else None,
                 )
-            # entities whose product flags may change (recomputed once per file: finish())
+            # entities whose product flags may change (recomputed once per file by the caller,
+            # after the session versions: flags.update_flags)
             flags.note_batch(
                 cur,
                 activity_stages=[

@@ -457,7 +457,6 @@ class _BatchWriter:
                 )
                 # every distinct hash is kept, and the flags of these files follow
                 flags.note_batch(cur, hash_stage="_scan_entity", hash_source="scan")
-                flags.update_flags(cur)
                 cur.execute(
                     "DELETE FROM archive.software WHERE entity_id = ANY(%s)",
                     ([e[0] for e in entities],),
@@ -471,6 +470,7 @@ class _BatchWriter:
                         cp.write_row(row)
             if sessions:
                 sync_session_versions(cur, sorted(set(sessions)))
+            flags.update_flags(cur)  # after the closure, the hashes and the versions
             for meta, _, _, _ in batch:
                 books.append(
                     (
