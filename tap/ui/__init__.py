@@ -16,6 +16,7 @@ Pages (blueprint ``ui``, mounted at ``/ui`` by :func:`tap.app.create_app`):
 ``/ui/run/<night>/<run>``              the run's graph per ``step`` (calibration,
                                        r0_to_dl1, dl1_to_dl2, all); ``subruns=1`` for
                                        every subrun activity and file
+``/ui/night/<night>``                  the night's runs and its provdb check findings
 ``/ui/versions``                       products per software version (``package``,
                                        ``version``, ``product_type``) and the ADQL
 ``/ui/adql?query=``                    an ADQL query run through the TAP service
@@ -26,6 +27,7 @@ Pages (blueprint ``ui``, mounted at ``/ui`` by :func:`tap.app.create_app`):
 Every node of every graph links to its page; every page is a bookmarkable GET URL.
 """
 
+from tap.ui import check_pages  # noqa: F401  (registers /ui/night and entity flags)
 from tap.ui.routes import bp
 
 __all__ = ["bp"]
