@@ -119,6 +119,15 @@ def test_check_command_exit_codes(engine, scenario, cli_env) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().startswith("provdb: error: no entity with id '0123'")
     assert len(result.stderr.strip().splitlines()) == 1
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM archive.product_flag"))
+    result = run_cli("check", "--rebuild-flags", "--rule", "stale", env=cli_env)
+    n_flags = len(sc.expected(scenario, regenerated=True))
+    assert result.returncode == 0 and f"rebuilt: {n_flags} flag(s)" in result.stderr
+    with engine.connect() as conn:
+        assert (
+            conn.execute(sa.text("SELECT count(*) FROM archive.product_flag")).scalar() == n_flags
+        )
     result = run_cli("check", "--help")
     assert result.returncode == 0 and "provdb check --night 20200117" in result.stdout
 
