@@ -24,12 +24,14 @@ incomplete-run     warning   a run whose subruns did not all reach a step that o
                              (subject kind ``run``, id ``<YYYYMMDD>_<run>``)
 =================  ========  ===============================================================
 
-Versions counted by ``mixed-versions``: every ``archive.software`` row of the sessions of
-the lineage's activities for the packages of :data:`TRACKED`, *environment rows
-included*: the environment is what actually ran (a ctapipe tool's session declares
-ctapipe and its environment holds lstchain; an lstosa session declares lstchain and its
-environment holds ctapipe). Other environment packages (numpy, astropy...) are ignored:
-mixing them is not a data-quality question.
+Versions counted by ``mixed-versions``: the ``archive.software`` rows of the sessions of
+the lineage's activities for the packages of :data:`TRACKED`. Per session and package,
+the version the session *declares* (lstosa's software_version, a ctapipe tool's
+version) wins; the environment's package list counts only for the packages the session
+does not declare (an lstosa session declares lstchain and its environment holds
+ctapipe; a ctapipe tool's session declares ctapipe and its environment holds lstchain).
+Other environment packages (numpy, astropy...) are ignored: mixing them is not a
+data-quality question.
 
 The raw list (entities a pipeline consumes but never makes, so not ``missing-input``)
 follows lstosa's definition of the entities (``definition.yaml``): R0 data (``R0*``,
@@ -214,6 +216,11 @@ WITH {scope}, {lineage}, vers AS (
     JOIN provenance.activity a ON a.id = acts.activity_id
     JOIN archive.software w ON w.session_id = a.session_id
     WHERE w.package = ANY(%(tracked)s)
+      -- a version the session declares wins over its environment's list
+      AND (w.source <> 'environment' OR NOT EXISTS (
+          SELECT 1 FROM archive.software d
+          WHERE d.session_id = w.session_id AND d.package = w.package
+            AND d.source <> 'environment'))
     GROUP BY acts.pid, w.package, w.version
 ), mixed AS (
     SELECT pid, package, string_agg(version, ', ' ORDER BY version) AS versions,
