@@ -58,12 +58,24 @@ class _Log:
         self.files = files
         self.lines: list[str] = []
 
-    def session(self, sid: str, time: str, version: str, tag: str, run: str = "01807") -> None:
+    def session(
+        self,
+        sid: str,
+        time: str,
+        version: str,
+        tag: str,
+        run: str = "01807",
+        packages: dict[str, str] | None = None,
+    ) -> None:
+        system = {
+            "python": {"packages": [{"name": n, "version": v} for n, v in (packages or {}).items()]}
+        }
         self.lines.append(
             _line(
                 time,
                 {
                     "session_id": sid,
+                    **({"system": system} if packages else {}),
                     "name": run,
                     "startTime": time,
                     "observation_date": NIGHT,
@@ -176,7 +188,9 @@ def part2(files: dict[str, str]) -> str:
     """CAL regenerated at 23:00 with lstchain v0.10.0."""
     log = _Log(files)
     tag = "calibrate_charge:01804-01809"
-    log.session("0180401809", "2026-01-17T23:00:00", "v0.10.0", tag, run="01809")
+    # its environment lists another lstchain: the declared software_version wins
+    packages = {"lstchain": "9.9.9", "numpy": "1.26.4"}
+    log.session("0180401809", "2026-01-17T23:00:00", "v0.10.0", tag, run="01809", packages=packages)
     log.activity(
         "c00002",
         "calibrate_charge",

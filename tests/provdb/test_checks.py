@@ -51,7 +51,15 @@ def test_reprocessing_scenario_findings_are_the_constructed_ones(
     stale = by_key[("stale", sc.fid(scenario["DL1.0000"]))]
     assert stale.cause_id == sc.fid(scenario["CAL"]) and scenario["CAL"] in stale.detail
     mixed = by_key[("mixed-versions", sc.fid(scenario["DCHK.0000"]))]
-    assert "lstchain 0.10.0, 0.9.0" in mixed.detail
+    assert mixed.detail == "lineage ran lstchain 0.10.0, 0.9.0"  # not the environment's 9.9.9
+    with engine.connect() as conn:
+        env = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM archive.software WHERE package = 'lstchain' "
+                "AND version = '9.9.9' AND source = 'environment'"
+            )
+        ).scalar()
+    assert env == 1  # the environment row exists: the rule chose the declared version
     missing = by_key[("missing-input", sc.fid(scenario["DL1.0002"]))]
     assert missing.cause_id == sc.fid(scenario["PED"]) and "PedestalFile" in missing.detail
     failed = by_key[("failed-ancestor", sc.fid(scenario["DCHK.0001"]))]
