@@ -641,13 +641,14 @@ def versions(product_type: str | None, package: str | None, as_json: bool) -> No
     )
 
 
-from provdb.answers.stats_cli import stats as _stats  # noqa: E402
-
-cli.add_command(_stats)
+# The provenance answers' commands live in provdb/answers/ (imported after ``cli`` exists:
+# their modules do not import this one)
+from provdb.answers.check_cli import check  # noqa: E402
 from provdb.answers.recipe_cli import diff_cmd, reproduce_cmd  # noqa: E402
+from provdb.answers.stats_cli import stats as stats_cmd  # noqa: E402
 
-cli.add_command(reproduce_cmd)
-cli.add_command(diff_cmd)
+for _command in (reproduce_cmd, diff_cmd, check, stats_cmd):
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -47,7 +47,19 @@ def test_readme_sql_examples_run_on_the_sample_night(engine: sa.Engine, samples:
 
 @pytest.mark.parametrize(
     "command",
-    ["db", "ingest", "serve", "lineage", "export", "scan", "versions", "stats", "reproduce", "diff"],
+    [
+        "db",
+        "ingest",
+        "serve",
+        "lineage",
+        "export",
+        "scan",
+        "versions",
+        "reproduce",
+        "diff",
+        "check",
+        "stats",
+    ],
 )
 def test_every_command_is_documented(command: str) -> None:
     assert f"provdb {command}" in README

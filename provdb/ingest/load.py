@@ -29,6 +29,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from provdb.answers import flags
 from provdb.ingest import records as r
 from provdb.lineage import closure
 
@@ -349,6 +350,26 @@ class Loader:
                     if "provenance.wasderivedfrom" in tables
                     else None,
                 )
+            # entities whose product flags may change (recomputed once per file by the caller,
+            # after the session versions: flags.update_flags)
+            flags.note_batch(
+                cur,
+                activity_stages=[
+                    (_stage(table), "id" if table == "provenance.activity" else "activity_id")
+                    for table in (
+                        "provenance.activity",
+                        "provenance.used",
+                        "provenance.wasgeneratedby",
+                    )
+                    if table in tables
+                ],
+                entity_stages=[
+                    _stage(table)
+                    for table in ("provenance.used", "provenance.wasgeneratedby")
+                    if table in tables
+                ],
+                hash_stage=_stage("provenance.entity") if "provenance.entity" in tables else None,
+            )
             cur.execute("TRUNCATE " + ", ".join(_stage(t.table) for t in active))
 
     def _merge_objects(self, cur: psycopg.Cursor, t: _Target, offered: int) -> None:

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from provdb import __version__
+from provdb.answers import flags
 from provdb.scan.metadata import FileMetadata, json_text, jsonable
 
 __all__ = [
@@ -454,6 +455,8 @@ class _BatchWriter:
                     FROM _scan_entity AS s WHERE e.id = s.id
                     """
                 )
+                # every distinct hash is kept, and the flags of these files follow
+                flags.note_batch(cur, hash_stage="_scan_entity", hash_source="scan")
                 cur.execute(
                     "DELETE FROM archive.software WHERE entity_id = ANY(%s)",
                     ([e[0] for e in entities],),
@@ -467,6 +470,7 @@ class _BatchWriter:
                         cp.write_row(row)
             if sessions:
                 sync_session_versions(cur, sorted(set(sessions)))
+            flags.update_flags(cur)  # after the closure, the hashes and the versions
             for meta, _, _, _ in batch:
                 books.append(
                     (

@@ -21,6 +21,7 @@ from provdb.schema.descriptions import (
     GenerationDescription,
     UsageDescription,
 )
+from provdb.schema.quality import EntityHash, ProductFlag  # noqa: F401  (registers its tables)
 from provdb.schema.relations import (
     HadMember,
     Used,

@@ -40,6 +40,8 @@ PUBLISHED_ARCHIVE_TABLES = (
     "lineage",
     "lineage_edge",
     "software",
+    "product_flag",
+    "entity_hash",
 )
 
 

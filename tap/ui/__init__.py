@@ -16,6 +16,7 @@ Pages (blueprint ``ui``, mounted at ``/ui`` by :func:`tap.app.create_app`):
 ``/ui/run/<night>/<run>``              the run's graph per ``step`` (calibration,
                                        r0_to_dl1, dl1_to_dl2, all); ``subruns=1`` for
                                        every subrun activity and file
+``/ui/night/<night>``                  the night's runs and its provdb check findings
 ``/ui/versions``                       products per software version (``package``,
                                        ``version``, ``product_type``) and the ADQL
 ``/ui/stats?night=&run=&by=``          timing and failures of the pipeline's
@@ -26,13 +27,22 @@ Pages (blueprint ``ui``, mounted at ``/ui`` by :func:`tap.app.create_app`):
 ``/ui/diff?a=&b=``                     why two products differ, step by step
 ``/ui/graph?id=&depth=&direction=``    the lineage graph alone: ``format=svg`` (the SVG
                                        document, embeddable) or ``html``
+``/ui/reproduce/<id>``                  the recipe that regenerates a product
+                                       (``format=md|sh|json``; ``affected=1``: what a
+                                       change of it affects)
+``/ui/diff?a=&b=``                     two products' recipes compared step by step
+``/ui/night/<night>``                  a night's runs and its ``provdb check`` findings
+``/ui/stats?night=&run=&by=``          activity timing and failures, with SVG plots
 =====================================  ===============================================
 
 Every node of every graph links to its page; every page is a bookmarkable GET URL.
 """
 
-from tap.ui import stats_pages  # noqa: F401  (registers /ui/stats on bp)
-from tap.ui import recipe_pages  # noqa: F401  (registers /ui/reproduce and /ui/diff)
+from tap.ui import (
+    check_pages,  # noqa: F401  (registers /ui/night and entity flags)
+    recipe_pages,  # noqa: F401  (registers /ui/reproduce and /ui/diff)
+    stats_pages,  # noqa: F401  (registers /ui/stats on bp)
+)
 from tap.ui.routes import bp
 
 __all__ = ["bp"]

@@ -43,7 +43,7 @@ LSTCHAIN_EMPTY = Path("lstchain/provenance.log")
 DEFINITION = Path("lstosa/config/definition.yaml")
 
 #: columns that record when something was written, not what: left out of content snapshots
-_WHEN_COLUMNS = {"first_seen", "created", "first_ingest", "last_ingest", "duration_s"}
+_WHEN_COLUMNS = {"first_seen", "created", "first_ingest", "last_ingest", "duration_s", "since"}
 
 
 # ----------------------------------------------------------------------------- helpers
