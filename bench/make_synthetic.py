@@ -32,6 +32,34 @@ the default ``--interleave 1`` the file is sequential, like the sample. Waves fo
 other, so the record times of a night span about runs x subruns x 7 min / N.
 Calibration runs are numbered just below the first data run (01804/01805 for 01807).
 
+Grown nights (issue #11, for the provenance answers and their benchmark):
+
+* ``--dl2`` adds, per subrun, a fourth burst ``dl1_to_dl2`` (18 lines) as lstosa traced
+  it before 2025 (PR #280 removed it): session, start, a parameters record
+  (``ObservationRun``, ``ObservationSubRun``, ``DL1ProdID``, ``DL2ProdID``), the DL1AB
+  file, the four random-forest models (``RFModelEnergyFile``, ``RFModelDispNormFile``,
+  ``RFModelDispSignFile``, ``RFModelGammanessFile``, one model set shared by every run,
+  under ``<base>/../models/``) and the DL2 analysis config used, the subrun's
+  ``DL2SubrunDataset`` generated at
+  ``<base>/DL2/<date>/v0.1.0/tailcut84/nsb_tuning_0.14/dl2_LST-1.Run01807.0002.h5``.
+* ``--reprocess N``: after the night, the reprocessing. First the calibration is rerun
+  (every calibration sequence again, at least one) with a newer ``software_version``
+  (v0.12.4) and later times; it regenerates the pedestal and coefficient files *at the
+  paths the data runs used* (the ``v0.1.1`` folder, or with ``--connected-calibration``
+  the paths the first calibration wrote), so those files get a new generation. Then the
+  first N runs are processed again (same paths, new activities, new generations, the
+  new version). Runs after N keep products made from the old calibration: their inputs
+  were regenerated after they used them, which is what a staleness check must flag.
+  The systematic correction file is not regenerated: no traced lstosa activity writes
+  it (definition.yaml has it commented out of calibrate_charge).
+* ``--ctapipe-log PATH`` also writes the ctapipe provenance log (glued JSON arrays) of
+  lstchain's run-wise ``lstchain_dl1_to_dl2`` tool, one activity per run (inputs: the
+  config, the RF model folder, the run's merged DL1 file; output: the run's DL2 file),
+  ``--failures K`` of them ending with status ``error`` and exit code 1 (their output
+  still registered); see ``synthetic_ctapipe.py``.
+
+Without these options the output is byte-identical to what it was before them.
+
 The file is written in a streaming way (constant memory); a one-line summary goes to
 stderr. The library entry point is :func:`generate_night`, which yields the lines as
 ``bytes``; :func:`expected_counts` gives the number of lines of each kind.
@@ -39,6 +67,11 @@ stderr. The library entry point is :func:`generate_night`, which yields the line
 Example (a full night: 207,020 lines, ~330 MB, a few seconds)::
 
     python bench/make_synthetic.py --runs 30 --subruns 150 --out night.prov.log
+
+A grown night (the answers benchmark: 316,840 lines) and its ctapipe log::
+
+    python bench/make_synthetic.py --runs 30 --subruns 150 --dl2 --reprocess 3 \\
+        --ctapipe-log night.dl2.provenance.log --failures 2 --out night.prov.log
 """
 
 from __future__ import annotations
@@ -56,7 +89,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LINES_PER_CALIBRATION", "LINES_PER_SUBRUN", "expected_counts", "generate_night", "main"]
+__all__ = [
+    "LINES_PER_CALIBRATION",
+    "LINES_PER_DL2",
+    "LINES_PER_SUBRUN",
+    "ctapipe_log",
+    "expected_counts",
+    "generate_night",
+    "main",
+]
 
 LINES_PER_SUBRUN = 46  # r0_to_dl1 21 + dl1ab 12 (incl. the WARNING line) + dl1_datacheck 13
 LINES_PER_CALIBRATION = 20  # drs4_pedestal 9 + calibrate_charge 11
@@ -69,6 +110,18 @@ PROD_ID = "v0.1.0"
 DL1_PROD_ID = "tailcut84"
 CALIB_PROD_ID = "v0.1.1"  # folder of the calibration files passed to datasequence (§2.3)
 AGENT = "lstanalyzer"
+REPROCESS_VERSION = "v0.12.4"  # lstchain version of the --reprocess pass
+DL2_PROD_ID = "tailcut84/nsb_tuning_0.14"  # DL2 folder under the prod id (as the sample)
+MODELS_DIR = "models/AllSky/20240131_allsky_v0.10.5_all_dec/dec_2276"  # next to base_dir
+DL2_CONFIG = "lstosa/cfg/lstchain_standard_config_dl2.json"  # under SOFTWARE_ROOT
+# (entity name, role = file) of the random-forest models dl1_to_dl2 uses (definition.yaml)
+RF_MODELS = (
+    ("RFModelEnergyFile", "reg_energy.sav"),
+    ("RFModelDispNormFile", "reg_disp_norm.sav"),
+    ("RFModelDispSignFile", "reg_disp_sign.sav"),
+    ("RFModelGammanessFile", "cls_gh.sav"),
+)
+LINES_PER_DL2 = 18  # dl1_to_dl2: session, start, parameters, 6 x (entity + used), 2, end
 INVERSION_RATE = 0.001  # interleaved mode: share of lines whose record time goes backwards
 _COEFF_ROLE = "Coefficients calibration file"
 _SYS_ROLE = "Systematic correction factor file"
@@ -96,6 +149,11 @@ CONTENT_TYPES = {
     "DL1CheckHDF5File": "application/hdf5",
     "DL1CheckPDFFile": "application/pdf",
     "DL1CheckSubrunDataset": "application/x-hdf",
+    "RFModelEnergyFile": "application/x-spss-sav",
+    "RFModelDispNormFile": "application/x-spss-sav",
+    "RFModelDispSignFile": "application/x-spss-sav",
+    "RFModelGammanessFile": "application/x-spss-sav",
+    "DL2SubrunDataset": "application/x-hdf",
 }
 
 # installed distributions of the sample's lstosa environment (names only)
@@ -124,28 +182,34 @@ _PACKAGE_TEXT = (
 )
 
 
-def expected_counts(runs: int, subruns: int, calibration: int = 1) -> dict[str, int]:
+def expected_counts(
+    runs: int, subruns: int, calibration: int = 1, *, dl2: bool = False, reprocess: int = 0
+) -> dict[str, int]:
     """Lines of each kind in a night of ``runs`` x ``subruns`` and ``calibration`` sequences.
 
     Kinds are those of spec §1.4 (``session``, ``start``, ``parameters``, ``entity``,
     ``used``, ``generated``, ``derived``, ``member``, ``end``) plus ``warning`` (the
-    non-provenance lines) and ``total``.
+    non-provenance lines) and ``total``. ``dl2`` adds a ``dl1_to_dl2`` burst (18 lines)
+    per subrun; ``reprocess`` > 0 adds the calibration rerun (every calibration sequence
+    again, at least one) and the subruns of the first ``reprocess`` runs again.
     """
-    n, c = runs * subruns, calibration
+    n = runs * subruns + min(max(reprocess, 0), runs) * subruns
+    c = calibration + (max(calibration, 1) if reprocess > 0 else 0)
+    d = n if dl2 else 0
     counts = {
-        "session": 3 * n + 2 * c,
-        "start": 3 * n + 2 * c,
-        "parameters": n,
-        "entity": 17 * n + 7 * c,
-        "used": 11 * n + 3 * c,
-        "generated": 6 * n + 4 * c,
+        "session": 3 * n + 2 * c + d,
+        "start": 3 * n + 2 * c + d,
+        "parameters": n + d,
+        "entity": 17 * n + 7 * c + 7 * d,
+        "used": 11 * n + 3 * c + 6 * d,
+        "generated": 6 * n + 4 * c + d,
         "derived": n,
         "member": 0,
-        "end": 3 * n + 2 * c,
+        "end": 3 * n + 2 * c + d,
         "warning": n,
     }
     counts["total"] = sum(counts.values())
-    assert counts["total"] == LINES_PER_SUBRUN * n + LINES_PER_CALIBRATION * c
+    assert counts["total"] == (LINES_PER_SUBRUN * n + LINES_PER_CALIBRATION * c + LINES_PER_DL2 * d)
     return counts
 
 
@@ -163,6 +227,8 @@ def generate_night(
     connected_calibration: bool = False,
     simulate: bool = False,
     zero_us_rate: float = 0.001,
+    dl2: bool = False,
+    reprocess: int = 0,
 ) -> Iterator[bytes]:
     """Yield the lines (``bytes`` ending in ``b"\\n"``) of a synthetic lstosa ``prov.log``.
 
@@ -191,6 +257,12 @@ def generate_night(
         Add ``-s`` to the command lines (lstosa dry-run, as in the sample).
     zero_us_rate:
         Probability that a generated time is rounded up to a whole second.
+    dl2:
+        Add a ``dl1_to_dl2`` burst per subrun (18 lines), as lstosa traced it before 2025.
+    reprocess:
+        After the night, rerun the calibration (same output paths, ``REPROCESS_VERSION``)
+        and then reprocess the first ``reprocess`` runs (same paths, new generations);
+        the later runs keep products made from the old calibration (stale).
     """
     if runs < 0 or subruns < 0 or calibration < 0 or packages < 0:
         raise ValueError("runs, subruns, calibration and packages must not be negative")
@@ -198,6 +270,8 @@ def generate_night(
         raise ValueError("interleave must be at least 1")
     if first_run < 1:
         raise ValueError("first_run must be positive")
+    if reprocess < 0:
+        raise ValueError("reprocess must not be negative")
     if not 0.0 <= zero_us_rate <= 1.0:
         raise ValueError("zero_us_rate must be a probability")
     try:
@@ -217,8 +291,48 @@ def generate_night(
         connected=connected_calibration,
         simulate=simulate,
         zero_us_rate=zero_us_rate,
+        dl2=dl2,
+        reprocess=reprocess,
     )
     return night.lines()
+
+
+def ctapipe_log(
+    runs: int,
+    *,
+    date: str = "20200117",
+    seed: int = 1,
+    first_run: int = 1807,
+    base_dir: str = DEFAULT_BASE,
+    failures: int = 0,
+) -> Iterator[str]:
+    """The ctapipe provenance log (glued JSON arrays, as text chunks) of lstchain's
+    run-wise ``lstchain_dl1_to_dl2`` for the runs of the night (``synthetic_ctapipe.py``):
+    same base folder, RF models and DL2 folder as the ``--dl2`` bursts, ``failures`` calls
+    ending with status ``error`` and exit code 1."""
+    folder = str(Path(__file__).resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)  # bench/ is not a package
+    from synthetic_ctapipe import generate_ctapipe_log, run_paths
+
+    base = base_dir.rstrip("/") or "/"
+    models = f"{(base.rsplit('/', 1)[0] or '/').rstrip('/')}/{MODELS_DIR}"
+    paths = {
+        run: run_paths(
+            run,
+            date=date,
+            base_dir=base,
+            prod_id=PROD_ID,
+            dl1_prod_id=DL1_PROD_ID,
+            dl2_prod_id=DL2_PROD_ID,
+            models_dir=models,
+            config=f"{SOFTWARE_ROOT}/{DL2_CONFIG}",
+        )
+        for run in range(first_run, first_run + runs)
+    }
+    return generate_ctapipe_log(
+        runs, date=date, first_run=first_run, failures=failures, seed=seed, paths=paths
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -297,8 +411,12 @@ class _Night:
         connected: bool,
         simulate: bool,
         zero_us_rate: float,
+        dl2: bool = False,
+        reprocess: int = 0,
     ) -> None:
         self.runs = runs
+        self.dl2 = dl2
+        self.reprocess = min(reprocess, runs)
         self.subruns = subruns
         self.date = obs_date.strftime("%Y%m%d")
         self.date_dash = obs_date.strftime("%Y-%m-%d")
@@ -335,6 +453,17 @@ class _Night:
         for p in cam_pkgs:
             p["path"] = f"{cam_prefix}/lib/python3.11/site-packages"
         self.calib_session = self._session_template(cam_prefix, cam_pkgs, calib=True)
+        # the reprocessing pass: same environments, newer lstchain (no RNG drawn here, so
+        # the default night stays byte-identical)
+        self.data_session_new = self._session_template(
+            osa_prefix, pkgs, calib=False, version=REPROCESS_VERSION
+        )
+        self.calib_session_new = self._session_template(
+            cam_prefix, cam_pkgs, calib=True, version=REPROCESS_VERSION
+        )
+        data_root = self.base.rsplit("/", 1)[0] or "/"
+        self.models_dir = f"{data_root.rstrip('/')}/{MODELS_DIR}"
+        self.dl2_config = f"{SOFTWARE_ROOT}/{DL2_CONFIG}"
 
         # run numbers: calibration pairs just below the first data run when possible
         npairs = max(calibration, 1)
@@ -358,7 +487,12 @@ class _Night:
         return [{"name": n, "version": self._version(), "path": path} for n in names]
 
     def _session_template(
-        self, prefix: str, pkgs: list[dict[str, str]], *, calib: bool
+        self,
+        prefix: str,
+        pkgs: list[dict[str, str]],
+        *,
+        calib: bool,
+        version: str = SOFTWARE_VERSION,
     ) -> _Template:
         env = prefix.rsplit("/", 1)[-1]
         system = {
@@ -408,7 +542,7 @@ class _Night:
             "startTime": _mark("START"),
             "system": system,
             "observation_date": self.date,
-            "software_version": SOFTWARE_VERSION,
+            "software_version": version,
             "config_file": self.config_file,
             "config_file_hash": _entity_id(self.config_file),
             "config_file_hash_type": "md5",
@@ -537,9 +671,14 @@ class _Night:
             f"calibration_filters_52.Run{cal}.0000.pdf",
         }
 
-    def _calibration_task(self, k: int) -> _Task:
+    def _calibration_task(self, k: int, rerun: bool = False) -> _Task:
         ped, cal = (f"{r:05d}" for r in self.pairs[k])
+        template = self.calib_session
         paths = self._calib_paths(ped, cal, SOFTWARE_VERSION)
+        if rerun:
+            # the rerun regenerates the very files the data runs were calibrated with
+            template = self.calib_session_new
+            paths = self._calib_paths(ped, cal, self._data_calib_version())
         args = [self.calib_script]
         if self.simulate:
             args.append("-s")
@@ -568,7 +707,7 @@ class _Night:
             }
             aid = self._activity_id()
             items: list[tuple[str, Any]] = []
-            self._open(items, self.calib_session, session, aid, name, start, self.calib_script)
+            self._open(items, template, session, aid, name, start, self.calib_script)
             tag = session["TAG"]
             raw = f"{self.base}/R0G/{self.date}/LST-1.1.Run{ped if phase == 0 else cal}.fits.fz"
             if phase == 0:
@@ -608,12 +747,17 @@ class _Night:
 
     # ---- data subruns ----------------------------------------------------------------
 
-    def _subrun_task(self, run_index: int, subrun: int) -> _Task:
+    def _data_calib_version(self) -> str:
+        """Folder of the calibration files the data runs use (§2.3)."""
+        return SOFTWARE_VERSION if self.connected else CALIB_PROD_ID
+
+    def _subrun_task(self, run_index: int, subrun: int, rerun: bool = False) -> _Task:
         run = f"{self.first_run + run_index:05d}"
         sub = f"{subrun:04d}"
         pair = self.pairs[run_index * len(self.pairs) // self.runs]
         ped, cal = (f"{r:05d}" for r in pair)
-        calib = self._calib_paths(ped, cal, SOFTWARE_VERSION if self.connected else CALIB_PROD_ID)
+        calib = self._calib_paths(ped, cal, self._data_calib_version())
+        template = self.data_session_new if rerun else self.data_session
         mon = f"{self.base}/monitoring"
         cat_a = f"{mon}/PixelCalibration/Cat-A"
         time_calib = (
@@ -623,6 +767,7 @@ class _Night:
         pointing = f"{mon}/DrivePositioning/DrivePosition_log_{self.date}.txt"
         summary = f"{mon}/RunSummary/RunSummary_{self.date}.ecsv"
         dl1_dir = f"{self.base}/DL1/{self.date}/{PROD_ID}"
+        dl2_dir = f"{self.base}/DL2/{self.date}/{PROD_ID}/{DL2_PROD_ID}"
         r0 = f"{self.base}/R0G/{self.date}/LST-1.1.Run{run}.{sub}.fits.fz"
         dl1a = f"{dl1_dir}/dl1_LST-1.Run{run}.{sub}.h5"
         muons = f"{dl1_dir}/muons/muons_LST-1.Run{run}.{sub}.fits"
@@ -652,7 +797,7 @@ class _Night:
         sid = f"{self.date}{run}"
 
         def make(task: _Task, phase: int, start: int) -> _Burst:
-            name = ("r0_to_dl1", "dl1ab", "dl1_datacheck")[phase]
+            name = ("r0_to_dl1", "dl1ab", "dl1_datacheck", "dl1_to_dl2")[phase]
             tag = f"{name}:{run}"
             session = {
                 "SID": sid,
@@ -666,7 +811,7 @@ class _Night:
             aid = self._activity_id()
             items: list[tuple[str, Any]] = []
             if phase == 0:
-                self._open(items, self.data_session, session, aid, name, start, self.data_script)
+                self._open(items, template, session, aid, name, start, self.data_script)
                 used = [
                     ("R0SubrunDataset", "Observation subrun", r0, _entity_id(r0)),
                     ("PedestalFile", "Pedestal file", calib["ped"], None),
@@ -686,7 +831,7 @@ class _Night:
                 derived = {"entity_id": dl1b_id, "progenitor_id": dl1a_id, "session_tag": tag}
                 self._open(
                     items,
-                    self.data_session,
+                    template,
                     session,
                     aid,
                     name,
@@ -703,8 +848,8 @@ class _Night:
                 ]
                 gen = [("DL1SubrunDataset", "DL1AB subrun dataset", dl1b, dl1b_id)]
                 seconds = (40, 150)
-            else:
-                self._open(items, self.data_session, session, aid, name, start, self.data_script)
+            elif phase == 2:
+                self._open(items, template, session, aid, name, start, self.data_script)
                 used = [
                     ("DL1SubrunDataset", "DL1AB subrun dataset", dl1b, dl1b_id),
                     ("MuonsSubrunDataset", "Muons subrun dataset", muons, muons_id),
@@ -717,12 +862,33 @@ class _Night:
                     ("DL1CheckSubrunDataset", _CHECK_ROLE, check_sub, _entity_id(check_sub)),
                 ]
                 seconds = (15, 60)
+            else:
+                # dl1_to_dl2 as lstosa traced it before 2025 (PR #280): the DL1AB file,
+                # the night's RF models and the DL2 config -> the subrun's DL2 file
+                self._open(items, template, session, aid, name, start, self.data_script)
+                params = {
+                    "activity_id": aid,
+                    "parameters": {
+                        "ObservationRun": run,
+                        "ObservationSubRun": sub,
+                        "DL1ProdID": DL1_PROD_ID,
+                        "DL2ProdID": DL2_PROD_ID,
+                    },
+                    "session_tag": tag,
+                }
+                items.append(("P", repr(params)))
+                used = [("DL1SubrunDataset", "DL1 subrun dataset", dl1b, dl1b_id)]
+                used += [(m, m, f"{self.models_dir}/{f}", None) for m, f in RF_MODELS]
+                used.append(("AnalysisConfigFile", _CONFIG_ROLE, self.dl2_config, None))
+                dl2 = f"{dl2_dir}/dl2_LST-1.Run{run}.{sub}.h5"
+                gen = [("DL2SubrunDataset", "DL2 subrun dataset", dl2, _entity_id(dl2))]
+                seconds = (60, 300)
             self._io(items, aid, tag, used, True)
             self._io(items, aid, tag, gen, False)
             end = self._close(items, aid, tag, start, seconds)
             return _Burst(task, items, end)
 
-        return _Task(3, make)
+        return _Task(4 if self.dl2 else 3, make)
 
     # ---- emission --------------------------------------------------------------------
 
@@ -733,6 +899,22 @@ class _Night:
         for run_index in range(self.runs):
             for subrun in range(self.subruns):
                 wave.append(self._subrun_task(run_index, subrun))
+                if len(wave) == self.interleave:
+                    yield from self._wave(wave)
+                    wave = []
+        if wave:
+            yield from self._wave(wave)
+        if self.reprocess:
+            yield from self._reprocessing()
+
+    def _reprocessing(self) -> Iterator[bytes]:
+        """Calibration rerun (every pair), then the first ``reprocess`` runs again."""
+        for k in range(len(self.pairs)):
+            yield from self._wave([self._calibration_task(k, rerun=True)])
+        wave: list[_Task] = []
+        for run_index in range(self.reprocess):
+            for subrun in range(self.subruns):
+                wave.append(self._subrun_task(run_index, subrun, rerun=True))
                 if len(wave) == self.interleave:
                     yield from self._wave(wave)
                     wave = []
@@ -833,6 +1015,31 @@ def _parser() -> argparse.ArgumentParser:
         help="probability that a time falls on a whole second (no microseconds)",
     )
     p.add_argument("--gzip", action="store_true", help="gzip the output (level 6)")
+    p.add_argument(
+        "--dl2",
+        action="store_true",
+        help="add a dl1_to_dl2 burst per subrun (18 lines), as lstosa traced it before 2025",
+    )
+    p.add_argument(
+        "--reprocess",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after the night, rerun the calibration (same paths, newer software_version) "
+        "and reprocess the first N runs; later runs keep stale products (default 0)",
+    )
+    p.add_argument(
+        "--ctapipe-log",
+        metavar="PATH",
+        help="also write a ctapipe provenance log of lstchain_dl1_to_dl2 for each run",
+    )
+    p.add_argument(
+        "--failures",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --ctapipe-log: K tool runs end with status error, exit code 1",
+    )
     return p
 
 
@@ -852,10 +1059,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             connected_calibration=args.connected_calibration,
             simulate=args.simulate,
             zero_us_rate=args.zero_us_rate,
+            dl2=args.dl2,
+            reprocess=args.reprocess,
         )
+        if args.failures and not args.ctapipe_log:
+            raise ValueError("--failures needs --ctapipe-log PATH")
+        if args.ctapipe_log:
+            chunks = list(
+                ctapipe_log(
+                    args.runs,
+                    date=args.date,
+                    seed=args.seed,
+                    first_run=args.first_run,
+                    base_dir=args.base_dir,
+                    failures=args.failures,
+                )
+            )
     except ValueError as exc:
         print(f"make_synthetic: {exc}", file=sys.stderr)
         return 2
+    if args.ctapipe_log:
+        Path(args.ctapipe_log).write_text("".join(chunks))
+        print(
+            f"make_synthetic: {len(chunks)} ctapipe activities ({args.failures} failed) "
+            f"-> {args.ctapipe_log}",
+            file=sys.stderr,
+        )
     t0 = time.perf_counter()
     n_lines = n_bytes = 0
     with contextlib.ExitStack() as stack:
