@@ -38,9 +38,9 @@ measures archives kept before instead of building them again.
 
 Example::
 
-    python bench/bench_answers.py                     # full scale (~2 h, mostly the 10M build)
+    python bench/bench_answers.py                     # full scale (the 10M build: minutes)
     python bench/bench_answers.py --runs 3 --subruns 20 --nights 2 --archive-runs 3 \\
-        --archive-subruns 20 --products 5 --pairs 4   # a quick check that everything runs
+        --archive-subruns 20 --products 5 --pairs 4 --reprocess 1 --failures 1  # quick
     python bench/bench_answers.py --keep              # keep the archives ...
     python bench/bench_answers.py --reuse             # ... and measure them again
 """
