@@ -27,7 +27,8 @@ Two archives, each in its own embedded ``PROVDB_HOME`` under ``--home``:
    * ``compare_recipes(build_recipe(a), build_recipe(b))`` for ``--pairs`` pairs, half
      from two runs of one night, half from two nights (median and max; target < 1 s);
    * the forward question (the products a calibration file affects) when the recipe
-     module exposes it (``affected``, ``affected_products``: looked up with ``hasattr``);
+     module exposes it (``affected``, ``affected_products``, ``affected_by`` or
+     ``find_affected``, called as ``f(conn, entity_id)``: looked up with ``hasattr``);
      which function was measured is recorded.
 
 The answers' modules are imported lazily: when one is missing (it is written on another
@@ -52,6 +53,7 @@ import hashlib
 import importlib
 import json
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -70,6 +72,8 @@ SAMPLES = Path(os.environ.get("PROVDB_SAMPLES", REPO.parent / "shared" / "sample
 DEFINITION = SAMPLES / "lstosa" / "config" / "definition.yaml"
 NIGHT_DATE = "20200117"
 TARGETS_S = {"checks": 10.0, "recipe": 1.0, "compare": 1.0}
+#: names the recipe module's forward question may have (written on another branch)
+AFFECTED_NAMES = ("affected", "affected_products", "affected_by", "find_affected")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -254,6 +258,8 @@ def night_part(args: argparse.Namespace) -> dict[str, Any]:
             log(f"night: generated {out['generation']}")
             res = provdb(["ingest", "--model", str(args.model), str(folder)], home.env)
             figures = summary_figures(res["stdout"])
+            rejects = re.search(r"rejected lines\s*[│|]\s*([\d,]+)", res["stdout"])
+            figures["rejected_lines"] = int(rejects.group(1).replace(",", "")) if rejects else None
             records = figures["records"] or 0
             out["ingest"] = {
                 "wall_s": round(res["wall_s"], 2),
@@ -418,10 +424,10 @@ def measure_affected(recipe: Any, home: Home, params: dict[str, int]) -> dict[st
     """The forward question on one night's coefficients file, if the recipe module has it."""
     if recipe is None:
         return skipped("recipe")
-    name = next((n for n in ("affected", "affected_products") if hasattr(recipe, n)), None)
+    name = next((n for n in AFFECTED_NAMES if hasattr(recipe, n)), None)
     if name is None:
-        log("affected: the recipe module exposes no 'affected'/'affected_products': skipped")
-        return {"skipped": "provdb.answers.recipe has no affected / affected_products"}
+        log(f"affected: provdb.answers.recipe has none of {AFFECTED_NAMES}: skipped")
+        return {"skipped": f"provdb.answers.recipe has none of {', '.join(AFFECTED_NAMES)}"}
     import bench_lineage
 
     night = params["nights"] // 2

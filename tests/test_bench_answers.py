@@ -47,6 +47,7 @@ def test_bench_answers_tiny(tmp_path: Path) -> None:
     assert night["generation"]["lines"] == (4 + 2) * (46 + 18) + 2 * 20
     assert night["ingest"]["exit_status"] == 0
     assert night["ingest"]["status"] == {"new": 2}  # prov.log and the ctapipe log
+    assert night["ingest"]["rejected_lines"] == 0
     assert night["ingest"]["records"] > 0 and night["ingest"]["records_per_s"] > 0
     assert archive["relation_rows"]["total"] == 2 * 2 * 3 * PER_SUBRUN + 2 * PER_NIGHT
     # every answer is measured, or said to be skipped because its module is not there
