@@ -49,6 +49,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import importlib
 import json
@@ -495,6 +496,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if not args.keep:
+        # the embedded server's own exit handler takes its lock once more after the homes
+        # are removed, leaving a lock file behind; registered first, this runs after it
+        for part in args.parts:
+            atexit.register(shutil.rmtree, args.home / part, True)
     results: dict[str, Any] = {
         "date": datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": "bench_answers.py " + " ".join(sys.argv[1:] if argv is None else argv),

@@ -64,6 +64,7 @@ def test_bench_answers_tiny(tmp_path: Path) -> None:
             assert entry == {"skipped": f"provdb.answers.{module} not available"}
             assert f"skipped: provdb.answers.{module} not available" in done.stderr
     assert not (tmp_path / "home" / "night").exists()  # removed without --keep
+    assert not (tmp_path / "home" / "archive").exists()
 
 
 def test_bench_answers_bad_arguments(tmp_path: Path) -> None:
