@@ -70,7 +70,7 @@ Example (a full night: 207,020 lines, ~330 MB, a few seconds)::
 
     python bench/make_synthetic.py --runs 30 --subruns 150 --out night.prov.log
 
-A grown night (the answers benchmark: 316,840 lines) and its ctapipe log::
+A grown night (the answers benchmark: 316,840 lines, ~486 MB) and its ctapipe log::
 
     python bench/make_synthetic.py --runs 30 --subruns 150 --dl2 --reprocess 3 \\
         --ctapipe-log night.dl2.provenance.log --failures 2 --out night.prov.log
