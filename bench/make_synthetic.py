@@ -32,13 +32,48 @@ the default ``--interleave 1`` the file is sequential, like the sample. Waves fo
 other, so the record times of a night span about runs x subruns x 7 min / N.
 Calibration runs are numbered just below the first data run (01804/01805 for 01807).
 
+Grown nights (issue #11, for the provenance answers and their benchmark):
+
+* ``--dl2`` adds, per subrun, a fourth burst ``dl1_to_dl2`` (18 lines) as lstosa traced
+  it before 2025 (PR #280 removed it): session, start, a parameters record
+  (``ObservationRun``, ``ObservationSubRun``, ``DL1ProdID``, ``DL2ProdID``), the DL1AB
+  file, the four random-forest models (``RFModelEnergyFile``, ``RFModelDispNormFile``,
+  ``RFModelDispSignFile``, ``RFModelGammanessFile``, one model set shared by every run,
+  under ``<base>/../models/``) and the DL2 analysis config used, the subrun's
+  ``DL2SubrunDataset`` generated at
+  ``<base>/DL2/<date>/v0.1.0/tailcut84/nsb_tuning_0.14/dl2_LST-1.Run01807.0002.h5``.
+* ``--reprocess N``: after the night, the reprocessing. First the calibration is rerun
+  (every calibration sequence again, at least one) with a newer ``software_version``
+  (v0.12.4) and later times; it regenerates the pedestal and coefficient files *at the
+  paths the data runs used* (the ``v0.1.1`` folder, or with ``--connected-calibration``
+  the paths the first calibration wrote), so those files get a new generation. Then the
+  first N runs are processed again (same paths, new activities, new generations, the
+  new version). Runs after N keep products made from the old calibration: their inputs
+  were regenerated after they used them, which is what a staleness check must flag.
+  The systematic correction file is not regenerated: no traced lstosa activity writes
+  it (definition.yaml has it commented out of calibrate_charge).
+* ``--ctapipe-log PATH`` also writes the ctapipe provenance log (glued JSON arrays) of
+  lstchain's run-wise ``lstchain_dl1_to_dl2`` tool, one activity per run (inputs: the
+  config, the RF model folder, the run's merged DL1 file; output: the run's DL2 file),
+  ``--failures K`` of them ending with status ``error`` and exit code 1 (their output
+  still registered); see ``synthetic_ctapipe.py``.
+
+Without these options the output is byte-identical to what it was before them.
+
 The file is written in a streaming way (constant memory); a one-line summary goes to
-stderr. The library entry point is :func:`generate_night`, which yields the lines as
+stderr. The record shapes and the simulated night live in ``synthetic_lstosa.py``, the
+ctapipe log in ``synthetic_ctapipe.py`` (both next to this script).
+The library entry point is :func:`generate_night`, which yields the lines as
 ``bytes``; :func:`expected_counts` gives the number of lines of each kind.
 
 Example (a full night: 207,020 lines, ~330 MB, a few seconds)::
 
     python bench/make_synthetic.py --runs 30 --subruns 150 --out night.prov.log
+
+A grown night (the answers benchmark: 316,840 lines, ~486 MB) and its ctapipe log::
+
+    python bench/make_synthetic.py --runs 30 --subruns 150 --dl2 --reprocess 3 \\
+        --ctapipe-log night.dl2.provenance.log --failures 2 --out night.prov.log
 """
 
 from __future__ import annotations
@@ -46,106 +81,71 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gzip
-import hashlib
-import random
-import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LINES_PER_CALIBRATION", "LINES_PER_SUBRUN", "expected_counts", "generate_night", "main"]
+__all__ = [
+    "LINES_PER_CALIBRATION",
+    "LINES_PER_DL2",
+    "LINES_PER_SUBRUN",
+    "ctapipe_log",
+    "expected_counts",
+    "generate_night",
+    "main",
+]
 
-LINES_PER_SUBRUN = 46  # r0_to_dl1 21 + dl1ab 12 (incl. the WARNING line) + dl1_datacheck 13
-LINES_PER_CALIBRATION = 20  # drs4_pedestal 9 + calibrate_charge 11
+# bench/ is not a package: the engine and the ctapipe writer are found next to this file
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
-DEFAULT_BASE = "/fefs/aswg/data/real"
-SOFTWARE_ROOT = "/fefs/aswg/software"
-ENV_ROOT = "/fefs/aswg/envs"  # conda environments (short: ~20 kB session records)
-SOFTWARE_VERSION = "v0.12.3"  # lstchain version, also names the calibration output folder
-PROD_ID = "v0.1.0"
-DL1_PROD_ID = "tailcut84"
-CALIB_PROD_ID = "v0.1.1"  # folder of the calibration files passed to datasequence (§2.3)
-AGENT = "lstanalyzer"
-INVERSION_RATE = 0.001  # interleaved mode: share of lines whose record time goes backwards
-_COEFF_ROLE = "Coefficients calibration file"
-_SYS_ROLE = "Systematic correction factor file"
-_CONFIG_ROLE = "Analysis configuration file"
-_CHECK_ROLE = "DL1Check subrun dataset"
-_WARNING = "WARNING provLogger Derivation detected in dl1ab for DL1SubrunDataset. ID: "
-
-_EPOCH = datetime(1970, 1, 1)
-
-# contentType of each entity description (current definition.yaml)
-CONTENT_TYPES = {
-    "RawObservationFile": "application/fits",
-    "R0SubrunDataset": "application/fits",
-    "PedestalFile": "application/x-hdf",
-    "PedestalCheckPlot": "application/pdf",
-    "CoefficientsCalibrationFile": "application/x-hdf",
-    "CalibrationCheckPlot": "application/pdf",
-    "TimeCalibrationFile": "application/x-hdf",
-    "SystematicCorrectionFile": "application/x-hdf",
-    "PointingFile": "text/plain",
-    "RunSummaryFile": "application/ecsv",
-    "AnalysisConfigFile": "application/json",
-    "DL1SubrunDataset": "application/x-hdf",
-    "MuonsSubrunDataset": "application/fits",
-    "DL1CheckHDF5File": "application/hdf5",
-    "DL1CheckPDFFile": "application/pdf",
-    "DL1CheckSubrunDataset": "application/x-hdf",
-}
-
-# installed distributions of the sample's lstosa environment (names only)
-_PACKAGE_TEXT = (
-    "annotated-types anyio argon2-cffi argon2-cffi-bindings arrow astropy astropy-iers-data "
-    "asttokens async-lru attrs babel beautifulsoup4 bleach blosc2 bokeh certifi cffi "
-    "charset-normalizer click comm contourpy corsikaio coverage ctapipe ctapipe-io-lst ctaplot "
-    "cycler debugpy defusedxml dnspython docutils eventio executing fastjsonschema fonttools "
-    "fqdn freezegun gammapy h11 h2 h5py hpack httpcore httpx hyperframe idna iminuit iniconfig "
-    "ipykernel ipython ipython-pygments-lexers ipywidgets isoduration jedi jinja2 joblib json5 "
-    "jsonpointer jsonschema jsonschema-specifications jupyter jupyter-builder jupyter-client "
-    "jupyter-console jupyter-core jupyter-events jupyter-lsp jupyter-server "
-    "jupyter-server-terminals jupyterlab jupyterlab-pygments jupyterlab-server "
-    "jupyterlab-widgets kiwisolver lark llvmlite lstchain lstosa markdown-it-py markupsafe "
-    "matplotlib matplotlib-inline mdurl mistune msgpack narwhals nbclient nbconvert nbformat "
-    "ndindex nest-asyncio2 networkx notebook notebook-shim numba numexpr numpy overrides "
-    "packaging pandas pandocfilters parso pexpect pillow pip platformdirs pluggy "
-    "prometheus-client prompt-toolkit protobuf protozfits prov psutil ptyprocess pure-eval "
-    "py-cpuinfo pycparser pydantic pydantic-core pydot pydotplus pyerfa pygments pyirf pymongo "
-    "pyparsing pytest pytest-cov python-dateutil python-json-logger pytz pyyaml pyzmq "
-    "referencing regions requests rfc3339-validator rfc3986-validator rfc3987-syntax rich "
-    "rpds-py scikit-learn scipy seaborn send2trash setuptools six soupsieve stack-data tables "
-    "tenacity terminado threadpoolctl tinycss2 toml tornado tqdm traitlets typing-extensions "
-    "typing-inspection tzdata uri-template urllib3 wcwidth webcolors webencodings "
-    "websocket-client widgetsnbextension xyzservices zstandard"
+from synthetic_lstosa import (  # noqa: E402  (after the sys.path line above)
+    DEFAULT_BASE,
+    DL1_PROD_ID,
+    DL2_CONFIG,
+    DL2_PROD_ID,
+    LINES_PER_CALIBRATION,
+    LINES_PER_DL2,
+    LINES_PER_SUBRUN,
+    MODELS_DIR,
+    PROD_ID,
+    SOFTWARE_ROOT,
+    _Night,
 )
 
 
-def expected_counts(runs: int, subruns: int, calibration: int = 1) -> dict[str, int]:
+def expected_counts(
+    runs: int, subruns: int, calibration: int = 1, *, dl2: bool = False, reprocess: int = 0
+) -> dict[str, int]:
     """Lines of each kind in a night of ``runs`` x ``subruns`` and ``calibration`` sequences.
 
     Kinds are those of spec §1.4 (``session``, ``start``, ``parameters``, ``entity``,
     ``used``, ``generated``, ``derived``, ``member``, ``end``) plus ``warning`` (the
-    non-provenance lines) and ``total``.
+    non-provenance lines) and ``total``. ``dl2`` adds a ``dl1_to_dl2`` burst (18 lines)
+    per subrun; ``reprocess`` > 0 adds the calibration rerun (every calibration sequence
+    again, at least one) and the subruns of the first ``reprocess`` runs again.
     """
-    n, c = runs * subruns, calibration
+    n = runs * subruns + min(max(reprocess, 0), runs) * subruns
+    c = calibration + (max(calibration, 1) if reprocess > 0 else 0)
+    d = n if dl2 else 0
     counts = {
-        "session": 3 * n + 2 * c,
-        "start": 3 * n + 2 * c,
-        "parameters": n,
-        "entity": 17 * n + 7 * c,
-        "used": 11 * n + 3 * c,
-        "generated": 6 * n + 4 * c,
+        "session": 3 * n + 2 * c + d,
+        "start": 3 * n + 2 * c + d,
+        "parameters": n + d,
+        "entity": 17 * n + 7 * c + 7 * d,
+        "used": 11 * n + 3 * c + 6 * d,
+        "generated": 6 * n + 4 * c + d,
         "derived": n,
         "member": 0,
-        "end": 3 * n + 2 * c,
+        "end": 3 * n + 2 * c + d,
         "warning": n,
     }
     counts["total"] = sum(counts.values())
-    assert counts["total"] == LINES_PER_SUBRUN * n + LINES_PER_CALIBRATION * c
+    assert counts["total"] == (LINES_PER_SUBRUN * n + LINES_PER_CALIBRATION * c + LINES_PER_DL2 * d)
     return counts
 
 
@@ -163,6 +163,8 @@ def generate_night(
     connected_calibration: bool = False,
     simulate: bool = False,
     zero_us_rate: float = 0.001,
+    dl2: bool = False,
+    reprocess: int = 0,
 ) -> Iterator[bytes]:
     """Yield the lines (``bytes`` ending in ``b"\\n"``) of a synthetic lstosa ``prov.log``.
 
@@ -191,6 +193,12 @@ def generate_night(
         Add ``-s`` to the command lines (lstosa dry-run, as in the sample).
     zero_us_rate:
         Probability that a generated time is rounded up to a whole second.
+    dl2:
+        Add a ``dl1_to_dl2`` burst per subrun (18 lines), as lstosa traced it before 2025.
+    reprocess:
+        After the night, rerun the calibration (same output paths, ``REPROCESS_VERSION``)
+        and then reprocess the first ``reprocess`` runs (same paths, new generations);
+        the later runs keep products made from the old calibration (stale).
     """
     if runs < 0 or subruns < 0 or calibration < 0 or packages < 0:
         raise ValueError("runs, subruns, calibration and packages must not be negative")
@@ -198,6 +206,8 @@ def generate_night(
         raise ValueError("interleave must be at least 1")
     if first_run < 1:
         raise ValueError("first_run must be positive")
+    if reprocess < 0:
+        raise ValueError("reprocess must not be negative")
     if not 0.0 <= zero_us_rate <= 1.0:
         raise ValueError("zero_us_rate must be a probability")
     try:
@@ -217,568 +227,45 @@ def generate_night(
         connected=connected_calibration,
         simulate=simulate,
         zero_us_rate=zero_us_rate,
+        dl2=dl2,
+        reprocess=reprocess,
     )
     return night.lines()
 
 
-# --------------------------------------------------------------------------------------
-# Helpers
-# --------------------------------------------------------------------------------------
+def ctapipe_log(
+    runs: int,
+    *,
+    date: str = "20200117",
+    seed: int = 1,
+    first_run: int = 1807,
+    base_dir: str = DEFAULT_BASE,
+    failures: int = 0,
+) -> Iterator[str]:
+    """The ctapipe provenance log (glued JSON arrays, as text chunks) of lstchain's
+    run-wise ``lstchain_dl1_to_dl2`` for the runs of the night (``synthetic_ctapipe.py``):
+    same base folder, RF models and DL2 folder as the ``--dl2`` bursts, ``failures`` calls
+    ending with status ``error`` and exit code 1."""
+    from synthetic_ctapipe import generate_ctapipe_log, run_paths
 
-
-def _entity_id(path: str) -> str:
-    """lstosa's file entity id: md5 of the path string (spec §1.6)."""
-    return hashlib.md5(str(Path(path)).encode()).hexdigest()
-
-
-class _Template:
-    """A ``str(dict)`` with some values left open: ``'@@NAME@@'`` markers, filled by repr."""
-
-    _MARK = re.compile(r"'@@(\w+)@@'")
-
-    def __init__(self, record: dict[str, Any]) -> None:
-        parts = self._MARK.split(repr(record))
-        self.literals = parts[0::2]
-        self.names = parts[1::2]
-
-    def render(self, values: dict[str, Any]) -> str:
-        out = [self.literals[0]]
-        for name, literal in zip(self.names, self.literals[1:], strict=True):
-            out.append(repr(values[name]))
-            out.append(literal)
-        return "".join(out)
-
-
-def _mark(name: str) -> str:
-    return f"@@{name}@@"
-
-
-class _Burst:
-    """The lines of one traced call: items are (kind, payload) with kind 'S', 'P' or 'W'."""
-
-    __slots__ = ("end", "items", "pos", "task")
-
-    def __init__(self, task: _Task, items: list[tuple[str, Any]], end: int) -> None:
-        self.task = task
-        self.items = items
-        self.end = end
-        self.pos = 0
-
-
-class _Task:
-    """One process (a calibration_pipeline or a datasequence call for one subrun)."""
-
-    __slots__ = ("last_written", "make_burst", "phases")
-
-    def __init__(self, phases: int, make_burst: Any) -> None:
-        self.phases = phases
-        self.make_burst = make_burst  # (task, phase, start_us) -> _Burst
-        self.last_written = 0
-
-
-# --------------------------------------------------------------------------------------
-# The night
-# --------------------------------------------------------------------------------------
-
-
-class _Night:
-    def __init__(
-        self,
-        *,
-        runs: int,
-        subruns: int,
-        obs_date: datetime,
-        seed: int,
-        packages: int,
-        interleave: int,
-        calibration: int,
-        first_run: int,
-        base: str,
-        connected: bool,
-        simulate: bool,
-        zero_us_rate: float,
-    ) -> None:
-        self.runs = runs
-        self.subruns = subruns
-        self.date = obs_date.strftime("%Y%m%d")
-        self.date_dash = obs_date.strftime("%Y-%m-%d")
-        self.interleave = interleave
-        self.calibration = calibration
-        self.first_run = first_run
-        self.base = base
-        self.connected = connected
-        self.simulate = simulate
-        self.zero_us_rate = zero_us_rate
-        self.rng = random.Random(seed)  # content: ids, durations, environment
-        self.mix = random.Random(f"{seed}:mix")  # line order and record times
-        # processing starts the morning after the night, between 07:00 and 07:30
-        self.origin = obs_date + timedelta(days=1, hours=7)
-        self.now = self.rng.randrange(0, 1800) * 1_000_000 + self.rng.randrange(1_000_000)
-        self._id_cache: dict[str, str] = {}
-
-        osa_prefix = f"{ENV_ROOT}/osa"
-        cam_prefix = f"{ENV_ROOT}/lstcam-env"
-        self.data_script = f"{osa_prefix}/bin/datasequence"
-        self.calib_script = f"{cam_prefix}/bin/calibration_pipeline"
-        self.config_file = f"{SOFTWARE_ROOT}/lstosa/cfg/sequencer.cfg"
-        self.analysis_config = f"{SOFTWARE_ROOT}/lstchain/data/lstchain_standard_config.json"
-        pkgs = self._packages(packages, f"{osa_prefix}/lib/python3.11/site-packages")
-        self.nodes = {
-            f"cp{i:02d}": self._fmt(self.now - self.rng.randrange(3, 90) * 86_400_000_000, True)
-            for i in range(1, 41)
-        }
-        self.node_names = sorted(self.nodes)
-        self.data_session = self._session_template(osa_prefix, pkgs, calib=False)
-        cam_pkgs = [dict(p) for p in pkgs]
-        for p in self.rng.sample(cam_pkgs, min(10, len(cam_pkgs))):  # a slightly older env
-            p["version"] = self._version()
-        for p in cam_pkgs:
-            p["path"] = f"{cam_prefix}/lib/python3.11/site-packages"
-        self.calib_session = self._session_template(cam_prefix, cam_pkgs, calib=True)
-
-        # run numbers: calibration pairs just below the first data run when possible
-        npairs = max(calibration, 1)
-        low = first_run - 2 * npairs - 1
-        base_run = low if low >= 1 else first_run + runs
-        self.pairs = [(base_run + 2 * k, base_run + 2 * k + 1) for k in range(npairs)]
-
-    # ---- environment ---------------------------------------------------------------
-
-    def _version(self) -> str:
-        r = self.rng
-        return f"{r.randrange(0, 8)}.{r.randrange(0, 30)}.{r.randrange(0, 12)}"
-
-    def _packages(self, count: int, path: str) -> list[dict[str, str]]:
-        names = _PACKAGE_TEXT.split()
-        if count <= len(names):
-            names = sorted(self.rng.sample(names, count))
-        else:
-            names += [f"lst-extra-package-{i:04d}" for i in range(count - len(names))]
-            names.sort()
-        return [{"name": n, "version": self._version(), "path": path} for n in names]
-
-    def _session_template(
-        self, prefix: str, pkgs: list[dict[str, str]], *, calib: bool
-    ) -> _Template:
-        env = prefix.rsplit("/", 1)[-1]
-        system = {
-            "executable": f"{prefix}/bin/python3.11",
-            "platform": {
-                "architecture_bits": "64bit",
-                "architecture_linkage": "ELF",
-                "machine": "x86_64",
-                "processor": "x86_64",
-                "node": _mark("NODE"),
-                "version": "#1 SMP Wed Oct 4 12:00:00 UTC 2023",
-                "system": "Linux",
-                "release": "3.10.0-1160.102.1.el7.x86_64",
-                "libcver": "('glibc', '2.17')",
-                "num_cpus": 64,
-                "boot_time": _mark("BOOT"),
-            },
-            "python": {
-                "version_string": "3.11.7 | packaged by conda-forge | "
-                "(main, Dec 23 2023, 14:43:09) [GCC 12.3.0]",
-                "version": "3.11.7",
-                "compiler": "GCC 12.3.0",
-                "implementation": "CPython",
-                "packages": pkgs,
-            },
-            "environment": {
-                "CONDA_DEFAULT_ENV": env,
-                "CONDA_PREFIX": prefix,
-                "CONDA_PYTHON_EXE": f"{SOFTWARE_ROOT}/conda/bin/python",
-                "CONDA_EXE": f"{SOFTWARE_ROOT}/conda/bin/conda",
-                "CONDA_PROMPT_MODIFIER": f"({env}) ",
-                "CONDA_SHLVL": "2",
-                "PATH": f"{prefix}/bin:{SOFTWARE_ROOT}/conda/condabin:/usr/local/bin:"
-                "/usr/bin:/usr/local/sbin:/usr/sbin",
-                "LD_LIBRARY_PATH": None,
-                "DYLD_LIBRARY_PATH": None,
-                "USER": AGENT,
-                "HOME": f"/fefs/home/{AGENT}",
-                "SHELL": "/bin/bash",
-            },
-            "arguments": _mark("ARGS"),
-            "start_time_utc": _mark("UTC"),
-        }
-        record: dict[str, Any] = {
-            "session_id": _mark("SID"),
-            "name": _mark("NAME"),
-            "startTime": _mark("START"),
-            "system": system,
-            "observation_date": self.date,
-            "software_version": SOFTWARE_VERSION,
-            "config_file": self.config_file,
-            "config_file_hash": _entity_id(self.config_file),
-            "config_file_hash_type": "md5",
-        }
-        if calib:
-            record["pedestal_run"] = _mark("PED")
-            record["calibration_run"] = _mark("CAL")
-        else:
-            record["observation_run"] = _mark("RUN")
-        record["session_tag"] = _mark("TAG")
-        return _Template(record)
-
-    # ---- times and ids ---------------------------------------------------------------
-
-    def _fmt(self, t: int, whole: bool = False) -> str:
-        if whole:
-            t -= t % 1_000_000
-        return (self.origin + timedelta(microseconds=t)).isoformat()
-
-    def _snap(self, t: int, rng: random.Random) -> int:
-        """Sometimes move ``t`` up to the next whole second (isoformat then has no µs)."""
-        if self.zero_us_rate and rng.random() < self.zero_us_rate and t % 1_000_000:
-            return t - t % 1_000_000 + 1_000_000
-        return t
-
-    def _activity_id(self) -> str:
-        return f"{self.rng.getrandbits(24):06x}"
-
-    def _fixed_id(self, path: str) -> str:
-        eid = self._id_cache.get(path)
-        if eid is None:
-            eid = self._id_cache[path] = _entity_id(path)
-        return eid
-
-    # ---- record payloads -------------------------------------------------------------
-
-    @staticmethod
-    def _entity(eid: str, name: str, path: str, tag: str) -> str:
-        return repr(
-            {
-                "entity_id": eid,
-                "name": name,
-                "filepath": path,
-                "hash": eid,
-                "hash_type": "md5",
-                "type": "File",
-                "contentType": CONTENT_TYPES[name],
-                "session_tag": tag,
-            }
+    base = base_dir.rstrip("/") or "/"
+    models = f"{(base.rsplit('/', 1)[0] or '/').rstrip('/')}/{MODELS_DIR}"
+    paths = {
+        run: run_paths(
+            run,
+            date=date,
+            base_dir=base,
+            prod_id=PROD_ID,
+            dl1_prod_id=DL1_PROD_ID,
+            dl2_prod_id=DL2_PROD_ID,
+            models_dir=models,
+            config=f"{SOFTWARE_ROOT}/{DL2_CONFIG}",
         )
-
-    def _io(
-        self,
-        items: list[tuple[str, Any]],
-        aid: str,
-        tag: str,
-        entries: Sequence[tuple[str, str, str, str | None]],
-        used: bool,
-    ) -> None:
-        """Entity + used/wasGeneratedBy pairs for (entity name, role, path, id) entries."""
-        id_key, role_key = ("used_id", "used_role") if used else ("generated_id", "generated_role")
-        for name, role, path, eid in entries:
-            if eid is None:
-                eid = self._fixed_id(path)
-            items.append(("P", self._entity(eid, name, path, tag)))
-            items.append(
-                ("P", repr({"activity_id": aid, id_key: eid, role_key: role, "session_tag": tag}))
-            )
-
-    def _open(
-        self,
-        items: list[tuple[str, Any]],
-        template: _Template,
-        session: dict[str, Any],
-        aid: str,
-        name: str,
-        start: int,
-        script: str,
-        derived: str | None = None,
-    ) -> None:
-        """Session record, wasDerivedFrom (if any) and activity start of a burst."""
-        tag = session["TAG"]
-        session["START"] = self._fmt(start)
-        items.append(("S", (template, session)))
-        if derived is not None:
-            items.append(("P", derived))
-        items.append(
-            (
-                "P",
-                repr(
-                    {
-                        "activity_id": aid,
-                        "name": name,
-                        "startTime": session["START"],
-                        "in_session": session["SID"],
-                        "agent_name": AGENT,
-                        "script": script,
-                        "session_tag": tag,
-                    }
-                ),
-            )
-        )
-
-    def _close(
-        self, items: list[tuple[str, Any]], aid: str, tag: str, start: int, seconds: tuple
-    ) -> int:
-        """Activity end record after a duration drawn in ``seconds``; returns the end time."""
-        lo, hi = seconds
-        end = self._snap(start + self.rng.randrange(lo * 1_000_000, hi * 1_000_000), self.rng)
-        items.append(
-            ("P", repr({"activity_id": aid, "endTime": self._fmt(end), "session_tag": tag}))
-        )
-        return end
-
-    # ---- calibration -----------------------------------------------------------------
-
-    def _calib_paths(self, ped: str, cal: str, version: str) -> dict[str, str]:
-        cat_a = f"{self.base}/monitoring/PixelCalibration/Cat-A"
-        return {
-            "ped": f"{cat_a}/drs4_baseline/{self.date}/{version}/drs4_pedestal.Run{ped}.0000.h5",
-            "ped_plot": f"{cat_a}/drs4_baseline/{self.date}/{version}/log/"
-            f"drs4_pedestal.Run{ped}.0000.pdf",
-            "coeff": f"{cat_a}/calibration/{self.date}/{version}/"
-            f"calibration_filters_52.Run{cal}.0000.h5",
-            "coeff_plot": f"{cat_a}/calibration/{self.date}/{version}/log/"
-            f"calibration_filters_52.Run{cal}.0000.pdf",
-        }
-
-    def _calibration_task(self, k: int) -> _Task:
-        ped, cal = (f"{r:05d}" for r in self.pairs[k])
-        paths = self._calib_paths(ped, cal, SOFTWARE_VERSION)
-        args = [self.calib_script]
-        if self.simulate:
-            args.append("-s")
-        args += [
-            "--config",
-            self.config_file,
-            f"--date={self.date_dash}",
-            f"--drs4-pedestal-run={ped}",
-            f"--pedcal-run={cal}",
-            "LST1",
-        ]
-        node = self.rng.choice(self.node_names)
-        sid = f"{ped}{cal}"
-
-        def make(task: _Task, phase: int, start: int) -> _Burst:
-            name = ("drs4_pedestal", "calibrate_charge")[phase]
-            session = {
-                "SID": sid,
-                "NAME": f"{ped}-{cal}",
-                "PED": ped,
-                "CAL": cal,
-                "TAG": f"{name}:{ped}-{cal}",
-                "ARGS": args,
-                "NODE": node,
-                "BOOT": self.nodes[node],
-            }
-            aid = self._activity_id()
-            items: list[tuple[str, Any]] = []
-            self._open(items, self.calib_session, session, aid, name, start, self.calib_script)
-            tag = session["TAG"]
-            raw = f"{self.base}/R0G/{self.date}/LST-1.1.Run{ped if phase == 0 else cal}.fits.fz"
-            if phase == 0:
-                used = [("RawObservationFile", "Subrun for pedestal", raw, None)]
-                self._io(items, aid, tag, used, True)
-                gen = [
-                    ("PedestalFile", "Pedestal", paths["ped"], None),
-                    ("PedestalCheckPlot", "Check plot for pedestal", paths["ped_plot"], None),
-                ]
-                seconds = (60, 240)
-            else:
-                self._io(
-                    items,
-                    aid,
-                    tag,
-                    [
-                        ("RawObservationFile", "Subrun for calibration", raw, None),
-                        ("PedestalFile", "Pedestal file", paths["ped"], None),
-                    ],
-                    True,
-                )
-                gen = [
-                    ("CoefficientsCalibrationFile", _COEFF_ROLE, paths["coeff"], None),
-                    (
-                        "CalibrationCheckPlot",
-                        "Check plot for calibration",
-                        paths["coeff_plot"],
-                        None,
-                    ),
-                ]
-                seconds = (180, 600)
-            self._io(items, aid, tag, gen, False)
-            end = self._close(items, aid, tag, start, seconds)
-            return _Burst(task, items, end)
-
-        return _Task(2, make)
-
-    # ---- data subruns ----------------------------------------------------------------
-
-    def _subrun_task(self, run_index: int, subrun: int) -> _Task:
-        run = f"{self.first_run + run_index:05d}"
-        sub = f"{subrun:04d}"
-        pair = self.pairs[run_index * len(self.pairs) // self.runs]
-        ped, cal = (f"{r:05d}" for r in pair)
-        calib = self._calib_paths(ped, cal, SOFTWARE_VERSION if self.connected else CALIB_PROD_ID)
-        mon = f"{self.base}/monitoring"
-        cat_a = f"{mon}/PixelCalibration/Cat-A"
-        time_calib = (
-            f"{cat_a}/drs4_time_sampling_from_FF/20191124/pro/time_calibration.Run01625.0000.h5"
-        )
-        systematics = f"{cat_a}/ffactor_systematics/20200725/pro/ffactor_systematics_20200725.h5"
-        pointing = f"{mon}/DrivePositioning/DrivePosition_log_{self.date}.txt"
-        summary = f"{mon}/RunSummary/RunSummary_{self.date}.ecsv"
-        dl1_dir = f"{self.base}/DL1/{self.date}/{PROD_ID}"
-        r0 = f"{self.base}/R0G/{self.date}/LST-1.1.Run{run}.{sub}.fits.fz"
-        dl1a = f"{dl1_dir}/dl1_LST-1.Run{run}.{sub}.h5"
-        muons = f"{dl1_dir}/muons/muons_LST-1.Run{run}.{sub}.fits"
-        dl1b = f"{dl1_dir}/{DL1_PROD_ID}/dl1_LST-1.Run{run}.{sub}.h5"
-        check_dir = f"{dl1_dir}/{DL1_PROD_ID}"
-        dl1a_id, muons_id, dl1b_id = _entity_id(dl1a), _entity_id(muons), _entity_id(dl1b)
-        args = [self.data_script, "--input-state=legacy_raw"]
-        if self.simulate:
-            args.append("-s")
-        args += [
-            "--config",
-            self.config_file,
-            f"--date={self.date_dash}",
-            f"--prod-id={PROD_ID}",
-            f"--drive-file={pointing}",
-            f"--run-summary={summary}",
-            f"--drs4-pedestal-file={calib['ped']}",
-            f"--pedcal-file={calib['coeff']}",
-            f"--time-calib-file={time_calib}",
-            f"--systematic-correction-file={systematics}",
-            f"--dl1b-config={self.base}/auxiliary/TailCuts/dl1ab_Run{run}.json",
-            f"--dl1-prod-id={DL1_PROD_ID}",
-            f"{run}.{sub}",
-            "LST1",
-        ]
-        node = self.rng.choice(self.node_names)
-        sid = f"{self.date}{run}"
-
-        def make(task: _Task, phase: int, start: int) -> _Burst:
-            name = ("r0_to_dl1", "dl1ab", "dl1_datacheck")[phase]
-            tag = f"{name}:{run}"
-            session = {
-                "SID": sid,
-                "NAME": run,
-                "RUN": run,
-                "TAG": tag,
-                "ARGS": args,
-                "NODE": node,
-                "BOOT": self.nodes[node],
-            }
-            aid = self._activity_id()
-            items: list[tuple[str, Any]] = []
-            if phase == 0:
-                self._open(items, self.data_session, session, aid, name, start, self.data_script)
-                used = [
-                    ("R0SubrunDataset", "Observation subrun", r0, _entity_id(r0)),
-                    ("PedestalFile", "Pedestal file", calib["ped"], None),
-                    ("CoefficientsCalibrationFile", _COEFF_ROLE, calib["coeff"], None),
-                    ("TimeCalibrationFile", "Time calibration file", time_calib, None),
-                    ("SystematicCorrectionFile", _SYS_ROLE, systematics, None),
-                    ("PointingFile", "Pointing file", pointing, None),
-                    ("RunSummaryFile", "Run summary", summary, None),
-                ]
-                gen = [
-                    ("DL1SubrunDataset", "DL1 subrun dataset", dl1a, dl1a_id),
-                    ("MuonsSubrunDataset", "Muons subrun dataset", muons, muons_id),
-                ]
-                seconds = (180, 480)
-            elif phase == 1:
-                items.append(("W", f"{_WARNING}{dl1b_id}"))
-                derived = {"entity_id": dl1b_id, "progenitor_id": dl1a_id, "session_tag": tag}
-                self._open(
-                    items,
-                    self.data_session,
-                    session,
-                    aid,
-                    name,
-                    start,
-                    self.data_script,
-                    derived=repr(derived),
-                )
-                params = {"activity_id": aid, "parameters": {"StoreImage": True}}
-                params["session_tag"] = tag
-                items.append(("P", repr(params)))
-                used = [
-                    ("DL1SubrunDataset", "DL1 subrun dataset", dl1b, dl1b_id),
-                    ("AnalysisConfigFile", _CONFIG_ROLE, self.analysis_config, None),
-                ]
-                gen = [("DL1SubrunDataset", "DL1AB subrun dataset", dl1b, dl1b_id)]
-                seconds = (40, 150)
-            else:
-                self._open(items, self.data_session, session, aid, name, start, self.data_script)
-                used = [
-                    ("DL1SubrunDataset", "DL1AB subrun dataset", dl1b, dl1b_id),
-                    ("MuonsSubrunDataset", "Muons subrun dataset", muons, muons_id),
-                ]
-                check = f"{check_dir}/datacheck_dl1_LST-1.Run{run}"
-                check_sub = f"{check}.{sub}.h5"
-                gen = [
-                    ("DL1CheckHDF5File", "DL1Check HDF5 file", f"{check}.h5", None),
-                    ("DL1CheckPDFFile", "DL1Check PDF file", f"{check}.pdf", None),
-                    ("DL1CheckSubrunDataset", _CHECK_ROLE, check_sub, _entity_id(check_sub)),
-                ]
-                seconds = (15, 60)
-            self._io(items, aid, tag, used, True)
-            self._io(items, aid, tag, gen, False)
-            end = self._close(items, aid, tag, start, seconds)
-            return _Burst(task, items, end)
-
-        return _Task(3, make)
-
-    # ---- emission --------------------------------------------------------------------
-
-    def lines(self) -> Iterator[bytes]:
-        for k in range(self.calibration):
-            yield from self._wave([self._calibration_task(k)])
-        wave: list[_Task] = []
-        for run_index in range(self.runs):
-            for subrun in range(self.subruns):
-                wave.append(self._subrun_task(run_index, subrun))
-                if len(wave) == self.interleave:
-                    yield from self._wave(wave)
-                    wave = []
-        if wave:
-            yield from self._wave(wave)
-
-    def _wave(self, tasks: list[_Task]) -> Iterator[bytes]:
-        """Run ``tasks`` concurrently: per phase, write their bursts interleaved."""
-        mix = self.mix
-        wave_start = self.now + mix.randrange(1_000_000, 30_000_000)  # SLURM scheduling
-        for task in tasks:
-            task.last_written = wave_start + mix.randrange(0, 3_000_000)
-        for phase in range(tasks[0].phases):
-            bursts = []
-            for task in tasks:
-                start = self._snap(task.last_written + mix.randrange(200_000, 2_000_000), mix)
-                bursts.append(task.make_burst(task, phase, start))
-            # all bursts of the phase are written together, once the slowest has ended
-            self.now = max(self.now, max(b.end for b in bursts) + mix.randrange(2_000, 20_000))
-            while bursts:
-                i = mix.randrange(len(bursts)) if len(bursts) > 1 else 0
-                burst = bursts[i]
-                yield self._emit(burst.items[burst.pos], burst.task)
-                burst.pos += 1
-                if burst.pos == len(burst.items):
-                    bursts.pop(i)
-
-    def _emit(self, item: tuple[str, Any], task: _Task) -> bytes:
-        kind, payload = item
-        if kind == "W":
-            return f"{payload}\n".encode()
-        mix = self.mix
-        if self.interleave > 1 and mix.random() < INVERSION_RATE:
-            # descheduled between taking the time and writing: earlier than the line before,
-            # but never earlier than this process's own previous line
-            t = max(self.now - mix.randrange(1, 200), task.last_written + 1)
-        else:
-            step = mix.randrange(200, 600) if kind == "S" else mix.randrange(20, 120)
-            self.now = self._snap(self.now + step, mix)
-            t = self.now
-        task.last_written = max(task.last_written, t)
-        if kind == "S":
-            template, values = payload
-            values["UTC"] = self._fmt(t - mix.randrange(40, 150))
-            payload = template.render(values)
-        return f"INFO provLogger __PROV__{self._fmt(t)}__PROV__{payload}\n".encode()
+        for run in range(first_run, first_run + runs)
+    }
+    return generate_ctapipe_log(
+        runs, date=date, first_run=first_run, failures=failures, seed=seed, paths=paths
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -833,6 +320,31 @@ def _parser() -> argparse.ArgumentParser:
         help="probability that a time falls on a whole second (no microseconds)",
     )
     p.add_argument("--gzip", action="store_true", help="gzip the output (level 6)")
+    p.add_argument(
+        "--dl2",
+        action="store_true",
+        help="add a dl1_to_dl2 burst per subrun (18 lines), as lstosa traced it before 2025",
+    )
+    p.add_argument(
+        "--reprocess",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after the night, rerun the calibration (same paths, newer software_version) "
+        "and reprocess the first N runs; later runs keep stale products (default 0)",
+    )
+    p.add_argument(
+        "--ctapipe-log",
+        metavar="PATH",
+        help="also write a ctapipe provenance log of lstchain_dl1_to_dl2 for each run",
+    )
+    p.add_argument(
+        "--failures",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --ctapipe-log: K tool runs end with status error, exit code 1",
+    )
     return p
 
 
@@ -852,10 +364,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             connected_calibration=args.connected_calibration,
             simulate=args.simulate,
             zero_us_rate=args.zero_us_rate,
+            dl2=args.dl2,
+            reprocess=args.reprocess,
         )
+        if args.failures and not args.ctapipe_log:
+            raise ValueError("--failures needs --ctapipe-log PATH")
+        if args.ctapipe_log:
+            chunks = list(
+                ctapipe_log(
+                    args.runs,
+                    date=args.date,
+                    seed=args.seed,
+                    first_run=args.first_run,
+                    base_dir=args.base_dir,
+                    failures=args.failures,
+                )
+            )
     except ValueError as exc:
         print(f"make_synthetic: {exc}", file=sys.stderr)
         return 2
+    if args.ctapipe_log:
+        Path(args.ctapipe_log).write_text("".join(chunks))
+        print(
+            f"make_synthetic: {len(chunks)} ctapipe activities ({args.failures} failed) "
+            f"-> {args.ctapipe_log}",
+            file=sys.stderr,
+        )
     t0 = time.perf_counter()
     n_lines = n_bytes = 0
     with contextlib.ExitStack() as stack:

@@ -493,3 +493,257 @@ def test_bad_arguments(ms: ModuleType) -> None:
     for kwargs in ({"runs": -1}, {"interleave": 0}, {"first_run": 0}, {"zero_us_rate": 2.0}):
         with pytest.raises(ValueError):
             ms.generate_night(**kwargs)
+
+
+# ------------------------------------------------------------- grown nights (#11)
+
+DL2_ROLES = (
+    [
+        "DL1 subrun dataset",
+        "RFModelEnergyFile",
+        "RFModelDispNormFile",
+        "RFModelDispSignFile",
+        "RFModelGammanessFile",
+        "Analysis configuration file",
+    ],
+    ["DL2 subrun dataset"],
+)
+
+
+def bursts_of(recs: list[Rec]) -> dict[str, dict[str, Any]]:
+    """Per activity id (unique in these small nights): name, start, roles, paths, params."""
+    out: dict[str, dict[str, Any]] = {}
+    paths = {r.d["entity_id"]: r.d["filepath"] for r in recs if r.kind == "entity"}
+    for r in recs:
+        if r.kind == "start":
+            out[r.d["activity_id"]] = {
+                "name": r.d["name"],
+                "tag": r.d["session_tag"],
+                "start": datetime.fromisoformat(r.d["startTime"]),
+                "used": [],
+                "generated": [],
+            }
+        elif r.kind == "used":
+            out[r.d["activity_id"]]["used"].append((r.d["used_role"], paths[r.d["used_id"]]))
+        elif r.kind == "generated":
+            b = out[r.d["activity_id"]]
+            b["generated"].append((r.d["generated_role"], paths[r.d["generated_id"]]))
+        elif r.kind == "parameters":
+            out[r.d["activity_id"]]["parameters"] = r.d["parameters"]
+    return out
+
+
+def test_grown_counts(ms: ModuleType) -> None:
+    assert ms.expected_counts(2, 3, 1) == ms.expected_counts(2, 3, 1, dl2=False, reprocess=0)
+    big = ms.expected_counts(30, 150, 1, dl2=True, reprocess=3)
+    n = 30 * 150 + 3 * 150
+    assert big["total"] == n * (46 + 18) + 2 * 20
+    cases = [
+        (2, 3, 1, True, 0, 1),
+        (3, 2, 1, False, 2, 1),
+        (3, 2, 2, True, 1, 2),
+        (2, 2, 0, True, 5, 1),  # reprocess beyond the last run: every run; no calibration
+    ]
+    for runs, subruns, calib, dl2, reprocess, interleave in cases:
+        recs = parse(
+            night(
+                ms,
+                runs=runs,
+                subruns=subruns,
+                calibration=calib,
+                dl2=dl2,
+                reprocess=reprocess,
+                interleave=interleave,
+                packages=3,
+            )
+        )
+        got = Counter(r.kind for r in recs)
+        want = ms.expected_counts(runs, subruns, calib, dl2=dl2, reprocess=reprocess)
+        assert sum(got.values()) == want["total"]
+        assert {k: got.get(k, 0) for k in want if k != "total"} == {
+            k: v for k, v in want.items() if k != "total"
+        }
+        names = Counter(r.d["name"] for r in recs if r.kind == "start")
+        subs = (runs + min(reprocess, runs)) * subruns
+        assert names["dl1_to_dl2"] == (subs if dl2 else 0)
+        calibs = calib + (max(calib, 1) if reprocess else 0)
+        assert names["drs4_pedestal"] == names["calibrate_charge"] == calibs
+    with pytest.raises(ValueError, match="reprocess"):
+        ms.generate_night(reprocess=-1)
+
+
+def test_dl2_bursts_follow_the_model(ms: ModuleType, model: Model) -> None:
+    recs = parse(night(ms, runs=2, subruns=3, dl2=True, interleave=2, packages=3))
+    bursts = bursts_of(recs)
+    dl2 = [b for b in bursts.values() if b["name"] == "dl1_to_dl2"]
+    assert len(dl2) == 6
+    models = set()
+    for b in dl2:
+        run = b["tag"].split(":")[1]
+        assert [role for role, _ in b["used"]] == DL2_ROLES[0]
+        assert [role for role, _ in b["generated"]] == DL2_ROLES[1]
+        for role, _ in b["used"]:
+            assert model.usage_description_id("dl1_to_dl2", role), role
+        assert model.generation_description_id("dl1_to_dl2", "DL2 subrun dataset")
+        (_, out_path), sub = b["generated"][0], b["parameters"]["ObservationSubRun"]
+        assert b["parameters"]["ObservationRun"] == run
+        assert out_path == (
+            f"/fefs/aswg/data/real/DL2/20200117/v0.1.0/tailcut84/nsb_tuning_0.14/"
+            f"dl2_LST-1.Run{run}.{sub}.h5"
+        )
+        dl1 = b["used"][0][1]
+        assert dl1.endswith(f"/tailcut84/dl1_LST-1.Run{run}.{sub}.h5")
+        # the DL1 file it reads is the one dl1ab of the same subrun wrote
+        assert any(
+            o["name"] == "dl1ab" and o["generated"] == [("DL1AB subrun dataset", dl1)]
+            for o in bursts.values()
+        )
+        models.add(tuple(p for _, p in b["used"][1:5]))
+    assert len(models) == 1  # the RF models are shared by every run
+    assert all(p.startswith("/fefs/aswg/data/models/") for p in next(iter(models)))
+    # entity names of the burst are model entities with their content types
+    content = {r.name: r.content_type for r in model.entity_descriptions}
+    for r in recs:
+        if r.kind == "entity" and r.d["session_tag"].startswith("dl1_to_dl2"):
+            assert content[r.d["name"]] == r.d["contentType"]
+
+
+def test_reprocessing(ms: ModuleType) -> None:
+    recs = parse(night(ms, runs=3, subruns=2, reprocess=2, dl2=True, packages=3))
+    bursts = list(bursts_of(recs).values())  # in order of their start records
+    sessions = [r.d for r in recs if r.kind == "session"]
+    first, second = bursts[: 2 + 3 * 2 * 4], bursts[2 + 3 * 2 * 4 :]
+    assert [b["name"] for b in second[:2]] == ["drs4_pedestal", "calibrate_charge"]
+    assert {b["tag"].split(":")[1] for b in second[2:]} == {"01807", "01808"}
+    assert len(second[2:]) == 2 * 2 * 4
+    assert min(b["start"] for b in second) > max(b["start"] for b in first)
+    versions = Counter(s["software_version"] for s in sessions)
+    assert versions == {"v0.12.3": len(first), "v0.12.4": len(second)}
+    # the rerun regenerates the calibration files the runs used, at the same paths
+    rerun_out = {p for b in second[:2] for _, p in b["generated"]}
+    used_calib = {
+        p
+        for b in first
+        if b["name"] == "r0_to_dl1"
+        for role, p in b["used"]
+        if role in ("Pedestal file", "Coefficients calibration file")
+    }
+    assert used_calib and used_calib <= rerun_out
+    # reprocessed subruns write the same paths as the first pass
+    out_first = {p for b in first[2:] for _, p in b["generated"]}
+    out_second = {p for b in second[2:] for _, p in b["generated"]}
+    assert out_second < out_first
+    assert not any("Run01809" in p for p in out_second)
+
+
+def ctapipe_activities(text: str) -> list[dict[str, Any]]:
+    """The glued arrays of a ctapipe provenance log, decoded independently of provdb."""
+    import json
+
+    decoder, pos, out = json.JSONDecoder(), 0, []
+    while pos < len(text):
+        array, pos = decoder.raw_decode(text, pos)
+        out.extend(array)
+    return out
+
+
+def test_ctapipe_log(ms: ModuleType, tmp_path: Path, capsys) -> None:
+    log = tmp_path / "dl2.provenance.log"
+    args = ["--runs", "4", "--subruns", "1", "--out", str(tmp_path / "p.log")]
+    assert ms.main([*args, "--ctapipe-log", str(log), "--failures", "2"]) == 0
+    assert "4 ctapipe activities (2 failed)" in capsys.readouterr().err
+    text = log.read_text()
+    assert text.startswith("[\n") and "\n][\n" in text and not text.endswith("\n")
+    acts = ctapipe_activities(text)
+    assert [a["activity_name"] for a in acts] == ["lstchain_dl1_to_dl2"] * 4
+    assert Counter((a["status"], a["exit_code"]) for a in acts) == {
+        ("completed", 0): 2,
+        ("error", 1): 2,
+    }
+    assert len({a["activity_uuid"] for a in acts}) == 4
+    for i, a in enumerate(acts):
+        run = f"{1807 + i:05d}"
+        assert a["input"][2]["url"].endswith(f"/tailcut84/dl1_LST-1.Run{run}.h5")
+        assert a["input"][1]["role"] == "RF models"
+        assert a["output"][0]["url"].endswith(f"/nsb_tuning_0.14/dl2_LST-1.Run{run}.h5")
+        start = datetime.fromisoformat(a["start"]["time_utc"])
+        stop = datetime.fromisoformat(a["stop"]["time_utc"])
+        minutes = (stop - start).total_seconds() / 60
+        assert a["duration_min"] == pytest.approx(minutes, abs=0.001)
+        assert (0.3 < minutes < 5.1) if a["status"] == "error" else (8 <= minutes <= 25)
+    assert all(
+        datetime.fromisoformat(b["start"]["time_utc"])
+        > datetime.fromisoformat(a["stop"]["time_utc"])
+        for a, b in itertools.pairwise(acts)
+    )
+    assert ms.main([*args, "--ctapipe-log", str(log), "--failures", "5"]) == 2
+    assert "failures" in capsys.readouterr().err
+    assert ms.main([*args, "--failures", "1"]) == 2
+    assert "--ctapipe-log" in capsys.readouterr().err
+
+
+def test_grown_night_ingests(ms: ModuleType, engine, tmp_path: Path, model: Model) -> None:
+    """--dl2 --reprocess 1 --ctapipe-log: the archive holds what the lines say."""
+    from provdb.ingest.pipeline import ingest_file
+
+    prov, log = tmp_path / "prov.log", tmp_path / "dl2.provenance.log"
+    args = ["--runs", "2", "--subruns", "2", "--dl2", "--reprocess", "1", "--packages", "5"]
+    assert ms.main([*args, "--out", str(prov), "--ctapipe-log", str(log), "--failures", "1"]) == 0
+    recs = parse(prov.read_bytes().splitlines(keepends=True))
+    acts = ctapipe_activities(log.read_text())
+
+    def md5(path: str) -> str:
+        return hashlib.md5(str(Path(path)).encode()).hexdigest()
+
+    names = {r.d["entity_id"]: r.d["name"] for r in recs if r.kind == "entity"}
+    generations = Counter(r.d["generated_id"] for r in recs if r.kind == "generated")
+    for a in acts:
+        generations.update(md5(o["url"]) for o in a["output"])
+    dl2_ids = {e for e, n in names.items() if n == "DL2SubrunDataset"}
+    assert len(dl2_ids) == 4
+    failed = {a["activity_uuid"] for a in acts if a["status"] == "error"}
+    assert len(failed) == 1
+
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        for path in (prov, log):
+            result = ingest_file(conn, path, model=model)
+            assert result.error is None and result.rejects == 0, result
+    finally:
+        raw.close()
+    with engine.connect() as c:
+        got_dl2 = {
+            row[0]
+            for row in c.exec_driver_sql(
+                "SELECT id FROM provenance.entity WHERE name = 'DL2SubrunDataset'"
+            )
+        }
+        got_gen = dict(
+            c.exec_driver_sql(
+                "SELECT entity_id, count(*) FROM provenance.wasgeneratedby GROUP BY entity_id"
+            ).all()
+        )
+        got_failed = {
+            row[0]
+            for row in c.exec_driver_sql(
+                "SELECT id FROM provenance.activity WHERE status = 'error' AND exit_code = 1"
+            )
+        }
+        descr = c.exec_driver_sql(
+            "SELECT d.description FROM provenance.activity a JOIN "
+            "provenance.activitydescription d ON d.id = a.activity_description_id "
+            "WHERE a.name = 'dl1_to_dl2' LIMIT 1"
+        ).scalar()
+    assert got_dl2 == dl2_ids
+    assert got_gen == dict(generations)
+    assert sorted(Counter(got_gen.values()).items()) == sorted(
+        Counter(generations.values()).items()
+    )
+    # run 01807 was reprocessed: its subrun DL2 files have two generations, 01808's one
+    dl2_dir = "/fefs/aswg/data/real/DL2/20200117/v0.1.0/tailcut84/nsb_tuning_0.14"
+    again = {md5(f"{dl2_dir}/dl2_LST-1.Run01807.{s:04d}.h5") for s in range(2)}
+    assert again <= dl2_ids
+    assert {e: got_gen[e] for e in dl2_ids} == {e: 2 if e in again else 1 for e in dl2_ids}
+    assert got_failed == failed
+    assert descr == "Create DL2 files for an DL1 run and subrun"
