@@ -166,7 +166,25 @@ ACCEPTED = [
     "SELECT id FROM provenance.entity WHERE name IS NOT NULL AND NOT (id = 'a' OR id = 'b')",
     "SELECT run_id FROM archive.run_step WHERE step_group = 'all'",
     "SELECT s.software_version FROM archive.processing_session AS s",
+    # #16: valid ADQL 2.1 refused before
+    "SELECT RAND(42), RAND(size_bytes), COALESCE(comment) FROM provenance.entity",
+    "SELECT id FROM provenance.entity ORDER BY RAND(7)",
+    "SELECT id FROM provenance.entity WHERE name = 'abc' -- part one\n'def'",
 ]
+
+
+@pytest.mark.parametrize(
+    "adql",
+    [
+        "SELECT 'abc' -- a comment\n'def' AS s FROM provenance.entity",
+        "SELECT 'abc'\n'def' AS s FROM provenance.entity",
+        "SELECT 'abc'\n\n  -- one\n  -- two\n'de' 'f' AS s FROM provenance.entity",
+    ],
+)
+def test_string_literal_parts_make_one_literal(adql: str) -> None:
+    # ADQL 2.1 section 2.1.2: separators (spaces, newlines, comments) join string parts
+    t = tr(adql)
+    assert t.sql.startswith("SELECT 'abcdef' AS \"s\" FROM"), t.sql
 
 
 @pytest.mark.parametrize("adql", ACCEPTED)
