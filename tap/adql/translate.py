@@ -29,6 +29,7 @@ from tap.adql.dialect import ADQL, ADQLFunction, type_of
 from tap.adql.errors import ADQLError
 from tap.adql.resolve import Resolver
 from tap.adql.schema import CatalogIndex, TableInfo, catalog_index, upload_info
+from tap.adql.semantics import check_types
 from tap.adql.validate import check_tree, parse, tokenize
 from tap.catalog import Catalog
 from tap.votable.fields import Field
@@ -154,6 +155,7 @@ def _translate(
     except SqlglotError as err:  # pragma: no cover - names were resolved beforehand
         raise ADQLError(f"cannot resolve the query: {err}") from None
 
+    check_types(adql, tree)
     root_scope = build_scope(tree)
     assert root_scope is not None
     _mark_text_columns(root_scope, resolver.by_sql)
@@ -256,7 +258,9 @@ def _type_literals(tree: exp.Expr) -> None:
             target = exp.DType.BIGINT
         else:
             continue
-        literal.replace(exp.Cast(this=literal.copy(), to=exp.DataType.build(target)))
+        cast = exp.Cast(this=literal.copy(), to=exp.DataType.build(target))
+        cast.meta["typed_literal"] = True  # still a literal for tap.adql.semantics
+        literal.replace(cast)
 
 
 _DATA_TYPES: dict[str, exp.DataType] = {}

@@ -636,3 +636,13 @@ def test_string_literal_parts_are_one_literal(db: sa.Engine) -> None:
     assert rows == [("e1",), ("e2",)]
     _, rows, _ = run(db, "SELECT 'it''s' \n 'ok' AS s FROM provenance.entity WHERE id = 'e1'")
     assert rows == [("it'sok",)]
+
+
+def test_literals_read_as_the_column_type_still_run(db: sa.Engine) -> None:
+    # the type checks refuse only what PostgreSQL cannot compare: these must keep working
+    _, rows, _ = run(
+        db,
+        "SELECT id FROM provenance.entity WHERE size_bytes = '7' OR size_bytes IN ('1000', 3) "
+        "ORDER BY id",
+    )
+    assert rows == [("e1",), ("e3",)]

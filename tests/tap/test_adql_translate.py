@@ -170,6 +170,10 @@ ACCEPTED = [
     "SELECT RAND(42), RAND(size_bytes), COALESCE(comment) FROM provenance.entity",
     "SELECT id FROM provenance.entity ORDER BY RAND(7)",
     "SELECT id FROM provenance.entity WHERE name = 'abc' -- part one\n'def'",
+    # literals PostgreSQL reads as the column's type stay accepted
+    "SELECT id FROM provenance.entity WHERE size_bytes = '5' OR size_bytes IN ('1', 2)",
+    "SELECT id FROM provenance.activity WHERE start_time BETWEEN '2020-01-01' AND '2021'",
+    "SELECT e.id FROM provenance.entity e JOIN provenance.used u ON (u.entity_id = e.id)",
 ]
 
 

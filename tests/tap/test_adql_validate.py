@@ -176,6 +176,51 @@ CASES = [
         1,
         38,
     ),
+    # --- #16: conditions are boolean, columns compared with literals of their kind
+    (
+        "SELECT e.id FROM provenance.entity e JOIN provenance.used u ON u.role",
+        "JOIN ... ON needs a condition, not role, a string column",
+        1,
+        64,
+    ),
+    ("SELECT id FROM provenance.entity WHERE size_bytes", "WHERE needs a condition", 1, 40),
+    (
+        "SELECT COUNT(*) FROM provenance.entity HAVING COUNT(*)",
+        "HAVING needs a condition",
+        1,
+        47,
+    ),
+    (
+        "SELECT id FROM provenance.entity WHERE id = 5",
+        "id is a string column: compare it with a string literal ('5')",
+        1,
+        40,
+    ),
+    ("SELECT id FROM provenance.entity WHERE 5 < id", "compare it with a string literal", 1, 44),
+    (
+        "SELECT id FROM provenance.entity WHERE id IN ('a', -2)",
+        "string literal ('-2')",
+        1,
+        40,
+    ),
+    (
+        "SELECT id FROM provenance.entity WHERE name BETWEEN 'a' AND 1.5",
+        "string literal ('1.5')",
+        1,
+        40,
+    ),
+    (
+        "SELECT id FROM provenance.entity WHERE size_bytes = 'big'",
+        "size_bytes is a numeric column: compare it with a number, not 'big'",
+        1,
+        40,
+    ),
+    (
+        "SELECT id FROM provenance.activity WHERE\n  start_time > 3",
+        "start_time is a timestamp column",
+        2,
+        3,
+    ),
     (
         "SELECT id FROM provenance.entity OFFSET 2 ORDER BY id",
         "OFFSET must come last, not before 'ORDER BY'",

@@ -1,0 +1,163 @@
+"""Type checks on the qualified, type-annotated tree: what PostgreSQL would refuse later.
+
+Run by :func:`tap.adql.translate.translate` after sqlglot's ``annotate_types``, with the
+column types the schema gives (TAP_SCHEMA datatypes). Each refusal is an
+:class:`~tap.adql.errors.ADQLError` with the line and column of what is wrong:
+
+* a condition (``WHERE``, ``HAVING``, ``JOIN ... ON``) must be boolean: ``ON u.role``
+  is refused instead of reaching PostgreSQL ("argument of JOIN/ON must be type boolean");
+* a column compared with a literal of the wrong kind: a string column with a number
+  (``id = 5``; PostgreSQL: "operator does not exist: text = integer"), a numeric or
+  timestamp column with a number/string it cannot be (``size_bytes = 'big'``,
+  ``start_time > 3``). A numeric column with a string that reads as a number
+  (``size_bytes = '5'``) and a timestamp column with a string (``start_time >
+  '2020-01-01'``) stay accepted: PostgreSQL reads such literals as the column's type.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from sqlglot import exp
+
+from tap.adql.dialect import type_of
+from tap.adql.errors import ADQLError, position
+
+__all__ = ["check_types"]
+
+_STRING = {
+    exp.DType.TEXT,
+    exp.DType.VARCHAR,
+    exp.DType.CHAR,
+    exp.DType.NCHAR,
+    exp.DType.NVARCHAR,
+}
+_NUMBER = {
+    exp.DType.TINYINT,
+    exp.DType.SMALLINT,
+    exp.DType.INT,
+    exp.DType.BIGINT,
+    exp.DType.FLOAT,
+    exp.DType.DOUBLE,
+    exp.DType.DECIMAL,
+}
+_TIME = {exp.DType.TIMESTAMP, exp.DType.TIMESTAMPTZ, exp.DType.DATE}
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
+
+
+def offset_of(node: exp.Expr) -> int | None:
+    """First character offset of ``node`` in the ADQL text (from its positioned parts)."""
+    starts = [
+        int(sub.meta["start"])
+        for sub in node.walk()
+        if sub._meta and sub.meta.get("start") is not None
+    ]
+    return min(starts) if starts else None
+
+
+def _fail(adql: str, node: exp.Expr, message: str, hint: str | None = None) -> t.NoReturn:
+    offset = offset_of(node)
+    if offset is None:
+        raise ADQLError(message, hint=hint)
+    line, column = position(adql, offset)
+    raise ADQLError(message, line, column, hint)
+
+
+def _literal(node: exp.Expr) -> exp.Literal | None:
+    """The literal ``node`` is (through a sign, or the cast given to 1.5 / big integers)."""
+    if isinstance(node, exp.Neg):
+        node = node.this
+    if isinstance(node, exp.Cast) and node.meta.get("typed_literal"):
+        node = node.this
+    return node if isinstance(node, exp.Literal) else None
+
+
+def _reads_as_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _describe(node: exp.Expr) -> str:
+    kind = type_of(node)
+    what = (
+        "string"
+        if kind in _STRING
+        else "numeric"
+        if kind in _NUMBER
+        else "timestamp"
+        if kind in _TIME
+        else kind.value.lower()
+    )
+    if isinstance(node, exp.Column):
+        return f"{node.name}, a {what} column"
+    if isinstance(node, exp.Literal):
+        return f"the {what} {node.sql()}"
+    return f"a {what} expression"
+
+
+def _check_condition(adql: str, clause: str, node: exp.Expr | None) -> None:
+    if node is None:
+        return
+    inner = node.unnest()
+    kind = type_of(inner)
+    if kind in (exp.DType.BOOLEAN, exp.DType.UNKNOWN, exp.DType.NULL):
+        return
+    _fail(
+        adql,
+        inner,
+        f"{clause} needs a condition, not {_describe(inner)}",
+        "e.g. a comparison such as u.entity_id = e.id, or IS NOT NULL",
+    )
+
+
+def _check_pair(adql: str, column: exp.Expr, other: exp.Expr) -> None:
+    """A column compared with a literal: refuse the kinds PostgreSQL cannot compare."""
+    if not isinstance(column, exp.Column):
+        column, other = other, column
+    literal = _literal(other)
+    if not isinstance(column, exp.Column) or literal is None:
+        return
+    kind = type_of(column)
+    name = column.name
+    if kind in _STRING and not literal.is_string:
+        value = ("-" if isinstance(other, exp.Neg) else "") + literal.this
+        _fail(
+            adql,
+            column,
+            f"{name} is a string column: compare it with a string literal ('{value}')",
+        )
+    if kind in _NUMBER and literal.is_string and not _reads_as_number(literal.this):
+        _fail(
+            adql,
+            column,
+            f"{name} is a numeric column: compare it with a number, not '{literal.this}'",
+        )
+    if kind in _TIME and not literal.is_string:
+        _fail(
+            adql,
+            column,
+            f"{name} is a timestamp column: compare it with a timestamp string",
+            "e.g. '2020-01-17T21:00:00' or CAST('2020-01-17' AS TIMESTAMP)",
+        )
+
+
+def check_types(adql: str, tree: exp.Expr) -> None:
+    """Refuse non-boolean conditions and column/literal comparisons of the wrong kind."""
+    for node in tree.walk():
+        if isinstance(node, exp.Where):
+            _check_condition(adql, "WHERE", node.this)
+        elif isinstance(node, exp.Having):
+            _check_condition(adql, "HAVING", node.this)
+        elif isinstance(node, exp.Join):
+            _check_condition(adql, "JOIN ... ON", node.args.get("on"))
+        elif isinstance(node, _COMPARISONS):
+            _check_pair(adql, node.this, node.expression)
+        elif isinstance(node, exp.Between):
+            _check_pair(adql, node.this, node.args["low"])
+            _check_pair(adql, node.this, node.args["high"])
+        elif isinstance(node, exp.In):
+            for item in node.expressions:
+                _check_pair(adql, node.this, item)
