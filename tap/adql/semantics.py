@@ -11,19 +11,28 @@ column types the schema gives (TAP_SCHEMA datatypes). Each refusal is an
   timestamp column with a number/string it cannot be (``size_bytes = 'big'``,
   ``start_time > 3``). A numeric column with a string that reads as a number
   (``size_bytes = '5'``) and a timestamp column with a string (``start_time >
-  '2020-01-01'``) stay accepted: PostgreSQL reads such literals as the column's type.
+  '2020-01-01'``) stay accepted: PostgreSQL reads such literals as the column's type;
+* in a grouped query (GROUP BY, HAVING or an aggregate), every column of the select
+  list, HAVING and ORDER BY outside an aggregate must be grouped, or belong to a table
+  whose whole primary key is grouped: the functional dependency PostgreSQL allows
+  (``SELECT e.id, e.name ... GROUP BY e.id`` is valid; ``SELECT name ... GROUP BY id``
+  on a view or a subquery is not). Columns of tables whose key is unknown are left to
+  PostgreSQL, so that no valid query is refused.
 """
 
 from __future__ import annotations
 
 import typing as t
+from collections.abc import Mapping
 
 from sqlglot import exp
+from sqlglot.optimizer.scope import Scope
 
 from tap.adql.dialect import type_of
 from tap.adql.errors import ADQLError, position
+from tap.adql.schema import TableInfo
 
-__all__ = ["check_types"]
+__all__ = ["check_grouping", "check_types"]
 
 _STRING = {
     exp.DType.TEXT,
@@ -161,3 +170,106 @@ def check_types(adql: str, tree: exp.Expr) -> None:
         elif isinstance(node, exp.In):
             for item in node.expressions:
                 _check_pair(adql, node.this, item)
+
+
+# ----------------------------------------------------------------------------- GROUP BY
+
+#: Nodes whose inside is not checked against the grouping of the current SELECT.
+_OPAQUE = (exp.AggFunc, exp.Subquery, exp.Select, exp.Exists)
+
+
+def _grouped_query(select: exp.Select) -> bool:
+    if select.args.get("group") or select.args.get("having"):
+        return True
+    parts = [
+        *select.expressions,
+        *(select.args["order"].expressions if select.args.get("order") else []),
+    ]
+    return any(_has_aggregate(part) for part in parts)
+
+
+def _has_aggregate(node: exp.Expr) -> bool:
+    if isinstance(node, exp.AggFunc):
+        return True
+    if isinstance(node, exp.Subquery | exp.Select | exp.Exists):
+        return False
+    return any(_has_aggregate(child) for child in node.iter_expressions())
+
+
+class _Grouping:
+    """The grouping of one SELECT: what its select list / HAVING / ORDER BY may show."""
+
+    def __init__(
+        self,
+        adql: str,
+        scope: Scope,
+        select: exp.Select,
+        by_sql: Mapping[tuple[str, str], TableInfo],
+    ) -> None:
+        self.adql = adql
+        group = select.args.get("group")
+        items = [item.unnest() for item in group.expressions] if group else []
+        self.grouped_sql = {item.sql() for item in items}
+        self.grouped_columns = {
+            (item.table, item.name) for item in items if isinstance(item, exp.Column)
+        }
+        #: alias -> primary key (None: unknown) of every FROM item of this SELECT
+        self.keys: dict[str, frozenset[str] | None] = {}
+        for alias, source in scope.sources.items():
+            if isinstance(source, exp.Table):
+                info = by_sql.get((source.db, source.name))
+                self.keys[alias] = info.primary_key if info is not None else None
+            else:
+                self.keys[alias] = frozenset()  # a subquery or WITH: no key to depend on
+
+    def dependent(self, alias: str) -> bool:
+        key = self.keys.get(alias)
+        return bool(key) and all((alias, column) in self.grouped_columns for column in key)
+
+    def check(self, node: exp.Expr, group: bool) -> None:
+        if node.sql() in self.grouped_sql or isinstance(node, _OPAQUE):
+            return
+        if isinstance(node, exp.Column):
+            self.check_column(node, group)
+            return
+        for child in node.iter_expressions():
+            self.check(child, group)
+
+    def check_column(self, column: exp.Column, group: bool) -> None:
+        alias = column.table
+        if (
+            not alias  # an output name (ORDER BY n)
+            or alias not in self.keys  # a column of an enclosing query
+            or self.keys[alias] is None  # a table whose key is unknown: PostgreSQL decides
+            or (alias, column.name) in self.grouped_columns
+            or self.dependent(alias)
+        ):
+            return
+        if group:
+            hint = f"add {alias}.{column.name} to GROUP BY, or aggregate it: MAX({column.name})"
+        else:
+            hint = f"aggregate it (e.g. MAX({column.name})) or add GROUP BY {column.name}"
+        _fail(
+            self.adql,
+            column,
+            f"{column.name} must be grouped or inside an aggregate "
+            "(COUNT, SUM, AVG, MIN, MAX) in a grouped query",
+            hint,
+        )
+
+
+def check_grouping(adql: str, root: Scope, by_sql: Mapping[tuple[str, str], TableInfo]) -> None:
+    """Refuse a column a grouped SELECT shows without grouping or aggregating it."""
+    for scope in root.traverse():
+        select = scope.expression
+        if not isinstance(select, exp.Select) or not _grouped_query(select):
+            continue
+        grouping = _Grouping(adql, scope, select, by_sql)
+        group = select.args.get("group") is not None
+        parts: list[exp.Expr] = [projection.unalias() for projection in select.expressions]
+        if select.args.get("having"):
+            parts.append(select.args["having"].this)
+        if select.args.get("order"):
+            parts.extend(ordered.this for ordered in select.args["order"].expressions)
+        for part in parts:
+            grouping.check(part, group)

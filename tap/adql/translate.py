@@ -29,7 +29,7 @@ from tap.adql.dialect import ADQL, ADQLFunction, type_of
 from tap.adql.errors import ADQLError
 from tap.adql.resolve import Resolver
 from tap.adql.schema import CatalogIndex, TableInfo, catalog_index, upload_info
-from tap.adql.semantics import check_types
+from tap.adql.semantics import check_grouping, check_types
 from tap.adql.validate import check_tree, parse, tokenize
 from tap.catalog import Catalog
 from tap.votable.fields import Field
@@ -158,6 +158,7 @@ def _translate(
     check_types(adql, tree)
     root_scope = build_scope(tree)
     assert root_scope is not None
+    check_grouping(adql, root_scope, resolver.by_sql)
     _mark_text_columns(root_scope, resolver.by_sql)
     fields = _Fields(resolver.by_sql).build(tree, root_scope)
     limit, sql_limit = _limits(top, maxrec)

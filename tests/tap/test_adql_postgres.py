@@ -184,6 +184,14 @@ def test_group_by_primary_key_functional_dependency(db: sa.Engine) -> None:
         "GROUP BY e.id ORDER BY e.id",
     )
     assert [r[2] for r in rows] == [1, 1, 0, 1]
+    # #16: kept valid by the GROUP BY checks (the primary key id is grouped)
+    _, rows, _ = run(db, "SELECT name FROM provenance.entity GROUP BY id ORDER BY id")
+    assert rows == [
+        ("DL1SubrunDataset",),
+        ("DL2SubrunDataset",),
+        ("R0Dataset",),
+        ("Naïve 'quoted' name",),
+    ]
 
 
 # ----------------------------------------------------------------------------- joins
@@ -646,3 +654,24 @@ def test_literals_read_as_the_column_type_still_run(db: sa.Engine) -> None:
         "ORDER BY id",
     )
     assert rows == [("e1",), ("e3",)]
+
+
+def test_grouped_queries_the_checks_keep_valid_run(db: sa.Engine) -> None:
+    # each shows columns it does not group: PostgreSQL allows it through the primary key
+    _, rows, _ = run(
+        db,
+        "SELECT e.id, e.location, COUNT(*) AS n FROM provenance.entity e "
+        "JOIN provenance.used u ON u.entity_id = e.id GROUP BY e.id ORDER BY e.id",
+    )
+    assert rows == [("e1", "/data/dl1/a.h5", 1), ("e3", "/data/r0/c.fits.fz", 1)]
+    run(
+        db,
+        "SELECT l.entity_id, l.ancestor_id, l.depth FROM archive.lineage l "
+        "GROUP BY l.entity_id, l.ancestor_id",
+    )
+    _, rows, _ = run(
+        db,
+        "SELECT table_name, description FROM tap_schema.tables "
+        "WHERE table_name = 'provenance.entity' GROUP BY table_name",
+    )
+    assert [r[0] for r in rows] == ["provenance.entity"]

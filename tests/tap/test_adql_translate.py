@@ -170,7 +170,16 @@ ACCEPTED = [
     "SELECT RAND(42), RAND(size_bytes), COALESCE(comment) FROM provenance.entity",
     "SELECT id FROM provenance.entity ORDER BY RAND(7)",
     "SELECT id FROM provenance.entity WHERE name = 'abc' -- part one\n'def'",
-    # literals PostgreSQL reads as the column's type stay accepted
+    # grouped queries PostgreSQL accepts: a grouped primary key covers its table's columns
+    "SELECT name FROM provenance.entity GROUP BY id",
+    "SELECT e.*, COUNT(*) FROM provenance.entity e JOIN provenance.used u "
+    "ON u.entity_id = e.id GROUP BY e.id",
+    "SELECT UPPER(name) AS u, COUNT(*) FROM provenance.entity GROUP BY u ORDER BY u",
+    "SELECT l.entity_id, l.ancestor_id, l.depth FROM archive.lineage l "
+    "GROUP BY l.entity_id, l.ancestor_id",
+    "SELECT id, (SELECT COUNT(*) FROM provenance.used u WHERE u.entity_id = e.id) "
+    "FROM provenance.entity e GROUP BY id",
+    "SELECT table_name, description FROM tap_schema.tables GROUP BY table_name",
     "SELECT id FROM provenance.entity WHERE size_bytes = '5' OR size_bytes IN ('1', 2)",
     "SELECT id FROM provenance.activity WHERE start_time BETWEEN '2020-01-01' AND '2021'",
     "SELECT e.id FROM provenance.entity e JOIN provenance.used u ON (u.entity_id = e.id)",

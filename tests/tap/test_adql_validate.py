@@ -176,6 +176,45 @@ CASES = [
         1,
         38,
     ),
+    # --- #16: GROUP BY validity (a grouped primary key covers its table: see translate tests)
+    (
+        "SELECT name FROM provenance.entity GROUP BY entity_type",
+        "name must be grouped or inside an aggregate",
+        1,
+        8,
+    ),
+    ("SELECT name, COUNT(*) FROM provenance.entity", "or add GROUP BY name", 1, 8),
+    (
+        "SELECT entity_type, COUNT(*) FROM provenance.entity GROUP BY entity_type ORDER BY name",
+        "name must be grouped",
+        1,
+        83,
+    ),
+    (
+        "SELECT COUNT(*) FROM provenance.entity e GROUP BY e.name HAVING e.size_bytes > 1",
+        "add e.size_bytes to GROUP BY",
+        1,
+        65,
+    ),
+    (
+        "SELECT x.name FROM (SELECT id, name FROM provenance.entity) x GROUP BY x.id",
+        "name must be grouped",  # no key to depend on in a subquery
+        1,
+        8,
+    ),
+    (
+        "SELECT run_id, step_group FROM archive.run_step GROUP BY run_id",
+        "step_group must be grouped",  # nor in a view
+        1,
+        16,
+    ),
+    (
+        "SELECT e.id FROM provenance.entity e WHERE e.id IN "
+        "(SELECT u.role FROM provenance.used u GROUP BY u.entity_id)",
+        "role must be grouped",
+        1,
+        60,
+    ),
     # --- #16: conditions are boolean, columns compared with literals of their kind
     (
         "SELECT e.id FROM provenance.entity e JOIN provenance.used u ON u.role",
