@@ -162,6 +162,11 @@ def check_types(adql: str, tree: exp.Expr) -> None:
             _check_condition(adql, "HAVING", node.this)
         elif isinstance(node, exp.Join):
             _check_condition(adql, "JOIN ... ON", node.args.get("on"))
+        elif isinstance(node, exp.Not):
+            _check_condition(adql, "NOT", node.this)
+        elif isinstance(node, exp.And | exp.Or):
+            _check_condition(adql, node.key.upper(), node.this)
+            _check_condition(adql, node.key.upper(), node.expression)
         elif isinstance(node, _COMPARISONS):
             _check_pair(adql, node.this, node.expression)
         elif isinstance(node, exp.Between):
@@ -210,8 +215,13 @@ class _Grouping:
         group = select.args.get("group")
         items = [item.unnest() for item in group.expressions] if group else []
         self.grouped_sql = {item.sql() for item in items}
+        # a column merged by USING / NATURAL JOIN is COALESCE(a.x, b.x) here; PostgreSQL
+        # groups by a.x for an inner join: count both as grouped (never refuse too much)
         self.grouped_columns = {
-            (item.table, item.name) for item in items if isinstance(item, exp.Column)
+            (column.table, column.name)
+            for item in items
+            if isinstance(item, exp.Column | exp.Coalesce)
+            for column in item.find_all(exp.Column)
         }
         #: alias -> primary key (None: unknown) of every FROM item of this SELECT
         self.keys: dict[str, frozenset[str] | None] = {}

@@ -223,6 +223,13 @@ CASES = [
         64,
     ),
     ("SELECT id FROM provenance.entity WHERE size_bytes", "WHERE needs a condition", 1, 40),
+    ("SELECT id FROM provenance.entity WHERE NOT size_bytes", "NOT needs a condition", 1, 44),
+    (
+        "SELECT id FROM provenance.entity WHERE id = 'a' OR size_bytes",
+        "OR needs a condition, not size_bytes, a numeric column",
+        1,
+        52,
+    ),
     (
         "SELECT COUNT(*) FROM provenance.entity HAVING COUNT(*)",
         "HAVING needs a condition",
