@@ -6,7 +6,9 @@ Pipeline (each step refuses with :class:`~tap.adql.errors.ADQLError`):
 2. resolve every table and column against the Catalog and the uploads
    (:mod:`tap.adql.resolve`);
 3. sqlglot ``qualify`` (star expansion, column qualification, USING/NATURAL) and
-   ``annotate_types`` with a ``MappingSchema`` of the tables the query reads;
+   ``annotate_types`` with a ``MappingSchema`` of the tables the query reads, then the
+   checks that need types and scopes (:mod:`tap.adql.semantics`: boolean conditions,
+   column/literal comparisons, GROUP BY validity);
 4. result FIELDs: catalog metadata for plain column references (through aliases,
    subqueries and WITH), inferred types otherwise; unique output names;
 5. row limits: TOP and MAXREC (see :func:`translate`), then PostgreSQL text.
