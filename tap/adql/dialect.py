@@ -161,6 +161,21 @@ def _as_numeric(gen: PostgresGenerator, node: exp.Expr) -> str:
     return f"CAST({gen.sql(node)} AS NUMERIC)"
 
 
+def _seeded_rand_sql(gen: PostgresGenerator, seed: exp.Expr) -> str:
+    """``RAND(seed)``: a value in [0, 1) that is a pure function of the seed.
+
+    PostgreSQL's only seeded generator is the session-wide ``setseed()``, which one
+    statement cannot order before the ``random()`` calls it should govern. Instead the
+    seed (as double precision text, so RAND(1) = RAND(1.0)) is hashed with md5 and its
+    first 52 bits are scaled into [0, 1): the same seed gives the same value in every
+    row and every run, a column as seed gives a reproducible value per row, and a NULL
+    seed gives NULL.
+    """
+    digest = f"md5(CAST({_as_double(gen, seed)} AS TEXT))"
+    bits = f"CAST(CAST('x' || substr({digest}, 1, 13) AS BIT(52)) AS BIGINT)"
+    return f"CAST({bits} AS {_DOUBLE}) / CAST(4503599627370496 AS {_DOUBLE})"
+
+
 def _adql_function_sql(gen: PostgresGenerator, expression: ADQLFunction) -> str:
     name = expression.name
     args = expression.expressions
@@ -191,8 +206,10 @@ def _adql_function_sql(gen: PostgresGenerator, expression: ADQLFunction) -> str:
         return f"abs({_as_double(gen, args[0])})"
     if name == "PI":
         return "pi()"
-    if name == "RAND":
+    if name == "RAND" and not args:
         return "random()"
+    if name == "RAND":
+        return _seeded_rand_sql(gen, args[0])
     if name in ("ROUND", "TRUNCATE"):
         func = "round" if name == "ROUND" else "trunc"
         if len(args) == 1 and name == "TRUNCATE":

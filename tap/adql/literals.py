@@ -3,11 +3,13 @@
 Clients ask the same question about different things: "the entity with id '<md5>'", "the
 activities of run '01800'". Translating ADQL costs 2-3 ms (sqlglot's ``qualify`` and
 ``annotate_types`` are most of it), more than PostgreSQL takes to answer such a query.
-The translator never looks inside a string literal: it types numeric literals only and
-copies strings into the SQL. So a query is translated once with each string literal
-replaced by a unique marker (:func:`split_literals`), and a later query of the same shape
-gets that SQL with its own literals written where the markers are (:func:`fill`), the way
-the ADQL dialect writes string literals.
+The translator copies string literals into the SQL, and looks inside one only to refuse
+a numeric column compared with a string that is not a number (a template's marker is
+such a string: that shape then has no template, and each query is translated as it is).
+So a query is translated once with each string literal replaced by a unique marker
+(:func:`split_literals`), and a later query of the same shape gets that SQL with its own
+literals written where the markers are (:func:`fill`), the way the ADQL dialect writes
+string literals.
 
 A template is used only when each marker appears exactly once in its SQL, as a whole
 literal, and nowhere in the result fields (:func:`usable`); otherwise, or when the template

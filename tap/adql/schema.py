@@ -78,6 +78,10 @@ class TableInfo:
     #: string columns sent through CAST(... AS TEXT) (JSON documents are published as text)
     text_columns: frozenset[str] = frozenset()
     upload: bool = False
+    #: primary key columns, for GROUP BY's functional dependency (PostgreSQL lets a
+    #: grouped primary key stand for the other columns of its table): empty for views
+    #: and uploads (no key), ``None`` when unknown (a table the models do not define)
+    primary_key: frozenset[str] | None = frozenset()
 
 
 @dataclass
@@ -143,8 +147,20 @@ def split_name(name: str) -> list[str]:
     return parts
 
 
+def _model_primary_keys() -> dict[tuple[str, str], frozenset[str]]:
+    """(schema, table) -> primary key columns of every table the models define."""
+    from provdb.schema.base import Base
+
+    return {
+        (table.schema or "public", table.name): frozenset(c.name for c in table.primary_key)
+        for table in Base.metadata.tables.values()
+        if table.primary_key is not None and len(table.primary_key.columns)
+    }
+
+
 def _build_index(catalog: Catalog) -> CatalogIndex:
     index = CatalogIndex()
+    keys = _model_primary_keys()
     for table in catalog.tables:
         parts = split_name(table.name)
         bare = parts[-1]
@@ -162,6 +178,7 @@ def _build_index(catalog: Catalog) -> CatalogIndex:
             text_columns=frozenset(
                 name for name, c in columns if c.datatype in ("char", "unicodeChar") and not c.xtype
             ),
+            primary_key=frozenset() if table.type == "view" else keys.get((schema, bare)),
         )
         index.by_qualified[f"{schema}.{bare}".lower()] = info
         index.by_bare.setdefault(bare.lower(), []).append(info)

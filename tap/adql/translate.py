@@ -6,7 +6,9 @@ Pipeline (each step refuses with :class:`~tap.adql.errors.ADQLError`):
 2. resolve every table and column against the Catalog and the uploads
    (:mod:`tap.adql.resolve`);
 3. sqlglot ``qualify`` (star expansion, column qualification, USING/NATURAL) and
-   ``annotate_types`` with a ``MappingSchema`` of the tables the query reads;
+   ``annotate_types`` with a ``MappingSchema`` of the tables the query reads, then the
+   checks that need types and scopes (:mod:`tap.adql.semantics`: boolean conditions,
+   column/literal comparisons, GROUP BY validity);
 4. result FIELDs: catalog metadata for plain column references (through aliases,
    subqueries and WITH), inferred types otherwise; unique output names;
 5. row limits: TOP and MAXREC (see :func:`translate`), then PostgreSQL text.
@@ -29,6 +31,7 @@ from tap.adql.dialect import ADQL, ADQLFunction, type_of
 from tap.adql.errors import ADQLError
 from tap.adql.resolve import Resolver
 from tap.adql.schema import CatalogIndex, TableInfo, catalog_index, upload_info
+from tap.adql.semantics import check_grouping, check_types
 from tap.adql.validate import check_tree, parse, tokenize
 from tap.catalog import Catalog
 from tap.votable.fields import Field
@@ -154,8 +157,10 @@ def _translate(
     except SqlglotError as err:  # pragma: no cover - names were resolved beforehand
         raise ADQLError(f"cannot resolve the query: {err}") from None
 
+    check_types(adql, tree)
     root_scope = build_scope(tree)
     assert root_scope is not None
+    check_grouping(adql, root_scope, resolver.by_sql)
     _mark_text_columns(root_scope, resolver.by_sql)
     fields = _Fields(resolver.by_sql).build(tree, root_scope)
     limit, sql_limit = _limits(top, maxrec)
@@ -256,7 +261,9 @@ def _type_literals(tree: exp.Expr) -> None:
             target = exp.DType.BIGINT
         else:
             continue
-        literal.replace(exp.Cast(this=literal.copy(), to=exp.DataType.build(target)))
+        cast = exp.Cast(this=literal.copy(), to=exp.DataType.build(target))
+        cast.meta["typed_literal"] = True  # still a literal for tap.adql.semantics
+        literal.replace(cast)
 
 
 _DATA_TYPES: dict[str, exp.DataType] = {}

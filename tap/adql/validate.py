@@ -178,6 +178,71 @@ def _unterminated(adql: str) -> tuple[int | None, str]:
     return None, ""
 
 
+#: What may follow ``OFFSET n``: ADQL 2.1 puts OFFSET at the very end of a query.
+_AFTER_OFFSET = frozenset(
+    {TokenType.R_PAREN, TokenType.UNION, TokenType.EXCEPT, TokenType.INTERSECT}
+)
+
+
+def _check_count(adql: str, tokens: list[Token], i: int) -> None:
+    """``TOP n`` / ``OFFSET n``: n is an unsigned integer, and OFFSET comes last.
+
+    sqlglot parses a missing count as an incomplete LIMIT, and an OFFSET anywhere among
+    the clauses (PostgreSQL's order): both are refused here in ADQL's words.
+    """
+    keyword = tokens[i]
+    word = keyword.text.upper()
+    value = tokens[i + 1] if i + 1 < len(tokens) else None
+    if value is None or value.token_type != TokenType.NUMBER:
+        raise _error_at(
+            adql,
+            keyword.start,
+            f"{word} needs an unsigned integer",
+            f"e.g. {'SELECT TOP 10 ...' if word == 'TOP' else '... ORDER BY id OFFSET 10'}",
+        )
+    after = tokens[i + 2] if i + 2 < len(tokens) else None
+    if (
+        word == "OFFSET"
+        and after is not None
+        and after.token_type not in _AFTER_OFFSET
+        and after.text.upper() not in ("ROW", "ROWS")  # refused below with its own message
+    ):
+        raise _error_at(
+            adql,
+            keyword.start,
+            f"OFFSET must come last, not before '{after.text}'",
+            "ADQL 2.1 order: ... WHERE ... GROUP BY ... HAVING ... ORDER BY ... OFFSET n",
+        )
+
+
+def _join_string_parts(tokens: list[Token]) -> list[Token]:
+    """Merge string literal parts separated by spaces, newlines or comments into one.
+
+    ADQL 2.1 (section 2.1.2, after SQL-92): ``'abc' -- note`` newline ``'def'`` is the
+    single literal ``'abcdef'``. sqlglot would read it as CONCAT('abc', 'def').
+    """
+    joined: list[Token] = []
+    for token in tokens:
+        previous = joined[-1] if joined else None
+        if (
+            previous is not None
+            and token.token_type == TokenType.STRING
+            and previous.token_type == TokenType.STRING
+        ):
+            joined[-1] = Token(
+                TokenType.STRING,
+                previous.text + token.text,
+                token.line,
+                token.col,
+                previous.start,
+                token.end,
+                previous.comments + token.comments,
+            )
+            continue
+        joined.append(token)
+    return joined
+
+
 def tokenize(adql: str) -> list[Token]:
     """Tokens of ``adql``, refusing anything lexically foreign to ADQL."""
     if not adql.strip():
@@ -237,6 +302,8 @@ def tokenize(adql: str) -> list[Token]:
             raise _error_at(
                 adql, token.start, f"{token.text}'...' strings are not ADQL", "write '...'"
             )
+        if kind in (TokenType.TOP, TokenType.OFFSET):
+            _check_count(adql, tokens, i)
         if (
             kind == TokenType.VAR
             and token.text.upper() in ("ROW", "ROWS")
@@ -252,6 +319,7 @@ def tokenize(adql: str) -> list[Token]:
         ):
             raise _error_at(adql, token.start, "NULLS FIRST/LAST is not ADQL")
 
+    tokens = _join_string_parts(tokens)
     first = tokens[0]
     if first.token_type not in (TokenType.SELECT, TokenType.WITH, TokenType.L_PAREN):
         raise _error_at(
@@ -414,6 +482,10 @@ _CAST_TARGETS = {
 _CAST_LIST = "INTEGER, SMALLINT, BIGINT, REAL, DOUBLE PRECISION, CHAR(n), VARCHAR(n), TIMESTAMP"
 
 
+_IN_NEEDS = "IN needs a parenthesised list or subquery"
+_IN_HINT = "e.g. x IN ('a', 'b') or x IN (SELECT ...)"
+
+
 class _Checker:
     def __init__(self, adql: str, tokens: list[Token]) -> None:
         self.adql = adql
@@ -481,6 +553,8 @@ class _Checker:
             self.fail("window functions (WINDOW) are not ADQL", node, "WINDOW")
         if isinstance(node, exp.Select) and arg == "locks":
             self.fail("FOR UPDATE/SHARE is not allowed", node, "FOR")
+        if isinstance(node, exp.In) and arg == "field":
+            self.fail(_IN_NEEDS, node.args["field"], hint=_IN_HINT)
         if isinstance(node, exp.Table) and arg == "sample":
             self.fail("TABLESAMPLE is not ADQL", node, "TABLESAMPLE")
         self.fail(f"unsupported construct: {node.key.upper()} with {arg.upper()}", node)
@@ -558,6 +632,21 @@ class _Checker:
         if not method and not has_condition and not node.meta.get("comma"):
             self.fail("JOIN needs ON or USING (or NATURAL JOIN)", node, "JOIN")
 
+    def check_in(self, node: exp.In) -> None:
+        if node.expressions or node.args.get("query") or node.args.get("field"):
+            return
+        # "x IN" or "x IN ()": point at the IN that follows x
+        after = self.offset_of(node.this) or 0
+        offset = next(
+            (
+                tok.start
+                for tok in self.tokens
+                if tok.token_type == TokenType.IN and tok.start > after
+            ),
+            None,
+        )
+        raise _error_at(self.adql, offset, _IN_NEEDS, _IN_HINT)
+
     def check_is(self, node: exp.Is) -> None:
         if not isinstance(node.expression, exp.Null):
             self.fail("only IS [NOT] NULL is ADQL", node, "IS")
@@ -604,15 +693,9 @@ class _Checker:
         name = node.name
         low, high = MATH_FUNCTIONS[name]
         count = len(node.expressions)
-        if name == "RAND" and count == 1:
-            self.fail("RAND(seed) is not supported by this service", node, hint="use RAND()")
         if not low <= count <= high:
             expected = str(low) if low == high else f"{low} or {high}"
             self.fail(f"{name} takes {expected} argument(s), got {count}", node)
-
-    def check_coalesce(self, node: exp.Coalesce) -> None:
-        if not node.expressions:
-            self.fail("COALESCE takes at least two arguments", node)
 
 
 def check_tree(adql: str, tokens: list[Token], tree: exp.Query) -> None:

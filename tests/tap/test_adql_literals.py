@@ -99,3 +99,27 @@ def test_errors_are_those_of_the_query_itself() -> None:
         run._translate(bad, catalog, 10, {})
     assert str(cached.value) == str(direct.value)
     assert "line 1, column 8" in str(cached.value)
+
+
+def test_string_literal_parts_are_one_template_literal() -> None:
+    # #16: 'abc' -- note \n 'def' is one literal: one marker, one value
+    query = "SELECT id FROM provenance.entity WHERE name = 'DL1' -- part\n'Subrun' OR id = 'x'"
+    split = split_literals(query)
+    assert split is not None and split.values == ("DL1Subrun", "x")
+    template = translate(split.template, CATALOG, maxrec=10)
+    assert usable(template, split)
+    assert fill(template, split.values).sql == translate(query, CATALOG, maxrec=10).sql
+
+
+def test_literal_dependent_refusals_do_not_leak_through_the_cache() -> None:
+    # #16: a numeric column compared with a string is refused only when the string is not
+    # a number; the shape's template (with a marker) is refused, so each query is
+    # translated as it is
+    catalog = catalog_from_metadata()
+    ok, _ = run._translate(
+        "SELECT id FROM provenance.entity WHERE size_bytes = '5'", catalog, 10, {}
+    )
+    assert ok.sql.endswith("\"size_bytes\" = '5' LIMIT 11")
+    with pytest.raises(ADQLError) as bad:
+        run._translate("SELECT id FROM provenance.entity WHERE size_bytes = 'big'", catalog, 10, {})
+    assert "size_bytes is a numeric column" in str(bad.value)

@@ -7,6 +7,7 @@ means, with the types its FIELDs declare, and honour TOP / MAXREC / OFFSET.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
@@ -183,6 +184,14 @@ def test_group_by_primary_key_functional_dependency(db: sa.Engine) -> None:
         "GROUP BY e.id ORDER BY e.id",
     )
     assert [r[2] for r in rows] == [1, 1, 0, 1]
+    # #16: kept valid by the GROUP BY checks (the primary key id is grouped)
+    _, rows, _ = run(db, "SELECT name FROM provenance.entity GROUP BY id ORDER BY id")
+    assert rows == [
+        ("DL1SubrunDataset",),
+        ("DL2SubrunDataset",),
+        ("R0Dataset",),
+        ("Naïve 'quoted' name",),
+    ]
 
 
 # ----------------------------------------------------------------------------- joins
@@ -591,3 +600,78 @@ def test_hostile_sql_never_reaches_the_database(db: sa.Engine) -> None:
     ):
         with pytest.raises(ADQLError):
             translate(adql, CATALOG, maxrec=10)
+
+
+# ----------------------------------------------------------------------------- #16
+
+
+def _seeded(seed: float) -> float:
+    """RAND(seed) as documented: md5 of the seed's double precision text, 52 bits."""
+    text = repr(float(seed)).removesuffix(".0")  # PostgreSQL prints 3::float8 as '3'
+    return int(hashlib.md5(text.encode()).hexdigest()[:13], 16) / 2**52
+
+
+def test_rand_with_seed_is_reproducible(db: sa.Engine) -> None:
+    t, rows, _ = run(
+        db,
+        "SELECT RAND(3), RAND(3.0), RAND(-7), RAND(0.25), RAND(size_bytes), RAND() "
+        "FROM provenance.entity ORDER BY id",
+    )
+    check_types(t, rows)
+    sizes = {"e1": 1000, "e2": 2500, "e3": 7, "e4": None}
+    assert [r[:4] for r in rows] == [(_seeded(3), _seeded(3), _seeded(-7), _seeded(0.25))] * 4
+    assert [r[4] for r in rows] == [
+        None if size is None else _seeded(size) for _, size in sorted(sizes.items())
+    ]
+    assert all(0 <= value < 1 for row in rows for value in row if value is not None)
+    assert len({rows[0][0], rows[0][2], rows[0][3]}) == 3  # different seeds, different values
+    # the same statement again gives the same values (RAND() aside)
+    _, again, _ = run(db, "SELECT RAND(3), RAND(size_bytes) FROM provenance.entity ORDER BY id")
+    assert again == [(r[0], r[4]) for r in rows]
+
+
+def test_coalesce_with_one_argument(db: sa.Engine) -> None:
+    _, rows, _ = run(db, "SELECT COALESCE(size_bytes) FROM provenance.entity ORDER BY id")
+    assert rows == [(1000,), (2500,), (7,), (None,)]
+
+
+def test_string_literal_parts_are_one_literal(db: sa.Engine) -> None:
+    _, rows, _ = run(
+        db,
+        "SELECT id FROM provenance.entity WHERE name = 'DL1Subrun' -- first part\n"
+        "  'Dataset' OR location = '/data/dl2/'\n'b.h5' ORDER BY id",
+    )
+    assert rows == [("e1",), ("e2",)]
+    _, rows, _ = run(db, "SELECT 'it''s' \n 'ok' AS s FROM provenance.entity WHERE id = 'e1'")
+    assert rows == [("it'sok",)]
+
+
+def test_literals_read_as_the_column_type_still_run(db: sa.Engine) -> None:
+    # the type checks refuse only what PostgreSQL cannot compare: these must keep working
+    _, rows, _ = run(
+        db,
+        "SELECT id FROM provenance.entity WHERE size_bytes = '7' OR size_bytes IN ('1000', 3) "
+        "ORDER BY id",
+    )
+    assert rows == [("e1",), ("e3",)]
+
+
+def test_grouped_queries_the_checks_keep_valid_run(db: sa.Engine) -> None:
+    # each shows columns it does not group: PostgreSQL allows it through the primary key
+    _, rows, _ = run(
+        db,
+        "SELECT e.id, e.location, COUNT(*) AS n FROM provenance.entity e "
+        "JOIN provenance.used u ON u.entity_id = e.id GROUP BY e.id ORDER BY e.id",
+    )
+    assert rows == [("e1", "/data/dl1/a.h5", 1), ("e3", "/data/r0/c.fits.fz", 1)]
+    run(
+        db,
+        "SELECT l.entity_id, l.ancestor_id, l.depth FROM archive.lineage l "
+        "GROUP BY l.entity_id, l.ancestor_id",
+    )
+    _, rows, _ = run(
+        db,
+        "SELECT table_name, description FROM tap_schema.tables "
+        "WHERE table_name = 'provenance.entity' GROUP BY table_name",
+    )
+    assert [r[0] for r in rows] == ["provenance.entity"]

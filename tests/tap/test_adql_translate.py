@@ -166,7 +166,38 @@ ACCEPTED = [
     "SELECT id FROM provenance.entity WHERE name IS NOT NULL AND NOT (id = 'a' OR id = 'b')",
     "SELECT run_id FROM archive.run_step WHERE step_group = 'all'",
     "SELECT s.software_version FROM archive.processing_session AS s",
+    # #16: valid ADQL 2.1 refused before
+    "SELECT RAND(42), RAND(size_bytes), COALESCE(comment) FROM provenance.entity",
+    "SELECT id FROM provenance.entity ORDER BY RAND(7)",
+    "SELECT id FROM provenance.entity WHERE name = 'abc' -- part one\n'def'",
+    # grouped queries PostgreSQL accepts: a grouped primary key covers its table's columns
+    "SELECT name FROM provenance.entity GROUP BY id",
+    "SELECT e.*, COUNT(*) FROM provenance.entity e JOIN provenance.used u "
+    "ON u.entity_id = e.id GROUP BY e.id",
+    "SELECT UPPER(name) AS u, COUNT(*) FROM provenance.entity GROUP BY u ORDER BY u",
+    "SELECT l.entity_id, l.ancestor_id, l.depth FROM archive.lineage l "
+    "GROUP BY l.entity_id, l.ancestor_id",
+    "SELECT id, (SELECT COUNT(*) FROM provenance.used u WHERE u.entity_id = e.id) "
+    "FROM provenance.entity e GROUP BY id",
+    "SELECT table_name, description FROM tap_schema.tables GROUP BY table_name",
+    "SELECT id FROM provenance.entity WHERE size_bytes = '5' OR size_bytes IN ('1', 2)",
+    "SELECT id FROM provenance.activity WHERE start_time BETWEEN '2020-01-01' AND '2021'",
+    "SELECT e.id FROM provenance.entity e JOIN provenance.used u ON (u.entity_id = e.id)",
 ]
+
+
+@pytest.mark.parametrize(
+    "adql",
+    [
+        "SELECT 'abc' -- a comment\n'def' AS s FROM provenance.entity",
+        "SELECT 'abc'\n'def' AS s FROM provenance.entity",
+        "SELECT 'abc'\n\n  -- one\n  -- two\n'de' 'f' AS s FROM provenance.entity",
+    ],
+)
+def test_string_literal_parts_make_one_literal(adql: str) -> None:
+    # ADQL 2.1 section 2.1.2: separators (spaces, newlines, comments) join string parts
+    t = tr(adql)
+    assert t.sql.startswith("SELECT 'abcdef' AS \"s\" FROM"), t.sql
 
 
 @pytest.mark.parametrize("adql", ACCEPTED)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import io
 import json
 import time
@@ -154,6 +156,27 @@ def test_response_formats(tap_server: str, fmt: str, mime: str) -> None:
         assert len(json.loads(r.text)["data"]) == 3
 
 
+def test_valid_adql_21_refused_before_now_runs(tap_server: str) -> None:
+    # #16: RAND(seed), one-argument COALESCE and a string literal written in two parts
+    r = requests.post(
+        tap_server + "/sync",
+        data={
+            "LANG": "ADQL",
+            "RESPONSEFORMAT": "csv",
+            "QUERY": "SELECT TOP 2 RAND(1) AS r, COALESCE(table_name) AS t, 'TAP_' -- part\n"
+            "'SCHEMA' AS s FROM TAP_SCHEMA.tables WHERE schema_name = 'tap_'\n'schema'",
+        },
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows[0] == ["r", "t", "s"] and len(rows) == 3
+    # RAND(1): md5('1') (the seed as PostgreSQL prints 1.0), first 52 bits, scaled to [0, 1)
+    expected = int(hashlib.md5(b"1").hexdigest()[:13], 16) / 2**52
+    assert [float(row[0]) for row in rows[1:]] == pytest.approx([expected, expected], rel=1e-12)
+    assert all(row[1].startswith("tap_schema.") and row[2] == "TAP_SCHEMA" for row in rows[1:])
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -167,6 +190,20 @@ def test_response_formats(tap_server: str, fmt: str, mime: str) -> None:
         # was an HTTP 500 (an empty select list reached the VOTable writer)
         ({"LANG": "ADQL", "QUERY": "SELECT FROM provenance.entity"}, "needs a select list"),
         ({"LANG": "ADQL", "QUERY": "SELECT DISTINCT FROM provenance.entity"}, "DISTINCT needs"),
+        # #16: were PostgreSQL errors (or silently wrong SQL): now ADQL errors with a position
+        (
+            {"LANG": "ADQL", "QUERY": "SELECT id FROM provenance.entity WHERE id = 5"},
+            "line 1, column 40: id is a string column",
+        ),
+        (
+            {"LANG": "ADQL", "QUERY": "SELECT name FROM provenance.entity GROUP BY entity_type"},
+            "name must be grouped",
+        ),
+        (
+            {"LANG": "ADQL", "QUERY": "SELECT id FROM provenance.entity OFFSET 3 WHERE id = 'a'"},
+            "OFFSET must come last",
+        ),
+        ({"LANG": "ADQL", "QUERY": "SELECT id FROM provenance.entity WHERE id IN"}, "IN needs"),
         ({"LANG": "ADQL", "MAXREC": "-1", "QUERY": "SELECT id FROM provenance.entity"}, "MAXREC"),
         (
             {"LANG": "ADQL", "RESPONSEFORMAT": "pdf", "QUERY": "SELECT id FROM provenance.entity"},
