@@ -287,7 +287,7 @@ def night_part(args: argparse.Namespace) -> dict[str, Any]:
             t: home.count(f"SELECT count(*) FROM provenance.{t}")
             for t in ("activity", "entity", "used", "wasgeneratedby")
         }
-        night = datetime.strptime(NIGHT_DATE, "%Y%m%d").date().isoformat()
+        night = NIGHT_DATE  # run_checks takes YYYYMMDD, like provdb check --night
         checks = answers_module("checks")
         if checks is None:
             out["run_checks"] = skipped("checks")
@@ -373,6 +373,15 @@ def archive_part(args: argparse.Namespace) -> dict[str, Any]:
                         cur, params["nights"], params["runs"], params["subruns"]
                     )
                 conn.commit()
+                # the bulk generator leaves the lineage closure empty; the forward
+                # question (--affected) reads it, so fill it as the ingest would have
+                log("archive: filling the lineage closure (closure.rebuild_all)")
+                tc = time.perf_counter()
+                from provdb.lineage import closure
+
+                with home.database.engine.begin() as sa_conn:
+                    closure.rebuild_all(sa_conn)
+                gen["closure_s"] = round(time.perf_counter() - tc, 1)
                 conn.autocommit = True
                 with conn.cursor() as cur:
                     cur.execute("VACUUM ANALYZE")
@@ -388,6 +397,7 @@ def archive_part(args: argparse.Namespace) -> dict[str, Any]:
             for t in ("used", "wasgeneratedby", "wasassociatedwith", "wasderivedfrom")
         }
         out["relation_rows"] = {**relations, "total": sum(relations.values())}
+        out["closure_rows"] = home.count("SELECT count(*) FROM archive.lineage")
         log(f"archive: relation rows {out['relation_rows']}")
 
         nights, runs, subruns = params["nights"], params["runs"], params["subruns"]
