@@ -90,6 +90,10 @@ def _open() -> Any:
     return connect(Settings.from_env())
 
 
+#: The migration that adds archive.product_flag (filled by ``db upgrade`` for older archives).
+FLAGS_REVISION = "0007"
+
+
 @db.command("upgrade", context_settings=CONTEXT_SETTINGS)
 @click.option(
     "--revision", default="head", show_default=True, help="Target migration (default: newest)."
@@ -103,8 +107,16 @@ def db_upgrade(revision: str) -> None:
     from provdb import migrate
 
     database = _open()
+    flags = None
     try:
         before, after = migrate.upgrade(database.engine, revision)
+        if before and before < FLAGS_REVISION <= (after or ""):
+            # migrations keep frozen SQL, the rules live in the code: an archive that
+            # predates the flag table gets its flags computed here, once
+            from provdb.answers.flags import rebuild_flags
+
+            with database.engine.begin() as conn:
+                flags = rebuild_flags(conn)
     finally:
         database.dispose()
     if before == after:
@@ -114,6 +126,8 @@ def db_upgrade(revision: str) -> None:
             f"Migrated {database.kind} database {database.location}: "
             f"{before or 'empty'} -> {after}."
         )
+    if flags is not None:
+        click.echo(f"Computed the product flags of the existing archive: {flags} flag(s).")
 
 
 @db.command("downgrade", context_settings=CONTEXT_SETTINGS)

@@ -190,3 +190,28 @@ def test_embedded_server_on_fresh_home_as_normal_user() -> None:
         _embedded_upgrade_twice(base / "home", user="nobody")
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_upgrade_across_the_flag_migration_computes_the_flags(
+    cli_env: dict[str, str], engine, samples: Path
+) -> None:
+    """An archive from before migration 0007 gets its product flags from `db upgrade`."""
+    import sqlalchemy as sa
+
+    night = samples / "generated" / "lstosa_simulate_processing" / "prov.log"
+    ingest = run_cli("ingest", "-q", str(night), env=cli_env)
+    assert ingest.returncode == 0, ingest.stderr
+    query = "SELECT entity_id, rule FROM archive.product_flag ORDER BY 1, 2"
+    with engine.connect() as conn:
+        flags = conn.execute(sa.text(query)).all()
+    # the night's runs read v0.1.1 calibration files that no activity of it generated
+    assert {rule for _, rule in flags} >= {"missing-input"}
+    down = run_cli("db", "downgrade", "--revision", "0006", env=cli_env)
+    assert down.returncode == 0, down.stderr
+    up = run_cli("db", "upgrade", env=cli_env)
+    assert up.returncode == 0, up.stderr
+    assert f"product flags of the existing archive: {len(flags)} flag(s)" in up.stdout
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(query)).all() == flags
+    again = run_cli("db", "upgrade", env=cli_env)
+    assert "product flags" not in again.stdout  # only when crossing 0007
