@@ -9,37 +9,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
 
 import click
 
 from provdb import __version__
+from provdb.cli_support import CONTEXT_SETTINGS, handle_errors, open_archive, write_output
 from provdb.config import Settings
-from provdb.errors import ProvdbError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-def _fail(message: str, code: int = 2) -> None:
-    click.echo(f"provdb: error: {message}", err=True)
-    sys.exit(code)
-
-
-def handle_errors(func: F) -> F:
-    """Turn ProvdbError into a one-line message and a non-zero exit status."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ProvdbError as exc:
-            _fail(str(exc), exc.exit_code)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -84,12 +59,6 @@ def db() -> None:
     """
 
 
-def _open() -> Any:
-    from provdb.db import connect
-
-    return connect(Settings.from_env())
-
-
 #: The migration that adds archive.product_flag (filled by ``db upgrade`` for older archives).
 FLAGS_REVISION = "0007"
 
@@ -106,7 +75,7 @@ def db_upgrade(revision: str) -> None:
     """
     from provdb import migrate
 
-    database = _open()
+    database = open_archive()
     flags = None
     try:
         before, after = migrate.upgrade(database.engine, revision)
@@ -147,7 +116,7 @@ def db_downgrade(revision: str, yes: bool) -> None:
         click.confirm(
             "This drops every provdb table and all archived provenance. Go on?", abort=True
         )
-    database = _open()
+    database = open_archive()
     try:
         before, after = migrate.downgrade(database.engine, revision)
     finally:
@@ -169,7 +138,7 @@ def db_status(as_json: bool) -> None:
     """
     from provdb import migrate
 
-    database = _open()
+    database = open_archive()
     try:
         st = migrate.state(database.engine)
         info = {
@@ -377,18 +346,6 @@ _OUTPUT_OPTION = click.option(
 )
 
 
-def _write_output(body: bytes, output: str | None) -> None:
-    if output:
-        from pathlib import Path
-
-        Path(output).write_bytes(body)
-        click.echo(f"wrote {len(body):,} bytes to {output}", err=True)
-    else:
-        stream = click.get_binary_stream("stdout")
-        stream.write(body)
-        stream.flush()
-
-
 @cli.command("lineage", context_settings=CONTEXT_SETTINGS)
 @click.argument("ids", nargs=-1, required=True, metavar="ID...")
 @click.option(
@@ -465,7 +422,7 @@ def lineage_cmd(
             raise click.BadParameter("a number or 'all'", param_hint="--depth") from None
         if steps < 0:
             raise click.BadParameter("must be >= 0 or 'all'", param_hint="--depth")
-    database = _open()
+    database = open_archive()
     try:
         with database.engine.connect() as conn:
             graph = lineage(
@@ -500,7 +457,7 @@ def lineage_cmd(
             click.echo(f"note: truncated at {limit} nodes (--limit)", err=True)
         return
     body = serialize(graph, fmt, model=model.upper(), url_pattern=url_pattern)
-    _write_output(body, output)
+    write_output(body, output)
     if graph.truncated:
         click.echo(f"note: truncated at {limit} nodes (--limit)", err=True)
 
@@ -552,7 +509,7 @@ def export_cmd(
     from provdb.errors import ProvdbError as _Error
     from provdb.lineage.export import RunNotFound, run_graph, serialize
 
-    database = _open()
+    database = open_archive()
     try:
         with database.engine.connect() as conn:
             graph = run_graph(conn, run, night=night, step=step)
@@ -560,7 +517,7 @@ def export_cmd(
         raise _Error(str(exc)) from None
     finally:
         database.dispose()
-    _write_output(
+    write_output(
         serialize(graph, fmt.lower(), model=model.upper(), url_pattern=url_pattern), output
     )
 

@@ -6,12 +6,13 @@ import sys
 
 import click
 
-from provdb.answers.checks import RULES, SEVERITIES, CheckError
+from provdb.answers.checks import RULES, SEVERITIES
+from provdb.cli_support import CONTEXT_SETTINGS, handle_errors, open_archive
 
 __all__ = ["check"]
 
 
-@click.command("check", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("check", context_settings=CONTEXT_SETTINGS)
 @click.option("--night", metavar="YYYYMMDD", help="Only the products of this night.")
 @click.option("--run", metavar="RUN", help="Only this run (1807, or run id 20200117_01807).")
 @click.option("--id", "ident", metavar="ID", help="Only this product (entity id).")
@@ -43,6 +44,7 @@ __all__ = ["check"]
     help="Recompute archive.product_flag for the whole archive first (operators: after "
     "an upgrade, or if in doubt).",
 )
+@handle_errors
 def check(
     night: str | None,
     run: str | None,
@@ -70,27 +72,11 @@ def check(
       provdb check --run 20200117_01807 --rule stale --rule incomplete-run
       provdb check --id 0f8905293a90d3b0... --format json --fail-on warning
     """
-    from provdb import migrate
     from provdb.answers.check_format import at_or_above, format_json, format_text
     from provdb.answers.checks import run_checks
-    from provdb.config import Settings
-    from provdb.db import connect
 
-    def fail(message: str) -> None:
-        click.echo(f"provdb: error: {message}", err=True)
-        sys.exit(2)
-
+    database = open_archive(current=True)
     try:
-        database = connect(Settings.from_env())
-    except Exception as exc:  # a ProvdbError or a connection failure: one line, exit 2
-        fail(str(exc))
-    try:
-        state = migrate.state(database.engine)
-        if not state.up_to_date:
-            fail(
-                f"the archive schema is at migration {state.current or 'none'}, not "
-                f"{state.head}: run `provdb db upgrade` first"
-            )
         if rebuild_flags:
             from provdb.answers.flags import rebuild_flags as rebuild
 
@@ -99,8 +85,6 @@ def check(
             click.echo(f"archive.product_flag rebuilt: {n} flag(s)", err=True)
         with database.engine.connect() as conn:
             report = run_checks(conn, night=night, run=run, ident=ident, rules=list(rules) or None)
-    except CheckError as exc:
-        fail(str(exc))
     finally:
         database.dispose()
     click.echo(format_json(report) if fmt == "json" else format_text(report))

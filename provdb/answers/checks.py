@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from provdb.errors import ProvdbError
 from provdb.lineage.traverse import _cursor, execute
 
 __all__ = [
@@ -98,7 +99,7 @@ RAW_NAME_PATTERN = r"^R0"
 RAW_LOCATION = r"\.fits\.fz$"
 
 
-class CheckError(ValueError):
+class CheckError(ProvdbError, ValueError):
     """Bad arguments to :func:`run_checks` (unknown id, malformed night or run)."""
 
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from provdb.cli import CONTEXT_SETTINGS, _open, _write_output, handle_errors
+from provdb.cli_support import CONTEXT_SETTINGS, handle_errors, open_archive, write_output
 
 __all__ = ["diff_cmd", "reproduce_cmd"]
 
@@ -48,7 +48,7 @@ def reproduce_cmd(ident: str, fmt: str, affected: bool, output: str | None) -> N
     fmt = fmt.lower()
     if affected and fmt == "sh":
         raise click.BadParameter("--affected writes md or json", param_hint="--format")
-    database = _open()
+    database = open_archive()
     try:
         with database.engine.connect() as conn:
             if affected:
@@ -59,7 +59,7 @@ def reproduce_cmd(ident: str, fmt: str, affected: bool, output: str | None) -> N
                 body = {"md": f.recipe_md, "sh": f.recipe_sh, "json": f.recipe_json}[fmt](recipe)
     finally:
         database.dispose()
-    _write_output(body.encode("utf-8"), output)
+    write_output(body.encode("utf-8"), output)
 
 
 @click.command("diff", context_settings=CONTEXT_SETTINGS)
@@ -91,12 +91,12 @@ def diff_cmd(a: str, b: str, fmt: str, output: str | None) -> None:
     from provdb.answers.compare import compare_recipes, diff_json, diff_text
     from provdb.answers.recipe import build_recipe
 
-    database = _open()
+    database = open_archive()
     try:
         with database.engine.connect() as conn:
             cmp = compare_recipes(build_recipe(conn, a), build_recipe(conn, b))
     finally:
         database.dispose()
     body = diff_json(cmp) if fmt.lower() == "json" else diff_text(cmp)
-    _write_output(body.encode("utf-8"), output)
+    write_output(body.encode("utf-8"), output)
     sys.exit(0 if cmp.same else 1)

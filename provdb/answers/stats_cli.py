@@ -8,16 +8,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from provdb.errors import ProvdbError
+from provdb.cli_support import CONTEXT_SETTINGS, handle_errors, open_archive
 
 if TYPE_CHECKING:  # the CLI starts without the SQL modules; they load when the command runs
     from provdb.answers.stats import StatsReport
 
 __all__ = ["stats"]
-
-# The same as provdb.cli's: provdb.cli imports this module to register the command, so
-# importing provdb.cli from here would be circular.
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 @click.command("stats", context_settings=CONTEXT_SETTINGS)
@@ -47,6 +43,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
     show_default=True,
     help="Aligned tables, or JSON with the keys documented in README.",
 )
+@handle_errors
 def stats(night: str | None, run: str | None, by: str, top: int, fmt: str) -> None:
     """Show how long the pipeline's steps took and which activities failed.
 
@@ -64,11 +61,7 @@ def stats(night: str | None, run: str | None, by: str, top: int, fmt: str) -> No
       provdb stats --run 20200117_01807 --format json > stats.json
       provdb stats --by night
     """
-    try:
-        report = _report(night=night, run=run, by=by, top=top)
-    except ProvdbError as exc:  # one line, as provdb.cli.handle_errors does
-        click.echo(f"provdb: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+    report = _report(night=night, run=run, by=by, top=top)
     from provdb.answers.stats_format import report_json, report_text
 
     if fmt == "json":
@@ -79,20 +72,10 @@ def stats(night: str | None, run: str | None, by: str, top: int, fmt: str) -> No
 
 def _report(*, night: str | None, run: str | None, by: str, top: int) -> StatsReport:
     """The report from the archive of the environment's settings."""
-    from provdb import migrate
     from provdb.answers.stats import activity_stats
-    from provdb.config import Settings
-    from provdb.db import connect
-    from provdb.errors import DatabaseError
 
-    database = connect(Settings.from_env())
+    database = open_archive(current=True)
     try:
-        state = migrate.state(database.engine)
-        if not state.up_to_date:
-            raise DatabaseError(
-                f"the archive schema is at migration {state.current or 'none'}, not "
-                f"{state.head}: run `provdb db upgrade` first"
-            )
         with database.engine.connect() as conn:
             return activity_stats(conn, night=night, run=run, by=by, top=top)
     finally:
