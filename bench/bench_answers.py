@@ -69,7 +69,10 @@ sys.path.insert(0, str(REPO))
 
 from _common import log, machine, save_results  # noqa: E402  (bench/ is on sys.path: the script's folder)
 
-SAMPLES = Path(os.environ.get("PROVDB_SAMPLES", REPO.parent / "shared" / "samples"))
+from provdb.samples import path as samples_path  # noqa: E402
+
+#: the sample tree: provdb's own copy unless PROVDB_SAMPLES names another
+SAMPLES = Path(os.environ.get("PROVDB_SAMPLES") or samples_path())
 DEFINITION = SAMPLES / "lstosa" / "config" / "definition.yaml"
 NIGHT_DATE = "20200117"
 TARGETS_S = {"checks": 10.0, "recipe": 1.0, "compare": 1.0}
@@ -518,7 +521,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.products < 1 or args.pairs < 1:
         p.error("--products and --pairs must be positive")
     if "night" in parts and not args.model.is_file():
-        p.error(f"{args.model} not found: pass --model or set PROVDB_SAMPLES to the samples")
+        p.error(f"{args.model} not found: pass --model (lstosa's definition.yaml) or unset PROVDB_SAMPLES")
     return args
 
 

@@ -49,7 +49,9 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from bench_ingest import Archive, log, machine, provdb, save_results  # noqa: E402
 
-SAMPLE_CONFIG = REPO.parent / "shared" / "samples" / "lstchain" / "lstchain_standard_config.json"
+from provdb.samples import path as samples_path  # noqa: E402
+
+SAMPLE_CONFIG = samples_path() / "lstchain" / "lstchain_standard_config.json"
 LSTCHAIN_VERSIONS = ("0.9.13", "0.10.5", "0.12.3")
 
 
@@ -67,10 +69,7 @@ def make_files(workdir: Path, n_files: int, rows: int) -> tuple[Path, dict[str, 
         log(f"reusing {n_files:,} files in {folder}")
         return folder, json.loads(stamp.read_text())
     shutil.rmtree(folder, ignore_errors=True)
-    if SAMPLE_CONFIG.is_file():
-        config = json.loads(SAMPLE_CONFIG.read_text())
-    else:  # the samples are not next to this checkout: a config of similar size
-        config = {f"Component{i}": {"trait": i, "values": list(range(40))} for i in range(40)}
+    config = json.loads(SAMPLE_CONFIG.read_text())
     config_text = np.bytes_(json.dumps(config).encode())
     dtype = [("obs_id", "<i8"), ("event_id", "<i8"), ("intensity", "<f8"), ("x", "<f8")]
     data = np.zeros(rows, dtype=dtype)

@@ -23,15 +23,18 @@ from pytest_postgresql.executors.noop import NoopExecutor
 from pytest_postgresql.janitor import DatabaseJanitor
 from sqlalchemy.engine import URL, make_url
 
+from provdb.samples import path as samples_path
+
 REPO = Path(__file__).resolve().parent.parent
-SAMPLES = Path(os.environ.get("PROVDB_SAMPLES", REPO.parent / "shared" / "samples")).resolve()
+#: the sample tree: the copy shipped in provdb/samples unless PROVDB_SAMPLES names another
+SAMPLES = Path(os.environ.get("PROVDB_SAMPLES") or samples_path()).resolve()
 
 
 @pytest.fixture(scope="session")
 def samples() -> Path:
-    """The read-only sample tree (``../shared/samples``; override with PROVDB_SAMPLES)."""
+    """The read-only sample tree (``provdb/samples``; override with PROVDB_SAMPLES)."""
     if not SAMPLES.is_dir():
-        pytest.fail(f"sample folder {SAMPLES} not found: set PROVDB_SAMPLES to ../shared/samples")
+        pytest.fail(f"sample folder {SAMPLES} not found: unset PROVDB_SAMPLES to use provdb's own")
     return SAMPLES
 
 

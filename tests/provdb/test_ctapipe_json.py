@@ -33,6 +33,7 @@ from provdb.ingest.records import (
     SessionRow,
     UsedRow,
 )
+from tests.provdb import logprov_files
 
 GLUED = "generated/ctapipe_tool/lstchain-demo-dl1-to-dl2.provenance.log"
 OLD = "ctapipe/provenance.log"
@@ -505,7 +506,7 @@ def test_map_activity_time_zones_and_exit_codes() -> None:
 # --------------------------------------------------------------------------------------
 
 
-def test_detect(samples: Path) -> None:
+def test_detect(samples: Path, tmp_path: Path) -> None:
     for name in (GLUED, OLD, EMPTY):
         head = (samples / name).read_bytes()[:1024]
         assert detect(head), name
@@ -517,7 +518,8 @@ def test_detect(samples: Path) -> None:
         "generated/voprov_serializations/voprov_example.json",
         "generated/ctapipe_tool/config.json",
         "lstchain/lstchain_standard_config.json",
-        "generated/logprov_test_capture/prov_test.log",
+        logprov_files.write_log(tmp_path),
+        logprov_files.write_prov(tmp_path, "json"),
     ):
         assert not detect((samples / name).read_bytes()[:1024]), name
     assert not detect(b"")

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tests.conftest import run_cli
+from tests.provdb import logprov_files
 
 NIGHT = Path("generated/lstosa_simulate_processing/prov.log")
 PARALLEL = Path("generated/lstosa_parallel_datasequence/prov.log")
@@ -23,9 +24,6 @@ PROVENANCE_SAMPLES = {
     "ctapipe/provenance.log",
     "lstchain/provenance.log",
     "generated/ctapipe_tool/lstchain-demo-dl1-to-dl2.provenance.log",
-    "generated/logprov_test_capture/prov_test.log",
-    "generated/logprov_test_capture/prov_test.log.json",
-    "generated/logprov_test_capture/prov_test.log.xml",
     "generated/lstosa_parallel_datasequence/prov.log",
     "generated/lstosa_simulate_processing/prov.log",
     *(
@@ -203,6 +201,41 @@ def test_directory_walk_ingests_provenance_and_skips_the_rest(cli_env, engine, s
     assert second.returncode == 0, second.stderr
     assert summary_count(second.stdout, "unchanged") == len(PROVENANCE_SAMPLES)
     assert summary_count(second.stdout, "new") is None
+    assert counts(engine) == before
+
+
+def test_logprov_log_and_its_documents(cli_env, engine, tmp_path):
+    """A logprov session: its _PROV_ log and the PROV-JSON/XML logprov makes of it."""
+    folder = tmp_path / "logprov"
+    folder.mkdir()
+    written = logprov_files.write_all(folder)
+    model = logprov_files.write_definition(tmp_path)
+    first = run_cli("ingest", "--model", str(model), str(folder), env=cli_env)
+    assert first.returncode == 0, first.stderr
+    assert summary_count(first.stdout, "new") == 3
+    formats = dict(query(engine, "SELECT path, format FROM archive.ingest_file"))
+    assert {Path(p).name: f for p, f in formats.items()} == {
+        written[0].name: "lstosa",  # the prov.log family; the reader tells logprov apart
+        written[1].name: "prov-json",
+        written[2].name: "prov-xml",
+    }
+    assert query(engine, "SELECT count(*) FROM archive.ingest_reject") == [(0,)]
+    # the log's activities are linked to the logprov model's descriptions
+    linked = query(
+        engine,
+        "SELECT a.name, d.name FROM provenance.activity a "
+        "JOIN provenance.activitydescription d ON d.id = a.activity_description_id "
+        "ORDER BY a.name",
+    )
+    assert linked == [
+        ("count_stars", "count_stars"),
+        ("load_image", "load_image"),
+        ("smooth", "smooth"),
+    ]
+    before = counts(engine)
+    second = run_cli("ingest", str(folder), env=cli_env)
+    assert second.returncode == 0, second.stderr
+    assert summary_count(second.stdout, "unchanged") == 3
     assert counts(engine) == before
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from provdb.errors import ParseError
 from provdb.ingest.lstosa_definition import ACTIVITY_TYPES, Model, load_model, model_from_bytes
+from tests.provdb import logprov_files
 
 
 @pytest.fixture(scope="module")
@@ -176,29 +177,33 @@ def test_history_models_load_with_distinct_digests(samples: Path, current: Model
     assert current.activity_description_id("dl1ab") != m2021.activity_description_id("dl1ab")
 
 
-def test_logprov_variant(samples: Path) -> None:
-    model = load_model(samples / "logprov" / "tests" / "config" / "definition.yaml")
+def test_logprov_variant(tmp_path: Path) -> None:
+    model = load_model(logprov_files.write_definition(tmp_path))
+    assert not model.warnings
     names = [a.name for a in model.activity_descriptions]
-    assert names == ["get_observations", "get_datasets", "set_model", "run_fit", "get_flux_points"]
-    assert model.entity_description_id("DataStore") is not None
+    assert names == ["load_image", "smooth", "count_stars"]
     ents = {e.name: e for e in model.entity_descriptions}
-    assert ents["DataStore"].docurl == "https://docs.gammapy.org/dev/api/gammapy.data.DataStore"
-    assert ents["Observation"].content_type == "application/fits"
+    assert set(ents) == {"FitsImage", "Image", "Count"}
+    assert ents["FitsImage"].docurl == "https://fits.gsfc.nasa.gov/fits_standard.html"
+    assert ents["FitsImage"].content_type == "application/fits"
+    assert ents["Image"].type == "PythonObject"
     # 'entity_description' instead of 'entityName'
     row = next(
+        r for r in model.usage_descriptions if r.id == model.usage_description_id("smooth", "image")
+    )
+    assert row.entity_description_id == ents["Image"].id
+    gen = next(
         r
-        for r in model.usage_descriptions
-        if r.id == model.usage_description_id("get_observations", "datastore")
+        for r in model.generation_descriptions
+        if r.id == model.generation_description_id("count_stars", "count")
     )
-    assert row.entity_description_id == ents["DataStore"].id
+    assert gen.entity_description_id == ents["Count"].id
     # parameters without a name are named by the attribute they read
-    assert (
-        model.parameter_description_id("get_observations", "settings.observations.datastore")
-        is not None
-    )
+    assert model.parameter_description_id("smooth", "kwargs.width") is not None
+    assert model.parameter_description_id("count_stars", "kwargs.threshold") is not None
     # multi-line quoted descriptions are folded by YAML
-    (act,) = [a for a in model.activity_descriptions if a.name == "get_observations"]
-    assert act.description is not None and "\n" not in act.description
+    (act,) = [a for a in model.activity_descriptions if a.name == "load_image"]
+    assert act.description == "Read an image from a FITS file"
 
 
 def test_null_lists_and_warnings() -> None:

@@ -37,11 +37,11 @@ from provdb.ingest.records import (
     RejectedLine,
     SourcePosition,
 )
+from tests.provdb import logprov_files
 
 GEN = Path("generated")
 NIGHT = GEN / "lstosa_simulate_processing" / "prov.log"
 PARALLEL = GEN / "lstosa_parallel_datasequence" / "prov.log"
-LOGPROV = GEN / "logprov_test_capture" / "prov_test.log"
 CTAPIPE = GEN / "ctapipe_tool" / "lstchain-demo-dl1-to-dl2.provenance.log"
 
 T = b"2026-11-23T19:29:56.577745"
@@ -235,45 +235,55 @@ def test_run_wise_log_files(samples: Path) -> None:
         assert any(u.session_tag is None for u in used)
 
 
-def test_logprov_log(samples: Path) -> None:
-    reader = parse_file(samples / LOGPROV)
+def test_logprov_log(tmp_path: Path) -> None:
+    reader = parse_file(logprov_files.write_log(tmp_path))
     items = list(reader)
     assert reader.prefix == LOGPROV_PREFIX
     assert reader.format_name == "logprov"
-    assert reader.lines_read == 94
+    assert reader.lines_read == len(logprov_files.LOG_TEXT.splitlines()) == 25
     assert not [x for x in items if isinstance(x, RejectedLine | LstosaUnknown)]
     non_prov = [x for x in items if isinstance(x, NonProvenanceLine)]
-    assert non_prov[0].text == "WARNING No definition for function untraced"
-    assert any(x.text.startswith("DEBUG ") for x in non_prov)
+    assert [x.text.split()[0] for x in non_prov] == ["DEBUG", "DEBUG", "WARNING", "DEBUG"]
+    assert non_prov[2].text == "WARNING No definition for function plot_image"
     c = kinds(items)
     assert c["LstosaSession"] == 1
-    assert c["LstosaActivityStart"] == c["LstosaActivityEnd"] == 6
-    assert c["LstosaEntity"] == 3 + 6 + 1 + 1 + 3  # includes the 7 id-as-key entities
+    assert c["LstosaActivityStart"] == c["LstosaActivityEnd"] == 3
+    assert c["LstosaParameters"] == 2
+    assert c["LstosaDerived"] == 1
+    assert c["LstosaEntity"] == 5  # includes the 2 id-as-key entities
     session = next(x for x in items if isinstance(x, LstosaSession))
-    assert session.session_id == "8758186474493"  # int in the file
+    assert session.session_id == str(logprov_files.SESSION)  # int in the file
     assert session.session_tag is None
     assert set(session.extra) == {"module", "class", "definitions"}
-    assert "platform" in session.system
+    assert session.system["platform"]["node"] == "lab1"
     start = next(x for x in items if isinstance(x, LstosaActivityStart))
-    assert start.in_session == "8758186474493"
+    assert start.in_session == str(logprov_files.SESSION)
     assert start.script is None
-    # the logprov bug: {..., 89688589846989174610: 89688589846989174610}
-    big = "89688589846989174610"
+    # the logprov bug: {..., 41234567890123456789012: 41234567890123456789012}
+    big = str(logprov_files.IMG_ID)
     assert int(big) > 2**64
     keyed = [x for x in items if isinstance(x, LstosaEntity) and x.entity_id == big]
-    assert keyed
-    assert all(x.extra["entity_description"] == "MyObject" for x in keyed)
+    assert len(keyed) == 2  # once as entity_id (generation), once as key (usage)
+    assert all(x.extra["entity_description"] == "Image" for x in keyed)
     assert all(int(big) not in x.extra for x in keyed)
+    count = next(
+        x
+        for x in items
+        if isinstance(x, LstosaEntity) and x.entity_id == str(logprov_files.COUNT_ID)
+    )
+    assert (count.location, count.extra["value"]) == ("n", "17")
     file_entity = [
         x for x in items if isinstance(x, LstosaEntity) and x.entity_id.startswith("file:")
     ]
     assert len(file_entity) == 2
     gen = [x for x in items if isinstance(x, LstosaGenerated)]
     assert all(isinstance(g.entity_id, str) for g in gen)
-    assert any(g.entity_id == "38082946903553896920" for g in gen)
+    assert any(g.entity_id == str(logprov_files.COUNT_ID) for g in gen)
+    used = [x for x in items if isinstance(x, LstosaUsed)]
+    assert {u.entity_id for u in used} == {big, logprov_files.RAW, logprov_files.SMOOTHED}
     modifier = next(x for x in items if isinstance(x, LstosaEntity) and "modifier" in x.extra)
-    assert modifier.extra["modifier"] in {1, 2}
-    assert modifier.location in {"var1", "var2"}
+    assert modifier.extra["modifier"] == 1
+    assert modifier.location == "outfile"
 
 
 # --------------------------------------------------------------------------------------
@@ -580,21 +590,21 @@ def test_reader_is_a_context_manager(samples: Path) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def test_detect(samples: Path) -> None:
+def test_detect(samples: Path, tmp_path: Path) -> None:
     def head(rel: Path | str, n: int = 4096) -> bytes:
         with open(samples / rel, "rb") as fh:
             return fh.read(n)
 
     assert detect(head(NIGHT))
     assert detect(head(PARALLEL))
-    assert detect(head(LOGPROV))
+    assert detect(head(logprov_files.write_log(tmp_path)))
     for run_wise in (samples / GEN / "lstosa_simulate_processing").rglob("*_prov.log"):
         assert detect(run_wise.read_bytes()[:4096])
     assert detect(gzip.compress((samples / NIGHT).read_bytes())[:4096])
     assert detect(b"WARNING provLogger Derivation detected in dl1ab\n")
 
     assert not detect(head(CTAPIPE))
-    assert not detect(head(GEN / "logprov_test_capture" / "prov_test.log.json"))
+    assert not detect(head(logprov_files.write_prov(tmp_path, "json")))
     assert not detect(head(GEN / "voprov_serializations" / "voprov_example.json"))
     assert not detect(head(GEN / "voprov_serializations" / "voprov_example.xml"))
     assert not detect(b"")

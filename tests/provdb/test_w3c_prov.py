@@ -33,6 +33,7 @@ from provdb.ingest.records import (
     UsedRow,
 )
 from provdb.ingest.w3c_prov import detect, document_id, parse_bytes, parse_file
+from tests.provdb import logprov_files
 
 LSTOSA = "generated/lstosa_simulate_processing"
 RUN_JSON = f"{LSTOSA}/DL1/20200117/v0.1.0/tailcut84/log/calibration_to_dl1_{{run}}_prov.json"
@@ -41,7 +42,6 @@ DL2_JSON = (
     "calibration_to_dl2_{run}_prov.json"
 )
 VOPROV = "generated/voprov_serializations/voprov_example"
-LOGPROV = "generated/logprov_test_capture/prov_test.log"
 
 
 def by_type(rows: list[ArchiveRow]) -> dict[type, list[ArchiveRow]]:
@@ -242,36 +242,37 @@ def test_voprov_three_serialisations_agree(samples: Path) -> None:
 # --------------------------------------------------------------------------- logprov
 
 
-def test_logprov_json_and_xml(samples: Path) -> None:
+def test_logprov_json_and_xml(tmp_path: Path) -> None:
+    """logprov's voprov documents: #configuration# bundles, voprov_1 prefix, big int ids."""
+    session = "http://example.org/logprov/session/"
     results = {}
     for ext in ("json", "xml"):
-        path = samples / f"{LOGPROV}.{ext}"
+        path = logprov_files.write_prov(tmp_path, ext)
         rows = list(parse_file(path))
         typed = by_type(rows)
-        assert len(typed[ActivityRow]) == 6
-        assert len(typed[EntityRow]) == 8
-        assert len(typed[UsedRow]) == 7
-        assert len(typed[GenerationRow]) == 7
-        assert len(typed[AssociationRow]) == 6
-        assert typed[AgentRow] == [AgentRow(id="lstuser", name="lstuser")]
+        assert len(typed[ActivityRow]) == 3
+        assert len(typed[EntityRow]) == 5  # the session, two files, two Python objects
+        assert len(typed[UsedRow]) == 3
+        assert len(typed[GenerationRow]) == 3
+        assert len(typed[AssociationRow]) == 3
+        assert len(typed[DerivationRow]) == 1
+        assert typed[AgentRow] == [AgentRow(id=f"{session}analyst", name="analyst")]
         # parameters live in #configuration#<act> bundles, linked by wasConfiguredBy
-        doc = document_id(path.read_bytes())
+        sid = logprov_files.SESSION
         assert sorted((p.activity_id, p.name, p.parameter_value) for p in typed[ParameterRow]) == [
-            (f"{doc}:session:8758186474493_010b9c", "kwargs.value", "1"),
-            (f"{doc}:session:8758186474493_2bdfc9", "kwargs.filename", "prov_test1.txt"),
-            (f"{doc}:session:8758186474493_e60db3", "kwargs.filename", "prov_test2.txt"),
+            (f"{session}{sid}_b7d913", "kwargs.width", "3"),
+            (f"{session}{sid}_c44e70", "kwargs.threshold", "5.0"),
         ]
-        var1 = next(
-            r for r in typed[EntityRow] if r.id == "session:8758186474493_89688589846989174610"
-        )
-        assert (var1.name, var1.location, var1.entity_value, var1.entity_type) == (
-            "MyObject in var1",
-            "var1",
-            "1",
+        img = next(r for r in typed[EntityRow] if r.id == f"{session}{sid}_{logprov_files.IMG_ID}")
+        assert (img.name, img.location, img.entity_value, img.entity_type) == (
+            "Image in img",
+            "img",
+            "<Image 64x64>",
             "PythonObject",
         )
-        assert var1.attributes == {"voprov:entity_description": "MyObject"}
-        results[ext] = normalised(rows, doc)
+        # the renamed voprov_1 prefix is read as voprov
+        assert img.attributes == {"voprov:entity_description": "Image"}
+        results[ext] = normalised(rows, document_id(path.read_bytes()))
     assert results["json"] == results["xml"]
 
 
@@ -301,12 +302,13 @@ def test_parse_bytes_matches_parse_file(samples: Path) -> None:
 # --------------------------------------------------------------------------- detect
 
 
-def test_detect(samples: Path) -> None:
+def test_detect(samples: Path, tmp_path: Path) -> None:
     assert detect((samples / RUN_JSON.format(run="01807")).read_bytes()[:2048]) == "prov-json"
-    assert detect((samples / f"{LOGPROV}.json").read_bytes()[:2048]) == "prov-json"
+    logprov_json = logprov_files.write_prov(tmp_path, "json")
+    assert detect(logprov_json.read_bytes()[:2048]) == "prov-json"
     assert detect((samples / f"{VOPROV}.json").read_bytes()[:2048]) == "prov-json"
     assert detect((samples / f"{VOPROV}.xml").read_bytes()[:2048]) == "prov-xml"
-    assert detect((samples / f"{LOGPROV}.xml").read_bytes()[:2048]) == "prov-xml"
+    assert detect(logprov_files.write_prov(tmp_path, "xml").read_bytes()[:2048]) == "prov-xml"
     assert detect((samples / f"{VOPROV}.provn").read_bytes()[:2048]) == "prov-n"
     assert detect(b"// a comment\n/* another */ document\nendDocument\n") == "prov-n"
     assert detect(b"{}") == "prov-json"
