@@ -33,6 +33,7 @@ def cli() -> None:
 
     \b
     Examples:
+      provdb demo                             # the shipped samples, served on :8080
       provdb db upgrade                       # create or migrate the archive
       provdb ingest /data/20200117/prov.log   # load a night's provenance log
       provdb scan /data/DL2 --jobs 2          # record HDF5/FITS products and versions
@@ -617,8 +618,9 @@ def versions(product_type: str | None, package: str | None, as_json: bool) -> No
 from provdb.answers.check_cli import check  # noqa: E402
 from provdb.answers.recipe_cli import diff_cmd, reproduce_cmd  # noqa: E402
 from provdb.answers.stats_cli import stats as stats_cmd  # noqa: E402
+from provdb.demo_cli import demo  # noqa: E402
 
-for _command in (reproduce_cmd, diff_cmd, check, stats_cmd):
+for _command in (reproduce_cmd, diff_cmd, check, stats_cmd, demo):
     cli.add_command(_command)
 
 

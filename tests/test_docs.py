@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from provdb.ingest.pipeline import ingest_file
+from provdb.demo import load_samples
 from tests.conftest import REPO, run_cli
 
 README = (REPO / "README.md").read_text()
@@ -20,34 +20,39 @@ def _code_blocks(lang: str) -> list[str]:
 
 def test_readme_has_the_two_commands() -> None:
     blocks = _code_blocks("sh")
-    assert any("provdb ingest" in b and "provdb db upgrade" in b for b in blocks)
+    quick_start = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    (command,) = re.findall(r"```sh\n(.*?)```", quick_start, flags=re.S)
+    assert command.strip().endswith(".venv/bin/provdb demo")
     assert any("python -m pytest" in b for b in blocks)
+    # a clone of the repository alone is enough: nothing refers to files beside it
+    for name in ("README.md", "pyproject.toml", ".ci/run"):
+        assert "../shared" not in (REPO / name).read_text(), name
     # .ci/run runs exactly the README's test command
     ci = (REPO / ".ci" / "run").read_text()
     test_command = next(b.strip() for b in blocks if "python -m pytest" in b)
     assert test_command in ci
 
 
-def test_readme_sql_examples_run_on_the_sample_night(engine: sa.Engine, samples: Path) -> None:
-    raw = engine.raw_connection()
-    try:
-        ingest_file(
-            raw.driver_connection, samples / "generated/lstosa_simulate_processing/prov.log"
-        )
-    finally:
-        raw.close()
+def test_readme_sql_examples_return_rows_on_the_demo_archive(
+    engine: sa.Engine, samples: Path
+) -> None:
+    """Every SQL example returns rows on what `provdb demo` loads (unless it says none)."""
+    load_samples(engine, samples)
     queries = [q.strip() for b in _code_blocks("sql") for q in b.split(";") if q.strip()]
-    assert len(queries) >= 4
+    assert len(queries) >= 6
     with engine.connect() as conn:
-        results = [conn.execute(sa.text(q)).all() for q in queries]
-    assert results[0], "DL1 files made with lstchain v0.12.x"
-    assert results[1], "inputs of one DL1 file"
-    assert results[2], "run steps of the night"
+        for query in queries:
+            rows = conn.execute(sa.text(query)).all()
+            if "none in the samples" in query:
+                assert not rows, query
+            else:
+                assert rows, query
 
 
 @pytest.mark.parametrize(
     "command",
     [
+        "demo",
         "db",
         "ingest",
         "serve",
