@@ -52,3 +52,42 @@ def test_the_source_distribution_carries_what_the_build_needs() -> None:
     include = set(_pyproject()["tool"]["hatch"]["build"]["targets"]["sdist"]["include"])
     missing = _needed_by_the_build() - include - {"pyproject.toml"}  # always in an sdist
     assert not missing, f"the sdist include list lacks {sorted(missing)}"
+
+
+def test_the_wheel_carries_the_samples_and_their_licences(tmp_path: Path) -> None:
+    """A non-editable install has provdb/samples (the demo and the quick start need it)."""
+    import subprocess
+    import sys
+    import zipfile
+
+    built = subprocess.run(
+        [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("provdb-*.whl")
+    in_wheel = {
+        name
+        for name in zipfile.ZipFile(wheel).namelist()
+        if name.startswith("provdb/samples/") and "__pycache__" not in name
+    }
+    on_disk = {
+        path.relative_to(REPO).as_posix()
+        for path in (REPO / "provdb" / "samples").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert in_wheel == on_disk
+    for needed in (
+        "provdb/samples/SOURCES.md",
+        "provdb/samples/LICENSES/lstosa-BSD-3-Clause.txt",
+        "provdb/samples/LICENSES/voprov-MIT.txt",
+        "provdb/samples/lstosa/config/definition.yaml",
+        "provdb/samples/generated/lstosa_simulate_processing/prov.log",
+        "provdb/samples/generated/lstchain_hdf5/dl2_LST-1.Run01807.0000.h5",
+    ):
+        assert needed in in_wheel
+    # logprov (no licence) and the graph PDFs are not shipped
+    assert not [n for n in in_wheel if "logprov" in n or n.endswith(".pdf")]
