@@ -521,7 +521,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.products < 1 or args.pairs < 1:
         p.error("--products and --pairs must be positive")
     if "night" in parts and not args.model.is_file():
-        p.error(f"{args.model} not found: pass --model (lstosa's definition.yaml) or unset PROVDB_SAMPLES")
+        p.error(
+            f"{args.model} not found: pass --model (lstosa's definition.yaml) "
+            "or unset PROVDB_SAMPLES"
+        )
     return args
 
 
