@@ -186,6 +186,7 @@ def _helpers() -> dict[str, Any]:
         "as_json": as_json,
         "tap_base": base_url(),
         "provdb_version": __version__,
+        "service": current_app.config["TAP_CONFIG"],  # title, publisher, contact
     }
 
 
