@@ -186,8 +186,13 @@ def _helpers() -> dict[str, Any]:
         "as_json": as_json,
         "tap_base": base_url(),
         "provdb_version": __version__,
-        "service": current_app.config["TAP_CONFIG"],  # title, publisher, contact
     }
+
+
+@bp.app_context_processor
+def _service() -> dict[str, Any]:
+    # app-wide: every page built on ui/base.html shows the service's title and contact
+    return {"service": current_app.config["TAP_CONFIG"]}
 
 
 def _connect():

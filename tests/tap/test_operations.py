@@ -354,3 +354,19 @@ def test_metrics_count_rejected_lines(db_url: URL, samples: Path, tmp_path: Path
     records = archive_scalar(db_url, "SELECT sum(n_records) FROM archive.ingest_file")
     assert values[("provdb_ingest_records_total", ())] == records > 0
     assert values[("provdb_ingest_files", (("status", "complete"),))] == 1
+
+
+def test_metrics_say_when_the_archive_does_not_answer(db_url: URL) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from tap.metrics import ArchiveCollector
+
+    # a real server, a database that does not exist on it
+    engine = sa.create_engine(db_url.set(database="provdb_no_such_database"))
+    registry = CollectorRegistry()
+    registry.register(ArchiveCollector(engine))
+    text = generate_latest(registry).decode()
+    engine.dispose()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families["provdb_database_up"].samples[0].value == 0
+    assert "provdb_tap_jobs" not in families  # no made-up zeros when nothing is known
