@@ -56,6 +56,8 @@ def db() -> None:
       provdb db status               # server, location, version, migration
       provdb db status --json        # the same, machine-readable
       provdb db downgrade            # revert the last migration
+      provdb db dump backup.dump     # back the archive up (pg_dump custom format)
+      provdb db restore backup.dump  # into a new, empty archive
       PROVDB_DATABASE_URL=postgresql+psycopg://me@dbhost/provdb provdb db upgrade
     """
 
@@ -295,6 +297,15 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
                                               through binary COPY (compiled transcoder)
       PROVDB_TAP_BINARY2_SQL=0                encode VOTable BINARY2 in Python
                                               instead of letting PostgreSQL write it
+
+    \b
+    Service metadata and operations:
+      PROVDB_SERVICE_TITLE, PROVDB_SERVICE_DESCRIPTION, PROVDB_SERVICE_PUBLISHER,
+      PROVDB_SERVICE_CONTACT_NAME, PROVDB_SERVICE_CONTACT_EMAIL
+                                              shown by the UI, /tap and VOSI capabilities
+      PROVDB_METRICS=0                        no Prometheus metrics at /metrics
+      PROMETHEUS_MULTIPROC_DIR                where workers share their metrics
+                                              (default: a temporary folder)
     """
     import os
 
@@ -316,9 +327,12 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
         )
     from provdb.serve import run_gunicorn
 
+    shown = f"[{host}]" if ":" in host else host
+    tap_url = (base_url or f"http://{shown}:{port}/tap").rstrip("/")
+    site = tap_url[: -len("/tap")] if tap_url.endswith("/tap") else f"http://{shown}:{port}"
     click.echo(
-        f"provdb TAP service: http://{host}:{port}/tap "
-        f"({database.kind} database {database.location})",
+        f"provdb TAP service: {tap_url} ({database.kind} database {database.location})\n"
+        f"provdb browser UI:  {site}/ui/",
         err=True,
     )
     run_gunicorn(host=host, port=port, workers=workers, threads=threads)
@@ -622,6 +636,11 @@ from provdb.demo_cli import demo  # noqa: E402
 
 for _command in (reproduce_cmd, diff_cmd, check, stats_cmd, demo):
     cli.add_command(_command)
+
+from provdb.backup_cli import dump_cmd, restore_cmd  # noqa: E402
+
+db.add_command(dump_cmd)
+db.add_command(restore_cmd)
 
 
 def main() -> None:

@@ -11,8 +11,40 @@ from typing import Any
 __all__ = ["run_gunicorn"]
 
 
+def _metrics_dir(workers: int) -> tuple[str | None, bool]:
+    """Prepare prometheus_client's multi-process folder; returns (folder, created by us).
+
+    Several workers each count their own requests: without a shared folder a scrape
+    would see whichever worker answered. The folder must be set before the workers
+    import prometheus_client, and hold no files of an earlier run.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from tap.config import TapConfig  # lazily: provdb never imports tap at module level
+
+    if not TapConfig.from_env().metrics:
+        return None, False
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.db"):  # values of a previous run would be added in
+            old.unlink()
+        return str(folder), False
+    if workers < 2:
+        return None, False
+    folder = tempfile.mkdtemp(prefix="provdb-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    return folder, True
+
+
 def run_gunicorn(*, host: str, port: int, workers: int, threads: int) -> None:
     """Serve ``tap.app:create_app()`` on host:port until interrupted."""
+    import os
+    import shutil
+
     import gunicorn.http.wsgi
     from gunicorn.app.base import BaseApplication
 
@@ -38,6 +70,8 @@ def run_gunicorn(*, host: str, port: int, workers: int, threads: int) -> None:
                 "loglevel": "info",
                 "proc_name": "provdb-serve",
             }
+            if metrics_dir:
+                options["child_exit"] = _child_exit
             for key, value in options.items():
                 self.cfg.set(key, value)
 
@@ -46,4 +80,19 @@ def run_gunicorn(*, host: str, port: int, workers: int, threads: int) -> None:
 
             return create_app()
 
-    _App().run()
+    metrics_dir, created = _metrics_dir(workers)
+    master = os.getpid()
+    try:
+        _App().run()
+    finally:
+        # gunicorn's forked workers leave through this frame too (SystemExit): only the
+        # master may remove the folder the others still write to
+        if created and metrics_dir and os.getpid() == master:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    """gunicorn hook: drop a dead worker's live gauges (pool use) from /metrics."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

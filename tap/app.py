@@ -101,6 +101,11 @@ def create_app(
 
         return redirect(f"{request.script_root}/ui/", code=302)
 
+    if config.metrics:
+        from tap.metrics import init_metrics
+
+        init_metrics(app)
+
     if start_workers:
         from tap.uws.runner import start_workers as _start
 

@@ -17,6 +17,15 @@ PROVDB_TAP_BINARY2_COPY     1 (default): large VOTable BINARY2 results come from
 PROVDB_TAP_BINARY2_SQL      1 (default): PostgreSQL writes VOTable BINARY2 rows when the
                             COPY path cannot (3-4x faster than Python, see
                             tap/votable/binary2_sql.py); 0: Python writes them all
+
+Service metadata and operations
+-------------------------------
+PROVDB_SERVICE_TITLE        name shown by the UI, the TAP home page and VOSI capabilities
+                            (default "provdb ProvTAP service")
+PROVDB_SERVICE_DESCRIPTION  one or two sentences about this archive
+PROVDB_SERVICE_PUBLISHER    who runs the service (e.g. "CTAO LST collaboration")
+PROVDB_SERVICE_CONTACT_NAME, PROVDB_SERVICE_CONTACT_EMAIL   whom to ask
+PROVDB_METRICS              1 (default): Prometheus metrics at /metrics; 0: no /metrics
 """
 
 from __future__ import annotations
@@ -53,6 +62,17 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={value!r}: use 1 or 0")
 
 
+def _email(env: Mapping[str, str], name: str) -> str | None:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    if "@" not in value or " " in value:
+        from provdb.errors import ConfigError
+
+        raise ConfigError(f"{name}={value!r} is not an e-mail address (like ops@example.org)")
+    return value
+
+
 @dataclass(frozen=True)
 class TapConfig:
     """Service limits; every value can be overridden for tests."""
@@ -69,6 +89,15 @@ class TapConfig:
     async_workers: int = 2
     binary2_sql: bool = True
     binary2_copy: bool = True
+    # service metadata (UI, TAP home page, VOSI capabilities) and operations
+    service_title: str = "provdb ProvTAP service"
+    service_description: str = (
+        "A TAP 1.1 / ADQL 2.1 service over an IVOA Provenance Data Model archive."
+    )
+    publisher: str | None = None
+    contact_name: str | None = None
+    contact_email: str | None = None
+    metrics: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TapConfig:
@@ -84,4 +113,10 @@ class TapConfig:
             upload_bytes=_int(env, "PROVDB_TAP_UPLOAD_BYTES", cls.upload_bytes),
             binary2_sql=_flag(env, "PROVDB_TAP_BINARY2_SQL", cls.binary2_sql),
             binary2_copy=_flag(env, "PROVDB_TAP_BINARY2_COPY", cls.binary2_copy),
+            service_title=env.get("PROVDB_SERVICE_TITLE") or cls.service_title,
+            service_description=(env.get("PROVDB_SERVICE_DESCRIPTION") or cls.service_description),
+            publisher=env.get("PROVDB_SERVICE_PUBLISHER") or None,
+            contact_name=env.get("PROVDB_SERVICE_CONTACT_NAME") or None,
+            contact_email=_email(env, "PROVDB_SERVICE_CONTACT_EMAIL"),
+            metrics=_flag(env, "PROVDB_METRICS", cls.metrics),
         )

@@ -52,6 +52,12 @@ class ConnectionPool:
         self._idle: list[_PooledConnection] = []
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self._in_use = 0  # handed out and not yet closed (the /metrics pool gauge)
+
+    def stats(self) -> dict[str, int]:
+        """``in_use`` (handed out), ``idle`` (kept for reuse) and ``max_idle`` connections."""
+        with self._lock:
+            return {"in_use": self._in_use, "idle": len(self._idle), "max_idle": self.max_idle}
 
     def get(self) -> psycopg.Connection:
         now = time.monotonic()
@@ -61,6 +67,8 @@ class ConnectionPool:
             if self._pid != os.getpid():  # forked: the parent's sockets are not ours
                 self._idle = []
                 self._pid = os.getpid()
+                self._in_use = 0
+            self._in_use += 1
             while self._idle:
                 candidate = self._idle.pop()
                 if candidate.closed or now - candidate._born > self.max_age:
@@ -71,12 +79,19 @@ class ConnectionPool:
         for old in stale:
             psycopg.Connection.close(old)
         if conn is None:
-            conn = _PooledConnection.connect(self._conninfo, application_name="provdb-tap")
+            try:
+                conn = _PooledConnection.connect(self._conninfo, application_name="provdb-tap")
+            except BaseException:
+                with self._lock:
+                    self._in_use = max(0, self._in_use - 1)
+                raise
             conn._born = now
         conn._pool = self
         return conn
 
     def _put(self, conn: _PooledConnection) -> bool:
+        with self._lock:
+            self._in_use = max(0, self._in_use - 1)
         if (
             conn.closed
             or conn.broken
@@ -144,6 +159,10 @@ class TapDatabase:
         cancel could hit the next query of a reused connection.
         """
         return self._pool.get()
+
+    def pool_stats(self) -> dict[str, int]:
+        """Use of the ``/sync`` connection pool (see :meth:`ConnectionPool.stats`)."""
+        return self._pool.stats()
 
     @property
     def catalog(self) -> Catalog:

@@ -189,6 +189,12 @@ def _helpers() -> dict[str, Any]:
     }
 
 
+@bp.app_context_processor
+def _service() -> dict[str, Any]:
+    # app-wide: every page built on ui/base.html shows the service's title and contact
+    return {"service": current_app.config["TAP_CONFIG"]}
+
+
 def _connect():
     return tap_db().engine.connect()
 

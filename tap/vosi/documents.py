@@ -5,6 +5,7 @@ Pure functions of their inputs (a Catalog, a base URL, limits): no Flask, no dat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from xml.sax.saxutils import escape, quoteattr
 
@@ -16,6 +17,7 @@ __all__ = [
     "OUTPUT_FORMATS",
     "availability",
     "capabilities",
+    "service_summary",
     "table_document",
     "tableset",
 ]
@@ -92,8 +94,24 @@ def _interface(url: str, *, use: str = "full", version: str = "1.0") -> str:
     )
 
 
+def service_summary(config: TapConfig) -> str:
+    """Title, description, publisher and contact of the service, as one sentence or three."""
+    parts = [f"{config.service_title}: {config.service_description}".rstrip()]
+    if config.publisher:
+        parts.append(f"Publisher: {config.publisher}.")
+    if config.contact_name or config.contact_email:
+        email = f"<{config.contact_email}>" if config.contact_email else ""
+        who = " ".join(p for p in (config.contact_name, email) if p)
+        parts.append(f"Contact: {who}.")
+    return " ".join(parts)
+
+
 def capabilities(base: str, config: TapConfig, *, upload: bool = True) -> str:
-    """VOSI capabilities with one TAPRegExt TableAccess capability."""
+    """VOSI capabilities with one TAPRegExt TableAccess capability.
+
+    VOSI capabilities carry no resource title: the service's metadata go into the TAP
+    capability's VOResource ``description`` (allowed before its interfaces).
+    """
     features = []
     for key, forms in LANGUAGE_FEATURES.items():
         inner = "".join(
@@ -125,6 +143,7 @@ def capabilities(base: str, config: TapConfig, *, upload: bool = True) -> str:
             '<vosi:capabilities xmlns:vosi="http://www.ivoa.net/xml/VOSICapabilities/v1.0" ',
             f'xmlns:vr="{VR}" xmlns:vs="{VS}" xmlns:tr="{TR}" xmlns:xsi="{XSI}">',
             '<capability standardID="ivo://ivoa.net/std/TAP" xsi:type="tr:TableAccess">',
+            f"<description>{escape(service_summary(config))}</description>",
             _interface(base, use="base", version="1.1"),
             '<dataModel ivo-id="ivo://ivoa.net/std/ProvenanceDM">',
             "IVOA Provenance DM 1.0</dataModel>",
@@ -165,13 +184,15 @@ def _opt(tag: str, value: str | None) -> str:
     return f"<{tag}>{escape(value)}</{tag}>" if value else ""
 
 
-def _table_xml(table: Table, *, detail: bool) -> str:
+def _table_xml(table: Table, *, detail: bool, nrows: int | None = None) -> str:
     kind = "view" if table.type == "view" else "table"
     parts = [
         f'<table type="{kind}">',
         f"<name>{escape(table.name)}</name>",
         _opt("description", table.description),
         _opt("utype", table.utype),
+        # VODataService 1.2 (same namespace as 1.1): approximate row count
+        f"<nrows>{nrows}</nrows>" if nrows is not None and nrows >= 0 else "",
     ]
     if detail:
         pk = set()
@@ -209,8 +230,15 @@ def _table_xml(table: Table, *, detail: bool) -> str:
     return "".join(parts)
 
 
-def tableset(catalog: Catalog, *, detail: bool = True) -> str:
-    """VOSI tableset (``detail=False``: tables without columns, for ``detail=min``)."""
+def tableset(
+    catalog: Catalog, *, detail: bool = True, nrows: Mapping[str, int] | None = None
+) -> str:
+    """VOSI tableset (``detail=False``: tables without columns, for ``detail=min``).
+
+    ``nrows``: approximate row counts by table name (VODataService 1.2 ``nrows``;
+    tables missing from it get none).
+    """
+    nrows = nrows or {}
     parts = [
         '<?xml version="1.0" encoding="UTF-8"?>\n',
         '<vosi:tableset xmlns:vosi="http://www.ivoa.net/xml/VOSITables/v1.0" ',
@@ -223,15 +251,19 @@ def tableset(catalog: Catalog, *, detail: bool = True) -> str:
             f"{_opt('description', schema.get('description'))}"
             f"{_opt('utype', schema.get('utype'))}"
         )
-        parts.extend(_table_xml(t, detail=detail) for t in catalog.tables if t.schema == name)
+        parts.extend(
+            _table_xml(t, detail=detail, nrows=nrows.get(t.name))
+            for t in catalog.tables
+            if t.schema == name
+        )
         parts.append("</schema>")
     parts.append("</vosi:tableset>")
     return "".join(parts)
 
 
-def table_document(table: Table) -> str:
-    """VOSI 1.1 ``/tables/{name}``: one table, full detail."""
-    body = _table_xml(table, detail=True)
+def table_document(table: Table, nrows: int | None = None) -> str:
+    """VOSI 1.1 ``/tables/{name}``: one table, full detail (``nrows``: approximate rows)."""
+    body = _table_xml(table, detail=True, nrows=nrows)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<vosi:table xmlns:vosi="http://www.ivoa.net/xml/VOSITables/v1.0" '

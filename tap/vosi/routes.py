@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
+import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, render_template, request
 
+from provdb import __version__
 from tap.app import base_url, tap_db
 from tap.errors import NotFound
 from tap.vosi import documents
+from tap.vosi.rowcounts import approximate_rows
 
 bp = Blueprint("vosi", __name__)
+log = logging.getLogger("provdb.tap")
 
 XML = "text/xml"
 
@@ -26,6 +32,7 @@ def landing() -> str:
         catalog=catalog,
         examples=load_examples(),
         config=current_app.config["TAP_CONFIG"],
+        version=__version__,
     )
 
 
@@ -44,10 +51,22 @@ def capabilities() -> Response:
     return Response(doc, mimetype=XML)
 
 
+def _row_counts() -> dict[str, int]:
+    """Approximate rows per published table; none at all if the statistics query fails."""
+    try:
+        with tap_db().engine.connect() as conn:
+            conn.execute(sa.text("SET LOCAL statement_timeout = 10000"))
+            return approximate_rows(conn)
+    except sa.exc.DBAPIError as exc:  # the table list matters more than its counts
+        log.warning("no row counts for /tables: %s", str(exc).splitlines()[0])
+        return {}
+
+
 @bp.route("/tables", methods=["GET"])
 def tables() -> Response:
     detail = (request.args.get("detail") or "max").lower() != "min"
-    return Response(documents.tableset(tap_db().catalog, detail=detail), mimetype=XML)
+    doc = documents.tableset(tap_db().catalog, detail=detail, nrows=_row_counts())
+    return Response(doc, mimetype=XML)
 
 
 @bp.route("/tables/<name>", methods=["GET"])
@@ -55,4 +74,5 @@ def table(name: str) -> Response:
     found = tap_db().catalog.table(name)
     if found is None:
         raise NotFound(f"no table {name!r}: see {base_url()}/tables for the list")
-    return Response(documents.table_document(found), mimetype=XML)
+    doc = documents.table_document(found, nrows=_row_counts().get(found.name))
+    return Response(doc, mimetype=XML)

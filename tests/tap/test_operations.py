@@ -1,0 +1,372 @@
+"""Operations of the running service, over real HTTP: /metrics, service metadata,
+approximate row counts in /tap/tables, and what `provdb serve` prints."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.engine import URL
+
+from tests.conftest import REPO, free_port
+
+NIGHT = Path("generated/lstosa_simulate_processing/prov.log")  # a sample lstosa night
+
+METADATA = {
+    "PROVDB_SERVICE_TITLE": "LST-1 provenance archive",
+    "PROVDB_SERVICE_DESCRIPTION": "Provenance of the LST-1 on-site analysis & reprocessing.",
+    "PROVDB_SERVICE_PUBLISHER": "CTAO LST collaboration",
+    "PROVDB_SERVICE_CONTACT_NAME": "LST archive operators",
+    "PROVDB_SERVICE_CONTACT_EMAIL": "lst-archive@example.org",
+}
+
+
+@contextmanager
+def serve(archive_url: URL, env: dict[str, str], workers: int = 1) -> Iterator[tuple[str, Path]]:
+    """`provdb serve` in a subprocess; yields (site URL, its output log)."""
+    port = free_port()
+    home = Path(tempfile.mkdtemp(prefix="provdb-test-ops-"))
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("PROVDB_", "PROMETHEUS"))}
+    full.update(
+        {
+            "PROVDB_DATABASE_URL": archive_url.render_as_string(hide_password=False),
+            "PROVDB_HOME": str(home),
+            **env,
+        }
+    )
+    log_path = home / "serve.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "provdb", "serve", "--port", str(port), "--workers", str(workers)],
+        env=full,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+    )
+    site = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                if requests.get(site + "/tap/availability", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail("provdb serve did not start:\n" + log_path.read_text()[-3000:])
+            time.sleep(0.2)
+        yield site, log_path
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def scrape(site: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """/metrics parsed by prometheus_client's own parser: (sample, labels) -> value."""
+    r = requests.get(site + "/metrics", timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("text/plain; version=")
+    values = {}
+    for family in text_string_to_metric_families(r.text):
+        for sample in family.samples:
+            values[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return values
+
+
+def requests_of(values: dict, endpoint: str, status: str) -> float:
+    key = ("provdb_http_requests_total", (("endpoint", endpoint), ("status", status)))
+    return values.get(key, 0.0)
+
+
+def archive_scalar(url: URL, sql: str) -> int:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text(sql)).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def test_metrics_count_requests_by_endpoint_and_status_class(tap_server: str) -> None:
+    # the shared server runs 2 gunicorn workers: the counts are the sum of both
+    site = tap_server.removesuffix("/tap")
+    before = scrape(site)
+    for _ in range(3):
+        assert requests.get(tap_server + "/availability", timeout=10).status_code == 200
+    assert requests.get(tap_server + "/tables/provenance.nope", timeout=10).status_code == 404
+    assert requests.get(site + "/no/such/page", timeout=10).status_code == 404
+    after = scrape(site)
+
+    assert requests_of(after, "vosi.availability", "2xx") == (
+        requests_of(before, "vosi.availability", "2xx") + 3
+    )
+    assert requests_of(after, "vosi.table", "4xx") == requests_of(before, "vosi.table", "4xx") + 1
+    # unknown URLs share one label: a scanner cannot create a series per URL
+    assert requests_of(after, "unmatched", "4xx") == requests_of(before, "unmatched", "4xx") + 1
+    assert not any("no/such" in str(labels) for _, labels in after)
+
+    # the duration is observed once the response is sent, a moment after the client has it
+    hist = ("provdb_http_request_duration_seconds_count", (("endpoint", "vosi.availability"),))
+    deadline = time.monotonic() + 10
+    while after.get(hist, 0) < before.get(hist, 0) + 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        after = scrape(site)
+    assert after[hist] == before.get(hist, 0) + 3
+    assert after[("provdb_database_up", ())] == 1
+
+
+def test_metrics_tap_jobs_by_phase_after_an_async_job(tap_server: str, archive_url: URL) -> None:
+    r = requests.post(
+        tap_server + "/async",
+        data={"LANG": "ADQL", "QUERY": "SELECT TOP 3 id FROM provenance.entity", "PHASE": "RUN"},
+        timeout=30,
+    )
+    job = r.url
+    deadline = time.monotonic() + 60
+    while requests.get(job + "/phase", timeout=10).text not in ("COMPLETED", "ERROR"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert requests.get(job + "/phase", timeout=10).text == "COMPLETED"
+
+    values = scrape(tap_server.removesuffix("/tap"))
+    completed = archive_scalar(archive_url, "SELECT count(*) FROM uws.job WHERE phase='COMPLETED'")
+    assert completed >= 1
+    assert values[("provdb_tap_jobs", (("phase", "COMPLETED"),))] == completed
+    # every phase is there, also those no job is in
+    assert values[("provdb_tap_jobs", (("phase", "HELD"),))] == 0
+    requests.delete(job, timeout=10)
+
+
+def test_metrics_ingest_totals_equal_the_archive(tap_server: str, archive_url: URL) -> None:
+    values = scrape(tap_server.removesuffix("/tap"))
+    records = archive_scalar(archive_url, "SELECT sum(n_records) FROM archive.ingest_file")
+    rejects = archive_scalar(archive_url, "SELECT sum(n_rejects) FROM archive.ingest_file")
+    files = archive_scalar(archive_url, "SELECT count(*) FROM archive.ingest_file")
+    assert records > 1000
+    assert values[("provdb_ingest_records_total", ())] == records
+    assert values[("provdb_ingest_rejected_lines_total", ())] == rejects
+    by_status = sum(v for (name, _), v in values.items() if name == "provdb_ingest_files")
+    assert by_status == files
+    newest = archive_scalar(
+        archive_url,
+        "SELECT extract(epoch FROM max(last_ingest AT TIME ZONE 'UTC')) FROM archive.ingest_file",
+    )
+    assert abs(values[("provdb_ingest_last_timestamp_seconds", ())] - newest) <= 1
+
+
+def test_metrics_db_pool(tap_server: str) -> None:
+    site = tap_server.removesuffix("/tap")
+    r = requests.get(
+        tap_server + "/sync",
+        params={"LANG": "ADQL", "QUERY": "SELECT TOP 1 id FROM provenance.entity"},
+        timeout=30,
+    )
+    assert r.status_code == 200
+    values = scrape(site)
+    in_use = values[("provdb_db_pool_connections", (("state", "in_use"),))]
+    idle = values[("provdb_db_pool_connections", (("state", "idle"),))]
+    assert in_use == 0  # nothing else runs a /sync query now
+    assert idle >= 1  # the connection of the query above went back to its pool
+    max_idle = values[("provdb_db_pool_max_idle", ())]
+    assert max_idle in (8, 16)  # 8 per worker process that has answered a request
+
+
+# ----------------------------------------------------------------------------- metadata
+
+
+@pytest.fixture(scope="module")
+def described(archive_url: URL) -> Iterator[tuple[str, Path]]:
+    """A one-worker service with its metadata set (metrics in single-process mode)."""
+    with serve(archive_url, METADATA, workers=1) as running:
+        yield running
+
+
+def test_serve_prints_the_ui_url_next_to_the_tap_url(described: tuple[str, Path]) -> None:
+    site, log = described
+    text = log.read_text()
+    assert f"provdb TAP service: {site}/tap (external database " in text
+    assert f"provdb browser UI:  {site}/ui/" in text
+    assert requests.get(site + "/ui/", timeout=10).status_code == 200
+
+
+def test_metadata_on_the_tap_home_page_and_the_ui(described: tuple[str, Path]) -> None:
+    site, _ = described
+    home = requests.get(site + "/tap", timeout=10).text
+    assert "<title>LST-1 provenance archive</title>" in home
+    assert "<h1>LST-1 provenance archive</h1>" in home
+    assert "Provenance of the LST-1 on-site analysis &amp; reprocessing." in home
+    assert "Published by CTAO LST collaboration." in home
+    assert '<a href="mailto:lst-archive@example.org">LST archive operators</a>' in home
+
+    ui = requests.get(site + "/ui/", timeout=10).text
+    assert ">LST-1 provenance archive</a>" in ui  # the header
+    assert "CTAO LST collaboration" in ui  # the footer
+    assert 'href="mailto:lst-archive@example.org">LST archive operators</a>' in ui
+
+
+def test_metadata_in_vosi_capabilities(described: tuple[str, Path]) -> None:
+    site, _ = described
+    root = ET.fromstring(requests.get(site + "/tap/capabilities", timeout=10).content)
+    tap = next(
+        c for c in root.iter("capability") if c.get("standardID") == "ivo://ivoa.net/std/TAP"
+    )
+    description = tap.find("description").text
+    assert description == (
+        "LST-1 provenance archive: Provenance of the LST-1 on-site analysis & reprocessing. "
+        "Publisher: CTAO LST collaboration. "
+        "Contact: LST archive operators <lst-archive@example.org>."
+    )
+
+
+def test_default_metadata(tap_server: str) -> None:
+    home = requests.get(tap_server, timeout=10).text
+    assert "<h1>provdb ProvTAP service</h1>" in home and "Published by" not in home
+    caps = requests.get(tap_server + "/capabilities", timeout=10).text
+    assert "<description>provdb ProvTAP service: A TAP 1.1 / ADQL 2.1 service" in caps
+
+
+def test_single_process_metrics(described: tuple[str, Path]) -> None:
+    site, _ = described
+    before = scrape(site)
+    requests.get(site + "/ui/", timeout=10)
+    after = scrape(site)
+    assert requests_of(after, "ui.home", "2xx") == requests_of(before, "ui.home", "2xx") + 1
+    assert after[("provdb_db_pool_max_idle", ())] == 8
+    assert any(name == "provdb_build_info" for name, _ in after)
+
+
+def test_metrics_can_be_switched_off(archive_url: URL) -> None:
+    with serve(archive_url, {"PROVDB_METRICS": "0"}) as (site, _):
+        assert requests.get(site + "/metrics", timeout=10).status_code == 404
+        assert requests.get(site + "/tap/availability", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PROVDB_SERVICE_CONTACT_EMAIL", "nobody", "is not an e-mail address"),
+        ("PROVDB_METRICS", "maybe", "use 1 or 0"),
+    ],
+)
+def test_bad_settings_stop_serve_with_one_line(
+    archive_url: URL, name: str, value: str, message: str
+) -> None:
+    from tests.conftest import run_cli
+
+    env = {
+        "PROVDB_DATABASE_URL": archive_url.render_as_string(hide_password=False),
+        name: value,
+    }
+    result = run_cli("serve", "--port", str(free_port()), env=env, timeout=60)
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"provdb: error: {name}={value!r}") and message in last
+
+
+# ----------------------------------------------------------------------------- nrows
+
+
+def test_tables_give_approximate_row_counts(tap_server: str, archive_url: URL) -> None:
+    # statistics as fresh as autovacuum leaves them after a quiet while (data unchanged)
+    engine = sa.create_engine(archive_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text("ANALYZE"))
+    engine.dispose()
+    root = ET.fromstring(requests.get(tap_server + "/tables", timeout=30).content)
+    nrows = {
+        t.find("name").text: int(t.find("nrows").text)
+        for t in root.iter("table")
+        if t.find("nrows") is not None
+    }
+    views = [t.find("name").text for t in root.iter("table") if t.get("type") == "view"]
+    assert views and not set(views) & set(nrows)  # views get no count
+    # a small archive: ANALYZE reads every row, the statistics are exact
+    engine = sa.create_engine(archive_url)
+    with engine.connect() as conn:
+        for name in ("provenance.entity", "provenance.activity", "provenance.used"):
+            exact = conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar()
+            assert nrows[name] == exact, name
+    engine.dispose()
+    one = ET.fromstring(requests.get(tap_server + "/tables/provenance.entity", timeout=30).content)
+    assert int(one.find("nrows").text) == nrows["provenance.entity"]
+    # the <nrows> element sits where VODataService 1.2 puts it: after utype, before columns
+    entity = next(t for t in root.iter("table") if t.find("name").text == "provenance.entity")
+    tags = [child.tag for child in entity]
+    assert tags.index("nrows") < tags.index("column")
+
+
+def test_row_counts_from_statistics_or_a_bounded_count(engine: sa.Engine) -> None:
+    from tap.vosi.rowcounts import approximate_rows
+
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO provenance.agent (id, name) "
+                "SELECT 'a' || g, 'agent ' || g FROM generate_series(1, 25) g"
+            )
+        )
+    with engine.connect() as conn:
+        stats = conn.execute(
+            sa.text("SELECT reltuples FROM pg_class WHERE oid = 'provenance.agent'::regclass")
+        ).scalar()
+        assert stats < 0  # never analysed: counted
+        assert approximate_rows(conn)["provenance.agent"] == 25
+        assert "provenance.agent" not in approximate_rows(conn, count_limit=10)  # too big
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("ANALYZE provenance.agent"))
+        assert approximate_rows(conn, count_limit=10)["provenance.agent"] == 25
+
+
+def test_metrics_count_rejected_lines(db_url: URL, samples: Path, tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    lines = (samples / NIGHT).read_bytes().splitlines(keepends=True)
+    bad = b"INFO provLogger __PROV__2026-11-23T19:29:56.577397__PROV__{'activity_id': 'ab\n"
+    path = tmp_path / "prov.log"
+    path.write_bytes(b"".join([*lines[:99], bad, *lines[99:]]))
+    env = {"PROVDB_DATABASE_URL": db_url.render_as_string(hide_password=False)}
+    assert run_cli("ingest", "-q", str(path), env=env).returncode == 1  # 1: lines rejected
+
+    with serve(db_url, {}) as (site, _):
+        values = scrape(site)
+    assert values[("provdb_ingest_rejected_lines_total", ())] == 1
+    records = archive_scalar(db_url, "SELECT sum(n_records) FROM archive.ingest_file")
+    assert values[("provdb_ingest_records_total", ())] == records > 0
+    assert values[("provdb_ingest_files", (("status", "complete"),))] == 1
+
+
+def test_metrics_say_when_the_archive_does_not_answer(db_url: URL) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from tap.metrics import ArchiveCollector
+
+    # a real server, a database that does not exist on it
+    engine = sa.create_engine(db_url.set(database="provdb_no_such_database"))
+    registry = CollectorRegistry()
+    registry.register(ArchiveCollector(engine))
+    text = generate_latest(registry).decode()
+    engine.dispose()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families["provdb_database_up"].samples[0].value == 0
+    assert "provdb_tap_jobs" not in families  # no made-up zeros when nothing is known
