@@ -361,3 +361,38 @@ def test_follow_survives_database_restart(
     one_shot, one_shot_code = _one_shot_counts(pg_server, night)
     assert one_shot_code == 0
     assert _counts(url) == one_shot
+
+
+# ----------------------------------------------------------------------------- ops files
+
+
+def _ingest_args(command: list[str]) -> list[str]:
+    assert command[0] == "ingest" and "--follow" in command, command
+    return command[1:]
+
+
+def test_ops_files_run_the_follow_command_with_sigterm() -> None:
+    """The systemd unit and the compose service give `provdb ingest` options it accepts."""
+    import shlex
+
+    import yaml
+
+    from provdb.cli import ingest
+
+    unit = (REPO / "docker/provdb-follow.service").read_text()
+    joined = unit.replace("\\\n", " ")
+    exec_start = next(ln for ln in joined.splitlines() if ln.startswith("ExecStart="))
+    argv = shlex.split(exec_start.removeprefix("ExecStart="))
+    assert argv[0].endswith("/provdb")
+    assert "KillSignal=SIGTERM" in unit and "Restart=on-failure" in unit
+    assert "Environment=PROVDB_DATABASE_URL=" in unit and "Environment=PROVDB_HOME=" in unit
+    compose = yaml.safe_load((REPO / "docker/compose.yaml").read_text())
+    follow = compose["services"]["follow"]
+    assert follow["stop_signal"] == "SIGTERM"
+    assert follow["depends_on"]["provdb"]["condition"] == "service_healthy"
+    for command in (argv[1:], follow["command"][1:]):
+        args = _ingest_args(command)
+        if "--model" in args:  # the operator's definition.yaml: click checks it exists
+            args[args.index("--model") + 1] = str(REPO / "pyproject.toml")
+        ctx = ingest.make_context("ingest", args)
+        assert ctx.params["follow"] is True and ctx.params["paths"]
