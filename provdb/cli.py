@@ -196,6 +196,20 @@ def db_status(as_json: bool) -> None:
 @click.option("--strict", is_flag=True, help="Refuse a whole file if any line is rejected.")
 @click.option("--dry-run", is_flag=True, help="Parse and report, write nothing.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Keep running: poll the paths for new and grown logs (lstosa's prov.log during "
+    "the night) until SIGTERM or Ctrl-C.",
+)
+@click.option(
+    "--interval",
+    type=float,
+    default=2.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --follow: seconds between two polls.",
+)
 @handle_errors
 def ingest(
     paths: tuple[str, ...],
@@ -205,6 +219,8 @@ def ingest(
     strict: bool,
     dry_run: bool,
     quiet: bool,
+    follow: bool,
+    interval: float,
 ) -> None:
     """Ingest provenance logs into the archive.
 
@@ -216,6 +232,14 @@ def ingest(
     Rejected lines are printed as FILE:LINE: reason and kept verbatim in the table
     archive.ingest_reject.
 
+    With --follow it keeps running (live nights): every --interval seconds it ingests
+    the files whose size, mtime or inode changed and new logs in the given folders, one
+    transaction per file; a rotated or truncated log is read again from the start; a
+    database restart is waited out (one line, retried every 1-30 s) and the ingest
+    resumes from the committed offset. SIGTERM or Ctrl-C lets the file in progress
+    commit, prints a summary line and exits 0 (a second signal rolls that file back).
+    A line per round that did work; -q prints errors and the final line only.
+
     \b
     Exit status: 0 all clean; 1 some lines rejected (the rest ingested);
                  2 a file or the command failed (nothing of that file kept).
@@ -226,6 +250,8 @@ def ingest(
       provdb ingest --model definition.yaml --timezone UTC logs/
       provdb ingest 'logs/**/*.provenance.log' --format ctapipe
       provdb ingest night.prov.log.gz --dry-run
+      provdb ingest --follow /fefs/.../running_analysis/20200117/v0.1.0/
+      provdb ingest --follow --interval 5 -q '/data/lst/running_analysis/*/v0.1.0/prov.log'
     """
     from provdb.ingest.ingest_cli import run_ingest
 
@@ -238,6 +264,8 @@ def ingest(
         strict=strict,
         dry_run=dry_run,
         quiet=quiet,
+        follow=follow,
+        interval=interval,
     )
     sys.exit(code)
 

@@ -35,8 +35,14 @@ def run_ingest(
     strict: bool,
     dry_run: bool,
     quiet: bool,
+    follow: bool = False,
+    interval: float = 2.0,
 ) -> int:
-    """Run an ingest for the CLI; returns the exit status (0, 1 or 2)."""
+    """Run an ingest for the CLI; returns the exit status (0, 1 or 2).
+
+    With ``follow``, poll the paths every ``interval`` seconds until SIGTERM/SIGINT
+    (:mod:`provdb.ingest.follow`).
+    """
     from provdb import migrate
     from provdb.db import connect
     from provdb.ingest.pipeline import detect_format, discover, ingest_file
@@ -52,6 +58,21 @@ def run_ingest(
         from provdb.ingest.lstosa_definition import load_model
 
         model = load_model(model_path)
+    if follow:
+        if dry_run:
+            raise ConfigError("--dry-run cannot be combined with --follow: drop one of them")
+        from provdb.ingest.follow import run_follow
+
+        return run_follow(
+            settings,
+            paths,
+            fmt=fmt,
+            model=model,
+            timezone=timezone,
+            strict=strict,
+            interval=interval,
+            quiet=quiet,
+        )
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     out = Console(highlight=False)
