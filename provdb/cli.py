@@ -617,8 +617,9 @@ def versions(product_type: str | None, package: str | None, as_json: bool) -> No
 from provdb.answers.check_cli import check  # noqa: E402
 from provdb.answers.recipe_cli import diff_cmd, reproduce_cmd  # noqa: E402
 from provdb.answers.stats_cli import stats as stats_cmd  # noqa: E402
+from provdb.push.push_cli import push, token  # noqa: E402
 
-for _command in (reproduce_cmd, diff_cmd, check, stats_cmd):
+for _command in (reproduce_cmd, diff_cmd, check, stats_cmd, token, push):
     cli.add_command(_command)
 
 

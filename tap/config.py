@@ -17,6 +17,12 @@ PROVDB_TAP_BINARY2_COPY     1 (default): large VOTable BINARY2 results come from
 PROVDB_TAP_BINARY2_SQL      1 (default): PostgreSQL writes VOTable BINARY2 rows when the
                             COPY path cannot (3-4x faster than Python, see
                             tap/votable/binary2_sql.py); 0: Python writes them all
+
+Push from pipelines (``POST /ingest``, see tap/ingest_api.py)
+PROVDB_INGEST_API           1: serve the token-authenticated ingest endpoint; 0 (default):
+                            it does not exist (404)
+PROVDB_INGEST_MAX_BYTES     largest chunk accepted in one request, default 67108864 (64 MB)
+PROVDB_INGEST_SPOOL         folder of the pushed files' copies (default: PROVDB_HOME/spool)
 """
 
 from __future__ import annotations
@@ -69,6 +75,10 @@ class TapConfig:
     async_workers: int = 2
     binary2_sql: bool = True
     binary2_copy: bool = True
+    # push from pipelines (tap/ingest_api.py)
+    ingest_api: bool = False
+    ingest_max_bytes: int = 64 * 1024 * 1024
+    ingest_spool: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TapConfig:
@@ -84,4 +94,7 @@ class TapConfig:
             upload_bytes=_int(env, "PROVDB_TAP_UPLOAD_BYTES", cls.upload_bytes),
             binary2_sql=_flag(env, "PROVDB_TAP_BINARY2_SQL", cls.binary2_sql),
             binary2_copy=_flag(env, "PROVDB_TAP_BINARY2_COPY", cls.binary2_copy),
+            ingest_api=_flag(env, "PROVDB_INGEST_API", cls.ingest_api),
+            ingest_max_bytes=_int(env, "PROVDB_INGEST_MAX_BYTES", cls.ingest_max_bytes),
+            ingest_spool=(env.get("PROVDB_INGEST_SPOOL") or None),
         )
