@@ -294,6 +294,9 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
                                               through binary COPY (compiled transcoder)
       PROVDB_TAP_BINARY2_SQL=0                encode VOTable BINARY2 in Python
                                               instead of letting PostgreSQL write it
+      PROVDB_INGEST_API=1                     serve POST /ingest for `provdb push`
+                                              (tokens: `provdb token create NAME`)
+      PROVDB_INGEST_MAX_BYTES                 largest pushed chunk: 67108864
     """
     import os
 

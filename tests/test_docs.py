@@ -59,6 +59,8 @@ def test_readme_sql_examples_run_on_the_sample_night(engine: sa.Engine, samples:
         "diff",
         "check",
         "stats",
+        "token",
+        "push",
     ],
 )
 def test_every_command_is_documented(command: str) -> None:
