@@ -128,7 +128,16 @@ def _body(limit: int) -> bytes:
             413, f"body of {length} bytes is over the limit of {limit}: send smaller chunks",
             max_bytes=limit,
         )  # fmt: skip
-    data = request.stream.read(limit + 1)
+    # a stream read may return less than asked (the WSGI server's choice): read on to
+    # the end, but never more than one byte past the limit
+    buffer = bytearray()
+    stream = request.stream
+    while len(buffer) <= limit:
+        block = stream.read(min(1 << 20, limit + 1 - len(buffer)))
+        if not block:
+            break
+        buffer += block
+    data = bytes(buffer)
     if len(data) > limit:
         raise _Refusal(
             413, f"body over the limit of {limit} bytes: send smaller chunks", max_bytes=limit
