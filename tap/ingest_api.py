@@ -45,8 +45,13 @@ __all__ = ["bp"]
 bp = Blueprint("ingest_api", __name__)
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
-_DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, sa.exc.OperationalError,
-              sa.exc.InterfaceError)  # fmt: skip
+#: the database went away or cannot be reached: 503, try again later
+_DB_ERRORS = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+)
 
 
 class _Refusal(Exception):
@@ -124,10 +129,8 @@ def _body(limit: int) -> bytes:
     """The request body, refused (413) over ``limit`` before or while it is read."""
     length = request.content_length
     if length is not None and length > limit:
-        raise _Refusal(
-            413, f"body of {length} bytes is over the limit of {limit}: send smaller chunks",
-            max_bytes=limit,
-        )  # fmt: skip
+        message = f"body of {length} bytes is over the limit of {limit}: send smaller chunks"
+        raise _Refusal(413, message, max_bytes=limit)
     # a stream read may return less than asked (the WSGI server's choice): read on to
     # the end, but never more than one byte past the limit
     buffer = bytearray()
@@ -219,12 +222,13 @@ def status() -> tuple[Response, int]:
             ).first()
     except _DB_ERRORS as exc:
         _unavailable(exc)
-    ingested = (
-        None
-        if row is None
-        else {"status": row.status, "offset_reached": row.offset_reached,
-              "last_ingest": row.last_ingest.isoformat() + "Z"}
-    )  # fmt: skip
+    ingested = None
+    if row is not None:
+        ingested = {
+            "status": row.status,
+            "offset_reached": row.offset_reached,
+            "last_ingest": row.last_ingest.isoformat() + "Z",
+        }
     return jsonify(
         {
             "name": name,

@@ -109,8 +109,13 @@ def token_list(as_json: bool) -> None:
     if not rows:
         click.echo("no tokens: create one with `provdb token create NAME`")
         return
-    header = {"name": "name", "scope": "scope", "created": "created (UTC)",
-              "last_used": "last used", "revoked": "revoked"}  # fmt: skip
+    header = {
+        "name": "name",
+        "scope": "scope",
+        "created": "created (UTC)",
+        "last_used": "last used",
+        "revoked": "revoked",
+    }
     widths = {k: max(len(header[k]), *(len(r[k]) for r in rows)) for k in header}
     for row in [header, *rows]:
         click.echo("  ".join(f"{row[k]:<{widths[k]}}" for k in header).rstrip())
