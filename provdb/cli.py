@@ -334,6 +334,9 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
       PROVDB_METRICS=0                        no Prometheus metrics at /metrics
       PROMETHEUS_MULTIPROC_DIR                where workers share their metrics
                                               (default: a temporary folder)
+      PROVDB_INGEST_API=1                     serve POST /ingest for `provdb push`
+                                              (tokens: `provdb token create NAME`)
+      PROVDB_INGEST_MAX_BYTES                 largest pushed chunk: 67108864
     """
     import os
 
@@ -661,8 +664,9 @@ from provdb.answers.check_cli import check  # noqa: E402
 from provdb.answers.recipe_cli import diff_cmd, reproduce_cmd  # noqa: E402
 from provdb.answers.stats_cli import stats as stats_cmd  # noqa: E402
 from provdb.demo_cli import demo  # noqa: E402
+from provdb.push.push_cli import push, token  # noqa: E402
 
-for _command in (reproduce_cmd, diff_cmd, check, stats_cmd, demo):
+for _command in (reproduce_cmd, diff_cmd, check, stats_cmd, demo, token, push):
     cli.add_command(_command)
 
 from provdb.backup_cli import dump_cmd, restore_cmd  # noqa: E402

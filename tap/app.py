@@ -79,6 +79,10 @@ def create_app(
     app.register_blueprint(examples_bp, url_prefix="/tap")
     app.register_blueprint(provsap_bp, url_prefix="/tap")
     app.register_blueprint(ui_bp, url_prefix="/ui")
+    if config.ingest_api:  # push from pipelines: off unless PROVDB_INGEST_API=1
+        from tap.ingest_api import bp as ingest_bp
+
+        app.register_blueprint(ingest_bp)
 
     @app.after_request
     def _server_header(response: Response) -> Response:

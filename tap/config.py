@@ -26,6 +26,13 @@ PROVDB_SERVICE_DESCRIPTION  one or two sentences about this archive
 PROVDB_SERVICE_PUBLISHER    who runs the service (e.g. "CTAO LST collaboration")
 PROVDB_SERVICE_CONTACT_NAME, PROVDB_SERVICE_CONTACT_EMAIL   whom to ask
 PROVDB_METRICS              1 (default): Prometheus metrics at /metrics; 0: no /metrics
+
+Push from pipelines (``POST /ingest``, see tap/ingest_api.py)
+-------------------------------------------------------------
+PROVDB_INGEST_API           1: serve the token-authenticated ingest endpoint; 0 (default):
+                            it does not exist (404)
+PROVDB_INGEST_MAX_BYTES     largest chunk accepted in one request, default 67108864 (64 MB)
+PROVDB_INGEST_SPOOL         folder of the pushed files' copies (default: PROVDB_HOME/spool)
 """
 
 from __future__ import annotations
@@ -98,6 +105,10 @@ class TapConfig:
     contact_name: str | None = None
     contact_email: str | None = None
     metrics: bool = True
+    # push from pipelines (tap/ingest_api.py)
+    ingest_api: bool = False
+    ingest_max_bytes: int = 64 * 1024 * 1024
+    ingest_spool: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TapConfig:
@@ -119,4 +130,7 @@ class TapConfig:
             contact_name=env.get("PROVDB_SERVICE_CONTACT_NAME") or None,
             contact_email=_email(env, "PROVDB_SERVICE_CONTACT_EMAIL"),
             metrics=_flag(env, "PROVDB_METRICS", cls.metrics),
+            ingest_api=_flag(env, "PROVDB_INGEST_API", cls.ingest_api),
+            ingest_max_bytes=_int(env, "PROVDB_INGEST_MAX_BYTES", cls.ingest_max_bytes),
+            ingest_spool=(env.get("PROVDB_INGEST_SPOOL") or None),
         )

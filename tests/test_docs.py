@@ -64,6 +64,8 @@ def test_readme_sql_examples_return_rows_on_the_demo_archive(
         "diff",
         "check",
         "stats",
+        "token",
+        "push",
     ],
 )
 def test_every_command_is_documented(command: str) -> None:

@@ -32,6 +32,7 @@ from provdb.schema.relations import (
     WasInformedBy,
 )
 from provdb.schema.software import ScanFile, Software  # noqa: F401  (registers its tables)
+from provdb.schema.tokens import ApiToken  # noqa: F401  (registers its table)
 
 __all__ = [
     "ARCHIVE",
