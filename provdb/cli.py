@@ -193,6 +193,9 @@ def db_status(as_json: bool) -> None:
 @click.option("--strict", is_flag=True, help="Refuse a whole file if any line is rejected.")
 @click.option("--dry-run", is_flag=True, help="Parse and report, write nothing.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
+@click.option(
+    "--verbose", "-v", is_flag=True, help="List the skipped files of the folders, one per line."
+)
 @handle_errors
 def ingest(
     paths: tuple[str, ...],
@@ -202,6 +205,7 @@ def ingest(
     strict: bool,
     dry_run: bool,
     quiet: bool,
+    verbose: bool,
 ) -> None:
     """Ingest provenance logs into the archive.
 
@@ -211,7 +215,11 @@ def ingest(
     since the last ingest is read on from where it stopped.
 
     Rejected lines are printed as FILE:LINE: reason and kept verbatim in the table
-    archive.ingest_reject.
+    archive.ingest_reject (lines of an lstosa log that are neither provenance nor a
+    '<LEVEL> ...' diagnostic are rejected too). The summary says where a grown log was
+    read on from, why a changed one was read again, what torn tail was left, how many
+    values conflicted with the archive (the first sighting is kept; the other values are
+    in archive.ingest_conflict), and which files of the folders were skipped, by reason.
 
     \b
     Exit status: 0 all clean; 1 some lines rejected (the rest ingested);
@@ -223,6 +231,7 @@ def ingest(
       provdb ingest --model definition.yaml --timezone UTC logs/
       provdb ingest 'logs/**/*.provenance.log' --format ctapipe
       provdb ingest night.prov.log.gz --dry-run
+      provdb ingest -v /data/20200117/       # also list the skipped files
     """
     from provdb.ingest.ingest_cli import run_ingest
 
@@ -235,6 +244,7 @@ def ingest(
         strict=strict,
         dry_run=dry_run,
         quiet=quiet,
+        verbose=verbose,
     )
     sys.exit(code)
 
