@@ -210,6 +210,9 @@ def db_status(as_json: bool) -> None:
     metavar="SECONDS",
     help="With --follow: seconds between two polls.",
 )
+@click.option(
+    "--verbose", "-v", is_flag=True, help="List the skipped files of the folders, one per line."
+)
 @handle_errors
 def ingest(
     paths: tuple[str, ...],
@@ -221,6 +224,7 @@ def ingest(
     quiet: bool,
     follow: bool,
     interval: float,
+    verbose: bool,
 ) -> None:
     """Ingest provenance logs into the archive.
 
@@ -230,7 +234,11 @@ def ingest(
     since the last ingest is read on from where it stopped.
 
     Rejected lines are printed as FILE:LINE: reason and kept verbatim in the table
-    archive.ingest_reject.
+    archive.ingest_reject (lines of an lstosa log that are neither provenance nor a
+    '<LEVEL> ...' diagnostic are rejected too). The summary says where a grown log was
+    read on from, why a changed one was read again, what torn tail was left, how many
+    values conflicted with the archive (the first sighting is kept; the other values are
+    in archive.ingest_conflict), and which files of the folders were skipped, by reason.
 
     With --follow it keeps running (live nights): every --interval seconds it ingests
     the files whose size, mtime or inode changed and new logs in the given folders, one
@@ -252,6 +260,7 @@ def ingest(
       provdb ingest night.prov.log.gz --dry-run
       provdb ingest --follow /fefs/.../running_analysis/20200117/v0.1.0/
       provdb ingest --follow --interval 5 -q '/data/lst/running_analysis/*/v0.1.0/prov.log'
+      provdb ingest -v /data/20200117/       # also list the skipped files
     """
     from provdb.ingest.ingest_cli import run_ingest
 
@@ -266,6 +275,7 @@ def ingest(
         quiet=quiet,
         follow=follow,
         interval=interval,
+        verbose=verbose,
     )
     sys.exit(code)
 

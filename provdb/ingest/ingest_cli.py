@@ -37,6 +37,7 @@ def run_ingest(
     quiet: bool,
     follow: bool = False,
     interval: float = 2.0,
+    verbose: bool = False,
 ) -> int:
     """Run an ingest for the CLI; returns the exit status (0, 1 or 2).
 
@@ -46,6 +47,7 @@ def run_ingest(
     from provdb import migrate
     from provdb.db import connect
     from provdb.ingest.pipeline import detect_format, discover, ingest_file
+    from provdb.ingest.report import skipped_lines
 
     try:
         ZoneInfo(timezone)
@@ -92,6 +94,8 @@ def run_ingest(
             "logs and were skipped",
             markup=False,
         )
+        for line in skipped_lines(walked_other, verbose=verbose):
+            err.print(line, markup=False)
     if not files:
         err.print("provdb: error: no provenance file found in the given paths", markup=False)
         return 2
@@ -165,6 +169,8 @@ def run_ingest(
 
 
 def _summary(out: Console, results: list, elapsed: float, dry_run: bool) -> None:
+    from provdb.ingest.report import conflict_line, file_notes
+
     statuses = Counter(r.status for r in results)
     records: Counter[str] = Counter()
     inserted: Counter[str] = Counter()
@@ -187,6 +193,9 @@ def _summary(out: Console, results: list, elapsed: float, dry_run: bool) -> None
     files.add_row("records read", f"{n_records:,}")
     files.add_row("rejected lines", f"{rejects:,}")
     files.add_row("other lines (diagnostics)", f"{other:,}")
+    conflicts = sum(r.conflicts for r in results)
+    if conflicts:
+        files.add_row("conflicting values", f"{conflicts:,}")
     files.add_row("time", f"{elapsed:.2f} s")
     files.add_row("records/s", f"{rate:,.0f}")
     out.print(files)
@@ -205,6 +214,13 @@ def _summary(out: Console, results: list, elapsed: float, dry_run: bool) -> None
         for name in sorted(set(inserted) | set(known)):
             tables.add_row(name, f"{inserted.get(name, 0):,}", f"{known.get(name, 0):,}")
         out.print(tables)
+    # what happened to grown, changed and partial files; conflicts (plain lines: no wrapping)
+    for r in results:
+        for note in file_notes(r):
+            out.print(note, markup=False, soft_wrap=True, highlight=False)
+    line = conflict_line(conflicts)
+    if line:
+        out.print(line, markup=False, soft_wrap=True, highlight=False)
 
 
 # keep names used in type hints importable for documentation tools

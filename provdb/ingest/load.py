@@ -14,6 +14,13 @@ hold unique rows and the merge needs no ``GROUP BY`` / ``DISTINCT`` and no count
 * **relations** are inserted ``ON CONFLICT DO NOTHING`` against their content
   uniqueness constraint, so re-ingest adds nothing while distinct statements are kept.
 
+Before each object merge, one statement compares the staging table with its target
+(``_find_conflicts``): every attribute the archive holds with another non-null value
+than the batch offers is a *conflict* (the archive's value stays), collected in a
+temporary table and saved per source file by :meth:`Loader.save_conflicts` into
+``archive.ingest_conflict``. Values folded within one batch (an object repeated in the
+same 50,000 rows) are merged first-wins in Python without that comparison.
+
 Relations may point at objects never declared in their source (lstosa's dangling
 derivation ids): bare target rows are created first, so foreign keys always hold.
 Nothing here commits: the caller owns the transaction (one per source file).
@@ -118,6 +125,12 @@ TABLES: tuple[_Target, ...] = (
 )
 _BY_TYPE = {t.row_type: t for t in TABLES}
 
+#: Columns provdb sets itself (not values a source gives): never reported as conflicts
+_NOT_COMPARED = frozenset({"night", "source_format"})
+
+#: Where conflicts of one source file collect until :meth:`Loader.save_conflicts`
+_CONFLICT_STAGE = "_stage_ingest_conflict"
+
 # Bare targets to create before relations: (target table, [(staging table, column)])
 _REFERENCES = {
     "provenance.entity": [
@@ -199,7 +212,14 @@ class Loader:
         self._writer_error: BaseException | None = None
         # objects: id -> values; relations: values -> None (insertion-ordered sets)
         self._buffers: dict[_Target, dict[Any, Any]] = {t: {} for t in TABLES}
+        #: line of the record whose rows are being added (set by the caller; None: no lines)
+        self.line: int | None = None
+        # object id -> line of its first sighting in the batch, for conflict reports
+        self._lines: dict[_Target, dict[Any, int]] = {t: {} for t in TABLES if t.key}
         self._pending = 0
+        #: attribute values found different from the archive's, counted per batch
+        #: (:meth:`save_conflicts` returns the distinct ones of the file)
+        self.conflicts = 0
         #: rows newly inserted, by table
         self.inserted: Counter[str] = Counter()
         #: rows offered that were already in the archive (merged or ignored), by table
@@ -220,6 +240,8 @@ class Loader:
             seen = buf.get(key)
             if seen is None:
                 buf[key] = values
+                if self.line is not None:
+                    self._lines[target][key] = self.line
             elif None in seen:
                 # first non-null value of each column wins
                 buf[key] = tuple(
@@ -262,6 +284,11 @@ class Loader:
                     f"CREATE TEMP TABLE IF NOT EXISTS {_stage(t.table)} ON COMMIT DROP AS "
                     f"SELECT {cols} FROM {t.table} WITH NO DATA"
                 )
+            cur.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {_CONFLICT_STAGE} (table_name text, "
+                "object_id text, attribute text, kept_value text, new_value text, "
+                "line_number bigint) ON COMMIT DROP"
+            )
         self._staged = True
 
     def flush(self) -> None:
@@ -269,8 +296,8 @@ class Loader:
         self.close()
         if not self._pending:
             return
-        buffers = self._take()
-        self._write(buffers)
+        buffers, lines = self._take()
+        self._write(buffers, lines)
 
     def finish(self) -> int:
         """Flush, then bring the lineage closure up to date; returns closure rows written."""
@@ -289,27 +316,32 @@ class Loader:
         if error is not None:
             raise error
 
-    def _take(self) -> dict[_Target, dict[Any, Any]]:
+    def _take(self) -> tuple[dict[_Target, dict[Any, Any]], dict[_Target, dict[Any, int]]]:
         buffers = {t: buf for t, buf in self._buffers.items() if buf}
         for t in buffers:
             self._buffers[t] = {}
+        lines = {t: found for t, found in self._lines.items() if found}
+        for t in lines:
+            self._lines[t] = {}
         self._pending = 0
-        return buffers
+        return buffers, lines
 
     def _write_in_background(self) -> None:
         self.close()  # one batch in flight at most (bounds memory, keeps order)
-        buffers = self._take()
+        buffers, lines = self._take()
 
         def run() -> None:
             try:
-                self._write(buffers)
+                self._write(buffers, lines)
             except BaseException as exc:  # handed to the caller by close()
                 self._writer_error = exc
 
         self._writer = threading.Thread(target=run, name="provdb-loader", daemon=True)
         self._writer.start()
 
-    def _write(self, buffers: dict[_Target, dict[Any, Any]]) -> None:
+    def _write(
+        self, buffers: dict[_Target, dict[Any, Any]], lines: dict[_Target, dict[Any, int]]
+    ) -> None:
         if not self._staged:
             self._create_staging()
         active = [t for t in TABLES if t in buffers]
@@ -328,6 +360,7 @@ class Loader:
             # objects first, then bare targets of relations, then relations
             for t in active:
                 if t.key is not None:
+                    self._find_conflicts(cur, t, lines.get(t))
                     self._merge_objects(cur, t, len(buffers[t]))
             self._create_bare_targets(cur, {t.table for t in active})
             for t in active:
@@ -371,6 +404,73 @@ class Loader:
                 hash_stage=_stage("provenance.entity") if "provenance.entity" in tables else None,
             )
             cur.execute("TRUNCATE " + ", ".join(_stage(t.table) for t in active))
+
+    def _find_conflicts(
+        self, cur: psycopg.Cursor, t: _Target, lines: dict[Any, int] | None
+    ) -> None:
+        """Collect, set-wise, the staged values that differ from the archive's non-null ones.
+
+        One statement per table: the join on the key finds the objects already known,
+        a native comparison keeps those with any difference, and only their columns are
+        unpivoted to text (``kept``, ``new``). The lines of the (rare) conflicting
+        objects are then filled in from the batch's first sightings.
+        """
+        key = t.key[0]  # type: ignore[index]
+        compared = [c for c in t.columns if c != key and c not in _NOT_COMPARED]
+        if not compared:
+            return
+        differs = " OR ".join(f"t.{c} <> s.{c}" for c in compared)
+        pairs = ", ".join(f"('{c}', t.{c}::text, s.{c}::text)" for c in compared)
+        cur.execute(
+            f"INSERT INTO {_CONFLICT_STAGE} (table_name, object_id, attribute, kept_value, "
+            f"new_value) SELECT '{t.table}', s.{key}::text, c.attribute, c.kept, c.new "
+            f"FROM {_stage(t.table)} s JOIN {t.table} t ON t.{key} = s.{key} "
+            f"CROSS JOIN LATERAL (VALUES {pairs}) AS c(attribute, kept, new) "
+            f"WHERE ({differs}) AND c.kept <> c.new"
+        )
+        found = max(cur.rowcount, 0)
+        if not found:
+            return
+        self.conflicts += found
+        if lines:
+            cur.execute(
+                f"SELECT DISTINCT object_id FROM {_CONFLICT_STAGE} "
+                "WHERE table_name = %s AND line_number IS NULL",
+                (t.table,),
+            )
+            known = [(lines[i], t.table, i) for (i,) in cur.fetchall() if i in lines]
+            if known:
+                cur.executemany(
+                    f"UPDATE {_CONFLICT_STAGE} SET line_number = %s "
+                    "WHERE table_name = %s AND object_id = %s AND line_number IS NULL",
+                    known,
+                )
+
+    def save_conflicts(self, cur: psycopg.Cursor, ingest_file_id: int) -> int:
+        """Store the conflicts found so far as rows of ``archive.ingest_conflict``.
+
+        Returns the number of distinct conflicts (object and attribute) found; one
+        already stored for this file (an earlier read of it) is not stored again.
+        """
+        if not self._staged:
+            return 0
+        cur.execute(
+            f"SELECT count(DISTINCT (table_name, object_id, attribute)) FROM {_CONFLICT_STAGE}"
+        )
+        row = cur.fetchone()
+        distinct = int(row[0]) if row else 0
+        if distinct:
+            cur.execute(
+                "INSERT INTO archive.ingest_conflict (ingest_file_id, line_number, table_name, "
+                "object_id, attribute, kept_value, new_value) "
+                "SELECT DISTINCT ON (table_name, object_id, attribute) %s, line_number, "
+                f"table_name, object_id, attribute, kept_value, new_value FROM {_CONFLICT_STAGE} "
+                "ORDER BY table_name, object_id, attribute, line_number "
+                "ON CONFLICT DO NOTHING",
+                (ingest_file_id,),
+            )
+            cur.execute(f"TRUNCATE {_CONFLICT_STAGE}")
+        return distinct
 
     def _merge_objects(self, cur: psycopg.Cursor, t: _Target, offered: int) -> None:
         key = t.key[0]  # type: ignore[index]

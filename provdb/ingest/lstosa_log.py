@@ -673,7 +673,7 @@ class _ReaderState:
                     prefix = BARE_DICT
                 else:
                     self.n_non_provenance += 1
-                    yield NonProvenanceLine(pos, self._decode(body))
+                    yield NonProvenanceLine(pos, self._decode(body), body)
                     continue
                 self.prefix = prefix
                 plen = len(prefix)
@@ -686,7 +686,7 @@ class _ReaderState:
                         self.n_blank += 1
                         continue
                     self.n_non_provenance += 1
-                    yield NonProvenanceLine(pos, self._decode(body))
+                    yield NonProvenanceLine(pos, self._decode(body), body)
                     continue
                 t0 = i + plen
                 j = body.find(prefix, t0)
@@ -731,7 +731,7 @@ class _ReaderState:
                     continue
                 if stripped[:1] != b"{":
                     self.n_non_provenance += 1
-                    yield NonProvenanceLine(pos, self._decode(body))
+                    yield NonProvenanceLine(pos, self._decode(body), body)
                     continue
                 rt = ""
                 payload = stripped

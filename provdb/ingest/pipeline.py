@@ -11,7 +11,14 @@ Guarantees (each has a test):
 * **one ingest per file at a time**: a transaction-scoped advisory lock on the path
   serialises concurrent ``provdb ingest`` processes on the same file;
 * **bad input loses nothing**: every rejected line is kept verbatim in
-  ``archive.ingest_reject`` with its file and line, and reported as ``FILE:LINE: reason``.
+  ``archive.ingest_reject`` with its file and line, and reported as ``FILE:LINE: reason``;
+  a line of an lstosa log that is neither provenance nor a logger diagnostic
+  (``<LEVEL> ...``, e.g. ``WARNING provLogger ...``) is garbage and rejected too;
+* **conflicts are kept**: a value that differs from what the archive holds (the first
+  sighting wins) is counted and stored in ``archive.ingest_conflict``.
+
+:class:`FileResult` says what happened: where a grown file was read on from, why a
+changed file was read again from the start, what torn tail was left for later.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from provdb.ingest import ctapipe_json, lstosa_log, w3c_prov
 from provdb.ingest.compression import open_binary
 from provdb.ingest.load import Loader
 from provdb.ingest.lstosa_map import LstosaMapper
+from provdb.ingest.raw_text import raw_text
 from provdb.ingest.records import LstosaUnknown, NonProvenanceLine, RejectedLine
 from provdb.versions import sync_session_versions
 
@@ -47,6 +55,15 @@ __all__ = ["FORMATS", "FileResult", "detect_format", "discover", "ingest_file", 
 FORMATS = ("lstosa", "ctapipe", "prov-json", "prov-xml", "prov-n")
 
 _HEAD = 64 * 1024
+
+#: A logger diagnostic in an lstosa/logprov log: ``<LEVEL> ...`` as Python's logging
+#: writes it (lstosa: ``WARNING provLogger ...``; logprov: ``DEBUG ...``). Other lines
+#: without the provenance prefix are garbage, rejected.
+_DIAGNOSTIC = re.compile(r"(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|NOTSET)\b")
+_GARBAGE = (
+    "neither a provenance record nor a log diagnostic ('<LEVEL> ...', e.g. "
+    "'WARNING provLogger ...'): a foreign or damaged line"
+)
 
 
 @dataclass
@@ -66,6 +83,16 @@ class FileResult:
     seconds: float = 0.0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    #: distinct attribute values that differ from the archive's (kept in ingest_conflict)
+    conflicts: int = 0
+    #: grown file: (byte offset, line number) it was read on from
+    resumed_at: tuple[int, int] | None = None
+    #: changed file: why it was read again from the start
+    restart_reason: str | None = None
+    #: partial file: (line number, bytes) of the torn last line left for the next run
+    torn_tail: tuple[int, int] | None = None
+    #: lines read in this run (lstosa logs)
+    lines: int = 0
 
     @property
     def n_records(self) -> int:
@@ -185,8 +212,9 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-def _hash_prefix(fh: IO[bytes], length: int) -> Any:
-    """sha256 object over the first ``length`` bytes of ``fh`` (which is left there)."""
+def _hash_prefix(fh: IO[bytes], length: int) -> tuple[Any, int]:
+    """sha256 object over the first ``length`` bytes of ``fh`` (which is left there), and
+    how many bytes there were (fewer than ``length`` if the file is now shorter)."""
     hasher = hashlib.sha256()
     remaining = length
     while remaining > 0:
@@ -195,7 +223,7 @@ def _hash_prefix(fh: IO[bytes], length: int) -> Any:
             break
         hasher.update(chunk)
         remaining -= len(chunk)
-    return hasher
+    return hasher, length - remaining
 
 
 # ----------------------------------------------------------------------------- ingest
@@ -338,6 +366,7 @@ def ingest_file(
             result.seconds = time.perf_counter() - started
             _save_bookkeeping(cur, spath, fmt, stat, info, result, book)
             _save_rejects(cur, info["file_id"], info["rejects"], loader)
+            result.conflicts = loader.save_conflicts(cur, info["file_id"])
         conn.commit()
     except (ProvdbError, OSError, EOFError, ValueError) as exc:
         _stop_writer(loader)
@@ -389,17 +418,30 @@ def _ingest_lstosa(
         hasher = hashlib.sha256()
         resumed = False
         if book is not None and book["format"] == "lstosa" and book["offset_reached"]:
-            prefix = _hash_prefix(fh, book["offset_reached"])
-            if prefix.hexdigest() == book["checksum"]:
-                start_offset, start_line = book["offset_reached"], book["lines_read"] + 1
+            reached = book["offset_reached"]
+            prefix, present = _hash_prefix(fh, reached)
+            if present == reached and prefix.hexdigest() == book["checksum"]:
+                start_offset, start_line = reached, book["lines_read"] + 1
                 state, hasher = book["state"], prefix
                 result.status = "grown"
+                result.resumed_at = (start_offset, start_line)
                 resumed = True
             else:
                 fh.seek(0)
                 result.status = "changed"
+                result.restart_reason = (
+                    f"sha256 of the first {reached:,} bytes differs from the last ingest"
+                    if present == reached
+                    else f"the file has {present:,} bytes, fewer than the {reached:,} read "
+                    "last time (truncated or replaced)"
+                )
         elif book is not None:
             result.status = "changed"
+            result.restart_reason = (
+                f"it was read as {book['format']} last time"
+                if book["format"] != "lstosa"
+                else "nothing of it was committed last time"
+            )
         if model is not None and not dry_run:
             for row in model_rows(model):
                 loader.add(row)
@@ -413,6 +455,7 @@ def _ingest_lstosa(
         records = result.records
         last_bytes, n_since = 0, 0
         add = loader.add
+        diagnostic = _DIAGNOSTIC.match
         first = True
         for item in reader:
             kind = type(item)
@@ -422,7 +465,14 @@ def _ingest_lstosa(
                 loader.source_format = f"lstosa-{reader.format_name}"
             first = False
             if kind is NonProvenanceLine:
-                result.other_lines += 1
+                if diagnostic(item.text):
+                    result.other_lines += 1
+                    continue
+                # garbage: kept and reported like any rejected line
+                result.rejects += 1
+                if on_reject:
+                    on_reject(f"{spath}:{item.pos.line}: {_GARBAGE}")
+                rejects.append((item.pos.line, item.pos.offset, _GARBAGE, True, item.raw))
                 continue
             if kind is RejectedLine:
                 result.rejects += 1
@@ -458,6 +508,7 @@ def _ingest_lstosa(
                 )
                 continue
             if not dry_run:
+                loader.line = item.pos.line  # for conflict reports
                 for row in mapper.feed(item):
                     add(row)
             n_since += 1
@@ -467,10 +518,12 @@ def _ingest_lstosa(
         if progress:
             progress(lines.bytes - last_bytes, n_since)
         result.bytes_read = lines.bytes
+        result.lines = reader.next_line - start_line
         if resumed and lines.bytes == 0:
             result.status = "unchanged"  # touched (new mtime), not grown
         if reader.torn_tail:
             result.status = "partial"
+            result.torn_tail = (reader.next_line, len(reader.torn_tail))
         return {
             "offset": reader.offset_reached,
             "lines": reader.next_line - 1,
@@ -530,6 +583,11 @@ def _ingest_document(
             info["resumed"] = True  # keep the counts of the earlier read
             return info
         result.status = "changed"
+        result.restart_reason = (
+            "sha256 of the file differs from the last ingest (a document is read whole)"
+            if book["format"] == fmt
+            else f"it was read as {book['format']} last time"
+        )
     rows = (
         ctapipe_json.parse_file(path)
         if fmt == "ctapipe"
@@ -611,8 +669,9 @@ def _save_bookkeeping(
     file_id = cur.fetchone()[0]
     info["file_id"] = file_id
     if info["restarted"]:
-        # the file was read again from the start: its old rejects are superseded
+        # the file was read again from the start: its old rejects and conflicts are superseded
         cur.execute("DELETE FROM archive.ingest_reject WHERE ingest_file_id = %s", (file_id,))
+        cur.execute("DELETE FROM archive.ingest_conflict WHERE ingest_file_id = %s", (file_id,))
 
 
 def _save_rejects(cur: Any, file_id: int, rejects: list[tuple], loader: Loader) -> None:
@@ -620,10 +679,10 @@ def _save_rejects(cur: Any, file_id: int, rejects: list[tuple], loader: Loader) 
         return
     with cur.copy(
         "COPY archive.ingest_reject (ingest_file_id, line_number, byte_offset, reason, "
-        "is_error, raw) FROM STDIN"
+        "is_error, raw, raw_text) FROM STDIN"
     ) as cp:
         for line, offset, reason, is_error, raw in rejects:
-            cp.write_row((file_id, line, offset, reason, is_error, raw))
+            cp.write_row((file_id, line, offset, reason, is_error, raw, raw_text(raw)))
 
 
 def ingest_paths(

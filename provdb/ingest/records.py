@@ -203,10 +203,15 @@ LstosaRecord = (
 
 @dataclass(slots=True)
 class NonProvenanceLine:
-    """A line without the provenance prefix (e.g. a WARNING diagnostic): counted, not rejected."""
+    """A line without the provenance prefix (e.g. a WARNING diagnostic).
+
+    The ingest counts diagnostics (``<LEVEL> ...`` lines) and rejects anything else,
+    with ``raw``, the line's bytes without its end of line.
+    """
 
     pos: SourcePosition
     text: str
+    raw: bytes = b""
 
 
 @dataclass(slots=True)

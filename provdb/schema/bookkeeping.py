@@ -1,4 +1,10 @@
-"""Ingest bookkeeping: what makes re-ingest a no-op and keeps every rejected line."""
+"""Ingest bookkeeping: what makes re-ingest a no-op, keeps every rejected line and every
+value that conflicted with the archive.
+
+All three tables are published through TAP (an operator's questions: what was read,
+what was refused, what disagreed), with the ``archive.ingest_file_age`` view
+(:data:`INGEST_FILE_AGE_VIEW`) for "the last 24 hours", which ADQL cannot compute.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from sqlalchemy.orm import Mapped
 
 from provdb.schema.base import ARCHIVE, Base, fk_column, tap_column, text_column
 
-__all__ = ["IngestFile", "IngestReject"]
+__all__ = ["INGEST_FILE_AGE_VIEW", "IngestConflict", "IngestFile", "IngestReject"]
 
 _NOW = sa.text("(now() at time zone 'utc')")
 
@@ -192,6 +198,13 @@ class IngestReject(Base):
         description="The line exactly as read",
         ucd="meta.note",
     )
+    raw_text: Mapped[str] = text_column(
+        "The line as text: invalid UTF-8 bytes shown as \\xNN, control characters escaped "
+        "(\\t, \\r, \\x00...)",
+        nullable=False,
+        server_default="",
+        ucd="meta.note",
+    )
     created: Mapped[datetime] = tap_column(
         sa.DateTime(timezone=False),
         nullable=False,
@@ -200,3 +213,106 @@ class IngestReject(Base):
         ucd="time.creation",
         xtype="timestamp",
     )
+
+
+class IngestConflict(Base):
+    __tablename__ = "ingest_conflict"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "ingest_file_id", "table_name", "object_id", "attribute", name="uq_ingest_conflict"
+        ),
+        {
+            "schema": ARCHIVE,
+            "comment": "Values a source file gave an attribute that differ from what the "
+            "archive already held: the first sighting is kept, the other value is kept here",
+        },
+    )
+
+    id: Mapped[int] = tap_column(
+        sa.BigInteger,
+        sa.Identity(always=False),
+        primary_key=True,
+        description="Surrogate key",
+        ucd="meta.id;meta.main",
+    )
+    ingest_file_id: Mapped[int] = fk_column(
+        f"{ARCHIVE}.ingest_file.id",
+        "The source file that gave the new value",
+        nullable=False,
+        type_=sa.BigInteger,
+        ondelete="CASCADE",
+    )
+    line_number: Mapped[int | None] = tap_column(
+        sa.BigInteger,
+        nullable=True,
+        description="1-based line of the record that gave the new value (null for documents)",
+        ucd="meta.number",
+    )
+    table_name: Mapped[str] = text_column(
+        "Archive table of the object (provenance.entity, provenance.activity...)",
+        nullable=False,
+        ucd="meta.id",
+        principal=True,
+    )
+    object_id: Mapped[str] = text_column(
+        "Id of the entity, activity, agent, session... in that table",
+        nullable=False,
+        ucd="meta.id",
+        principal=True,
+    )
+    attribute: Mapped[str] = text_column(
+        "Column whose value differs", nullable=False, ucd="meta.code", principal=True
+    )
+    kept_value: Mapped[str] = text_column(
+        "Value the archive holds (first sighting), as text", nullable=False, ucd="meta.note"
+    )
+    new_value: Mapped[str] = text_column(
+        "Value this file gave (not stored in the table), as text",
+        nullable=False,
+        ucd="meta.note",
+    )
+    created: Mapped[datetime] = tap_column(
+        sa.DateTime(timezone=False),
+        nullable=False,
+        server_default=_NOW,
+        description="When the conflict was found (UTC)",
+        ucd="time.creation",
+        xtype="timestamp",
+    )
+
+
+def _view_col(
+    name: str, type_: Any, description: str, ucd: str, unit: str | None = None
+) -> sa.Column:
+    info = {"ucd": ucd, "principal": True, "unit": unit}
+    return sa.Column(name, type_, comment=description, info=info)
+
+
+#: ``archive.ingest_file_age`` (migration 0008): each ingested file with the hours since
+#: its last ingest, so that ADQL (which has no clock) can ask for "tonight".
+INGEST_FILE_AGE_VIEW = sa.Table(
+    "ingest_file_age",
+    sa.MetaData(),
+    _view_col("ingest_file_id", sa.BigInteger, "The file (archive.ingest_file.id)", "meta.id"),
+    _view_col("path", sa.Text, "Absolute path of the source file", "meta.ref;meta.file"),
+    _view_col(
+        "status", sa.Text, "complete, or partial (a torn last line awaits)", "meta.code.status"
+    ),
+    _view_col(
+        "last_ingest",
+        sa.DateTime(timezone=False),
+        "When the file was last read (UTC)",
+        "time.end",
+    ),
+    _view_col(
+        "hours_since_ingest",
+        sa.Double,
+        "Hours between the last ingest and the query (e.g. < 24: tonight's files)",
+        "time.age",
+        "h",
+    ),
+    schema=ARCHIVE,
+    comment="Ingested files with the hours since their last ingest (ADQL has no clock: "
+    "filter hours_since_ingest < 24 for tonight's files)",
+    info={"is_view": True},
+)

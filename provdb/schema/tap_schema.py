@@ -7,8 +7,9 @@ after every migration. Nothing here is maintained by hand, so TAP_SCHEMA, VOSI
 ``/tables`` and the VOTable FIELDs of query results cannot drift apart.
 
 Published: every table of schema ``provenance``; from schema ``archive`` the execution
-context (``session``, ``environment``) and the run-level views; and TAP_SCHEMA itself.
-Ingest bookkeeping (raw rejected bytes, parser state) is not published.
+context (``session``, ``environment``), the ingest bookkeeping (files read, rejected
+lines with their raw bytes and a safe text form, conflicting values) and the views; and
+TAP_SCHEMA itself.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
 
 from provdb.schema.base import ARCHIVE, PROVENANCE, Base, tap_column
+from provdb.schema.bookkeeping import INGEST_FILE_AGE_VIEW
 from provdb.schema.software import PRODUCT_VERSION_VIEW
 
 __all__ = [
@@ -42,6 +44,9 @@ PUBLISHED_ARCHIVE_TABLES = (
     "software",
     "product_flag",
     "entity_hash",
+    "ingest_file",
+    "ingest_reject",
+    "ingest_conflict",
 )
 
 
@@ -261,6 +266,7 @@ VIEWS = (
         ),
     ),
     PRODUCT_VERSION_VIEW,
+    INGEST_FILE_AGE_VIEW,
 )
 
 
@@ -346,7 +352,8 @@ _SCHEMA_DESCRIPTIONS = {
     PROVENANCE: ("IVOA Provenance Data Model 1.0 tables (ProvTAP)", "voprov"),
     ARCHIVE: (
         "provdb archive: execution context of activities (software versions, "
-        "environments) and run-level views of lstosa provenance",
+        "environments), run-level views of lstosa provenance and the ingest bookkeeping "
+        "(files read, rejected lines, conflicting values)",
         None,
     ),
     TAP_SCHEMA: ("Description of the tables of this service (TAP 1.1)", None),

@@ -22,6 +22,10 @@ Pages (blueprint ``ui``, mounted at ``/ui`` by :func:`tap.app.create_app`):
 ``/ui/stats?night=&run=&by=``          timing and failures of the pipeline's
                                        activities, durations and timeline plots
 ``/ui/adql?query=``                    an ADQL query run through the TAP service
+``/ui/ingest?status=&rejected=&page=`` ingested files by last ingest: status, counts,
+                                       rejected lines, conflicts, duration
+``/ui/ingest/<id>``                    one ingested file: offsets, records by kind,
+                                       each rejected line (raw text escaped), conflicts
 ``/ui/reproduce/<id>``                 a product's recipe (``format=md|sh|json``;
                                        ``affected=1``: what a change of it affects)
 ``/ui/diff?a=&b=``                     why two products differ, step by step
@@ -40,6 +44,7 @@ Every node of every graph links to its page; every page is a bookmarkable GET UR
 
 from tap.ui import (
     check_pages,  # noqa: F401  (registers /ui/night and entity flags)
+    ingest_pages,  # noqa: F401  (registers /ui/ingest and /ui/ingest/<id>)
     recipe_pages,  # noqa: F401  (registers /ui/reproduce and /ui/diff)
     stats_pages,  # noqa: F401  (registers /ui/stats on bp)
 )

@@ -80,7 +80,7 @@ def home_page(conn: sa.Connection, *, runs: int = 30, ingests: int = 10) -> dict
     recent = rows(
         conn,
         """
-        SELECT path, format, n_records, n_rejects, status, last_ingest, duration_s
+        SELECT id, path, format, n_records, n_rejects, status, last_ingest, duration_s
         FROM archive.ingest_file ORDER BY last_ingest DESC, id DESC LIMIT :n
         """,
         n=ingests,

@@ -21,7 +21,14 @@ def test_upgrade_writes_tap_schema_from_the_models(engine: sa.Engine) -> None:
         names = {r[0] for r in conn.execute(sa.text("SELECT table_name FROM tap_schema.tables"))}
     assert {f"provenance.{t}" for t in DM_TABLES} <= names
     assert {"archive.processing_session", "archive.run_step", "tap_schema.columns"} <= names
-    assert "archive.ingest_reject" not in names  # bookkeeping is not published
+    # the operator's ingest bookkeeping is published (issue 13), the scan bookkeeping not
+    assert {
+        "archive.ingest_file",
+        "archive.ingest_reject",
+        "archive.ingest_conflict",
+        "archive.ingest_file_age",
+    } <= names
+    assert "archive.scan_file" not in names
 
 
 def test_every_published_column_matches_the_model(engine: sa.Engine) -> None:
@@ -78,7 +85,9 @@ def test_reader_role_reads_only_published_tables(engine: sa.Engine) -> None:
         assert conn.execute(sa.text("SELECT count(*) FROM provenance.entity")).scalar() == 0
         assert conn.execute(sa.text("SELECT count(*) FROM archive.run_step")).scalar() == 0
         assert conn.execute(sa.text("SELECT count(*) FROM tap_schema.tables")).scalar() > 0
-        for private in ("archive.ingest_reject", "archive.ingest_file", "uws.job"):
+        # the ingest bookkeeping is published (issue 13)
+        assert conn.execute(sa.text("SELECT count(*) FROM archive.ingest_reject")).scalar() == 0
+        for private in ("archive.scan_file", "uws.job"):
             with pytest.raises(ProgrammingError, match="permission denied"):
                 conn.execute(sa.text(f"SELECT count(*) FROM {private}"))
             conn.rollback()

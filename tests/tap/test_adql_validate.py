@@ -301,7 +301,7 @@ CASES = [
     ("SELECT relname FROM pg_class", "unknown table 'pg_class'", 1, 21),
     ("SELECT * FROM information_schema.tables", "unknown table", 1, 34),
     ("SELECT * FROM public.users", "unknown table 'public.users'", 1, 22),
-    ("SELECT * FROM archive.ingest_file", "unknown table 'archive.ingest_file'", 1, 23),
+    ("SELECT * FROM archive.scan_file", "unknown table 'archive.scan_file'", 1, 23),
     ("SELECT * FROM db.provenance.entity", "unknown table", 1, 29),
     ("SELECT id FROM provenance.entiy", "did you mean 'provenance.entity'?", 1, 27),
     ("SELECT id FROM entiy", "did you mean 'entity'?", 1, 16),

@@ -371,6 +371,10 @@ def _cells(doc: bytes) -> list[tuple[str, ...]]:
     return sorted(rows, key=repr)
 
 
+#: views with a column that follows the clock (two queries never agree on it)
+_STABLE = {"archive.ingest_file_age": "ingest_file_id, path, status, last_ingest"}
+
+
 def test_binary2_from_postgresql_reads_like_tabledata(tap_server: str) -> None:
     """Over real HTTP, for every table: BINARY2 (rows written by PostgreSQL) and TABLEDATA
     (written by Python) give astropy the same values."""
@@ -383,7 +387,11 @@ def test_binary2_from_postgresql_reads_like_tabledata(tap_server: str) -> None:
         for fmt in ("votable/b2", "votable/td"):
             r = requests.post(
                 tap_server + "/sync",
-                data={"LANG": "ADQL", "QUERY": f"SELECT * FROM {table.name}", "FORMAT": fmt},
+                data={
+                    "LANG": "ADQL",
+                    "QUERY": f"SELECT {_STABLE.get(table.name, '*')} FROM {table.name}",
+                    "FORMAT": fmt,
+                },
                 timeout=60,
             )
             assert r.status_code == 200, (table.name, r.text[:500])

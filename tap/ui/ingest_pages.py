@@ -1,0 +1,116 @@
+"""Ingest pages of the UI: ``/ui/ingest`` (history) and ``/ui/ingest/<id>`` (one file).
+
+What an operator asks after a nightly ingest, without psql: which files were read,
+which are partial, which had rejected lines or conflicting values, and for one file
+its offsets, counts by kind, every rejected line (line, reason, the raw text escaped)
+and every value that conflicted with the archive. Every "rejected N" of the UI links to
+the file's page (:func:`ingest_href`, a template helper).
+
+Configuration (``app.config``): ``PROVDB_UI_INGEST_PAGE`` (files per history page,
+default 50).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import current_app, render_template, request, url_for
+
+from tap.ui import ingest_queries
+from tap.ui.routes import DEFAULT_MAX_ROWS, PageError, _connect, bp
+
+__all__ = ["ingest_file", "ingest_history"]
+
+DEFAULT_PER_PAGE = 50
+#: the TAP tables an operator reads further (shown as ADQL on the file page)
+_ADQL_REJECTS = (
+    "SELECT line_number, reason, raw_text FROM archive.ingest_reject "
+    "WHERE ingest_file_id = {id} ORDER BY line_number"
+)
+_ADQL_CONFLICTS = (
+    "SELECT line_number, table_name, object_id, attribute, kept_value, new_value "
+    "FROM archive.ingest_conflict WHERE ingest_file_id = {id} ORDER BY line_number"
+)
+
+
+@bp.app_context_processor
+def _ingest_helpers() -> dict[str, Any]:
+    def ingest_href(file_id: int, anchor: str | None = None) -> str:
+        url = url_for("ui.ingest_file", file_id=file_id)
+        return f"{url}#{anchor}" if anchor else url
+
+    return {"ingest_href": ingest_href}
+
+
+def _int_arg(name: str, default: int) -> int:
+    text = request.args.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise PageError(400, f"Bad {name}", f"{name}={text!r}: give a whole number >= 1") from None
+    if value < 1:
+        raise PageError(400, f"Bad {name}", f"{name}={text!r}: give a whole number >= 1")
+    return value
+
+
+@bp.route("/ingest", methods=["GET"])
+def ingest_history() -> Any:
+    """Ingested files by last ingest: status, counts, rejects, conflicts, duration."""
+    status = request.args.get("status", "").strip() or None
+    if status is not None and status not in ingest_queries.STATUSES:
+        raise PageError(
+            400,
+            "Bad status",
+            f"status={status!r}: give one of {', '.join(ingest_queries.STATUSES)}",
+        )
+    rejected = request.args.get("rejected", "") in ("1", "true", "yes")
+    page = _int_arg("page", 1)
+    per_page = int(current_app.config.get("PROVDB_UI_INGEST_PAGE", DEFAULT_PER_PAGE))
+    with _connect() as conn:
+        found = ingest_queries.history(
+            conn, page=page, per_page=per_page, status=status, rejected=rejected
+        )
+    pages = max(1, -(-found["total"] // per_page))
+    if page > pages and found["total"]:
+        raise PageError(404, "No such page", f"page {page}: there are {pages} page(s)")
+
+    def page_url(n: int) -> str:
+        args = {"page": n, "status": status or "", "rejected": "1" if rejected else ""}
+        return url_for("ui.ingest_history") + "?" + urlencode({k: v for k, v in args.items() if v})
+
+    return render_template(
+        "ui/ingest.html",
+        files=found["files"],
+        total=found["total"],
+        page=page,
+        pages=pages,
+        per_page=per_page,
+        status=status,
+        rejected=rejected,
+        page_url=page_url,
+        statuses=ingest_queries.STATUSES,
+    )
+
+
+@bp.route("/ingest/<int:file_id>", methods=["GET"])
+def ingest_file(file_id: int) -> Any:
+    """One ingested file: status, offsets, counts by kind, rejected lines, conflicts."""
+    limit = int(current_app.config.get("PROVDB_UI_MAX_ROWS", DEFAULT_MAX_ROWS))
+    with _connect() as conn:
+        found = ingest_queries.file_page(conn, file_id, limit=limit)
+    if found is None:
+        raise PageError(
+            404,
+            f"No ingested file {file_id}",
+            "The archive has no ingested file with this id: see the ingest history.",
+        )
+    return render_template(
+        "ui/ingest_file.html",
+        limit=limit,
+        adql_rejects=_ADQL_REJECTS.format(id=file_id),
+        adql_conflicts=_ADQL_CONFLICTS.format(id=file_id),
+        **found,
+    )
