@@ -6,8 +6,10 @@ It subclasses sqlglot's PostgreSQL dialect and takes almost everything away:
   parse and can then be refused with a precise message, e.g. ``LIMIT``), no ``/* */``
   comments, no ``E''``/``B''``/``X''``/``$$`` strings, no ``::``/``->``/``~`` operators;
 * the parser knows only ADQL's functions: the aggregates, ``LOWER``, ``UPPER``,
-  ``COALESCE``, ``CAST`` and the ADQL mathematical functions (parsed into
-  :class:`ADQLFunction`); any other name becomes ``exp.Anonymous`` and is refused later;
+  ``COALESCE``, ``CAST``, the ADQL mathematical functions (parsed into
+  :class:`ADQLFunction`) and the geometry functions offered (parsed into
+  :class:`~tap.adql.geometry.GeoFunction`, written by :mod:`tap.adql.geometry_sql`); any
+  other name becomes ``exp.Anonymous`` and is refused later;
 * the generator writes :class:`ADQLFunction` as type-correct PostgreSQL (``LOG`` is
   ``ln``, ``ROUND(x, n)`` goes through ``numeric``, ...) from the argument types that
   :func:`sqlglot.optimizer.annotate_types.annotate_types` put on the tree.
@@ -28,6 +30,10 @@ from sqlglot.generators.postgres import PostgresGenerator
 from sqlglot.parsers.postgres import PostgresParser
 from sqlglot.tokens import TokenType
 from sqlglot.trie import new_trie
+
+from tap.adql.geometry import SUPPORTED as GEOMETRY_FUNCTIONS
+from tap.adql.geometry import GeoFunction, geo_builder
+from tap.adql.geometry_sql import comparison_sql, geo_function_sql
 
 __all__ = ["ADQL", "MATH_FUNCTIONS", "SQLGLOT_VERSION", "ADQLFunction"]
 
@@ -127,6 +133,22 @@ def _aggregated(expression: exp.Expr) -> exp.Expr | None:
     if isinstance(arg, exp.Distinct):
         return arg.expressions[0] if arg.expressions else None
     return arg
+
+
+_GEOMETRY_TYPES = {
+    "CONTAINS": exp.DType.INT,
+    "INTERSECTS": exp.DType.INT,
+    "DISTANCE": exp.DType.DOUBLE,
+    "COORD1": exp.DType.DOUBLE,
+    "COORD2": exp.DType.DOUBLE,
+    "COORDSYS": exp.DType.VARCHAR,
+}
+
+
+def _annotate_geo_function(self: t.Any, expression: GeoFunction) -> GeoFunction:
+    # geometry values (POINT, CIRCLE, ...) have no SQL type: they never reach the output
+    self._set_type(expression, _GEOMETRY_TYPES.get(expression.name, exp.DType.UNKNOWN))
+    return expression
 
 
 def _annotate_aggregate(self: t.Any, expression: exp.Expr) -> exp.Expr:
@@ -264,7 +286,7 @@ _REFUSED_KEYWORDS = (
 
 
 class ADQL(Postgres):
-    """ADQL 2.1 (without geometry) read, PostgreSQL written."""
+    """ADQL 2.1 read (geometry: see :mod:`tap.adql.geometry`), PostgreSQL written."""
 
     class Tokenizer(Postgres.Tokenizer):
         KEYWORDS: t.ClassVar[dict[str, TokenType]] = {
@@ -307,6 +329,7 @@ class ADQL(Postgres):
                 for name in ("COUNT", "SUM", "AVG", "MIN", "MAX", "LOWER", "UPPER", "COALESCE")
             },
             **{name: _adql_function_builder(name) for name in MATH_FUNCTIONS},
+            **{name: geo_builder(name) for name in GEOMETRY_FUNCTIONS},
         }
         FUNCTION_PARSERS: t.ClassVar[dict[str, t.Callable]] = {
             "CAST": PostgresParser.FUNCTION_PARSERS["CAST"],
@@ -365,9 +388,29 @@ class ADQL(Postgres):
         TRANSFORMS: t.ClassVar = {
             **PostgresGenerator.TRANSFORMS,
             ADQLFunction: _adql_function_sql,
+            GeoFunction: geo_function_sql,
             exp.Sum: _sum_sql,
             exp.Avg: _avg_sql,
         }
+
+        # comparisons with CONTAINS / INTERSECTS / DISTANCE become spherical conditions
+        def eq_sql(self, expression: exp.EQ) -> str:
+            return comparison_sql(self, expression) or super().eq_sql(expression)
+
+        def neq_sql(self, expression: exp.NEQ) -> str:
+            return comparison_sql(self, expression) or super().neq_sql(expression)
+
+        def lt_sql(self, expression: exp.LT) -> str:
+            return comparison_sql(self, expression) or super().lt_sql(expression)
+
+        def lte_sql(self, expression: exp.LTE) -> str:
+            return comparison_sql(self, expression) or super().lte_sql(expression)
+
+        def gt_sql(self, expression: exp.GT) -> str:
+            return comparison_sql(self, expression) or super().gt_sql(expression)
+
+        def gte_sql(self, expression: exp.GTE) -> str:
+            return comparison_sql(self, expression) or super().gte_sql(expression)
 
         def column_sql(self, expression: exp.Column) -> str:
             sql = super().column_sql(expression)
@@ -387,6 +430,7 @@ class ADQL(Postgres):
     EXPRESSION_METADATA: t.ClassVar = {
         **Postgres.EXPRESSION_METADATA,
         ADQLFunction: {"annotator": _annotate_adql_function},
+        GeoFunction: {"annotator": _annotate_geo_function},
         exp.Sum: {"annotator": _annotate_aggregate},
         exp.Avg: {"annotator": _annotate_aggregate},
     }

@@ -30,6 +30,7 @@ from sqlglot.optimizer.scope import Scope
 
 from tap.adql.dialect import type_of
 from tap.adql.errors import ADQLError, position
+from tap.adql.geometry import GeoFunction
 from tap.adql.schema import TableInfo
 
 __all__ = ["check_grouping", "check_types"]
@@ -114,6 +115,13 @@ def _check_condition(adql: str, clause: str, node: exp.Expr | None) -> None:
     kind = type_of(inner)
     if kind in (exp.DType.BOOLEAN, exp.DType.UNKNOWN, exp.DType.NULL):
         return
+    if isinstance(inner, GeoFunction) and inner.name in ("CONTAINS", "INTERSECTS"):
+        _fail(
+            adql,
+            inner,
+            f"{clause} needs a condition: {inner.name} returns 0 or 1",
+            f"compare it: {inner.name}(...) = 1",
+        )
     _fail(
         adql,
         inner,

@@ -29,6 +29,7 @@ from sqlglot.schema import MappingSchema
 
 from tap.adql.dialect import ADQL, ADQLFunction, type_of
 from tap.adql.errors import ADQLError
+from tap.adql.geometry import GeoFunction
 from tap.adql.resolve import Resolver
 from tap.adql.schema import CatalogIndex, TableInfo, catalog_index, upload_info
 from tap.adql.semantics import check_grouping, check_types
@@ -333,6 +334,13 @@ def _votable_type(node: exp.Expr) -> tuple[str, str | None, str | None]:
 
 # ----------------------------------------------------------------------------- fields
 
+#: unit and UCD of the geometry functions' results
+_GEO_FIELDS: dict[str, tuple[str | None, str | None]] = {
+    "DISTANCE": ("deg", "pos.angDistance"),
+    "COORD1": ("deg", None),
+    "COORD2": ("deg", None),
+}
+
 
 def _unalias(node: exp.Expr) -> exp.Expr:
     return node.this if isinstance(node, exp.Alias) else node
@@ -395,6 +403,8 @@ class _Fields:
                 datatype, arraysize, xtype = self.computed_type(node, operands, position)
                 unit = self.unit_of(node, scope)
                 ucd = "meta.number" if isinstance(node, exp.Count) else None
+                if isinstance(node, GeoFunction):
+                    unit, ucd = _GEO_FIELDS.get(node.name, (None, None))
                 fields.append(Field(name, datatype, arraysize, xtype, ucd=ucd, unit=unit))
             alias = exp.Identifier(this=name, quoted=True)
             if isinstance(projection, exp.Alias):
@@ -441,7 +451,7 @@ class _Fields:
                 return projection.alias  # a column merged by USING / NATURAL JOIN
         elif isinstance(node, exp.Column):
             return node.name
-        if isinstance(node, ADQLFunction):
+        if isinstance(node, ADQLFunction | GeoFunction):
             return node.name.lower()
         if isinstance(node, exp.Func) and not isinstance(node, exp.Cast):
             return node.sql_name().lower()

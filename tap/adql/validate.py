@@ -22,6 +22,8 @@ from sqlglot.tokens import Token, TokenType
 
 from tap.adql.dialect import ADQL, MATH_FUNCTIONS, ADQLFunction
 from tap.adql.errors import ADQLError, position
+from tap.adql.geometry import SUPPORTED as SUPPORTED_GEOMETRY
+from tap.adql.geometry import GeoFunction, check_geometry
 
 __all__ = [
     "GEOMETRY_FUNCTIONS",
@@ -62,7 +64,7 @@ RESERVED_WORDS = frozenset(
     """.split()  # noqa: SIM905 - the list as the standard prints it
 )
 
-#: ADQL geometry functions (optional feature adqlgeo, not offered by this service).
+#: ADQL geometry functions (optional feature adqlgeo; those offered: SUPPORTED_GEOMETRY).
 GEOMETRY_FUNCTIONS = frozenset(
     {
         "AREA", "BOX", "CENTROID", "CIRCLE", "CONTAINS", "COORD1", "COORD2", "COORDSYS",
@@ -82,6 +84,7 @@ KNOWN_FUNCTIONS = (
     "UPPER",
     "COALESCE",
     "CAST",
+    *SUPPORTED_GEOMETRY,
 )
 
 _REGULAR_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -446,6 +449,7 @@ _ALLOWED_ARGS: dict[type[exp.Expr], frozenset[str]] = {
         exp.DataType: {"this", "expressions", "nested"},
         exp.DataTypeParam: {"this"},
         ADQLFunction: {"this", "expressions"},
+        GeoFunction: {"this", "expressions"},
     }.items()
 }  # fmt: skip
 
@@ -563,7 +567,11 @@ class _Checker:
         name = node.name
         upper = name.upper()
         if upper in GEOMETRY_FUNCTIONS:
-            self.fail(f"geometry functions are not supported by this service ({upper})", node)
+            self.fail(
+                f"the geometry function {upper} is not supported by this service",
+                node,
+                hint="supported: " + ", ".join(SUPPORTED_GEOMETRY),
+            )
         if upper == "IN_UNIT":
             self.fail("IN_UNIT is not supported by this service", node)
         self.fail(f"unknown function '{name}'", node, hint=_suggest(name, KNOWN_FUNCTIONS))
@@ -697,7 +705,13 @@ class _Checker:
             expected = str(low) if low == high else f"{low} or {high}"
             self.fail(f"{name} takes {expected} argument(s), got {count}", node)
 
+    def check_geofunction(self, node: GeoFunction) -> None:
+        def fail(message: str, where: exp.Expr, hint: str | None = None) -> t.NoReturn:
+            self.fail(message, where, hint=hint)
+
+        check_geometry(node, fail)
+
 
 def check_tree(adql: str, tokens: list[Token], tree: exp.Query) -> None:
-    """Refuse any node, argument, function or name outside ADQL 2.1 (minus geometry)."""
+    """Refuse any node, argument, function or name outside what this service offers."""
     _Checker(adql, tokens).check(tree)

@@ -50,6 +50,19 @@ LANGUAGE_FEATURES: dict[str, list[tuple[str, str]]] = {
         ("INTERSECT", "INTERSECT [ALL]"),
     ],
     "adql-offset": [("OFFSET", "skip rows after ORDER BY, before TOP")],
+    # spherical (great-circle) semantics in ICRS degrees, plain SQL (no pgSphere)
+    "adqlgeo": [
+        ("POINT", "POINT(lon, lat); a geometry argument, not a result column"),
+        ("CIRCLE", "CIRCLE(lon, lat, radius) or CIRCLE(point, radius)"),
+        ("BOX", "BOX(lon, lat, width, height): the polygon of its corners; constants"),
+        ("POLYGON", "POLYGON(lon1, lat1, ...) or POLYGON(point, ...): constant vertices"),
+        ("CONTAINS", "CONTAINS(point, circle|box|polygon), CONTAINS(circle, circle)"),
+        ("INTERSECTS", "INTERSECTS with a point on one side, or of two circles"),
+        ("DISTANCE", "DISTANCE(point, point) or DISTANCE(lon1, lat1, lon2, lat2), degrees"),
+        ("COORD1", "longitude of a point"),
+        ("COORD2", "latitude of a point"),
+        ("COORDSYS", "'ICRS'"),
+    ],
 }
 
 OUTPUT_FORMATS = (
@@ -150,7 +163,7 @@ def capabilities(base: str, config: TapConfig, *, upload: bool = True) -> str:
             "<language><name>ADQL</name>",
             '<version ivo-id="ivo://ivoa.net/std/ADQL#v2.0">2.0</version>',
             '<version ivo-id="ivo://ivoa.net/std/ADQL#v2.1">2.1</version>',
-            "<description>ADQL 2.1 without geometry, translated to PostgreSQL</description>",
+            "<description>ADQL 2.1 with spherical geometry, translated to PostgreSQL</description>",
             *features,
             "</language>",
             *formats,
