@@ -27,7 +27,7 @@ from functools import partial
 from typing import Any
 
 from tap.votable.document import error_document, votable_stream
-from tap.votable.fields import Field
+from provdb.votable.fields import Field
 from tap.votable.stream import ResultStream
 from tap.votable.textformats import csv_stream, json_stream, tsv_stream
 

@@ -34,7 +34,7 @@ from tap.adql.schema import CatalogIndex, TableInfo, catalog_index, upload_info
 from tap.adql.semantics import check_grouping, check_types
 from tap.adql.validate import check_tree, parse, tokenize
 from tap.catalog import Catalog
-from tap.votable.fields import Field
+from provdb.votable.fields import Field
 
 __all__ = ["Translation", "translate"]
 

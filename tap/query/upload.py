@@ -17,7 +17,7 @@ from typing import Any
 from tap.config import TapConfig
 from tap.errors import UsageError
 from tap.query.execute import UploadTable
-from tap.votable.fields import Field
+from provdb.votable.fields import Field
 
 __all__ = ["load_uploads", "read_votable", "sql_table_name"]
 

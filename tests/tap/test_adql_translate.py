@@ -13,7 +13,7 @@ import pytest
 from tap.adql import LANGUAGE_FEATURES, ADQLError, Translation, translate, upload_table_name
 from tap.adql.schema import split_name
 from tap.catalog import Catalog, catalog_from_metadata
-from tap.votable.fields import Field
+from provdb.votable.fields import Field
 
 CATALOG = catalog_from_metadata()
 

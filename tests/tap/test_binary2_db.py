@@ -29,7 +29,7 @@ from tap.votable import binary2_copy
 from tap.votable.binary2 import Binary2Rows
 from tap.votable.binary2_copy import CopyDecoder, plan_binary2_copy
 from tap.votable.binary2_sql import plan_binary2_sql
-from tap.votable.fields import Field
+from provdb.votable.fields import Field
 
 # (column, PostgreSQL type, VOTable field, values: one per row)
 COLUMNS: list[tuple[str, str, Field, list[str]]] = [
