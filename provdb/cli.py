@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -56,6 +57,7 @@ def db() -> None:
       provdb db status               # server, location, version, migration
       provdb db status --json        # the same, machine-readable
       provdb db downgrade            # revert the last migration
+      provdb db revision -m "add run notes" --autogenerate   # write a new migration
       provdb db dump backup.dump     # back the archive up (pg_dump custom format)
       provdb db restore backup.dump  # into a new, empty archive
       PROVDB_DATABASE_URL=postgresql+psycopg://me@dbhost/provdb provdb db upgrade
@@ -166,6 +168,47 @@ def db_status(as_json: bool) -> None:
             click.echo("The schema is not at the newest migration: run `provdb db upgrade`.")
     if not st.up_to_date:
         sys.exit(1)
+
+
+@db.command("revision", context_settings=CONTEXT_SETTINGS)
+@click.option("-m", "--message", required=True, help="What the migration changes (its name).")
+@click.option(
+    "--autogenerate",
+    is_flag=True,
+    help="Compare the models (provdb/schema) with the database and write the operations.",
+)
+@click.option(
+    "--directory",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Migrations folder to write into (default: the checkout's migrations/).",
+)
+@handle_errors
+def db_revision(message: str, autogenerate: bool, directory: Path | None) -> None:
+    """Write a new migration script into migrations/versions, for a schema change.
+
+    The script is named like the others (DATE_NUMBER_message.py, revision id the next
+    number). With --autogenerate Alembic compares provdb/schema's models with the
+    configured (or embedded) database, which must be at the newest migration: READ
+    and edit the script, autogenerate cannot see renames and misses some changes.
+    Then `provdb db upgrade` applies it; tests/provdb/test_migrations.py fails while
+    models and migrations differ.
+
+    \b
+    Examples:
+      provdb db upgrade && provdb db revision -m "add run notes" --autogenerate
+      provdb db revision -m "backfill run notes"        # empty script, by hand
+    """
+    from provdb import migrate
+
+    if not autogenerate:
+        path = migrate.revision(message, directory=directory)
+    else:
+        database = open_archive()
+        try:
+            path = migrate.revision(message, engine=database.engine, directory=directory)
+        finally:
+            database.dispose()
+    click.echo(f"Wrote {path}: read and edit it, then run `provdb db upgrade`.")
 
 
 # ----------------------------------------------------------------------------- ingest
