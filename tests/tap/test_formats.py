@@ -124,9 +124,43 @@ def test_unknown_formats_are_refused_with_the_list(value):
         assert accepted in message
 
 
+#: what each accepted spelling resolves to: (name, Content-Type, serialization)
+RESOLVED = {
+    "votable": ("votable", VOT, "binary2"),
+    **dict.fromkeys(
+        ("votable/b2", "votableb2", "binary2", "votable/binary2"),
+        ("votable", f"{VOT};serialization=BINARY2", "binary2"),
+    ),
+    **dict.fromkeys(
+        ("votable/td", "votabletd", "tabledata", "votable/tabledata"),
+        ("votable/td", f"{VOT};serialization=TABLEDATA", "tabledata"),
+    ),
+    "csv": ("csv", "text/csv;header=present", None),
+    "tsv": ("tsv", "text/tab-separated-values", None),
+    "json": ("json", "application/json", None),
+    VOT: ("votable", VOT, "binary2"),
+    f"{VOT};serialization=BINARY2": ("votable", f"{VOT};serialization=BINARY2", "binary2"),
+    f"{VOT};serialization=TABLEDATA": (
+        "votable/td",
+        f"{VOT};serialization=TABLEDATA",
+        "tabledata",
+    ),
+    "text/xml": ("votable", "text/xml", "binary2"),
+    "application/xml": ("votable", "application/xml", "binary2"),
+    "text/csv": ("csv", "text/csv;header=present", None),
+    "text/csv;header=present": ("csv", "text/csv;header=present", None),
+    "text/csv;header=absent": ("csv", "text/csv;header=absent", None),
+    "text/tab-separated-values": ("tsv", "text/tab-separated-values", None),
+    "application/json": ("json", "application/json", None),
+}
+
+
 def test_every_accepted_value_resolves():
+    assert set(ACCEPTED) == set(RESOLVED)
     for value in ACCEPTED:
-        resolve_format(value)
+        fmt = resolve_format(value)
+        assert (fmt.name, fmt.mime, fmt.serialization) == RESOLVED[value], value
+        assert fmt.is_votable == fmt.name.startswith("votable"), value
 
 
 @pytest.mark.parametrize(

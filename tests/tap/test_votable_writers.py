@@ -8,7 +8,6 @@ import math
 import shutil
 import struct
 import subprocess
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -572,35 +571,3 @@ def test_votlint_would_complain(tmp_path):
     path.write_bytes(doc)
     out = subprocess.run([stilts, "votlint", f"votable={path}"], capture_output=True, text=True)
     assert "ERROR" in out.stdout + out.stderr
-
-
-# ----------------------------------------------------------------------------- speed
-
-
-def test_speed_report(capsys):
-    """Not a pass/fail check: prints rows/s for 200k rows x 8 columns."""
-    fields = [f for f in FIELDS if f.name != "s"]
-    base = datetime(2020, 1, 1)
-    n = 200_000
-    rows = [
-        (
-            i,
-            i % 1000,
-            i * 1e-3,
-            (i % 50) / 3,
-            f"object_{i:07d}",
-            ("alpha", "beta", "γ")[i % 3],
-            i % 2 == 0,
-            base + timedelta(seconds=i, milliseconds=i % 7),
-        )
-        for i in range(n)
-    ]
-    batches = [rows[i : i + 10_000] for i in range(0, n, 10_000)]
-    lines = []
-    for serialization in SERIALIZATIONS:
-        start = time.perf_counter()
-        size = sum(len(c) for c in votable_stream(fields, batches, serialization=serialization))
-        elapsed = time.perf_counter() - start
-        lines.append(f"{serialization}: {n / elapsed:,.0f} rows/s ({size / 1e6:.1f} MB)")
-    with capsys.disabled():
-        print("\nVOTable writer speed, 200k rows x 8 columns: " + "; ".join(lines))
