@@ -670,37 +670,6 @@ def scan(paths: tuple[str, ...], hash_name: str, jobs: int, quiet: bool) -> None
     sys.exit(code)
 
 
-@cli.command("versions", context_settings=CONTEXT_SETTINGS)
-@click.option(
-    "--product-type",
-    help="Only products of this data level (R0, DL1, DL2, DL3...; case-insensitive).",
-)
-@click.option("--package", help="Only this package (lstchain, ctapipe, ctapipe_io_lst...).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
-@handle_errors
-def versions(product_type: str | None, package: str | None, as_json: bool) -> None:
-    """Show how many products each software version made.
-
-    Versions come from the products' own metadata (`provdb scan`: column "from files")
-    and from the session of the activity that generated them (`provdb ingest`: lstosa's
-    software_version, a ctapipe tool's version, the session environment's packages:
-    column "from logs"). In ADQL the same is the view archive.product_version.
-
-    \b
-    Examples:
-      provdb versions
-      provdb versions --product-type DL2 --package lstchain
-      provdb versions --json > versions.json
-    """
-    from provdb.versions import run_versions
-
-    sys.exit(
-        run_versions(
-            Settings.from_env(), product_type=product_type, package=package, as_json=as_json
-        )
-    )
-
-
 # The provenance answers' commands live in provdb/answers/ (imported after ``cli`` exists:
 # their modules do not import this one)
 from provdb.answers.check_cli import check  # noqa: E402
@@ -708,8 +677,9 @@ from provdb.answers.recipe_cli import diff_cmd, reproduce_cmd  # noqa: E402
 from provdb.answers.stats_cli import stats as stats_cmd  # noqa: E402
 from provdb.demo_cli import demo  # noqa: E402
 from provdb.push.push_cli import push, token  # noqa: E402
+from provdb.versions_cli import versions  # noqa: E402
 
-for _command in (reproduce_cmd, diff_cmd, check, stats_cmd, demo, token, push):
+for _command in (reproduce_cmd, diff_cmd, check, stats_cmd, demo, token, push, versions):
     cli.add_command(_command)
 
 from provdb.backup_cli import dump_cmd, restore_cmd  # noqa: E402

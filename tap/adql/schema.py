@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tap.catalog import Catalog
 from provdb.votable.fields import Field
+from tap.catalog import Catalog
 
 __all__ = [
     "UPLOAD_SCHEMA",
