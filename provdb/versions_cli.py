@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import click
 
-from provdb.cli_support import CONTEXT_SETTINGS, handle_errors
-from provdb.config import Settings
+from provdb.cli_support import CONTEXT_SETTINGS, handle_errors, open_archive
 from provdb.versions import products_by_version
 
 __all__ = ["run_versions", "versions"]
@@ -36,34 +34,18 @@ def versions(product_type: str | None, package: str | None, as_json: bool) -> No
       provdb versions --product-type DL2 --package lstchain
       provdb versions --json > versions.json
     """
-    sys.exit(
-        run_versions(
-            Settings.from_env(), product_type=product_type, package=package, as_json=as_json
-        )
-    )
+    sys.exit(run_versions(product_type=product_type, package=package, as_json=as_json))
 
 
-def run_versions(
-    settings: Any, *, product_type: str | None, package: str | None, as_json: bool
-) -> int:
+def run_versions(*, product_type: str | None, package: str | None, as_json: bool) -> int:
     """``provdb versions``: print products per package and version; returns the exit status."""
     import json
 
     from rich.console import Console
     from rich.table import Table
 
-    from provdb import migrate
-    from provdb.db import connect
-    from provdb.errors import ConfigError
-
-    database = connect(settings)
+    database = open_archive(current=True)
     try:
-        state = migrate.state(database.engine)
-        if not state.up_to_date:
-            raise ConfigError(
-                f"the archive schema is at migration {state.current or 'none'}, not "
-                f"{state.head}: run `provdb db upgrade` first"
-            )
         with database.engine.connect() as conn:
             rows = products_by_version(conn, product_type=product_type, package=package)
     finally:
