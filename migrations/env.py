@@ -13,7 +13,8 @@ import provdb.schema
 from provdb.schema.base import SCHEMAS
 
 config = context.config
-target_metadata = provdb.schema.Base.metadata
+# provdb.migrate.revision may compare with other models (its tests do)
+target_metadata = config.attributes.get("target_metadata", provdb.schema.Base.metadata)
 
 
 def include_name(name, type_, parent_names):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -56,6 +57,7 @@ def db() -> None:
       provdb db status               # server, location, version, migration
       provdb db status --json        # the same, machine-readable
       provdb db downgrade            # revert the last migration
+      provdb db revision -m "add run notes" --autogenerate   # write a new migration
       provdb db dump backup.dump     # back the archive up (pg_dump custom format)
       provdb db restore backup.dump  # into a new, empty archive
       PROVDB_DATABASE_URL=postgresql+psycopg://me@dbhost/provdb provdb db upgrade
@@ -166,6 +168,47 @@ def db_status(as_json: bool) -> None:
             click.echo("The schema is not at the newest migration: run `provdb db upgrade`.")
     if not st.up_to_date:
         sys.exit(1)
+
+
+@db.command("revision", context_settings=CONTEXT_SETTINGS)
+@click.option("-m", "--message", required=True, help="What the migration changes (its name).")
+@click.option(
+    "--autogenerate",
+    is_flag=True,
+    help="Compare the models (provdb/schema) with the database and write the operations.",
+)
+@click.option(
+    "--directory",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Migrations folder to write into (default: the checkout's migrations/).",
+)
+@handle_errors
+def db_revision(message: str, autogenerate: bool, directory: Path | None) -> None:
+    """Write a new migration script into migrations/versions, for a schema change.
+
+    The script is named like the others (DATE_NUMBER_message.py, revision id the next
+    number). With --autogenerate Alembic compares provdb/schema's models with the
+    configured (or embedded) database, which must be at the newest migration: READ
+    and edit the script, autogenerate cannot see renames and misses some changes.
+    Then `provdb db upgrade` applies it; tests/provdb/test_migrations.py fails while
+    models and migrations differ.
+
+    \b
+    Examples:
+      provdb db upgrade && provdb db revision -m "add run notes" --autogenerate
+      provdb db revision -m "backfill run notes"        # empty script, by hand
+    """
+    from provdb import migrate
+
+    if not autogenerate:
+        path = migrate.revision(message, directory=directory)
+    else:
+        database = open_archive()
+        try:
+            path = migrate.revision(message, engine=database.engine, directory=directory)
+        finally:
+            database.dispose()
+    click.echo(f"Wrote {path}: read and edit it, then run `provdb db upgrade`.")
 
 
 # ----------------------------------------------------------------------------- ingest
@@ -637,37 +680,6 @@ def scan(paths: tuple[str, ...], hash_name: str, jobs: int, quiet: bool) -> None
     sys.exit(code)
 
 
-@cli.command("versions", context_settings=CONTEXT_SETTINGS)
-@click.option(
-    "--product-type",
-    help="Only products of this data level (R0, DL1, DL2, DL3...; case-insensitive).",
-)
-@click.option("--package", help="Only this package (lstchain, ctapipe, ctapipe_io_lst...).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
-@handle_errors
-def versions(product_type: str | None, package: str | None, as_json: bool) -> None:
-    """Show how many products each software version made.
-
-    Versions come from the products' own metadata (`provdb scan`: column "from files")
-    and from the session of the activity that generated them (`provdb ingest`: lstosa's
-    software_version, a ctapipe tool's version, the session environment's packages:
-    column "from logs"). In ADQL the same is the view archive.product_version.
-
-    \b
-    Examples:
-      provdb versions
-      provdb versions --product-type DL2 --package lstchain
-      provdb versions --json > versions.json
-    """
-    from provdb.versions import run_versions
-
-    sys.exit(
-        run_versions(
-            Settings.from_env(), product_type=product_type, package=package, as_json=as_json
-        )
-    )
-
-
 # The provenance answers' commands live in provdb/answers/ (imported after ``cli`` exists:
 # their modules do not import this one)
 from provdb.answers.check_cli import check  # noqa: E402
@@ -675,8 +687,9 @@ from provdb.answers.recipe_cli import diff_cmd, reproduce_cmd  # noqa: E402
 from provdb.answers.stats_cli import stats as stats_cmd  # noqa: E402
 from provdb.demo_cli import demo  # noqa: E402
 from provdb.push.push_cli import push, token  # noqa: E402
+from provdb.versions_cli import versions  # noqa: E402
 
-for _command in (reproduce_cmd, diff_cmd, check, stats_cmd, demo, token, push):
+for _command in (reproduce_cmd, diff_cmd, check, stats_cmd, demo, token, push, versions):
     cli.add_command(_command)
 
 from provdb.backup_cli import dump_cmd, restore_cmd  # noqa: E402

@@ -1,7 +1,9 @@
 """Run the TAP service under gunicorn (the production server, not Flask's dev server).
 
-``provdb`` never imports ``tap`` at module level: the app factory is named by string
-and imported inside the gunicorn workers.
+``provdb`` sits below ``tap`` and never imports it, except here, lazily and in one
+place (:func:`_service`): the service is started from provdb's CLI, and the gunicorn
+workers import the app factory only when they load it. tests/provdb/test_layers.py keeps
+it so.
 """
 
 from __future__ import annotations
@@ -9,6 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["run_gunicorn"]
+
+
+def _service(module: str) -> Any:
+    """The module ``tap.<module>`` (the one import of tap in provdb).
+
+    Each caller names only what it needs: the master reads the settings (``config``)
+    before PROMETHEUS_MULTIPROC_DIR is set, and only the workers import ``app`` (and
+    with it prometheus_client).
+    """
+    import importlib
+
+    return importlib.import_module(f"tap.{module}")
 
 
 def _metrics_dir(workers: int) -> tuple[str | None, bool]:
@@ -22,9 +36,7 @@ def _metrics_dir(workers: int) -> tuple[str | None, bool]:
     import tempfile
     from pathlib import Path
 
-    from tap.config import TapConfig  # lazily: provdb never imports tap at module level
-
-    if not TapConfig.from_env().metrics:
+    if not _service("config").TapConfig.from_env().metrics:
         return None, False
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if given:
@@ -76,9 +88,7 @@ def run_gunicorn(*, host: str, port: int, workers: int, threads: int) -> None:
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            from tap.app import create_app
-
-            return create_app()
+            return _service("app").create_app()
 
     metrics_dir, created = _metrics_dir(workers)
     master = os.getpid()

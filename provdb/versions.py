@@ -23,10 +23,10 @@ works inside the caller's transaction (nothing here commits).
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterator
 from typing import Any
+
+from provdb.cursor import cursor
 
 __all__ = [
     "TRACKED_PACKAGES",
@@ -111,26 +111,6 @@ def parse_version(text: Any) -> tuple[str, int | None, int | None, int | None] |
 
 
 # ----------------------------------------------------------------------------- database
-
-
-@contextlib.contextmanager
-def _cursor(conn: Any) -> Iterator[Any]:
-    """A psycopg cursor on ``conn`` (psycopg connection or cursor, SQLAlchemy connection)."""
-    import psycopg
-
-    if isinstance(conn, psycopg.Cursor):
-        yield conn
-        return
-    if isinstance(conn, psycopg.Connection):
-        with conn.cursor() as cur:
-            yield cur
-        return
-    driver = getattr(getattr(conn, "connection", None), "driver_connection", None)
-    if isinstance(driver, psycopg.Connection):
-        with driver.cursor() as cur:
-            yield cur
-        return
-    raise TypeError(f"not a database connection: {type(conn).__name__}")
 
 
 def session_table() -> str:
@@ -231,7 +211,7 @@ def sync_session_versions(conn: Any, session_ids: list[str] | None = None) -> in
             return 0
         todo += " AND s.id = ANY(%s)"
         params = (list(session_ids),)
-    with _cursor(conn) as cur:
+    with cursor(conn) as cur:
         cur.execute(todo + "), " + SESSION_ROWS_SQL, params or None)
         return max(cur.rowcount, 0)
 
@@ -282,7 +262,7 @@ def products_by_version(
         "ORDER BY package, major NULLS LAST, minor NULLS LAST, patch NULLS LAST, version, "
         "product_type NULLS LAST"
     )
-    with _cursor(conn) as cur:
+    with cursor(conn) as cur:
         cur.execute(sql, params or None)
         names = [d.name for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
@@ -318,75 +298,10 @@ def products_with_version(
         "ORDER BY location, version LIMIT %s"
     )
     params.append(int(limit))
-    with _cursor(conn) as cur:
+    with cursor(conn) as cur:
         cur.execute(sql, params)
         names = [d.name for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 # ----------------------------------------------------------------------------- CLI
-
-
-def run_versions(
-    settings: Any, *, product_type: str | None, package: str | None, as_json: bool
-) -> int:
-    """``provdb versions``: print products per package and version; returns the exit status."""
-    import json
-
-    from rich.console import Console
-    from rich.table import Table
-
-    from provdb import migrate
-    from provdb.db import connect
-    from provdb.errors import ConfigError
-
-    database = connect(settings)
-    try:
-        state = migrate.state(database.engine)
-        if not state.up_to_date:
-            raise ConfigError(
-                f"the archive schema is at migration {state.current or 'none'}, not "
-                f"{state.head}: run `provdb db upgrade` first"
-            )
-        with database.engine.connect() as conn:
-            rows = products_by_version(conn, product_type=product_type, package=package)
-    finally:
-        database.dispose()
-    out = Console(highlight=False)
-    if not out.is_terminal:
-        out = Console(highlight=False, width=200)  # piped: never cut versions
-    if as_json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    if not rows:
-        what = " and ".join(
-            x for x in (product_type and f"type {product_type}", package and package) if x
-        )
-        out.print(
-            "No software versions"
-            + (f" for {what}" if what else "")
-            + " in the archive: `provdb ingest` logs or `provdb scan` data files first.",
-            markup=False,
-        )
-        return 0
-    table = Table(title="products by software version", header_style="bold")
-    for name, justify in (
-        ("package", "left"),
-        ("version", "left"),
-        ("product type", "left"),
-        ("products", "right"),
-        ("from files", "right"),
-        ("from logs", "right"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for r in rows:
-        table.add_row(
-            r["package"],
-            r["version"],
-            r["product_type"] or "-",
-            f"{r['n_products']:,}",
-            f"{r['n_from_files']:,}",
-            f"{r['n_from_logs']:,}",
-        )
-    out.print(table)
-    return 0

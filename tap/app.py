@@ -1,7 +1,8 @@
 """Flask application factory of the provdb TAP / ProvSAP service.
 
 ``create_app()`` is what gunicorn, ``provdb serve`` and the tests call; nothing is
-bound at import time. The TAP base URL is ``/tap``.
+bound at import time. The TAP base URL is ``/tap``. This module only assembles: the
+blueprints read the database and settings through :mod:`tap.context`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from flask import Flask, Response, request
 from provdb import __version__
 from provdb.config import Settings
 from tap.config import TapConfig
+from tap.context import init_app
 from tap.db import TapDatabase
 from tap.errors import TapError
 
@@ -50,11 +52,9 @@ def create_app(
     settings = settings or Settings.from_env()
     config = config or TapConfig.from_env()
     app = Flask(__name__)
-    app.config["TAP_CONFIG"] = config
     app.config["PROVDB_SETTINGS"] = settings
     app.config["UP_SINCE"] = datetime.now(UTC)
-    db = TapDatabase(database or connect(settings))
-    app.extensions["provdb_tap_db"] = db
+    init_app(app, TapDatabase(database or connect(settings)), config)
     if config.binary2_copy:
         from tap.votable.binary2_copy import available
 
@@ -116,18 +116,3 @@ def create_app(
         _start(app)
     return app
 
-
-def base_url() -> str:
-    """The public TAP base URL: configured, else from this request (absolute)."""
-    from flask import current_app
-
-    configured = current_app.config["TAP_CONFIG"].base_url
-    if configured:
-        return configured.rstrip("/")
-    return request.host_url.rstrip("/") + "/tap"
-
-
-def tap_db() -> TapDatabase:
-    from flask import current_app
-
-    return current_app.extensions["provdb_tap_db"]

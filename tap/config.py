@@ -15,7 +15,7 @@ PROVDB_TAP_BINARY2_COPY     1 (default): large VOTable BINARY2 results come from
                             COPY turned into BINARY2 by the compiled transcoder (when it
                             was built, see tap/votable/binary2_copy.py); 0: not used
 PROVDB_TAP_BINARY2_SQL      1 (default): PostgreSQL writes VOTable BINARY2 rows when the
-                            COPY path cannot (3-4x faster than Python, see
+                            COPY path cannot (about 2.6x faster than Python: bench/README.md; see
                             tap/votable/binary2_sql.py); 0: Python writes them all
 
 Service metadata and operations

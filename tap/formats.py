@@ -20,14 +20,13 @@ parameters other than ``serialization`` and ``header`` (``charset`` ...) are ign
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from tap.votable.document import error_document, votable_stream
-from tap.votable.fields import Field
+from provdb.votable.fields import Field
+from tap.votable.document import votable_stream
 from tap.votable.stream import ResultStream
 from tap.votable.textformats import csv_stream, json_stream, tsv_stream
 
@@ -75,18 +74,6 @@ class OutputFormat:
     ) -> ResultStream:
         """Shorthand for ``self.writer(fields, batches, **options)``."""
         return self.writer(fields, batches, **options)
-
-    def error_body(self, message: str, *, query: str | None = None) -> tuple[bytes, str]:
-        """An error document in this format where one exists: ``(body, content_type)``.
-
-        VOTable formats give the TAP error VOTable (with this format's MIME type), JSON
-        ``{"error": message}``, CSV and TSV ``text/plain``.
-        """
-        if self.is_votable:
-            return error_document(message, query=query), self.mime
-        if self.name == "json":
-            return (json.dumps({"error": message}) + "\n").encode("utf-8"), self.mime
-        return (message.rstrip("\n") + "\n").encode("utf-8"), "text/plain; charset=utf-8"
 
 
 def _votable(name: str, mime: str, serialization: str) -> OutputFormat:

@@ -50,10 +50,6 @@ class TapParams:
         out.extend(("UPLOAD", f"{n},{u}") for n, u in self.uploads)
         return out
 
-    @classmethod
-    def from_list(cls, items: Iterable[tuple[str, str]]) -> TapParams:
-        return collect(items)
-
 
 def _parse_upload(value: str) -> list[tuple[str, str]]:
     out = []

@@ -42,7 +42,7 @@ import time
 
 from flask import Blueprint, Response, current_app, request
 
-from tap.app import tap_db
+from tap.context import tap_db
 from tap.errors import NotFound, ServiceError, UsageError
 
 __all__ = ["DEFAULT_NODE_LIMIT", "bp", "node_limit", "parse_request"]

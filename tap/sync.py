@@ -6,7 +6,7 @@ import logging
 
 from flask import Blueprint, Response, current_app, request, stream_with_context
 
-from tap.app import tap_db
+from tap.context import tap_db
 from tap.params import collect
 from tap.query.run import prepare, result_stream
 

@@ -25,6 +25,9 @@ from sqlalchemy.engine import URL, make_url
 
 from provdb.samples import path as samples_path
 
+#: under CI a skipped test is a failure (see tests/ci_skips.py)
+pytest_plugins = ["tests.ci_skips"]
+
 REPO = Path(__file__).resolve().parent.parent
 #: the sample tree: the copy shipped in provdb/samples unless PROVDB_SAMPLES names another
 SAMPLES = Path(os.environ.get("PROVDB_SAMPLES") or samples_path()).resolve()

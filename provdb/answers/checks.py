@@ -49,8 +49,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from provdb.cursor import cursor
 from provdb.errors import ProvdbError
-from provdb.lineage.traverse import _cursor, execute
+from provdb.lineage.traverse import execute
 
 __all__ = [
     "ENTITY_RULES",
@@ -450,7 +451,7 @@ def run_checks(
         the_run = m.group(2).lstrip("0") or "0"
     where, params = _session_where(the_night, the_run)
     report = CheckReport(rules=chosen)
-    with _cursor(conn) as cur:
+    with cursor(conn) as cur:
         ids: list[str] | None = None
         if ident is not None:
             found = _rows(cur, "SELECT id FROM provenance.entity WHERE id = %(i)s", {"i": ident})

@@ -181,10 +181,10 @@ def rebuild_flags(conn: Any) -> int:
     int
         Number of flags.
     """
-    from provdb.lineage.traverse import _cursor
+    from provdb.cursor import cursor
 
     if hasattr(conn, "raw_connection") and hasattr(conn, "dispose"):  # Engine
         with conn.begin() as sa_conn:
             return rebuild_flags(sa_conn)
-    with _cursor(conn) as cur:
+    with cursor(conn) as cur:
         return _replace(cur, None)

@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from provdb.cursor import cursor
 from provdb.errors import ProvdbError
-from provdb.lineage.traverse import _candidates, _cursor, _rows, session_table
+from provdb.lineage.traverse import _candidates, _rows, session_table
 
 __all__ = [
     "Affected",
@@ -187,7 +188,7 @@ def resolve_product(conn: Any, ident: str) -> str:
         A file name matches several entities (they are listed).
     """
     cands = _candidates(ident.strip())
-    with _cursor(conn) as cur:
+    with cursor(conn) as cur:
         rows = _rows(
             cur,
             "SELECT id FROM provenance.entity WHERE id = ANY(%(c)s::text[]) "
@@ -249,7 +250,7 @@ def build_recipe(conn: Any, ident: str) -> Recipe:
         Entity id, location or file name (see :func:`resolve_product`).
     """
     product = resolve_product(conn, ident)
-    with _cursor(conn) as cur:
+    with cursor(conn) as cur:
         # walk: frontier of (entity, consumer start); one generation query per level
         chosen: dict[str, dict] = {}  # activity id -> activity row
         deps: dict[str, set[str]] = {}  # activity id -> producer activity ids
@@ -476,7 +477,7 @@ def affected_products(conn: Any, ident: str) -> Affected:
     (a product made several times is listed under each of its generations).
     """
     source = resolve_product(conn, ident)
-    with _cursor(conn) as cur:
+    with cursor(conn) as cur:
         rows = _rows(
             cur,
             "WITH d AS (SELECT DISTINCT l.entity_id FROM archive.lineage l "

@@ -43,8 +43,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from provdb.cursor import cursor
 from provdb.errors import ProvdbError
-from provdb.lineage.traverse import _cursor, execute
+from provdb.lineage.traverse import execute
 
 __all__ = [
     "BY",
@@ -397,7 +398,7 @@ UNION ALL
 SELECT NULL, {_AGGREGATES} FROM base
 ORDER BY 1 NULLS FIRST"""
     rows_sql = f"{base}\nSELECT {_ROW_COLUMNS} FROM base"
-    with _cursor(conn) as cur:
+    with cursor(conn) as cur:
         nights = _check_filters(cur, day, run_key)
         rows = _fetch(cur, groups_sql, params)
         summary = _group(("all", *rows[0][1:]))
@@ -460,6 +461,6 @@ def timeline(
         f"{_base_cte(night=day, run=run_key)}\nSELECT {_ROW_COLUMNS} FROM base "
         "ORDER BY start_time, id"
     )
-    with _cursor(conn) as cur:
+    with cursor(conn) as cur:
         _check_filters(cur, day, run_key)
         return [_activity(r) for r in _fetch(cur, sql, _params(day, run_key))]

@@ -259,10 +259,6 @@ class Loader:
             else:
                 self.flush()
 
-    def add_all(self, rows: list[r.ArchiveRow]) -> None:
-        for row in rows:
-            self.add(row)
-
     def _final(self, target: _Target, values: tuple) -> tuple:
         """Values as written to the staging table (JSON serialised, session extras)."""
         if target.json_columns and target.row_type is not r.EnvironmentRow:

@@ -188,7 +188,8 @@ def run_graph(
     ValueError
         A malformed run, night or step.
     """
-    from provdb.lineage.traverse import _cursor, execute, fill_graph
+    from provdb.cursor import cursor
+    from provdb.lineage.traverse import execute, fill_graph
 
     number = _run_number(run)
     if step not in STEPS:
@@ -197,7 +198,7 @@ def run_graph(
         night = night.replace("-", "")
         if not re.fullmatch(r"\d{8}", night):
             raise ValueError(f"night must be YYYYMMDD, not {night!r}")
-    with _cursor(conn) as cur:
+    with cursor(conn) as cur:
         execute(
             cur,
             "SELECT DISTINCT observation_date FROM archive.run_activity "

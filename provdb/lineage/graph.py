@@ -31,7 +31,6 @@ data: no database, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -239,12 +238,6 @@ class ProvGraph:
 
     def edges_of(self, relation: str) -> list[Edge]:
         return [e for e in self.edges if e.relation == relation]
-
-    def out_edges(self, key: tuple[str, str]) -> Iterator[Edge]:
-        return (e for e in self.edges if e.source_key == key)
-
-    def in_edges(self, key: tuple[str, str]) -> Iterator[Edge]:
-        return (e for e in self.edges if e.target_key == key)
 
     def collections(self) -> set[str]:
         """Ids of the entities that are collections (have members, or say so)."""

@@ -44,11 +44,11 @@ The functions take a psycopg 3 connection, a SQLAlchemy ``Connection`` or an ``E
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import unquote
 
+from provdb.cursor import cursor
 from provdb.lineage.graph import DESCRIPTION_CLASSES, RELATIONS, Edge, Node, ProvGraph
 
 __all__ = [
@@ -93,23 +93,6 @@ def session_table() -> str:
 
 
 # ----------------------------------------------------------------------------- connection
-
-
-@contextlib.contextmanager
-def _cursor(conn: Any) -> Iterator[Any]:
-    """A psycopg cursor from a psycopg connection, SQLAlchemy Connection or Engine."""
-    if hasattr(conn, "cursor") and hasattr(conn, "pgconn"):  # psycopg 3
-        with conn.cursor() as cur:
-            yield cur
-        return
-    if hasattr(conn, "raw_connection") and hasattr(conn, "dispose"):  # Engine
-        with conn.connect() as sa_conn, _cursor(sa_conn) as cur:
-            yield cur
-        return
-    # SQLAlchemy Connection (psycopg driver)
-    raw = conn.connection.driver_connection
-    with raw.cursor() as cur:
-        yield cur
 
 
 def execute(cur: Any, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> None:
@@ -162,7 +145,7 @@ def resolve_ids(
     ids = [i for i in ids]
     found: list[tuple[str, str]] = []
     missing: list[str] = []
-    with _cursor(conn) as cur:
+    with cursor(conn) as cur:
         for ident in ids:
             cands = _candidates(ident)
             execute(
@@ -327,7 +310,7 @@ def lineage(
         raise ValueError("limit must be >= 1")
     if not ids:
         raise ValueError("at least one id is needed")
-    with _cursor(conn) as cur:
+    with cursor(conn) as cur:
         if statement_timeout_ms:
             cur.execute(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
     roots = resolve_ids(conn, ids)
@@ -340,7 +323,7 @@ def lineage(
         limit=limit,
     )
     start = sorted({_KIND_TOKEN[k] + i for k, i in roots})
-    with _cursor(conn) as cur:
+    with cursor(conn) as cur:
         execute(
             cur,
             walk_sql(direction, agent=agent, members=members),
@@ -375,7 +358,7 @@ def fill_graph(conn: Any, graph: ProvGraph, *, agents: bool = True) -> ProvGraph
     parameters, config files and sessions of the activities and every description
     object referenced. Nodes that the archive does not know are dropped.
     """
-    with _cursor(conn) as cur:
+    with cursor(conn) as cur:
         ents, acts = _ids(graph, "entity"), _ids(graph, "activity")
         if agents:
             for row in _rows(

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from provdb.lineage.graph import DESCRIPTION_CLASSES, RELATIONS, Node, ProvGraph
+from provdb.votable import Field, TabledataRows, xml_attr, xml_text
 
 __all__ = ["to_prov_votable"]
 
@@ -36,7 +37,6 @@ VOTABLE_NAMESPACE = "http://www.ivoa.net/xml/VOTable/v1.3"
 
 def _fields(table: Any, extra: Sequence[Any] = ()) -> list[Any]:
     from provdb.schema.tap_schema import votable_type
-    from tap.votable import Field
 
     out = []
     for column in table.columns:
@@ -61,8 +61,6 @@ def _fields(table: Any, extra: Sequence[Any] = ()) -> list[Any]:
 def _table_xml(
     name: str, utype: str | None, fields: list[Any], rows: Iterable[Sequence[Any]]
 ) -> str:
-    from tap.votable.tabledata import TabledataRows
-    from tap.votable.values import xml_attr, xml_text
 
     parts = [f'<TABLE name="{xml_attr(name)}"']
     if utype:
@@ -88,7 +86,6 @@ def _table_xml(
 
 
 def _info(name: str, value: str, text: str | None = None) -> str:
-    from tap.votable.values import xml_attr, xml_text
 
     start = f'<INFO name="{xml_attr(name)}" value="{xml_attr(value)}"'
     return start + "/>\n" if text is None else f"{start}>{xml_text(text)}</INFO>\n"
@@ -111,7 +108,6 @@ def to_prov_votable(graph: ProvGraph, *, request: dict[str, str] | None = None) 
         Request parameters echoed as INFOs (name -> value), e.g. ``{"ID": ..., "DEPTH": ...}``.
     """
     from provdb.schema import Base, Session
-    from tap.votable import Field
 
     tables = Base.metadata.tables
     level = Field(

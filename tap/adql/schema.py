@@ -2,7 +2,7 @@
 
 :func:`catalog_index` is cached per Catalog object: table lookup by qualified and by bare
 name, column names in order, the SQL types sqlglot's type inference needs, and the
-VOTable :class:`~tap.votable.fields.Field` of every column.
+VOTable :class:`~provdb.votable.fields.Field` of every column.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from provdb.votable.fields import Field
 from tap.catalog import Catalog
-from tap.votable.fields import Field
 
 __all__ = [
     "UPLOAD_SCHEMA",

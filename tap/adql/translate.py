@@ -27,6 +27,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 from sqlglot.schema import MappingSchema
 
+from provdb.votable.fields import Field
 from tap.adql.dialect import ADQL, ADQLFunction, type_of
 from tap.adql.errors import ADQLError
 from tap.adql.geometry import GeoFunction
@@ -35,7 +36,6 @@ from tap.adql.schema import CatalogIndex, TableInfo, catalog_index, upload_info
 from tap.adql.semantics import check_grouping, check_types
 from tap.adql.validate import check_tree, parse, tokenize
 from tap.catalog import Catalog
-from tap.votable.fields import Field
 
 __all__ = ["Translation", "translate"]
 

@@ -14,10 +14,10 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from provdb.votable.fields import Field
 from tap.config import TapConfig
 from tap.errors import UsageError
 from tap.query.execute import UploadTable
-from tap.votable.fields import Field
 
 __all__ = ["load_uploads", "read_votable", "sql_table_name"]
 

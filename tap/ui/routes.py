@@ -37,7 +37,7 @@ from markupsafe import Markup
 from werkzeug.routing import BaseConverter
 
 from provdb import __version__
-from tap.app import base_url, tap_db
+from tap.context import base_url, tap_db
 from tap.ui import queries
 from tap.ui.graphs import activity_graph, collapse_subruns, group_target, inline_svg
 

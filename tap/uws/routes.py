@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, request, send_file
 
-from tap.app import base_url, tap_db
+from tap.context import base_url, tap_db
 from tap.errors import NotFound, PhaseError, UsageError
 from tap.params import collect
 from tap.uws import documents

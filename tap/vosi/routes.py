@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, render_template, request
 
 from provdb import __version__
-from tap.app import base_url, tap_db
+from tap.context import base_url, tap_db
 from tap.errors import NotFound
 from tap.vosi import documents
 from tap.vosi.rowcounts import approximate_rows

@@ -6,11 +6,12 @@ an iterator of ``bytes`` chunks whose :attr:`ResultStream.result` reports the ro
 written, the overflow (MAXREC) and any error that ended the stream.
 """
 
+from provdb.votable.fields import Field
+from provdb.votable.values import format_timestamp
+
 from .document import VOTABLE_NAMESPACE, VOTABLE_VERSION, error_document, votable_stream
-from .fields import Field
 from .stream import ResultStream, StreamResult
 from .textformats import csv_stream, json_stream, tsv_stream
-from .values import format_timestamp
 
 __all__ = [
     "VOTABLE_NAMESPACE",

@@ -28,8 +28,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from .fields import Field
-from .values import arraysize_info, clean_text, format_timestamp, text
+from provdb.votable.fields import Field
+from provdb.votable.values import arraysize_info, clean_text, format_timestamp, text
 
 __all__ = ["Base64Chunker", "Binary2Rows", "ucs2_bytes"]
 

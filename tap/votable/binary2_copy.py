@@ -25,8 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import overload
 
+from provdb.votable.fields import Field
+
 from .db_kinds import DbKind, column_kinds, wrap_query
-from .fields import Field
 
 try:  # built by hatch_build.py; optional (no compiler: the SQL writer is used instead)
     from . import _binary2copy

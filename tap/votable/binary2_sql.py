@@ -39,9 +39,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from provdb.votable.fields import Field
+
 from .binary2 import ucs2_bytes
 from .db_kinds import DbKind, column_kinds, wrap_query
-from .fields import Field
 
 __all__ = ["SqlBinary2", "plan_binary2_sql"]
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .fields import Field
-from .values import arraysize_info
+from provdb.votable.fields import Field
+from provdb.votable.values import arraysize_info
 
 __all__ = ["PG_TYPES", "DbKind", "column_kinds", "db_kind", "wrap_query"]
 

@@ -21,11 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from provdb.votable.fields import Field
+from provdb.votable.tabledata import TabledataRows
+from provdb.votable.values import xml_attr, xml_text
+
 from .binary2 import Base64Chunker, Binary2Rows
-from .fields import Field
 from .stream import ErrorMessage, ResultStream, StreamResult
-from .tabledata import TabledataRows
-from .values import xml_attr, xml_text
 
 __all__ = [
     "SERIALIZATIONS",

@@ -98,9 +98,6 @@ class ResultStream(Iterator[bytes]):
         self._batches = iter(batches)
         self._limit = overflow_after
         self._describe = error_message or default_error_message
-        self._pending: Sequence[Sequence[Any]] | None = None
-        self._exhausted = False
-        self._started = False
         self._gen = self._run()
 
     # -- iterator protocol
@@ -108,7 +105,6 @@ class ResultStream(Iterator[bytes]):
         return self
 
     def __next__(self) -> bytes:
-        self._started = True
         return next(self._gen)
 
     def close(self) -> None:
@@ -129,36 +125,11 @@ class ResultStream(Iterator[bytes]):
     def error(self) -> BaseException | None:
         return self.result.error
 
-    def prefetch(self) -> None:
-        """Fetch the first non-empty batch now, letting its exception reach the caller.
-
-        Call it before handing the stream to the web server to answer a failure at query
-        start with a proper error document and HTTP status instead of an in-band marker.
-        """
-        if self._started or self._pending is not None or self._exhausted:
-            return
-        for batch in self._batches:
-            if len(batch):
-                self._pending = batch
-                return
-        self._exhausted = True
-
-    def read_all(self) -> bytes:
-        """The whole output at once (tests, small results)."""
-        return b"".join(self)
-
     # -- machinery
     def _close_batches(self) -> None:
         close = getattr(self._batches, "close", None)
         if close is not None:
             close()
-
-    def _all_batches(self) -> Iterator[Sequence[Sequence[Any]]]:
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            yield pending
-        if not self._exhausted:
-            yield from self._batches
 
     def _run(self) -> Iterator[bytes]:
         result = self.result
@@ -167,7 +138,7 @@ class ResultStream(Iterator[bytes]):
         try:
             yield encoder.header()
             try:
-                for batch in self._all_batches():
+                for batch in self._batches:
                     # sequences (lists, tuples, pre-encoded binary2_copy.EncodedRows) are
                     # sliced as they are; anything else (a generator) is listed
                     if not isinstance(batch, Sequence):

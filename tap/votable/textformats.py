@@ -23,9 +23,10 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from .fields import Field
+from provdb.votable.fields import Field
+from provdb.votable.values import arraysize_info, format_timestamp, text
+
 from .stream import ErrorMessage, ResultStream, StreamResult
-from .values import arraysize_info, format_timestamp, text
 
 __all__ = ["CsvEncoder", "JsonEncoder", "TsvEncoder", "csv_stream", "json_stream", "tsv_stream"]
 

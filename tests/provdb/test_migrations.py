@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL
 
 from provdb import migrate
@@ -54,7 +55,11 @@ def test_downgrade_one_step(empty_db_url: URL) -> None:
         migrate.upgrade(eng)
         before, after = migrate.downgrade(eng, "-1")
         assert before == migrate.head()
-        assert after is None or after != before
+        # exactly the revision the newest one revises
+        script = ScriptDirectory.from_config(migrate.alembic_config())
+        previous = script.get_revision(migrate.head()).down_revision
+        assert isinstance(previous, str) and previous.isdigit()
+        assert after == previous
     finally:
         eng.dispose()
 

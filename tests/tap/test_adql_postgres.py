@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from provdb.votable.fields import Field
 from tap.adql import ADQLError, Translation, translate, upload_table_name
 from tap.adql.schema import split_name
 from tap.catalog import catalog_from_metadata, load_catalog
-from tap.votable.fields import Field
 
 CATALOG = catalog_from_metadata()
 

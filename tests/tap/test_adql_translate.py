@@ -10,10 +10,10 @@ import time
 
 import pytest
 
+from provdb.votable.fields import Field
 from tap.adql import LANGUAGE_FEATURES, ADQLError, Translation, translate, upload_table_name
 from tap.adql.schema import split_name
 from tap.catalog import Catalog, catalog_from_metadata
-from tap.votable.fields import Field
 
 CATALOG = catalog_from_metadata()
 

@@ -22,6 +22,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import URL
 
+from provdb.votable.fields import Field
 from tap.errors import QueryError
 from tap.query.execute import QueryCancelled, QueryPlan, result_types, stream_rows
 from tap.query.run import binary2_rewrite
@@ -29,7 +30,6 @@ from tap.votable import binary2_copy
 from tap.votable.binary2 import Binary2Rows
 from tap.votable.binary2_copy import CopyDecoder, plan_binary2_copy
 from tap.votable.binary2_sql import plan_binary2_sql
-from tap.votable.fields import Field
 
 # (column, PostgreSQL type, VOTable field, values: one per row)
 COLUMNS: list[tuple[str, str, Field, list[str]]] = [

@@ -124,9 +124,43 @@ def test_unknown_formats_are_refused_with_the_list(value):
         assert accepted in message
 
 
+#: what each accepted spelling resolves to: (name, Content-Type, serialization)
+RESOLVED = {
+    "votable": ("votable", VOT, "binary2"),
+    **dict.fromkeys(
+        ("votable/b2", "votableb2", "binary2", "votable/binary2"),
+        ("votable", f"{VOT};serialization=BINARY2", "binary2"),
+    ),
+    **dict.fromkeys(
+        ("votable/td", "votabletd", "tabledata", "votable/tabledata"),
+        ("votable/td", f"{VOT};serialization=TABLEDATA", "tabledata"),
+    ),
+    "csv": ("csv", "text/csv;header=present", None),
+    "tsv": ("tsv", "text/tab-separated-values", None),
+    "json": ("json", "application/json", None),
+    VOT: ("votable", VOT, "binary2"),
+    f"{VOT};serialization=BINARY2": ("votable", f"{VOT};serialization=BINARY2", "binary2"),
+    f"{VOT};serialization=TABLEDATA": (
+        "votable/td",
+        f"{VOT};serialization=TABLEDATA",
+        "tabledata",
+    ),
+    "text/xml": ("votable", "text/xml", "binary2"),
+    "application/xml": ("votable", "application/xml", "binary2"),
+    "text/csv": ("csv", "text/csv;header=present", None),
+    "text/csv;header=present": ("csv", "text/csv;header=present", None),
+    "text/csv;header=absent": ("csv", "text/csv;header=absent", None),
+    "text/tab-separated-values": ("tsv", "text/tab-separated-values", None),
+    "application/json": ("json", "application/json", None),
+}
+
+
 def test_every_accepted_value_resolves():
+    assert set(ACCEPTED) == set(RESOLVED)
     for value in ACCEPTED:
-        resolve_format(value)
+        fmt = resolve_format(value)
+        assert (fmt.name, fmt.mime, fmt.serialization) == RESOLVED[value], value
+        assert fmt.is_votable == fmt.name.startswith("votable"), value
 
 
 @pytest.mark.parametrize(
@@ -141,7 +175,7 @@ def test_every_accepted_value_resolves():
 def test_votable_formats_write_votable(value, marker):
     fmt = resolve_format(value)
     stream = fmt.writer(FIELDS, [ROWS], overflow_after=3, query="SELECT 1")
-    doc = stream.read_all()
+    doc = b"".join(stream)
     assert marker in doc
     assert stream.overflow and stream.rows == 3
     table = parse(io.BytesIO(doc)).get_first_table()
@@ -158,17 +192,7 @@ def test_every_writer_takes_the_same_arguments(value):
         query="SELECT 1",
         error_message=str,
     )
-    assert stream.read_all() and stream.result.rows == len(ROWS)
-
-
-def test_error_bodies():
-    body, mime = resolve_format("votable/td").error_body("bad <query>", query="DUFF")
-    assert mime == f"{VOT};serialization=TABLEDATA"
-    assert b'value="ERROR">bad &lt;query&gt;</INFO>' in body
-    body, mime = resolve_format("json").error_body("bad")
-    assert (json.loads(body), mime) == ({"error": "bad"}, "application/json")
-    body, mime = resolve_format("csv").error_body("bad")
-    assert (body, mime) == (b"bad\n", "text/plain; charset=utf-8")
+    assert b"".join(stream) and stream.result.rows == len(ROWS)
 
 
 # ----------------------------------------------------------------------------- CSV
@@ -180,7 +204,7 @@ def read_csv(data: bytes) -> list[list[str]]:
 
 def test_csv_values():
     stream = csv_stream(FIELDS, [ROWS[:2], ROWS[2:]])
-    data = stream.read_all()
+    data = b"".join(stream)
     assert data.startswith(b"id,ra,name,label,flag,t,conf,blob\r\n")
     rows = read_csv(data)
     assert rows[0] == [f.name for f in FIELDS]
@@ -213,11 +237,11 @@ def test_csv_values():
 
 def test_csv_without_header_overflow_and_error():
     stream = csv_stream(FIELDS, [ROWS, ROWS], overflow_after=6, header=False)
-    rows = read_csv(stream.read_all())
+    rows = read_csv(b"".join(stream))
     assert len(rows) == 6 and rows[0][0] == "1"
     assert stream.overflow
     stream = csv_stream(FIELDS, failing([ROWS[:1]], RuntimeError("lost")))
-    rows = read_csv(stream.read_all())
+    rows = read_csv(b"".join(stream))
     assert len(rows) == 2 and str(stream.error) == "lost" and stream.result.finished
 
 
@@ -225,7 +249,7 @@ def test_csv_without_header_overflow_and_error():
 
 
 def test_tsv_values():
-    data = tsv_stream(FIELDS, [ROWS]).read_all()
+    data = b"".join(tsv_stream(FIELDS, [ROWS]))
     lines = data.decode("utf-8").split("\n")
     assert lines[-1] == ""
     rows = [line.split("\t") for line in lines[:-1]]
@@ -240,7 +264,7 @@ def test_tsv_values():
 
 def test_tsv_overflow():
     stream = tsv_stream(FIELDS, [ROWS], overflow_after=2)
-    assert len(stream.read_all().splitlines()) == 3 and stream.overflow
+    assert len(b"".join(stream).splitlines()) == 3 and stream.overflow
 
 
 # ----------------------------------------------------------------------------- JSON
@@ -248,7 +272,7 @@ def test_tsv_overflow():
 
 def test_json_document():
     stream = json_stream(FIELDS, [ROWS[:1], [], ROWS[1:]])
-    doc = json.loads(stream.read_all())
+    doc = json.loads(b"".join(stream))
     assert [m["name"] for m in doc["metadata"]] == [f.name for f in FIELDS]
     assert doc["metadata"][5] == {
         "name": "t",
@@ -282,18 +306,18 @@ def test_json_document():
 @pytest.mark.parametrize("overflow_after", [0, 2])
 def test_json_overflow(overflow_after):
     stream = json_stream(FIELDS, [ROWS], overflow_after=overflow_after)
-    doc = json.loads(stream.read_all())
+    doc = json.loads(b"".join(stream))
     assert len(doc["data"]) == overflow_after and doc["overflow"] is True
 
 
 @pytest.mark.parametrize("good", [0, 1])
 def test_json_error_keeps_the_document_valid(good):
     stream = json_stream(FIELDS, failing([ROWS[:2]][:good], RuntimeError('lost "it"')))
-    doc = json.loads(stream.read_all())
+    doc = json.loads(b"".join(stream))
     assert doc["error"] == 'lost "it"' and len(doc["data"]) == 2 * good
     assert stream.result.finished and stream.rows == 2 * good
 
 
 def test_json_empty():
-    doc = json.loads(json_stream(FIELDS, []).read_all())
+    doc = json.loads(b"".join(json_stream(FIELDS, [])))
     assert doc["data"] == [] and doc["overflow"] is False

@@ -353,6 +353,115 @@ def test_every_example_runs(tap_server: str) -> None:
     assert re.search(r'vocab="http://www.ivoa.net/rdf/examples#"', page.text)
 
 
+#: what each published example returns on the sample archive (the ``archive_url``
+#: fixture: every sample log, ingested with lstosa's definition.yaml, no files scanned):
+#: (number of rows, CSV header, the smallest CSV line). Update it when an example or the
+#: samples change on purpose.
+EXAMPLE_ROWS = {
+    "dl1_products_by_lstchain_version": (
+        100,
+        "location,step,software_version,observation_run",
+        "/tmp/lst-osa-run/test_osa/test_files0/DL1/20200117/v0.1.0/dl1_LST-1.Run01807.0000.h5,r0_to_dl1,v0.12.3,01807",
+    ),
+    "inputs_of_a_product": (
+        28,
+        "input_role,kind,location",
+        "Coefficients calibration file,CoefficientsCalibrationFile,/tmp/lst-osa-run/test_osa/test_files0/monitoring/PixelCalibration/Cat-A/calibration/20200117/v0.1.1/calibration_filters_52.Run01809.0000.h5",
+    ),
+    "runs_using_a_pedestal_run": (
+        4,
+        "run_id,observation_run,pedestal_file",
+        "20200117_01807,01807,/tmp/lst-osa-run/test_osa/test_files0/monitoring/PixelCalibration/Cat-A/drs4_baseline/20200117/v0.1.1/drs4_pedestal.Run01804.0000.h5",
+    ),
+    "activities_by_step_and_night": (
+        5,
+        "observation_date,step,n_activities,first_start,last_end",
+        "20200117,calibrate_charge,1,2026-11-23T19:29:56.578,2026-11-23T19:29:56.578",
+    ),
+    "parameters_of_a_step": (
+        54,
+        "activity_id,session_tag,name,parameter_value",
+        "00907f@2026-11-23T19:34:25.579652,dl1ab:01807,StoreImage,True",
+    ),
+    "run_steps_of_a_night": (
+        6,
+        "run_step_id,step_group,n_activities,start_time,end_time,software_versions",
+        "20200117_01807:all,all,125,2026-11-23T19:29:56.573,2026-11-23T19:34:30.884,v0.12.3",
+    ),
+    "software_versions": (3, "software_version,observation_date,n_sessions", "0.25.1,,2"),
+    "derived_files": (21, "derived,progenitor", "/data/dl1.h5,/data/r0.fits.fz"),
+    "calibration_files_of_a_run": (
+        2,
+        "kind,location",
+        "CoefficientsCalibrationFile,/tmp/lst-osa-run/test_osa/test_files0/monitoring/PixelCalibration/Cat-A/calibration/20200117/v0.1.1/calibration_filters_52.Run01809.0000.h5",
+    ),
+    "activities_of_an_agent": (10, "agent_id,step,n_activities", "Anonymous,calibrate_charge,3"),
+    "end_products": (
+        52,
+        "name,location",
+        "CalibrationCheckPlot,/tmp/lst-osa-run/test_osa/test_files0/monitoring/PixelCalibration/Cat-A/calibration/20200117/v0.12.3/log/calibration_filters_52.Run01809.0000.pdf",
+    ),
+    "columns_of_a_table": (
+        14,
+        "column_name,datatype,ucd,utype,description",
+        'attributes,unicodeChar,meta.note,,"Other source attributes (e.g. ctapipe reference_meta), JSON"',
+    ),
+    "full_lineage_of_a_product": (
+        9,
+        "depth,kind,ancestor",
+        "1,AnalysisConfigFile,/software/lstchain/data/lstchain_standard_config.json",
+    ),
+    "products_of_a_calibration_file": (8, "kind,n_products,max_depth", "DL1CheckCollection,1,2"),
+    "products_by_lstchain_series": (
+        67,
+        "entity_id,location,version,source,origin",
+        "0257e2597b297ab9886ff970c838a2d5,/tmp/lst-osa-run/test_osa/test_files0/DL1/20200117/v0.1.0/tailcut84/datacheck_dl1_LST-1.Run01807.0001.h5,0.12.3,log,session",
+    ),
+    "products_whose_chain_used_old_ctapipe": (
+        202,
+        "product,depth,ancestor,ctapipe_version,source",
+        "/tmp/lst-osa-run/test_osa/test_files0/DL1/20200117/v0.1.0/tailcut84/datacheck_dl1_LST-1.Run01807.0000.h5,1,/tmp/lst-osa-run/test_osa/test_files0/DL1/20200117/v0.1.0/muons/muons_LST-1.Run01807.0000.fits,0.25.1,log",
+    ),
+    "products_per_software_version": (
+        37,
+        "package,version,product_type,source,n_products",
+        "astropy,6.1.7,,log,24",
+    ),
+    "dl2_of_lstchain_012_not_stale": (
+        1,
+        "entity_id,location,version",
+        "257bc397f29417bf65e7a3fca0c5896f,/tmp/lst-ctapipe-run/dl2_LST-1.Run01807.0000.h5,0.12.3",
+    ),
+    "products_whose_lineage_mixes_versions": (
+        0,
+        "entity_id,location,name,detail,cause_id,since",
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLE_ROWS))
+def test_each_example_returns_its_known_rows(tap_server: str, example: str) -> None:
+    from tap.examples import load_examples
+
+    (query,) = [e.query for e in load_examples() if e.id == example]
+    r = requests.post(
+        tap_server + "/sync",
+        data={"LANG": "ADQL", "QUERY": query, "RESPONSEFORMAT": "csv"},
+        timeout=120,
+    )
+    assert r.status_code == 200, r.text[:800]
+    header, *rows = r.text.strip().splitlines()
+    n_rows, want_header, smallest = EXAMPLE_ROWS[example]
+    assert (len(rows), header, min(rows, default=None)) == (n_rows, want_header, smallest)
+
+
+def test_every_published_example_has_known_rows() -> None:
+    from tap.examples import load_examples
+
+    assert {e.id for e in load_examples()} == set(EXAMPLE_ROWS)
+
+
 def test_inline_upload_joins_with_the_archive(tap_server: str) -> None:
     from astropy.table import Table
 

@@ -1,11 +1,10 @@
 """The browser UI in a real browser: headless Debian Chromium driven by Selenium.
 
-The pages are served over real HTTP: by ``provdb serve`` (the ``tap_server`` fixture)
-when it serves the UI, else by a werkzeug server on the same sample archive started
-here. Chromium and chromedriver come from Debian (``apt-get install chromium
-chromium-driver``; ``.ci/run`` installs them); Selenium is given the driver's path, so
-Selenium Manager never downloads anything. Without ``/usr/bin/chromium`` the tests are
-skipped, except under CI (``$CI`` set), where that is a failure.
+The pages are served over real HTTP by ``provdb serve`` (the ``tap_server`` fixture).
+Chromium and chromedriver come from Debian (``apt-get install chromium chromium-driver``;
+``.ci/run`` installs them); Selenium is given the driver's path, so Selenium Manager
+never downloads anything. Without ``/usr/bin/chromium`` the tests are skipped, except
+under CI, where every skip is a failure (tests/ci_skips.py).
 """
 
 from __future__ import annotations
@@ -13,9 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -30,55 +26,17 @@ SCREENSHOT = Path(tempfile.gettempdir()) / "provdb-ui-entity.png"
 ROOT = "/tmp/lst-osa-run/test_osa/test_files0"
 DL1B = f"{ROOT}/DL1/20200117/v0.1.0/tailcut84/dl1_LST-1.Run01807.0002.h5"
 
-if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)) and not os.environ.get("CI"):
+if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
     pytest.skip(
         "no Debian chromium/chromium-driver (apt-get install chromium chromium-driver)",
         allow_module_level=True,
     )
 
 
-def _serves_ui(tap_base: str) -> bool:
-    try:
-        with urllib.request.urlopen(tap_base.removesuffix("/tap") + "/ui/", timeout=10) as r:
-            return r.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 @pytest.fixture(scope="module")
-def ui_base(tap_server: str, archive_url: URL, tmp_path_factory) -> Iterator[str]:
-    """``http://127.0.0.1:PORT/ui`` on the sample archive."""
-    if _serves_ui(tap_server):
-        yield tap_server.removesuffix("/tap") + "/ui"
-        return
-    # tap/app.py does not register the UI (yet): serve it here
-    from werkzeug.serving import make_server
-
-    from provdb.config import Settings
-    from tap.app import create_app
-    from tap.provsap import bp as provsap_bp
-    from tap.ui import bp as ui_bp
-
-    app = create_app(
-        Settings(
-            database_url=archive_url.render_as_string(hide_password=False),
-            home=tmp_path_factory.mktemp("ui-home"),
-        ),
-        start_workers=False,
-    )
-    if "ui" not in app.blueprints:
-        app.register_blueprint(ui_bp, url_prefix="/ui")
-    if "provsap" not in app.blueprints:
-        app.register_blueprint(provsap_bp, url_prefix="/tap")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/ui"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        app.extensions["provdb_tap_db"].database.dispose()
+def ui_base(tap_server: str) -> str:
+    """``http://127.0.0.1:PORT/ui`` of ``provdb serve`` on the sample archive."""
+    return tap_server.removesuffix("/tap") + "/ui"
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import math
 import shutil
 import struct
 import subprocess
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -106,7 +105,7 @@ EXPECTED = {
 
 def write(fields=FIELDS, batches=(ROWS,), **options) -> tuple[bytes, ResultStream]:
     stream = votable_stream(fields, batches, **options)
-    return stream.read_all(), stream
+    return b"".join(stream), stream
 
 
 def table_of(doc: bytes):
@@ -461,18 +460,6 @@ def test_overflow_closes_the_source():
     assert closed == [True]
 
 
-def test_prefetch_raises_before_any_byte():
-    stream = votable_stream([Field("i", "int")], failing([], RuntimeError("bad cast")))
-    with pytest.raises(RuntimeError, match="bad cast"):
-        stream.prefetch()
-
-    pulled: list[int] = []
-    stream = votable_stream([Field("i", "int")], counting([[], [(1,)], [(2,)]], pulled))
-    stream.prefetch()
-    assert pulled == [0, 1]
-    assert column(table_of(stream.read_all()), "i") == [1, 2]
-
-
 def test_bad_arguments_fail_at_call_time():
     with pytest.raises(ValueError, match="not supported"):
         votable_stream([Field("c", "doubleComplex")], [])
@@ -572,35 +559,3 @@ def test_votlint_would_complain(tmp_path):
     path.write_bytes(doc)
     out = subprocess.run([stilts, "votlint", f"votable={path}"], capture_output=True, text=True)
     assert "ERROR" in out.stdout + out.stderr
-
-
-# ----------------------------------------------------------------------------- speed
-
-
-def test_speed_report(capsys):
-    """Not a pass/fail check: prints rows/s for 200k rows x 8 columns."""
-    fields = [f for f in FIELDS if f.name != "s"]
-    base = datetime(2020, 1, 1)
-    n = 200_000
-    rows = [
-        (
-            i,
-            i % 1000,
-            i * 1e-3,
-            (i % 50) / 3,
-            f"object_{i:07d}",
-            ("alpha", "beta", "γ")[i % 3],
-            i % 2 == 0,
-            base + timedelta(seconds=i, milliseconds=i % 7),
-        )
-        for i in range(n)
-    ]
-    batches = [rows[i : i + 10_000] for i in range(0, n, 10_000)]
-    lines = []
-    for serialization in SERIALIZATIONS:
-        start = time.perf_counter()
-        size = sum(len(c) for c in votable_stream(fields, batches, serialization=serialization))
-        elapsed = time.perf_counter() - start
-        lines.append(f"{serialization}: {n / elapsed:,.0f} rows/s ({size / 1e6:.1f} MB)")
-    with capsys.disabled():
-        print("\nVOTable writer speed, 200k rows x 8 columns: " + "; ".join(lines))
