@@ -23,7 +23,7 @@ from astropy.wcs import WCS
 
 from tap.adql import translate, upload_table_name
 from tap.catalog import catalog_from_metadata
-from tap.votable.fields import Field
+from provdb.votable.fields import Field
 
 CATALOG = catalog_from_metadata()
 FIELDS = [
