@@ -170,14 +170,10 @@
       box.dataset.shown = Object.keys(nodes).filter(function (i) { return shown[i]; }).length;
     }
     function toggle(id) {
-      if (anchors.indexOf(id) >= 0 && !collapsed[id]) {
-        // collapsing the start node would hide everything: collapse its neighbours
-        (adj[id] || []).forEach(function (m) { collapsed[m] = true; });
-      } else if (collapsed[id]) {
-        delete collapsed[id];
-      } else {
-        collapsed[id] = true;
-      }
+      // a collapsed node hides what is reachable only through it (for a start node:
+      // everything else); toggling again shows it
+      if (collapsed[id]) delete collapsed[id];
+      else collapsed[id] = true;
       refresh();
     }
 
