@@ -11,6 +11,8 @@ before it. Pure geometry: no SVG, no graph classes.
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -72,6 +74,28 @@ def _candidates(label: LabelBox) -> Iterable[tuple[float, float]]:
             yield ax - k * step_x, ay + dy
 
 
+class _Grid:
+    """Rectangles bucketed in square cells, so that a lookup only sees its neighbours."""
+
+    def __init__(self, cell: float = 64.0) -> None:
+        self.cell = cell
+        self.cells: dict[tuple[int, int], list[Rect]] = defaultdict(list)
+
+    def _keys(self, r: Rect) -> Iterable[tuple[int, int]]:
+        c = self.cell
+        for i in range(math.floor(r[0] / c), math.floor(r[2] / c) + 1):
+            for j in range(math.floor(r[1] / c), math.floor(r[3] / c) + 1):
+                yield i, j
+
+    def add(self, r: Rect) -> None:
+        for k in self._keys(r):
+            self.cells[k].append(r)
+
+    def hits(self, r: Rect) -> bool:
+        grown = (r[0] - _PAD, r[1] - _PAD, r[2] + _PAD, r[3] + _PAD)
+        return any(_hits(r, o) for k in self._keys(grown) for o in self.cells.get(k, ()))
+
+
 def place_labels(labels: Sequence[LabelBox], obstacles: Sequence[Rect]) -> list[LabelBox]:
     """Set ``x``/``y`` of every label so that no two labels and no label and node overlap.
 
@@ -79,24 +103,22 @@ def place_labels(labels: Sequence[LabelBox], obstacles: Sequence[Rect]) -> list[
     none of the nearby positions is free, the label moves further out along its side
     until it is: the loop always ends, since the obstacles are finite.
     """
-    placed: list[Rect] = []
-    fixed = list(obstacles)
+    taken = _Grid()
+    for o in obstacles:
+        taken.add(o)
     for label in sorted(labels, key=lambda lb: (-lb.width, lb.anchor)):
         spot = None
         for x, y in _candidates(label):
-            r = label.rect(x, y)
-            if not any(_hits(r, o) for o in fixed) and not any(_hits(r, p) for p in placed):
+            if not taken.hits(label.rect(x, y)):
                 spot = (x, y)
                 break
         if spot is None:
             x, y = label.anchor
-            side = label.side or 1
             while True:
-                y += side * (label.height + 2.0)
-                r = label.rect(x, y)
-                if not any(_hits(r, o) for o in fixed) and not any(_hits(r, p) for p in placed):
+                y += (label.side or 1) * (label.height + 2.0)
+                if not taken.hits(label.rect(x, y)):
                     spot = (x, y)
                     break
         label.x, label.y = spot
-        placed.append(label.rect())
+        taken.add(label.rect())
     return list(labels)
