@@ -64,15 +64,21 @@ def home_page(conn: sa.Connection, *, runs: int = 30, ingests: int = 10) -> dict
     run_list = rows(
         conn,
         f"""
-        SELECT observation_date, observation_run,
-               string_agg(DISTINCT concat_ws(' ', software_package, software_version), ', ')
-                   FILTER (WHERE software_version IS NOT NULL) AS software_versions,
-               count(*) AS sessions
-        FROM {s}
-        WHERE observation_run IS NOT NULL AND observation_date ~ '^[0-9]{{8}}$'
-        GROUP BY observation_date, observation_run
-        ORDER BY observation_date DESC, observation_run DESC
-        LIMIT :n
+        SELECT r.*,
+               (SELECT array_agg(rs.step_group) FROM archive.run_step rs
+                WHERE rs.run_id = r.observation_date || '_' || r.observation_run) AS steps
+        FROM (
+            SELECT observation_date, observation_run,
+                   string_agg(DISTINCT concat_ws(' ', software_package, software_version), ', ')
+                       FILTER (WHERE software_version IS NOT NULL) AS software_versions,
+                   count(*) AS sessions
+            FROM {s}
+            WHERE observation_run IS NOT NULL AND observation_date ~ '^[0-9]{{8}}$'
+            GROUP BY observation_date, observation_run
+            ORDER BY observation_date DESC, observation_run DESC
+            LIMIT :n
+        ) r
+        ORDER BY r.observation_date DESC, r.observation_run DESC
         """,
         n=runs,
     )

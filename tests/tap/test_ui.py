@@ -161,6 +161,7 @@ def test_home_shows_totals_runs_recent_ingests_and_search(client, archive) -> No
     links = hrefs(html)
     assert "/ui/run/20200117/01807" in links and "/ui/run/20200117/01808" in links
     assert "/ui/run/20200117/01807?step=r0_to_dl1" in links
+    assert not any("step=dl1_to_dl2" in h for h in links)  # no run has that step
     assert "lstosa_simulate_processing/prov.log" in text  # recent ingests
     assert 'action="/ui/search"' in html
     assert "/ui/versions" in links and "/ui/adql" in links
