@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import operator
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -71,7 +72,7 @@ TABLES: tuple[_Target, ...] = (
     _Target(
         "archive.processing_session",
         r.SessionRow,
-        (*_fields(r.SessionRow), "night", "source_format"),
+        (*_fields(r.SessionRow), "night", "source_format", "software_package"),
         ("id",),
     ),
     _Target(
@@ -168,6 +169,26 @@ def _night(value: Any) -> str | None:
     if len(text) == 8 and text.isdigit():
         return f"{text[:4]}-{text[4:6]}-{text[6:]}"
     return None
+
+
+_NAMED_VERSION = re.compile(r"^[^ ]+ [^ ]+$")
+
+
+def session_package(source_format: str | None, software_version: str | None) -> str | None:
+    """The package ``software_version`` is a version of (as archive.software names it).
+
+    lstosa writes ``'v'`` + the lstchain version; a ctapipe tool's session holds the
+    ctapipe version, or ``'<package> <version>'`` when the log named another package
+    (the same rule as :data:`provdb.versions.SESSION_ROWS_SQL`). No version, no package.
+    """
+    if not software_version:
+        return None
+    if source_format == "ctapipe":
+        if _NAMED_VERSION.match(software_version):
+            name = software_version.split(" ", 1)[0].strip().lower()
+            return re.sub(r"[-.\s]+", "_", name)
+        return "ctapipe"
+    return "lstchain"
 
 
 class Loader:
@@ -267,7 +288,12 @@ class Loader:
                 for i, v in enumerate(values)
             )
         if target.row_type is r.SessionRow:
-            values = (*values, _night(values[_OBSERVATION_DATE]), self.source_format)
+            values = (
+                *values,
+                _night(values[_OBSERVATION_DATE]),
+                self.source_format,
+                session_package(self.source_format, values[_SOFTWARE_VERSION]),
+            )
         return values
 
     # -------------------------------------------------------------- writing
@@ -547,7 +573,7 @@ def _environment_values(row: r.EnvironmentRow) -> tuple:
 def _getter(t: _Target) -> Any:
     if t.row_type is r.EnvironmentRow:
         return _environment_values
-    fields = [c for c in t.columns if c not in ("night", "source_format")]
+    fields = [c for c in t.columns if c not in ("night", "source_format", "software_package")]
     return operator.attrgetter(*fields)  # >= 2 fields each: returns a tuple
 
 
@@ -555,3 +581,4 @@ def _getter(t: _Target) -> Any:
 _GETTERS = {t: _getter(t) for t in TABLES}
 _JSON_INDEXES = {t: frozenset(t.columns.index(c) for c in t.json_columns) for t in TABLES}
 _OBSERVATION_DATE = _fields(r.SessionRow).index("observation_date")
+_SOFTWARE_VERSION = _fields(r.SessionRow).index("software_version")

@@ -107,6 +107,14 @@ class Session(Base):
         "lstchain version; ctapipe tools: ctapipe version)",
         ucd="meta.version",
     )
+    software_package: Mapped[str | None] = tap_column(
+        sa.Text,
+        index=True,
+        description="Package that software_version is a version of (lstchain for lstosa "
+        "sessions, ctapipe or the package a ctapipe tool's log names), as in "
+        "archive.software.package",
+        ucd="meta.id;meta.software",
+    )
     config_file: Mapped[str | None] = text_column("Configuration file path", ucd="meta.ref")
     config_file_hash: Mapped[str | None] = text_column(
         "Hash recorded for the configuration file (lstosa: md5 of the path)", ucd="meta.id"

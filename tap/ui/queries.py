@@ -58,22 +58,27 @@ def home_page(conn: sa.Connection, *, runs: int = 30, ingests: int = 10) -> dict
                (SELECT count(*) FROM provenance.activity) AS activities,
                (SELECT count(*) FROM provenance.entity) AS entities,
                (SELECT count(*) FROM provenance.agent) AS agents,
-               (SELECT count(DISTINCT software_version) FROM {s}
-                WHERE software_version IS NOT NULL) AS software_versions,
                (SELECT count(*) FROM archive.ingest_file) AS ingested_files
         """,
     )
     run_list = rows(
         conn,
         f"""
-        SELECT observation_date, observation_run,
-               string_agg(DISTINCT software_version, ', ') AS software_versions,
-               count(*) AS sessions
-        FROM {s}
-        WHERE observation_run IS NOT NULL AND observation_date ~ '^[0-9]{{8}}$'
-        GROUP BY observation_date, observation_run
-        ORDER BY observation_date DESC, observation_run DESC
-        LIMIT :n
+        SELECT r.*,
+               (SELECT array_agg(rs.step_group) FROM archive.run_step rs
+                WHERE rs.run_id = r.observation_date || '_' || r.observation_run) AS steps
+        FROM (
+            SELECT observation_date, observation_run,
+                   string_agg(DISTINCT concat_ws(' ', software_package, software_version), ', ')
+                       FILTER (WHERE software_version IS NOT NULL) AS software_versions,
+                   count(*) AS sessions
+            FROM {s}
+            WHERE observation_run IS NOT NULL AND observation_date ~ '^[0-9]{{8}}$'
+            GROUP BY observation_date, observation_run
+            ORDER BY observation_date DESC, observation_run DESC
+            LIMIT :n
+        ) r
+        ORDER BY r.observation_date DESC, r.observation_run DESC
         """,
         n=runs,
     )
@@ -165,7 +170,8 @@ def search(conn: sa.Connection, q: str, *, limit: int = 100) -> dict[str, Any]:
             conn,
             f"""
             SELECT observation_date, observation_run,
-                   string_agg(DISTINCT software_version, ', ') AS software_versions
+                   string_agg(DISTINCT concat_ws(' ', software_package, software_version), ', ')
+                   FILTER (WHERE software_version IS NOT NULL) AS software_versions
             FROM {session_table()}
             WHERE observation_run IS NOT NULL
               AND (CAST(:night AS text) IS NULL OR observation_date = :night)
@@ -604,6 +610,33 @@ def resolve(conn: sa.Connection, q: str) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------- versions
 
 
+def version_totals(conn: sa.Connection, source: str) -> dict[str, int]:
+    """How many software versions (distinct package and version) products were made with.
+
+    The one definition the home page and the versions page share: from
+    ``archive.product_version`` (``source == "product_version"``), else from the
+    sessions of the products' generating activities (package ``software_package``).
+    """
+    if source == "product_version":
+        sql = """
+            SELECT count(DISTINCT (package, version)) AS versions,
+                   count(DISTINCT package) AS packages
+            FROM archive.product_version
+        """
+    else:
+        sql = f"""
+            SELECT count(DISTINCT (s.software_package, s.software_version)) AS versions,
+                   count(DISTINCT s.software_package) AS packages
+            FROM {session_table()} s
+            WHERE s.software_version IS NOT NULL AND EXISTS (
+                SELECT 1 FROM provenance.activity a
+                JOIN provenance.wasgeneratedby g ON g.activity_id = a.id
+                WHERE a.session_id = s.id)
+        """
+    row = one(conn, sql)
+    return {"versions": int(row["versions"] or 0), "packages": int(row["packages"] or 0)}
+
+
 def versions_source(conn: sa.Connection, catalog: Any) -> str:
     """``product_version`` when that view has rows and TAP publishes it, else ``sessions``
     (the versions recorded in the processing sessions of the generating activities)."""
@@ -627,15 +660,15 @@ def session_versions(conn: sa.Connection) -> list[dict[str, Any]]:
     return rows(
         conn,
         f"""
-        SELECT s.software_version AS version, e.name AS product_type,
-               count(DISTINCT e.id) AS n_products
+        SELECT s.software_package AS package, s.software_version AS version,
+               e.name AS product_type, count(DISTINCT e.id) AS n_products
         FROM provenance.entity e
         JOIN provenance.wasgeneratedby g ON g.entity_id = e.id
         JOIN provenance.activity a ON a.id = g.activity_id
         JOIN {session_table()} s ON s.id = a.session_id
         WHERE s.software_version IS NOT NULL
-        GROUP BY s.software_version, e.name
-        ORDER BY s.software_version, e.name
+        GROUP BY s.software_package, s.software_version, e.name
+        ORDER BY s.software_package, s.software_version, e.name
         """,
     )
 

@@ -303,6 +303,8 @@ def _not_found(kind: str, ident: str) -> Response:
 def home() -> str:
     with _connect() as conn:
         data = queries.home_page(conn)
+        source = queries.versions_source(conn, tap_db().catalog)
+        data["software"] = queries.version_totals(conn, source)
     return render_template("ui/home.html", **data)
 
 
@@ -546,9 +548,11 @@ def versions() -> Any:
                 else []
             )
             adql_summary, adql_products = _session_versions_adql(version, product_type)
+        totals = queries.version_totals(conn, source)
     return render_template(
         "ui/versions.html",
         source=source,
+        totals=totals,
         package=package,
         version=version,
         product_type=product_type,
@@ -604,11 +608,11 @@ def _session_versions_adql(version: str, product_type: str) -> tuple[str, str | 
         "WHERE " + "\n  AND ".join(where)
     )
     summary = (
-        "SELECT s.software_version AS version, e.name AS product_type,\n"
-        "       COUNT(DISTINCT e.id) AS n_products\n"
+        "SELECT s.software_package AS package, s.software_version AS version,\n"
+        "       e.name AS product_type, COUNT(DISTINCT e.id) AS n_products\n"
         f"{joins}\n"
-        "GROUP BY s.software_version, e.name\n"
-        "ORDER BY s.software_version, e.name"
+        "GROUP BY s.software_package, s.software_version, e.name\n"
+        "ORDER BY s.software_package, s.software_version, e.name"
     )
     products = None
     if version:

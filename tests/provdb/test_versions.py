@@ -320,3 +320,55 @@ def test_version_queries_through_pyvo(versions_archive: dict[str, Any], http_tap
     assert versions_archive["dl2_old"] in set(chain["location"])
     dl1 = tap.run_sync(_example("20")).to_table()
     assert len(dl1) > 0 and set(dl1["version"]) == {"0.12.3"}
+
+
+def test_session_package_rule() -> None:
+    from provdb.ingest.load import session_package
+
+    assert session_package("lstosa", "v0.12.3") == "lstchain"
+    assert session_package("prov-json", "v0.9.6") == "lstchain"
+    assert session_package("ctapipe", "0.25.1") == "ctapipe"
+    assert session_package("ctapipe", "ctapipe-io-lst 0.22.4") == "ctapipe_io_lst"
+    assert session_package("ctapipe", None) is None
+    assert session_package("lstosa", "") is None
+
+
+def test_session_package_from_ingest_and_migration_agree(
+    engine: sa.Engine, cli_env: dict[str, str], samples: Path
+) -> None:
+    _ingest_samples(samples, cli_env)
+    query = sa.text(
+        "SELECT s.id, s.source_format, s.software_version, s.software_package, w.package "
+        "FROM archive.processing_session s LEFT JOIN archive.software w "
+        "ON w.session_id = s.id AND w.source IN ('session', 'ctapipe')"
+    )
+    with engine.connect() as c:
+        rows = c.execute(query).all()
+    packages = {r.software_package for r in rows}
+    assert {"lstchain", "ctapipe"} <= packages  # versions of both are now told apart
+    for r in rows:
+        # the session's package is the one archive.software gives its declared version
+        assert (r.software_package is None) == (not r.software_version), r
+        if r.software_version:
+            assert r.software_package == r.package, r
+    # the migration's backfill of existing rows gives exactly the same packages
+    module_path = next((REPO / "migrations/versions").glob("*_0011_*.py"))
+    spec = importlib.util.spec_from_file_location("migration_0011", module_path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with engine.begin() as c:
+        c.execute(sa.text("UPDATE archive.processing_session SET software_package = NULL"))
+        c.exec_driver_sql(module.BACKFILL)
+    with engine.connect() as c:
+        assert sorted(map(tuple, c.execute(query).all())) == sorted(map(tuple, rows))
+    # published in TAP_SCHEMA like the other session columns
+    with engine.connect() as c:
+        described = c.execute(
+            sa.text(
+                "SELECT description FROM tap_schema.columns "
+                "WHERE table_name = 'archive.processing_session' "
+                "AND column_name = 'software_package'"
+            )
+        ).scalar_one()
+    assert "software_version" in described

@@ -145,14 +145,18 @@ def test_home_shows_totals_runs_recent_ingests_and_search(client, archive) -> No
     assert f"{entities:,} entities" in text
     assert f"{activities:,} activities" in text
     assert "1 nights" in text and "2 runs" in text
+    # one definition of a software version (package and version) on both pages
+    found = re.search(r"(\d+) software versions of (\d+) packages", text)
+    assert found and int(found.group(1)) >= 1
+    assert found.group(0) in text_of(get_ok(client, "/ui/versions"))
     versions = one(
-        archive,
-        "SELECT count(DISTINCT software_version) FROM archive.processing_session",
+        archive, "SELECT count(DISTINCT (package, version)) FROM archive.product_version"
     )
-    assert f"{versions} software versions" in text
+    assert int(found.group(1)) == versions
     links = hrefs(html)
     assert "/ui/run/20200117/01807" in links and "/ui/run/20200117/01808" in links
     assert "/ui/run/20200117/01807?step=r0_to_dl1" in links
+    assert not any("step=dl1_to_dl2" in h for h in links)  # no run has that step
     assert "lstosa_simulate_processing/prov.log" in text  # recent ingests
     assert 'action="/ui/search"' in html
     assert "/ui/versions" in links and "/ui/adql" in links
@@ -417,8 +421,10 @@ def test_run_page_steps_folded_graph_and_subrun_detail(client, archive) -> None:
     assert h1(html).startswith("Run 01807")
     links = hrefs(html)
     assert "/ui/run/20200117/01807" in links  # the step "all": the run page itself
-    for step in ("calibration", "r0_to_dl1", "dl1_to_dl2"):
+    for step in ("calibration", "r0_to_dl1"):
         assert f"/ui/run/20200117/01807?step={step}" in links, step
+    # only the steps the run has are linked (it has no dl1_to_dl2 activity)
+    assert not any("dl1_to_dl2" in h for h in links)
     n_all = one(
         archive,
         "SELECT n_activities FROM archive.run_step WHERE run_step_id = '20200117_01807:all'",
@@ -494,15 +500,15 @@ def test_versions_page_from_sessions_and_its_adql(client, archive) -> None:
     assert "processing_session.software_version" in html
     adql = _adql_blocks(html)["adql-summary"]
     rows = _summary_rows(html)
-    assert ["v0.12.3", "DL1SubrunDataset", "40"] in rows
+    assert ["lstchain", "v0.12.3", "DL1SubrunDataset", "40"] in rows
     # the ADQL shown gives the same list through the TAP service
     got = _sync_csv(client, adql)
-    assert [[r["version"], r["product_type"], r["n_products"]] for r in got] == rows
+    assert [[r["package"], r["version"], r["product_type"], r["n_products"]] for r in got] == rows
     assert "/ui/adql?query=" in html
     # filtered by version and product type: the products listed, with their ADQL
     html = get_ok(client, "/ui/versions?version=0.12.3&product_type=dl1subrun")
     rows = _summary_rows(html)
-    assert rows == [["v0.12.3", "DL1SubrunDataset", "40"]]
+    assert rows == [["lstchain", "v0.12.3", "DL1SubrunDataset", "40"]]
     blocks = _adql_blocks(html)
     assert len(_sync_csv(client, blocks["adql-summary"])) == 1
     products = _sync_csv(client, blocks["adql-products"])
@@ -591,6 +597,15 @@ def test_adql_page_shows_errors_and_cuts_long_results(client, app) -> None:
     html = get_ok(client, "/ui/adql?query=" + quote("SELECT * FROM pg_catalog.pg_class"))
     assert "The query failed" in html
     # at most PROVDB_UI_MAX_ROWS rows are shown, and the page says there are more
+    # long values show their end (the file name), the full value on hover
+    html = get_ok(
+        client,
+        "/ui/adql?query="
+        + quote("SELECT location FROM provenance.entity WHERE location LIKE '%Run01807.0002.h5'"),
+    )
+    long = [v for v in re.findall(r'title="([^"]+)"', html) if v.endswith("Run01807.0002.h5")]
+    assert long and len(long[0]) > 60
+    assert "…" + long[0][-59:] in html
     app.config["PROVDB_UI_MAX_ROWS"] = 7
     html = get_ok(client, "/ui/adql?query=" + quote("SELECT id FROM provenance.entity"))
     assert "7 rows shown: the result has more" in text_of(html)

@@ -178,3 +178,179 @@ def test_adql_page_runs_a_query(browser, ui_base: str) -> None:
     driver.find_element(By.ID, "run").click()
     _wait_for_url_change(driver, before)
     assert "line 1, column 8" in driver.find_element(By.ID, "error").text
+
+
+# ----------------------------------------------------------------------------- graph viewer
+
+_GEOMETRY = """
+var box = document.querySelector('.graph'), svg = box.querySelector('svg');
+function rects(sel) {
+  return Array.prototype.slice.call(svg.querySelectorAll(sel)).filter(function (g) {
+    return g.style.display !== 'none';
+  }).map(function (g) {
+    var r = g.getBoundingClientRect();
+    return {id: g.id || g.textContent, x0: r.left, y0: r.top, x1: r.right, y1: r.bottom};
+  });
+}
+var c = box.getBoundingClientRect(), s = svg.querySelector('g.nodes').getBoundingClientRect();
+return {
+  nodes: rects('g.node ellipse, g.node rect, g.node polygon'),
+  labels: rects('g.edge-label text'),
+  box: {x0: c.left, y0: c.top, x1: c.right, y1: c.bottom},
+  drawing: {x0: s.left, y0: s.top, x1: s.right, y1: s.bottom},
+  zoom: parseFloat(box.dataset.zoom), shown: parseInt(box.dataset.shown, 10),
+  path: parseInt(box.dataset.path || '0', 10)
+};
+"""
+
+
+def _overlaps(rects: list[dict]) -> list[tuple[str, str]]:
+    out = []
+    for i, a in enumerate(rects):
+        for b in rects[i + 1 :]:
+            if a["x0"] < b["x1"] and b["x0"] < a["x1"] and a["y0"] < b["y1"] and b["y0"] < a["y1"]:
+                out.append((a["id"], b["id"]))
+    return out
+
+
+def _geometry(driver) -> dict:
+    return driver.execute_script(_GEOMETRY)
+
+
+def _check_readable(driver) -> dict:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script("return !!document.querySelector('.graph[data-viewer]')")
+    )
+    geo = _geometry(driver)
+    assert len(geo["nodes"]) >= 5 and geo["labels"], geo
+    assert not _overlaps(geo["nodes"]), _overlaps(geo["nodes"])
+    assert not _overlaps(geo["labels"]), _overlaps(geo["labels"])
+    box, drawing = geo["box"], geo["drawing"]
+    # fit to the box after load: the whole drawing is visible inside it
+    assert drawing["x0"] >= box["x0"] - 1 and drawing["x1"] <= box["x1"] + 1, geo
+    assert drawing["y0"] >= box["y0"] - 1 and drawing["y1"] <= box["y1"] + 1, geo
+    assert geo["zoom"] == pytest.approx(1.0)
+    return geo
+
+
+def _zoom_keys(driver) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    box = driver.find_element(By.CSS_SELECTOR, ".graph")
+    driver.execute_script("arguments[0].focus()", box)  # a click could hit a node link
+    box.send_keys("+")
+    box.send_keys("+")
+    zoomed = _geometry(driver)
+    assert zoomed["zoom"] > 1.5
+    assert zoomed["drawing"]["x1"] - zoomed["drawing"]["x0"] > (
+        zoomed["box"]["x1"] - zoomed["box"]["x0"]
+    )
+    before = driver.execute_script(
+        "return document.querySelector('.graph svg').getAttribute('viewBox')"
+    )
+    box.send_keys(Keys.ARROW_RIGHT)
+    after = driver.execute_script(
+        "return document.querySelector('.graph svg').getAttribute('viewBox')"
+    )
+    assert float(after.split()[0]) > float(before.split()[0])
+    box.send_keys("-")
+    assert _geometry(driver)["zoom"] < zoomed["zoom"]
+    box.send_keys("0")
+    assert _geometry(driver)["zoom"] == pytest.approx(1.0)
+
+
+def _alt_click(driver, element) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    ActionChains(driver).key_down(Keys.ALT).click(element).key_up(Keys.ALT).perform()
+
+
+def _shift_click(driver, element) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    ActionChains(driver).key_down(Keys.SHIFT).click(element).key_up(Keys.SHIFT).perform()
+
+
+def test_entity_graph_is_readable_and_navigable(browser, ui_base: str, archive_url: URL) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    driver.set_window_size(1400, 1000)
+    dl1b = _entity_id(archive_url, DL1B)
+    url = f"{ui_base}/entity/{dl1b}"
+    driver.get(url)
+    geo = _check_readable(driver)
+    total = geo["shown"]
+    assert total == len(geo["nodes"])
+    # the grouped labels say how many edges they stand for
+    assert any("×" in lb["id"] for lb in geo["labels"]), geo["labels"]
+    _zoom_keys(driver)
+
+    # collapse one activity: what lies only beyond it disappears; expand brings it back
+    acts = driver.find_elements(By.CSS_SELECTOR, ".graph svg g.node.activity")
+    _alt_click(driver, acts[0])
+    assert driver.current_url == url  # Alt+click does not navigate
+    assert _geometry(driver)["shown"] == total  # the other activities use the same inputs
+    start = driver.find_element(By.CSS_SELECTOR, ".graph svg g.node[data-start]")
+    _alt_click(driver, start)  # the start node: only it stays
+    assert _geometry(driver)["shown"] == 1
+    _alt_click(driver, start)
+    _alt_click(driver, acts[0])
+    assert _geometry(driver)["shown"] == total
+    assert not driver.find_elements(By.CSS_SELECTOR, ".graph svg g.node.collapsed")
+
+    # the path between two Shift+clicked nodes is highlighted
+    inputs = [
+        g
+        for g in driver.find_elements(By.CSS_SELECTOR, ".graph svg g.node.entity")
+        if g.get_dom_attribute("data-start") is None
+    ]
+    _shift_click(driver, start)
+    _shift_click(driver, inputs[0])
+    steps = _geometry(driver)["path"]  # product - activity - ... - input
+    assert steps >= 3
+    assert len(driver.find_elements(By.CSS_SELECTOR, ".graph svg g.edge.on-path")) == steps - 1
+    on_path = {
+        g.get_dom_attribute("id")
+        for g in driver.find_elements(By.CSS_SELECTOR, ".graph svg g.node.on-path")
+    }
+    assert {start.get_dom_attribute("id"), inputs[0].get_dom_attribute("id")} <= on_path
+    assert driver.current_url == url
+
+    # a plain click opens the node's page
+    link = acts[0].find_element(By.TAG_NAME, "a")
+    target = _path_id(link.get_dom_attribute("href"), "activity")
+    link.click()
+    _wait_for_url_change(driver, url)
+    assert _path_id(driver.current_url, "activity") == target
+
+
+def test_run_graph_is_readable_and_navigable(browser, ui_base: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    driver.set_window_size(1400, 1000)
+    url = f"{ui_base}/run/20200117/01807"
+    driver.get(url)
+    _check_readable(driver)
+    _zoom_keys(driver)
+    # folded subruns unfold through the page's link, and fold back
+    before = driver.current_url
+    driver.find_element(By.PARTIAL_LINK_TEXT, "show the subrun detail").click()
+    _wait_for_url_change(driver, before)
+    unfolded = _check_readable(driver)
+    before = driver.current_url
+    driver.find_element(By.PARTIAL_LINK_TEXT, "Fold the subruns").click()
+    _wait_for_url_change(driver, before)
+    assert _check_readable(driver)["shown"] < unfolded["shown"]
+    node = driver.find_element(By.CSS_SELECTOR, ".graph svg g.node.activity > a")
+    href = node.get_dom_attribute("href")
+    before = driver.current_url
+    node.click()
+    _wait_for_url_change(driver, before)
+    assert driver.current_url != before and "/ui/" in href
