@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import SecurityError
 
 from provdb import __version__
 from provdb.config import Settings
@@ -51,6 +52,9 @@ def create_app(
     config = config or TapConfig.from_env()
     app = Flask(__name__)
     app.config["TAP_CONFIG"] = config
+    # absolute URLs (UWS Location, VOSI capabilities, UI links) come from the request's
+    # Host when no base URL is set: refuse (400) Host headers the service is not for
+    app.config["TRUSTED_HOSTS"] = config.trusted_hosts()
     app.config["PROVDB_SETTINGS"] = settings
     app.config["UP_SINCE"] = datetime.now(UTC)
     db = TapDatabase(database or connect(settings))
@@ -98,6 +102,18 @@ def create_app(
         return Response(
             error_document(exc.message), status=exc.status, mimetype="application/x-votable+xml"
         )
+
+    @app.errorhandler(SecurityError)
+    def _untrusted_host(exc: SecurityError) -> Response:
+        from tap.votable import error_document
+
+        # the Host is not echoed: a response must not carry what a client made up
+        message = (
+            "this service does not answer for the host named in the request's Host "
+            "header: use its configured address, or add the name to "
+            "PROVDB_TAP_ALLOWED_HOSTS"
+        )
+        return Response(error_document(message), status=400, mimetype="application/x-votable+xml")
 
     @app.route("/")
     def _root() -> Response:

@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tap.adql import ADQLError, translate
+from tap.adql import ADQLError
+from tap.adql import translate as _adql_translate
+from tap.adql.budget import deadline
 from tap.adql.literals import fill, split_literals, usable
 from tap.catalog import Catalog
 from tap.config import TapConfig
@@ -109,7 +111,7 @@ def prepare(
     maxrec = _maxrec(params, config)
     uploads, upload_fields = load_uploads(params.uploads, files or {}, config)
     try:
-        tr, shape = _translate(query, catalog, maxrec, upload_fields)
+        tr, shape = _translate(query, catalog, maxrec, upload_fields, config)
     except ADQLError as exc:
         raise QueryError(str(exc)) from None
     top = tr.top
@@ -122,7 +124,7 @@ def prepare(
         maxrec=maxrec,
         limit=limit,
         overflow_possible=top is None or top > maxrec,
-        timeout_s=config.execution_default if timeout_s is None else timeout_s,
+        timeout_s=config.sync_execution if timeout_s is None else timeout_s,
         run_id=run_id,
         uploads=uploads,
         binary2_sql=config.binary2_sql,
@@ -164,7 +166,11 @@ _NO_TEMPLATE = object()
 
 
 def _translate(
-    query: str, catalog: Catalog, maxrec: int, uploads: Mapping[str, Any]
+    query: str,
+    catalog: Catalog,
+    maxrec: int,
+    uploads: Mapping[str, Any],
+    config: TapConfig | None = None,
 ) -> tuple[Any, str]:
     """Translate, remembering recent results: clients repeat queries (TOPCAT refreshes,
     pyvo loops) and ask the same question about different things (queries that differ
@@ -173,7 +179,16 @@ def _translate(
     (their tables differ per request).
 
     Returns the translation and the SQL of its shape (the template's, when one served).
+    A translation runs within the complexity budget and the deadline of ``config``
+    (:mod:`tap.adql.budget`); cache hits cost neither.
     """
+    config = config or TapConfig()
+    budget = config.query_budget
+
+    def translate(text: str, catalog: Catalog, **options: Any) -> Any:
+        with deadline(config.translate_seconds):
+            return _adql_translate(text, catalog, budget=budget, **options)
+
     if uploads:
         tr = translate(query, catalog, maxrec=maxrec, uploads=uploads)
         return tr, tr.sql
