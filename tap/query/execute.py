@@ -86,6 +86,9 @@ class QueryPlan:
     rewrite: Callable[[tuple[int, ...]], str | CopyQuery | None] | None = None
     #: set by :func:`stream_rows`: True when the rewritten query ran
     rewritten: bool = False
+    #: shown in pg_stat_activity while the query runs (e.g. ``provdb-job-<id>``), so the
+    #: query can be found and cancelled from elsewhere even if this process dies
+    application_name: str | None = None
     #: type OIDs of the result columns when already known (a repeated query); else
     #: :func:`stream_rows` fills it in when it describes the query for ``rewrite``
     result_types: tuple[int, ...] | None = None
@@ -154,6 +157,12 @@ def stream_rows(
                 # some other styles back, and rewritten queries write timestamps with
                 # ::text. Only the output changes; the input order (MDY/DMY) stays.
                 setup.append(pgsql.SQL("SET LOCAL DateStyle = ISO"))
+                if plan.application_name:
+                    setup.append(
+                        pgsql.SQL("SET LOCAL application_name = {}").format(
+                            pgsql.Literal(plan.application_name)
+                        )
+                    )
                 # one round trip: statements without parameters may be sent together
                 cur.execute(pgsql.SQL("; ").join(setup))
             try:

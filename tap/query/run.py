@@ -30,7 +30,7 @@ from tap.query.upload import load_uploads
 from tap.votable.binary2_copy import encoded_bytes, plan_binary2_copy
 from tap.votable.binary2_sql import plan_binary2_sql
 
-__all__ = ["LANGS", "PreparedQuery", "prepare", "result_stream"]
+__all__ = ["LANGS", "PreparedQuery", "job_application_name", "prepare", "result_stream"]
 
 log = logging.getLogger("provdb.tap")
 
@@ -294,6 +294,11 @@ def binary2_rewrite(
     return rewrite, encoders
 
 
+def job_application_name(job_id: str) -> str:
+    """The ``application_name`` of an async job's query backend."""
+    return f"provdb-job-{job_id}"
+
+
 def result_stream(
     prepared: PreparedQuery,
     connect: Callable[[], Any],
@@ -301,10 +306,19 @@ def result_stream(
     role: str | None,
     on_pid: Callable[[int], None] | None = None,
     status: dict[str, Any] | None = None,
+    application_name: str | None = None,
 ) -> Iterator[bytes]:
-    """Encode the result of ``prepared``; ``status`` receives rows/overflow/error."""
+    """Encode the result of ``prepared``; ``status`` receives rows/overflow/error.
+
+    ``application_name`` labels the query's backend in ``pg_stat_activity`` (async jobs:
+    :func:`job_application_name`), so it can be cancelled after its process died.
+    """
     plan = QueryPlan(
-        sql=prepared.sql, timeout_s=prepared.timeout_s, role=role, uploads=prepared.uploads
+        sql=prepared.sql,
+        timeout_s=prepared.timeout_s,
+        role=role,
+        uploads=prepared.uploads,
+        application_name=application_name,
     )
     if (
         (prepared.binary2_sql or prepared.binary2_copy)

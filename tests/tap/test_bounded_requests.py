@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -229,3 +230,56 @@ def test_foreign_host_header_never_ends_up_in_urls(archive_url) -> None:
         assert status == 400 and "evil.example" not in body
         status, body, _ = get(base + "/capabilities")
         assert status == 200 and "https://archive.example.org/tap/examples" in body
+
+
+def test_requeued_job_of_a_killed_worker_has_its_backend_cancelled(archive_url) -> None:
+    engine = sa.create_engine(archive_url)
+    try:
+        with serve(archive_url, {}) as base:
+            data = urllib.parse.urlencode(
+                {"LANG": "ADQL", "QUERY": SLOW, "PHASE": "RUN", "EXECUTIONDURATION": "40"}
+            ).encode()
+            opener = urllib.request.build_opener(_NoRedirect)
+            with contextlib.suppress(urllib.error.HTTPError):
+                opener.open(base + "/async", data=data, timeout=10)
+            job_id = (_NoRedirect.location or "").rsplit("/", 1)[-1]
+            name = f"provdb-job-{job_id}"
+            old: list[int] = []
+            for _ in range(100):  # the job's query reaches PostgreSQL
+                with engine.connect() as c:
+                    old = list(
+                        c.execute(
+                            sa.text(
+                                "SELECT pid FROM pg_stat_activity WHERE application_name = :n "
+                                "AND state = 'active'"
+                            ),
+                            {"n": name},
+                        ).scalars()
+                    )
+                if old:
+                    break
+                time.sleep(0.2)
+            else:
+                pytest.fail("the job's query never started")
+            with engine.connect() as c:
+                worker = c.execute(
+                    sa.text("SELECT worker FROM uws.job WHERE job_id = :id"), {"id": job_id}
+                ).scalar_one()
+            os.kill(int(worker.rpartition(":")[2]), signal.SIGKILL)  # gunicorn starts another
+            for _ in range(75):  # the new worker requeues the job and cancels the old query
+                with engine.connect() as c:
+                    still = c.execute(
+                        sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"),
+                        {"p": old[0]},
+                    ).scalar_one()
+                    running = c.execute(
+                        sa.text("SELECT state FROM pg_stat_activity WHERE pid = :p"),
+                        {"p": old[0]},
+                    ).scalar()
+                if not still or running != "active":
+                    break
+                time.sleep(0.2)
+            else:
+                pytest.fail("the orphaned job's backend kept running")
+    finally:
+        engine.dispose()
