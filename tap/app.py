@@ -7,9 +7,12 @@ bound at import time. The TAP base URL is ``/tap``.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+import sqlalchemy as sa
 from flask import Flask, Response, request
 from werkzeug.exceptions import SecurityError
 
@@ -103,6 +106,26 @@ def create_app(
             error_document(exc.message), status=exc.status, mimetype="application/x-votable+xml"
         )
 
+    @app.errorhandler(sa.exc.OperationalError)
+    @app.errorhandler(psycopg.OperationalError)
+    def _database_down(exc: Exception) -> Response:
+        from tap.votable import error_document
+
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        log.warning("database unreachable: %s", detail[0] if detail else type(exc).__name__)
+        if settings.embedded:
+            _restart_embedded(settings)
+        return Response(
+            error_document(
+                "the archive database is not reachable"
+                + (" (the embedded server is being restarted)" if settings.embedded else "")
+                + ": retry in a few seconds"
+            ),
+            status=503,
+            headers={"Retry-After": "5"},
+            mimetype="application/x-votable+xml",
+        )
+
     @app.errorhandler(SecurityError)
     def _untrusted_host(exc: SecurityError) -> Response:
         from tap.votable import error_document
@@ -141,6 +164,29 @@ def base_url() -> str:
     if configured:
         return configured.rstrip("/")
     return request.host_url.rstrip("/") + "/tap"
+
+
+_RESTART_LOCK = threading.Lock()
+
+
+def _restart_embedded(settings: Settings) -> None:
+    """Start the embedded server again in the background (one attempt at a time): a
+    request that found it down gets its 503 at once, the next ones find it running."""
+    if not _RESTART_LOCK.acquire(blocking=False):
+        return
+
+    def restart() -> None:
+        try:
+            from provdb.db import ensure_embedded_running
+
+            ensure_embedded_running(settings.pgdata)
+            log.warning("embedded PostgreSQL restarted")
+        except Exception as exc:  # reported; the next failing request tries again
+            log.error("could not restart the embedded PostgreSQL: %s", exc)
+        finally:
+            _RESTART_LOCK.release()
+
+    threading.Thread(target=restart, name="provdb-pg-restart", daemon=True).start()
 
 
 def tap_db() -> TapDatabase:

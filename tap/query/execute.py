@@ -135,7 +135,10 @@ def stream_rows(
     try:
         conn = conninfo() if callable(conninfo) else psycopg.connect(conninfo)
     except psycopg.OperationalError as exc:
-        raise ServiceError(f"the archive database is not reachable: {_friendly(exc)}") from None
+        raise ServiceError(
+            f"the archive database is not reachable: {_friendly(exc)}; retry in a moment",
+            status=503,
+        ) from None
     try:
         if on_pid is not None:
             on_pid(conn.info.backend_pid)

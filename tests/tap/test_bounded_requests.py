@@ -283,3 +283,64 @@ def test_requeued_job_of_a_killed_worker_has_its_backend_cancelled(archive_url) 
                 pytest.fail("the orphaned job's backend kept running")
     finally:
         engine.dispose()
+
+
+def test_embedded_server_death_gives_dali_503_then_a_restart() -> None:
+    home = Path(tempfile.mkdtemp(prefix="provdb-test-embedded-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
+    env.update({"PROVDB_HOME": str(home), "PROVDB_METRICS": "0"})
+    done = subprocess.run(
+        [sys.executable, "-m", "provdb", "db", "upgrade"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    port = free_port()
+    log = open(home / "serve.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "provdb", "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+    )
+    base = f"http://127.0.0.1:{port}/tap"
+    query = sync_url(base, "SELECT TOP 1 table_name FROM TAP_SCHEMA.tables")
+    try:
+        for _ in range(300):
+            if proc.poll() is not None:
+                pytest.fail((home / "serve.log").read_text()[-3000:])
+            with contextlib.suppress(OSError):
+                if get(query, timeout=5)[0] == 200:
+                    break
+            time.sleep(0.2)
+        pidfile = home / "pgdata" / "postmaster.pid"
+        os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
+        statuses = []
+        for _ in range(150):  # bounded: ~60 s until the server is back
+            status, body, headers = get(query, timeout=10)
+            statuses.append(status)
+            if status == 503:
+                assert "QUERY_STATUS" in body and "not reachable" in body
+                assert headers.get("Content-Type", "").startswith("application/x-votable+xml")
+            if status == 200 and 503 in statuses:
+                break
+            assert status in (200, 503), body[:500]
+            time.sleep(0.4)
+        assert 503 in statuses and statuses[-1] == 200, statuses
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        # the server restarted by a worker is stopped with it; clean up whatever is left
+        with contextlib.suppress(OSError, ValueError):
+            pid = int((home / "pgdata" / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, signal.SIGTERM)
+            time.sleep(2)
+        shutil.rmtree(home, ignore_errors=True)
