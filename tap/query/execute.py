@@ -145,17 +145,21 @@ def stream_rows(
         with conn.transaction():
             with conn.cursor() as cur:
                 setup = []
+                timeout = pgsql.SQL("SET LOCAL statement_timeout = {}").format(
+                    pgsql.Literal(max(plan.timeout_s, 0) * 1000)
+                )
                 if not plan.uploads:
                     setup.append(pgsql.SQL("SET TRANSACTION READ ONLY"))
+                else:
+                    # the uploads' COPY runs under the query's time limit too; a READ
+                    # ONLY transaction cannot create their temporary tables, so the
+                    # query is confined by the reader role instead (SET LOCAL ROLE)
+                    cur.execute(timeout)
                 for up in plan.uploads:
                     _create_upload(cur, up)
                 if plan.role:
                     setup.append(pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(plan.role)))
-                setup.append(
-                    pgsql.SQL("SET LOCAL statement_timeout = {}").format(
-                        pgsql.Literal(max(plan.timeout_s, 0) * 1000)
-                    )
-                )
+                setup.append(timeout)
                 # ISO date output whatever the server's default: psycopg cannot read
                 # some other styles back, and rewritten queries write timestamps with
                 # ::text. Only the output changes; the input order (MDY/DMY) stays.
