@@ -379,6 +379,20 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
       PROVDB_TAP_BINARY2_SQL=0                encode VOTable BINARY2 in Python
                                               instead of letting PostgreSQL write it
 
+    
+    Limits on work per request (a refusal names its setting):
+      PROVDB_TAP_SYNC_EXECUTION               /sync and UI statement timeout, s: 60
+      PROVDB_TAP_QUERY_MAX_CHARS / _QUERY_MAX_TOKENS
+                                              ADQL size: 100000 characters / 10000 tokens
+      PROVDB_TAP_QUERY_MAX_JOINS / _QUERY_MAX_DEPTH
+                                              32 JOINs (8 in a row without ON) / depth 100
+      PROVDB_TAP_TRANSLATE_SECONDS            time budget of one translation, s: 5
+      PROVDB_TAP_WAIT_MAX / _WAITERS_MAX      UWS WAIT cap, s: 30 / blocked at once: 4
+      PROVDB_TAP_ALLOWED_HOSTS                Host names served (default: localhost,
+                                              this machine, --host, the base URL's host)
+      PROVDB_TAP_BIND_HOST                    set by `provdb serve` from --host
+      PROVDB_TAP_WORKER_TIMEOUT               restart a stuck worker process after, s: 60
+
     \b
     Service metadata and operations:
       PROVDB_SERVICE_TITLE, PROVDB_SERVICE_DESCRIPTION, PROVDB_SERVICE_PUBLISHER,
@@ -399,6 +413,8 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
 
     if base_url:
         os.environ["PROVDB_TAP_BASE_URL"] = base_url
+    # the workers trust Host headers naming the bound host (PROVDB_TAP_ALLOWED_HOSTS)
+    os.environ["PROVDB_TAP_BIND_HOST"] = host
     settings = Settings.from_env()
     # The master process opens the database first: it starts the embedded server (which
     # then outlives worker restarts) and refuses to serve a schema that is not current.

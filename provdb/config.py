@@ -12,6 +12,23 @@ PROVDB_DATABASE_URL
 PROVDB_HOME
     Folder of the embedded server's data (``<home>/pgdata``) and of provdb's own files.
     Default: the platform's user data folder (``~/.local/share/provdb`` on Linux).
+
+Limits on work per file (``provdb ingest``; see :class:`IngestLimits`)
+----------------------------------------------------------------------
+PROVDB_INGEST_MAX_LINE_BYTES
+    Longest line of a line-based log read (default 16 MiB); longer lines are rejected
+    into ``archive.ingest_reject`` with their first bytes, never held in memory whole.
+PROVDB_INGEST_MAX_FIELD_BYTES
+    Longest text field (id, path, name) of an lstosa record (default 2048 bytes: the
+    archive indexes them); a record with a longer one is rejected.
+PROVDB_INGEST_MAX_DOCUMENT_BYTES
+    Largest (decompressed) JSON / XML / PROV-N document read whole (default 1 GiB).
+PROVDB_INGEST_MAX_RATIO
+    Largest decompression ratio (output / compressed input) once more than
+    ``PROVDB_INGEST_RATIO_FLOOR_BYTES`` (default 64 MiB) came out (default 200):
+    text logs compress 5-30 times, a decompression bomb 1,000 times.
+PROVDB_INGEST_MAX_DECOMPRESSED_BYTES
+    Largest decompressed stream of any compressed file (default 64 GiB).
 """
 
 from __future__ import annotations
@@ -23,7 +40,7 @@ from pathlib import Path
 
 import platformdirs
 
-__all__ = ["DEFAULT_DATABASE_NAME", "Settings"]
+__all__ = ["DEFAULT_DATABASE_NAME", "IngestLimits", "Settings", "ingest_limits"]
 
 #: Name of the database provdb creates inside the embedded server.
 DEFAULT_DATABASE_NAME = "provdb"
@@ -61,3 +78,65 @@ class Settings:
     def pgdata(self) -> Path:
         """Data folder of the embedded PostgreSQL server."""
         return self.home / "pgdata"
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """Bounds on the work one source file may cause (memory and decompression).
+
+    A file that exceeds a bound is refused (reported as ``FILE: reason``, rolled back)
+    and the run goes on with the next file; a line that is too long is rejected alone.
+    """
+
+    #: longest line of a line-based log that is read; longer lines become rejects
+    max_line_bytes: int = 16 << 20
+    #: longest text field of a line-based log record (ids, paths and names are indexed,
+    #: and a PostgreSQL index entry holds at most ~2,700 bytes)
+    max_field_bytes: int = 2048
+    #: largest decompressed document (JSON, XML, PROV-N) read into memory whole
+    max_document_bytes: int = 1 << 30
+    #: largest output / input ratio of a compressed stream (checked above the floor)
+    max_ratio: int = 200
+    #: decompressed bytes below which the ratio is not checked (small files compress well)
+    ratio_floor_bytes: int = 64 << 20
+    #: largest decompressed stream of any compressed file
+    max_decompressed_bytes: int = 64 << 30
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestLimits:
+        """Read the ``PROVDB_INGEST_*`` variables (defaults for unset ones).
+
+        Raises
+        ------
+        provdb.errors.ConfigError
+            If a value is not a positive integer.
+        """
+        from provdb.errors import ConfigError
+
+        env = os.environ if environ is None else environ
+        values: dict[str, int] = {}
+        for name in (
+            "max_line_bytes",
+            "max_field_bytes",
+            "max_document_bytes",
+            "max_ratio",
+            "ratio_floor_bytes",
+            "max_decompressed_bytes",
+        ):
+            var = "PROVDB_INGEST_" + name.upper()
+            text = env.get(var)
+            if not text:
+                continue
+            try:
+                value = int(text)
+            except ValueError:
+                value = 0
+            if value <= 0:
+                raise ConfigError(f"{var}={text!r}: give a positive whole number")
+            values[name] = value
+        return cls(**values)
+
+
+def ingest_limits() -> IngestLimits:
+    """The ingest limits of this process (from the environment, read at each call)."""
+    return IngestLimits.from_env()

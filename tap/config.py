@@ -3,10 +3,19 @@
 Environment variables (all optional)
 ------------------------------------
 PROVDB_TAP_BASE_URL         public base URL, e.g. https://archive.example.org/tap
-                            (default: taken from each request's Host header)
+                            (default: taken from each request's Host header, which must
+                            then be one of PROVDB_TAP_ALLOWED_HOSTS)
+PROVDB_TAP_ALLOWED_HOSTS    host names requests may be addressed to, comma-separated
+                            (".example.org" allows its subdomains; "*" any). Default:
+                            localhost, 127.0.0.1, ::1, this machine's names, the host
+                            `provdb serve --host` binds and the base URL's host. Other
+                            Host headers get HTTP 400: they never end up in URLs.
+PROVDB_TAP_WORKER_TIMEOUT   gunicorn worker timeout (s), default 60: a worker process
+                            whose main loop stops answering is restarted (gthread
+                            workers beat between requests: long streams are not cut)
 PROVDB_TAP_MAXREC           default MAXREC (rows), default 100000
 PROVDB_TAP_MAXREC_HARD      hard row limit, default 10000000
-PROVDB_TAP_EXECUTION        default execution duration (s), default 600
+PROVDB_TAP_EXECUTION        default execution duration of async jobs (s), default 600
 PROVDB_TAP_EXECUTION_HARD   hard execution duration (s), default 3600
 PROVDB_TAP_RETENTION        default job retention (s), default 172800 (2 days)
 PROVDB_TAP_RETENTION_HARD   hard job retention (s), default 604800 (7 days)
@@ -17,6 +26,20 @@ PROVDB_TAP_BINARY2_COPY     1 (default): large VOTable BINARY2 results come from
 PROVDB_TAP_BINARY2_SQL      1 (default): PostgreSQL writes VOTable BINARY2 rows when the
                             COPY path cannot (about 2.6x faster than Python: bench/README.md; see
                             tap/votable/binary2_sql.py); 0: Python writes them all
+
+Limits on work per request (issue 18; every refusal names its setting)
+------------------------------------------------------------------------
+PROVDB_TAP_SYNC_EXECUTION   statement timeout of /sync queries and the UI (s), default 60
+                            (a longer query belongs in an async job)
+PROVDB_TAP_QUERY_MAX_CHARS  longest ADQL text read, default 100000
+PROVDB_TAP_QUERY_MAX_TOKENS most tokens parsed, default 10000
+PROVDB_TAP_QUERY_MAX_JOINS  most JOINs in one query, default 32 (and never more than 8
+                            in a row without ON/USING: sqlglot's parse time doubles with each)
+PROVDB_TAP_QUERY_MAX_DEPTH  deepest expression tree, default 100 (chains of OR/AND/||)
+PROVDB_TAP_TRANSLATE_SECONDS  wall-clock budget of one translation (s), default 5; 0: none
+PROVDB_TAP_WAIT_MAX         longest UWS blocking WAIT (s), default 30
+PROVDB_TAP_WAITERS_MAX      requests that may block in WAIT at once per process, default 4
+                            (more get the job document at once: WAIT never starves queries)
 
 Service metadata and operations
 -------------------------------
@@ -40,6 +63,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tap.adql.budget import QueryBudget
 
 __all__ = ["TapConfig"]
 
@@ -54,6 +81,36 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         from provdb.errors import ConfigError
 
         raise ConfigError(f"{name}={value!r} is not an integer") from None
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value <= 0:
+        from provdb.errors import ConfigError
+
+        raise ConfigError(f"{name}={value!r}: give a positive whole number")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        from provdb.errors import ConfigError
+
+        raise ConfigError(f"{name}={text!r}: give a number of seconds (0: no limit)")
+    return value
+
+
+def _hosts(text: str | None) -> tuple[str, ...] | None:
+    if not text or not text.strip():
+        return None
+    return tuple(h.strip().lower() for h in text.split(",") if h.strip())
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -93,6 +150,18 @@ class TapConfig:
     retention_hard: int = 604_800
     upload_bytes: int = 20_000_000
     fetch_batch: int = 5000
+    # limits on work per request (issue 18)
+    sync_execution: int = 60
+    query_max_chars: int = 100_000
+    query_max_tokens: int = 10_000
+    query_max_joins: int = 32
+    query_max_depth: int = 100
+    translate_seconds: float = 5.0
+    wait_max: int = 30
+    waiters_max: int = 4
+    allowed_hosts: tuple[str, ...] | None = None  # None: the defaults (trusted_hosts)
+    bind_host: str | None = None
+    worker_timeout: int = 60
     async_workers: int = 2
     binary2_sql: bool = True
     binary2_copy: bool = True
@@ -110,6 +179,34 @@ class TapConfig:
     ingest_max_bytes: int = 64 * 1024 * 1024
     ingest_spool: str | None = None
 
+    def trusted_hosts(self) -> list[str] | None:
+        """Host names the service answers for (Flask ``TRUSTED_HOSTS``); None: any."""
+        if self.allowed_hosts is not None:
+            return None if "*" in self.allowed_hosts else list(self.allowed_hosts)
+        import socket
+        from urllib.parse import urlsplit
+
+        hosts = {"localhost", "127.0.0.1", "::1", socket.gethostname(), socket.getfqdn()}
+        if self.bind_host and self.bind_host not in ("0.0.0.0", "::", ""):
+            hosts.add(self.bind_host.strip("[]"))
+        if self.base_url:
+            name = urlsplit(self.base_url).hostname
+            if name:
+                hosts.add(name)
+        return sorted(h for h in hosts if h)
+
+    @property
+    def query_budget(self) -> QueryBudget:
+        """The ADQL complexity budget these settings give (:mod:`tap.adql.budget`)."""
+        from tap.adql.budget import QueryBudget
+
+        return QueryBudget(
+            max_chars=self.query_max_chars,
+            max_tokens=self.query_max_tokens,
+            max_joins=self.query_max_joins,
+            max_depth=self.query_max_depth,
+        )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TapConfig:
         env = os.environ if environ is None else environ
@@ -122,6 +219,17 @@ class TapConfig:
             retention_default=_int(env, "PROVDB_TAP_RETENTION", cls.retention_default),
             retention_hard=_int(env, "PROVDB_TAP_RETENTION_HARD", cls.retention_hard),
             upload_bytes=_int(env, "PROVDB_TAP_UPLOAD_BYTES", cls.upload_bytes),
+            sync_execution=_positive(env, "PROVDB_TAP_SYNC_EXECUTION", cls.sync_execution),
+            query_max_chars=_positive(env, "PROVDB_TAP_QUERY_MAX_CHARS", cls.query_max_chars),
+            query_max_tokens=_positive(env, "PROVDB_TAP_QUERY_MAX_TOKENS", cls.query_max_tokens),
+            query_max_joins=_positive(env, "PROVDB_TAP_QUERY_MAX_JOINS", cls.query_max_joins),
+            query_max_depth=_positive(env, "PROVDB_TAP_QUERY_MAX_DEPTH", cls.query_max_depth),
+            translate_seconds=_seconds(env, "PROVDB_TAP_TRANSLATE_SECONDS", cls.translate_seconds),
+            wait_max=_positive(env, "PROVDB_TAP_WAIT_MAX", cls.wait_max),
+            waiters_max=_positive(env, "PROVDB_TAP_WAITERS_MAX", cls.waiters_max),
+            allowed_hosts=_hosts(env.get("PROVDB_TAP_ALLOWED_HOSTS")),
+            bind_host=env.get("PROVDB_TAP_BIND_HOST") or None,
+            worker_timeout=_positive(env, "PROVDB_TAP_WORKER_TIMEOUT", cls.worker_timeout),
             binary2_sql=_flag(env, "PROVDB_TAP_BINARY2_SQL", cls.binary2_sql),
             binary2_copy=_flag(env, "PROVDB_TAP_BINARY2_COPY", cls.binary2_copy),
             service_title=env.get("PROVDB_SERVICE_TITLE") or cls.service_title,

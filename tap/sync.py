@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, request, stream_with_context
 
 from tap.context import tap_db
 from tap.params import collect
+from tap.query.client_watch import ClientWatch
 from tap.query.run import prepare, result_stream
 
 bp = Blueprint("sync", __name__)
@@ -22,6 +25,19 @@ def request_params():
     return collect(items)
 
 
+def _watch(sock: Any, engine: Any) -> ClientWatch | None:
+    """A watcher that cancels the query when the client disconnects (under gunicorn,
+    which hands the client socket to the app; not under a test client)."""
+    if sock is None:
+        return None
+
+    def cancel(pid: int) -> None:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_cancel_backend(:pid)"), {"pid": pid})
+
+    return ClientWatch(sock, cancel)
+
+
 @bp.route("/sync", methods=["GET", "POST"])
 def sync() -> Response:
     params = request_params()
@@ -34,14 +50,35 @@ def sync() -> Response:
         prepared.maxrec,
         prepared.query.replace("\n", " ")[:500],
     )
-    body = result_stream(prepared, db.connect_pooled, role=db.reader_role)
+    watch = _watch(request.environ.get("gunicorn.socket"), db.engine)
+    body = result_stream(
+        prepared,
+        db.connect_pooled,
+        role=db.reader_role,
+        on_pid=watch.started if watch else None,
+    )
     # every header is set before the first chunk: errors after this point are reported
     # inside the document (trailing QUERY_STATUS=ERROR), never as an HTTP status
-    first = next(body, b"")
+    try:
+        first = next(body, b"")
+    except BaseException:
+        if watch:
+            watch.finish(abandoned=False)
+        raise
 
     def chain():
-        yield first
-        yield from body
+        completed = False
+        try:
+            yield first
+            # a for loop, not ``yield from``: when the client goes away mid-stream the
+            # backend is cancelled (finish) before the body returns its connection
+            for chunk in body:  # noqa: UP028 - see above
+                yield chunk
+            completed = True
+        finally:
+            if watch:
+                watch.finish(abandoned=not completed)
+            body.close()
 
     return Response(
         stream_with_context(chain()),

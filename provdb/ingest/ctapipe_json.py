@@ -41,9 +41,10 @@ from urllib.parse import unquote, urlsplit
 from provdb.errors import ParseError
 from provdb.ingest.compression import (
     COMPRESSION_ERRORS,
+    DecompressionLimitError,
     compression_of,
-    decompress,
     decompress_head,
+    read_document,
 )
 from provdb.ingest.identifiers import environment_id, path_entity_id, split_system
 from provdb.ingest.records import (
@@ -522,15 +523,17 @@ def map_activity(act: dict[str, Any], *, path: str, line: int) -> list[ArchiveRo
 
 def _read_bytes(path: str) -> bytes:
     """The file content, gzip / bzip2 / xz decompressed when its magic bytes say so."""
-    with open(path, "rb") as fh:
-        raw = fh.read()
     try:
-        return decompress(raw)
+        return read_document(path)
+    except DecompressionLimitError as err:
+        raise ParseError(path, None, str(err)) from None
     except (*COMPRESSION_ERRORS, ValueError) as err:
+        with open(path, "rb") as fh:
+            kind = compression_of(fh.read(6))
         raise ParseError(
             path,
             None,
-            f"cannot decompress {compression_of(raw)} data (damaged or truncated?): {err}",
+            f"cannot decompress {kind} data (damaged or truncated?): {err}",
         ) from None
 
 

@@ -78,7 +78,8 @@ def run_ingest(
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     out = Console(highlight=False)
-    files, missing, explicit = discover(paths)
+    skipped: list[str] = []
+    files, missing, explicit = discover(paths, skipped)
     if fmt is None:
         # Files met while walking a directory may be anything (PDFs, HDF5, configs):
         # keep those provdb can read, and say how many others were passed over.
@@ -88,6 +89,8 @@ def run_ingest(
         walked_other = []
     for arg in missing:
         err.print(f"{arg}: no such file or directory", markup=False)
+    for note in skipped:
+        err.print(note, markup=False)
     if walked_other and not quiet:
         err.print(
             f"{len(walked_other)} file(s) in the given folders are not provenance "

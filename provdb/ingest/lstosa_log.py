@@ -56,8 +56,14 @@ from typing import Any
 
 import yaml
 
+from provdb.config import ingest_limits
 from provdb.errors import ParseError
-from provdb.ingest.compression import COMPRESSION_ERRORS, decompress_head, open_binary
+from provdb.ingest.compression import (
+    COMPRESSION_ERRORS,
+    decompress_head,
+    iter_lines,
+    open_binary,
+)
 from provdb.ingest.records import (
     LstosaActivityEnd,
     LstosaActivityStart,
@@ -71,9 +77,14 @@ from provdb.ingest.records import (
     LstosaUnknown,
     LstosaUsed,
     NonProvenanceLine,
+    OversizedLine,
     RejectedLine,
     SourcePosition,
 )
+
+#: control characters no text log line holds (tab, form feed, CR and the ESC of
+#: terminal colours are allowed)
+_BINARY = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 
 __all__ = [
     "BARE_DICT",
@@ -562,6 +573,21 @@ class _ReaderState:
         return self.start_line + self.lines_read
 
     # decoding helpers ----------------------------------------------------------------
+    def _other(self, pos: SourcePosition, body: bytes) -> NonProvenanceLine | RejectedLine:
+        """A line without the provenance prefix: a diagnostic of the pipeline (kept as an
+        other line) or, if it holds control characters, binary garbage (a reject: a
+        damaged or wrong file must not pass as a clean one)."""
+        if _BINARY.search(body):
+            self.n_rejected += 1
+            return RejectedLine(
+                pos,
+                "binary data (control characters), neither a provenance record nor a "
+                "log message: is this the right file?",
+                body,
+            )
+        self.n_non_provenance += 1
+        return NonProvenanceLine(pos, self._decode(body), body)
+
     def _decode(self, raw: bytes) -> str:
         try:
             return raw.decode("utf-8")
@@ -646,6 +672,16 @@ class _ReaderState:
         parse = self._parse
         plen = len(prefix) if prefix else 0
         for raw in lines:
+            if raw.__class__ is OversizedLine:
+                # a line past the per-line limit: its reader kept only the first bytes
+                pos = SourcePosition(line_no, offset)
+                line_no += 1
+                offset += raw.size  # type: ignore[attr-defined]
+                self.lines_read += 1
+                self.offset_reached = offset
+                self.n_rejected += 1
+                yield RejectedLine(pos, raw.reason(), bytes(raw[:-1]))  # type: ignore[attr-defined]
+                continue
             if pending:
                 raw = pending + raw
                 pending = b""
@@ -672,8 +708,7 @@ class _ReaderState:
                 elif body.lstrip()[:2] in (b"{'", b'{"'):
                     prefix = BARE_DICT
                 else:
-                    self.n_non_provenance += 1
-                    yield NonProvenanceLine(pos, self._decode(body), body)
+                    yield self._other(pos, body)
                     continue
                 self.prefix = prefix
                 plen = len(prefix)
@@ -685,8 +720,7 @@ class _ReaderState:
                     if not body.strip():
                         self.n_blank += 1
                         continue
-                    self.n_non_provenance += 1
-                    yield NonProvenanceLine(pos, self._decode(body), body)
+                    yield self._other(pos, body)
                     continue
                 t0 = i + plen
                 j = body.find(prefix, t0)
@@ -730,8 +764,7 @@ class _ReaderState:
                     self.n_blank += 1
                     continue
                 if stripped[:1] != b"{":
-                    self.n_non_provenance += 1
-                    yield NonProvenanceLine(pos, self._decode(body), body)
+                    yield self._other(pos, body)
                     continue
                 rt = ""
                 payload = stripped
@@ -981,7 +1014,7 @@ def parse_file(
 
     def lines() -> Iterator[bytes]:
         try:
-            yield from fh
+            yield from iter_lines(fh, ingest_limits().max_line_bytes)
         except COMPRESSION_ERRORS as exc:
             what = f"{compression} stream is corrupt or truncated" if compression else "read error"
             raise _StreamError(f"{what}: {exc}") from exc

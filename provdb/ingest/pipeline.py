@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import glob
 import hashlib
 import os
 import re
@@ -40,13 +39,20 @@ import psycopg
 
 from provdb import __version__
 from provdb.answers import flags
+from provdb.config import ingest_limits
 from provdb.errors import IngestError, ParseError, ProvdbError
 from provdb.ingest import ctapipe_json, lstosa_log, w3c_prov
-from provdb.ingest.compression import open_binary
+from provdb.ingest.compression import iter_lines, open_binary
+from provdb.ingest.discovery import discover
 from provdb.ingest.load import Loader
 from provdb.ingest.lstosa_map import LstosaMapper
 from provdb.ingest.raw_text import raw_text
-from provdb.ingest.records import LstosaUnknown, NonProvenanceLine, RejectedLine
+from provdb.ingest.records import (
+    LstosaUnknown,
+    NonProvenanceLine,
+    OversizedLine,
+    RejectedLine,
+)
 from provdb.versions import sync_session_versions
 
 __all__ = ["FORMATS", "FileResult", "detect_format", "discover", "ingest_file", "ingest_paths"]
@@ -102,38 +108,6 @@ class FileResult:
 # ----------------------------------------------------------------------------- discovery
 
 
-def discover(paths: list[str]) -> tuple[list[Path], list[str], set[Path]]:
-    """Expand files, directories (recursively) and glob patterns.
-
-    Returns the files found (sorted, without duplicates), the arguments that matched
-    nothing, and the files named explicitly (not found by walking a directory): those
-    must be provenance files, while a directory may hold other files too.
-    """
-    found: dict[str, Path] = {}
-    explicit: set[Path] = set()
-    missing: list[str] = []
-    for arg in paths:
-        matches = (
-            [Path(p) for p in glob.glob(arg, recursive=True)]
-            if glob.has_magic(arg)
-            else ([Path(arg)] if os.path.exists(arg) else [])
-        )
-        if not matches:
-            missing.append(arg)
-        for m in matches:
-            if m.is_dir():
-                for root, dirs, files in os.walk(m):
-                    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                    for name in sorted(files):
-                        if not name.startswith("."):
-                            p = Path(root) / name
-                            found.setdefault(str(p.resolve()), p.resolve())
-            elif m.is_file():
-                found.setdefault(str(m.resolve()), m.resolve())
-                explicit.add(m.resolve())
-    return [found[k] for k in sorted(found)], missing, explicit
-
-
 def open_source(path: Path) -> IO[bytes]:
     """Open a source file for binary reading, decompressing gzip/bzip2/xz (by magic bytes)."""
     return open_binary(path)[0]
@@ -179,19 +153,29 @@ class _HashingLines:
     would refuse the whole file's transaction otherwise.
     """
 
-    def __init__(self, fh: IO[bytes], hasher: Any, start_line: int = 1) -> None:
+    def __init__(
+        self, fh: IO[bytes], hasher: Any, start_line: int = 1, max_line_bytes: int = 16 << 20
+    ) -> None:
         self.fh = fh
+        self.max_line_bytes = max_line_bytes
+        #: length of the line yielded last (the parser's current item comes from it)
+        self.last_length = 0
+        self.last_line = b""
         self.hasher = hasher
         self.bytes = 0
         self.line = start_line
         self.suspects: dict[int, bytes] = {}
 
     def __iter__(self) -> Iterator[bytes]:
-        update = self.hasher.update
         nul = _NUL_ESCAPE.search
-        for line in self.fh:
-            if line.endswith(b"\n"):
-                update(line)
+        # iter_lines hashes the complete lines (self.hasher) and caps each line's length
+        for line in iter_lines(self.fh, self.max_line_bytes, self):
+            self.last_line = line
+            self.last_length = len(line)
+            if line.__class__ is OversizedLine:
+                self.bytes += line.size  # type: ignore[attr-defined]
+                self.line += 1
+            elif line.endswith(b"\n"):
                 self.bytes += len(line)
                 if b"\\" in line and nul(line):
                     self.suspects[self.line] = line
@@ -210,6 +194,17 @@ def _has_nul(value: Any) -> bool:
     if dataclasses.is_dataclass(value):
         return any(_has_nul(getattr(value, f.name)) for f in dataclasses.fields(value))
     return False
+
+
+def _wide_field(record: Any, limit: int) -> str | None:
+    """Name of a top-level text field of ``record`` longer than ``limit`` UTF-8 bytes."""
+    if not dataclasses.is_dataclass(record):
+        return None
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        if isinstance(value, str) and len(value) > limit // 4 and len(value.encode()) > limit:
+            return f.name
+    return None
 
 
 def _hash_prefix(fh: IO[bytes], length: int) -> tuple[Any, int]:
@@ -381,6 +376,33 @@ def ingest_file(
         result.status = "failed"
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         result.error = f"{spath}: the database refused a value of this file: {detail}"
+    except psycopg.Error as exc:
+        if conn.closed or conn.broken:
+            raise  # the database went away: no later file can be ingested either
+        # e.g. ProgramLimitExceeded (a value too large for an index): refuse this file
+        _stop_writer(loader)
+        conn.rollback()
+        result.status = "failed"
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        result.error = f"{spath}: the database refused this file: {detail}"
+    except (RecursionError, MemoryError) as exc:
+        # a document nested too deeply, or one that does not fit in memory: this file
+        # only; the memory of its half-built rows is released with them
+        _stop_writer(loader)
+        conn.rollback()
+        result.status = "failed"
+        what = (
+            "nested too deeply to be read (RecursionError)"
+            if isinstance(exc, RecursionError)
+            else "too large to be read in memory (MemoryError)"
+        )
+        result.error = f"{spath}: {what}: nothing of it was ingested"
+    except Exception as exc:
+        # any other failure stays within this file: report it and go on with the next
+        _stop_writer(loader)
+        conn.rollback()
+        result.status = "failed"
+        result.error = f"{spath}: unexpected {type(exc).__name__}: {exc}"
     except BaseException:
         _stop_writer(loader)
         conn.rollback()
@@ -413,6 +435,7 @@ def _ingest_lstosa(
 ) -> dict[str, Any]:
     spath = str(path)
     start_offset, start_line, state = 0, 1, None
+    limits = ingest_limits()
     fh = open_source(path)
     try:
         hasher = hashlib.sha256()
@@ -446,7 +469,8 @@ def _ingest_lstosa(
             for row in model_rows(model):
                 loader.add(row)
         mapper = LstosaMapper(path=spath, timezone=timezone, model=model, state=state)
-        lines = _HashingLines(fh, hasher, start_line)
+        lines = _HashingLines(fh, hasher, start_line, limits.max_line_bytes)
+        max_field = limits.max_field_bytes
         suspects = lines.suspects
         reader = lstosa_log.parse_lines(
             lines, path=spath, start_line=start_line, start_offset=start_offset
@@ -494,6 +518,19 @@ def _ingest_lstosa(
                     raw = suspect[:-2] if suspect.endswith(b"\r\n") else suspect[:-1]
                     rejects.append((item.pos.line, item.pos.offset, reason, True, raw))
                     continue
+            if lines.last_length > max_field and (wide := _wide_field(item, max_field)):
+                # a value PostgreSQL cannot index (ids, paths and names are): this line
+                # only, not the whole file's transaction
+                result.rejects += 1
+                reason = (
+                    f"field {wide!r} is longer than {max_field:,} bytes "
+                    "(PROVDB_INGEST_MAX_FIELD_BYTES): the archive cannot index it"
+                )
+                if on_reject:
+                    on_reject(f"{spath}:{item.pos.line}: {reason}")
+                raw = lines.last_line.rstrip(b"\r\n")
+                rejects.append((item.pos.line, item.pos.offset, reason, True, raw))
+                continue
             records[kind.__name__.removeprefix("Lstosa")] += 1
             if kind is LstosaUnknown:
                 rejects.append(
@@ -527,7 +564,7 @@ def _ingest_lstosa(
         return {
             "offset": reader.offset_reached,
             "lines": reader.next_line - 1,
-            "checksum": hasher.hexdigest(),
+            "checksum": lines.hasher.hexdigest(),
             "state": mapper.state(),
             "complete": not reader.torn_tail,
             "rejects": rejects,

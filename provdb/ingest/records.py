@@ -48,6 +48,7 @@ __all__ = [
     "LstosaUsed",
     "MemberRow",
     "NonProvenanceLine",
+    "OversizedLine",
     "ParameterDescriptionRow",
     "ParameterRow",
     "RejectedLine",
@@ -221,6 +222,31 @@ class RejectedLine:
     pos: SourcePosition
     reason: str
     raw: bytes
+
+
+class OversizedLine(bytes):
+    """The first bytes of a line longer than the per-line limit, plus ``b"\\n"``.
+
+    Line readers yield it instead of the whole line (never held in memory); ``size`` is
+    the true length of the line with its newline, so offsets stay exact. Parsers turn it
+    into a :class:`RejectedLine`.
+    """
+
+    size: int
+    limit: int
+
+    def __new__(cls, head: bytes, size: int, limit: int) -> OversizedLine:
+        line = super().__new__(cls, head + b"\n")
+        line.size = size
+        line.limit = limit
+        return line
+
+    def reason(self) -> str:
+        """The reject reason, naming the limit and the setting that raises it."""
+        return (
+            f"line of {self.size:,} bytes is longer than the {self.limit:,} bytes read per "
+            "line (PROVDB_INGEST_MAX_LINE_BYTES): rejected, its first bytes kept"
+        )
 
 
 # --------------------------------------------------------------------------------------

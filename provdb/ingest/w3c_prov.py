@@ -71,9 +71,11 @@ from lxml import etree
 from provdb.errors import ParseError
 from provdb.ingest.compression import (
     COMPRESSION_ERRORS,
+    DecompressionLimitError,
     compression_of,
     decompress,
     decompress_head,
+    read_document,
 )
 from provdb.ingest.records import (
     ActivityDescriptionRow,
@@ -1710,6 +1712,8 @@ def _unique(rows: Iterable[ArchiveRow]) -> list[ArchiveRow]:
 def _decompress(data: bytes, path: str) -> bytes:
     try:
         return decompress(data)
+    except DecompressionLimitError as exc:
+        raise ParseError(path, None, str(exc)) from None
     except (*COMPRESSION_ERRORS, ValueError) as exc:
         raise ParseError(
             path, None, f"corrupt or truncated {compression_of(data)} data: {exc}"
@@ -1896,10 +1900,15 @@ def parse_file(
     file = Path(path)
     name = str(file)
     try:
-        raw = file.read_bytes()
+        data = read_document(file)
     except OSError as exc:
         raise ParseError(name, None, f"cannot read the file: {exc.strerror or exc}") from None
-    data = _decompress(raw, name)
+    except DecompressionLimitError as exc:
+        raise ParseError(name, None, str(exc)) from None
+    except (*COMPRESSION_ERRORS, ValueError) as exc:
+        with open(file, "rb") as fh:
+            kind = compression_of(fh.read(6))
+        raise ParseError(name, None, f"corrupt or truncated {kind} data: {exc}") from None
     fmt = format or detect(data[:_HEAD_SIZE]) or _format_from_suffix(file)
     if fmt is None:
         raise ParseError(

@@ -28,6 +28,7 @@ from sqlglot.optimizer.scope import Scope, build_scope
 from sqlglot.schema import MappingSchema
 
 from provdb.votable.fields import Field
+from tap.adql.budget import QueryBudget
 from tap.adql.dialect import ADQL, ADQLFunction, type_of
 from tap.adql.errors import ADQLError
 from tap.adql.geometry import GeoFunction
@@ -40,6 +41,7 @@ from tap.catalog import Catalog
 __all__ = ["Translation", "translate"]
 
 _DIALECT = ADQL()
+_BUDGET = QueryBudget()
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ def translate(
     *,
     maxrec: int | None,
     uploads: Mapping[str, Sequence[Field]] | None = None,
+    budget: QueryBudget | None = None,
 ) -> Translation:
     """Translate one ADQL 2.1 query into PostgreSQL.
 
@@ -104,6 +107,9 @@ def translate(
         as ``TAP_UPLOAD.<name>`` and must exist as temporary tables named
         :func:`~tap.adql.schema.upload_table_name` (``tap_upload_<name>``), with columns
         named exactly after the fields.
+    budget:
+        Limits on the query's length, tokens, JOINs and depth, each checked before the
+        step it protects (:mod:`tap.adql.budget`); default: :class:`QueryBudget()`.
 
     Returns
     -------
@@ -123,7 +129,7 @@ def translate(
     if maxrec is not None and maxrec < 0:
         raise ValueError("maxrec must be >= 0")
     try:
-        return _translate(adql, catalog, maxrec, uploads or {})
+        return _translate(adql, catalog, maxrec, uploads or {}, budget or _BUDGET)
     except RecursionError:
         raise ADQLError("the query is nested too deeply") from None
 
@@ -133,12 +139,16 @@ def _translate(
     catalog: Catalog,
     maxrec: int | None,
     uploads: Mapping[str, Sequence[Field]],
+    budget: QueryBudget,
 ) -> Translation:
     index = catalog_index(catalog)
     upload_infos = {name: upload_info(name, fields) for name, fields in uploads.items()}
 
+    budget.check_text(adql)
     tokens = tokenize(adql)
+    budget.check_tokens(adql, tokens)
     tree = parse(adql, tokens)
+    budget.check_tree(tree)
     check_tree(adql, tokens, tree)
     resolver = Resolver(adql, tokens, index, upload_infos)
     resolver.resolve(tree)

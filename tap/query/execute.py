@@ -86,6 +86,9 @@ class QueryPlan:
     rewrite: Callable[[tuple[int, ...]], str | CopyQuery | None] | None = None
     #: set by :func:`stream_rows`: True when the rewritten query ran
     rewritten: bool = False
+    #: shown in pg_stat_activity while the query runs (e.g. ``provdb-job-<id>``), so the
+    #: query can be found and cancelled from elsewhere even if this process dies
+    application_name: str | None = None
     #: type OIDs of the result columns when already known (a repeated query); else
     #: :func:`stream_rows` fills it in when it describes the query for ``rewrite``
     result_types: tuple[int, ...] | None = None
@@ -132,28 +135,41 @@ def stream_rows(
     try:
         conn = conninfo() if callable(conninfo) else psycopg.connect(conninfo)
     except psycopg.OperationalError as exc:
-        raise ServiceError(f"the archive database is not reachable: {_friendly(exc)}") from None
+        raise ServiceError(
+            f"the archive database is not reachable: {_friendly(exc)}; retry in a moment",
+            status=503,
+        ) from None
     try:
         if on_pid is not None:
             on_pid(conn.info.backend_pid)
         with conn.transaction():
             with conn.cursor() as cur:
                 setup = []
+                timeout = pgsql.SQL("SET LOCAL statement_timeout = {}").format(
+                    pgsql.Literal(max(plan.timeout_s, 0) * 1000)
+                )
                 if not plan.uploads:
                     setup.append(pgsql.SQL("SET TRANSACTION READ ONLY"))
+                else:
+                    # the uploads' COPY runs under the query's time limit too; a READ
+                    # ONLY transaction cannot create their temporary tables, so the
+                    # query is confined by the reader role instead (SET LOCAL ROLE)
+                    cur.execute(timeout)
                 for up in plan.uploads:
                     _create_upload(cur, up)
                 if plan.role:
                     setup.append(pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(plan.role)))
-                setup.append(
-                    pgsql.SQL("SET LOCAL statement_timeout = {}").format(
-                        pgsql.Literal(max(plan.timeout_s, 0) * 1000)
-                    )
-                )
+                setup.append(timeout)
                 # ISO date output whatever the server's default: psycopg cannot read
                 # some other styles back, and rewritten queries write timestamps with
                 # ::text. Only the output changes; the input order (MDY/DMY) stays.
                 setup.append(pgsql.SQL("SET LOCAL DateStyle = ISO"))
+                if plan.application_name:
+                    setup.append(
+                        pgsql.SQL("SET LOCAL application_name = {}").format(
+                            pgsql.Literal(plan.application_name)
+                        )
+                    )
                 # one round trip: statements without parameters may be sent together
                 cur.execute(pgsql.SQL("; ").join(setup))
             try:

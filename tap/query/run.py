@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tap.adql import ADQLError, translate
+from tap.adql import ADQLError
+from tap.adql import translate as _adql_translate
+from tap.adql.budget import deadline
 from tap.adql.literals import fill, split_literals, usable
 from tap.catalog import Catalog
 from tap.config import TapConfig
@@ -28,7 +30,7 @@ from tap.query.upload import load_uploads
 from tap.votable.binary2_copy import encoded_bytes, plan_binary2_copy
 from tap.votable.binary2_sql import plan_binary2_sql
 
-__all__ = ["LANGS", "PreparedQuery", "prepare", "result_stream"]
+__all__ = ["LANGS", "PreparedQuery", "job_application_name", "prepare", "result_stream"]
 
 log = logging.getLogger("provdb.tap")
 
@@ -109,7 +111,7 @@ def prepare(
     maxrec = _maxrec(params, config)
     uploads, upload_fields = load_uploads(params.uploads, files or {}, config)
     try:
-        tr, shape = _translate(query, catalog, maxrec, upload_fields)
+        tr, shape = _translate(query, catalog, maxrec, upload_fields, config)
     except ADQLError as exc:
         raise QueryError(str(exc)) from None
     top = tr.top
@@ -122,7 +124,7 @@ def prepare(
         maxrec=maxrec,
         limit=limit,
         overflow_possible=top is None or top > maxrec,
-        timeout_s=config.execution_default if timeout_s is None else timeout_s,
+        timeout_s=config.sync_execution if timeout_s is None else timeout_s,
         run_id=run_id,
         uploads=uploads,
         binary2_sql=config.binary2_sql,
@@ -164,7 +166,11 @@ _NO_TEMPLATE = object()
 
 
 def _translate(
-    query: str, catalog: Catalog, maxrec: int, uploads: Mapping[str, Any]
+    query: str,
+    catalog: Catalog,
+    maxrec: int,
+    uploads: Mapping[str, Any],
+    config: TapConfig | None = None,
 ) -> tuple[Any, str]:
     """Translate, remembering recent results: clients repeat queries (TOPCAT refreshes,
     pyvo loops) and ask the same question about different things (queries that differ
@@ -173,7 +179,16 @@ def _translate(
     (their tables differ per request).
 
     Returns the translation and the SQL of its shape (the template's, when one served).
+    A translation runs within the complexity budget and the deadline of ``config``
+    (:mod:`tap.adql.budget`); cache hits cost neither.
     """
+    config = config or TapConfig()
+    budget = config.query_budget
+
+    def translate(text: str, catalog: Catalog, **options: Any) -> Any:
+        with deadline(config.translate_seconds):
+            return _adql_translate(text, catalog, budget=budget, **options)
+
     if uploads:
         tr = translate(query, catalog, maxrec=maxrec, uploads=uploads)
         return tr, tr.sql
@@ -279,6 +294,11 @@ def binary2_rewrite(
     return rewrite, encoders
 
 
+def job_application_name(job_id: str) -> str:
+    """The ``application_name`` of an async job's query backend."""
+    return f"provdb-job-{job_id}"
+
+
 def result_stream(
     prepared: PreparedQuery,
     connect: Callable[[], Any],
@@ -286,10 +306,19 @@ def result_stream(
     role: str | None,
     on_pid: Callable[[int], None] | None = None,
     status: dict[str, Any] | None = None,
+    application_name: str | None = None,
 ) -> Iterator[bytes]:
-    """Encode the result of ``prepared``; ``status`` receives rows/overflow/error."""
+    """Encode the result of ``prepared``; ``status`` receives rows/overflow/error.
+
+    ``application_name`` labels the query's backend in ``pg_stat_activity`` (async jobs:
+    :func:`job_application_name`), so it can be cancelled after its process died.
+    """
     plan = QueryPlan(
-        sql=prepared.sql, timeout_s=prepared.timeout_s, role=role, uploads=prepared.uploads
+        sql=prepared.sql,
+        timeout_s=prepared.timeout_s,
+        role=role,
+        uploads=prepared.uploads,
+        application_name=application_name,
     )
     if (
         (prepared.binary2_sql or prepared.binary2_copy)

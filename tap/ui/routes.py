@@ -653,7 +653,7 @@ def run_adql(query: str, max_rows: int) -> dict[str, Any]:
     out: dict[str, Any] = {"columns": [], "rows": [], "overflow": False, "error": None}
     t0 = time.perf_counter()
     try:
-        prepared = prepare(params, db.catalog, config, timeout_s=config.execution_default)
+        prepared = prepare(params, db.catalog, config, timeout_s=config.sync_execution)
         status: dict[str, Any] = {}
         body = b"".join(result_stream(prepared, db.connect_raw, role=db.reader_role, status=status))
         doc = json.loads(body)

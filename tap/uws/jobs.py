@@ -320,6 +320,16 @@ class JobStore:
                     ),
                     {"ids": orphans},
                 )
+                # the dead worker's query may still run in PostgreSQL (up to the job's
+                # duration): cancel it, found by its label, not by a pid that may since
+                # belong to another session
+                conn.execute(
+                    sa.text(
+                        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name = ANY(:names) AND pid <> pg_backend_pid()"
+                    ),
+                    {"names": [f"provdb-job-{job_id}" for job_id in orphans]},
+                )
         return len(orphans)
 
     def expired(self) -> list[Job]:

@@ -8,9 +8,11 @@ jobs 404, both with a DALI error document.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Response, current_app, request, send_file
 
@@ -39,7 +41,7 @@ def _known_shape(endpoint: str | None, values: dict | None) -> None:
 
 XML = "text/xml"
 TEXT = "text/plain"
-WAIT_CAP = 120.0  # seconds one WAIT may block a server thread
+_WAITERS_LOCK = threading.Lock()
 
 
 def store() -> JobStore:
@@ -176,15 +178,45 @@ def get_job(job_id: str) -> Response:
         except ValueError:
             raise UsageError(f"WAIT must be a number of seconds, not {wait!r}") from None
         until_phase = (request.args.get("PHASE") or request.args.get("phase") or "").upper()
-        limit = WAIT_CAP if seconds < 0 else min(seconds, WAIT_CAP)
+        cap = float(current_app.config["TAP_CONFIG"].wait_max)
+        # negative (UWS: "as long as the server allows"), inf and NaN all mean the cap
+        limit = cap if not 0 <= seconds < cap else seconds
         if job.phase in ACTIVE and (not until_phase or job.phase == until_phase):
-            start, initial = time.monotonic(), job.phase
-            while time.monotonic() - start < limit:
-                time.sleep(0.05 if time.monotonic() - start < 1 else 0.2)
-                job = s.get(job_id)
-                if job.phase != initial:
-                    break
+            job = _wait(s, job, limit)
     return Response(documents.job_document(job, _job_url(job_id)), mimetype=XML)
+
+
+def _waiters() -> threading.BoundedSemaphore:
+    """This process's permits to block in WAIT (``PROVDB_TAP_WAITERS_MAX``)."""
+    extensions = current_app.extensions
+    with _WAITERS_LOCK:
+        if "provdb_waiters" not in extensions:
+            size = current_app.config["TAP_CONFIG"].waiters_max
+            extensions["provdb_waiters"] = threading.BoundedSemaphore(size)
+        return extensions["provdb_waiters"]
+
+
+def _wait(s: JobStore, job: Any, limit: float) -> Any:
+    """Block until the job's phase changes or ``limit`` seconds pass.
+
+    A blocked request holds one of the process's few server threads: only
+    ``waiters_max`` may wait at once, so waiting clients can never take every thread
+    from the queries. Without a permit the job document is returned at once, which
+    UWS allows (a client then simply polls again).
+    """
+    permits = _waiters()
+    if not permits.acquire(blocking=False):
+        return job
+    try:
+        start, initial = time.monotonic(), job.phase
+        while time.monotonic() - start < limit:
+            time.sleep(0.05 if time.monotonic() - start < 1 else 0.2)
+            job = s.get(job.job_id)
+            if job.phase != initial:
+                break
+        return job
+    finally:
+        permits.release()
 
 
 def _delete(job_id: str) -> Response:

@@ -26,7 +26,7 @@ from flask import Flask
 from tap.errors import TapError
 from tap.params import collect
 from tap.query.execute import QueryCancelled
-from tap.query.run import prepare, result_stream
+from tap.query.run import job_application_name, prepare, result_stream
 from tap.uws.jobs import Job, JobStore, Phase
 
 __all__ = ["Worker", "run_job", "start_workers"]
@@ -72,6 +72,7 @@ def run_job(app: Flask, job: Job, store: JobStore) -> None:
                 role=db.reader_role,
                 on_pid=lambda pid: store.set_query_pid(job.job_id, pid),
                 status=status,
+                application_name=job_application_name(job.job_id),
             ):
                 out.write(chunk)
                 size += len(chunk)
