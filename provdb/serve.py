@@ -94,9 +94,7 @@ def run_gunicorn(*, host: str, port: int, workers: int, threads: int) -> None:
         def load(self) -> Any:
             return _service("app").create_app()
 
-    from tap.config import TapConfig  # lazily: provdb never imports tap at module level
-
-    worker_timeout = TapConfig.from_env().worker_timeout
+    worker_timeout = _service("config").TapConfig.from_env().worker_timeout
     metrics_dir, created = _metrics_dir(workers)
     master = os.getpid()
     try:
