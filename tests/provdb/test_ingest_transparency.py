@@ -119,7 +119,8 @@ def test_garbage_is_rejected_and_diagnostics_are_counted(engine, samples, tmp_pa
     assert result.error is None
     assert result.rejects == 1
     assert rejected == [f"{path}:6: " + rejected[0].split(": ", 1)[1]]
-    assert "neither a provenance record nor a log diagnostic" in rejected[0]
+    # binary bytes are named as such (the reader); text garbage as "not a diagnostic"
+    assert "binary data (control characters), neither a provenance record" in rejected[0]
     clean = ingest(engine, samples / NIGHT)
     assert result.other_lines == clean.other_lines + 1  # the ERROR line is a diagnostic
     ((line, raw, text, is_error),) = rows(
