@@ -31,8 +31,7 @@ from typing import IO, Any
 
 import psycopg
 
-from provdb import __version__
-from provdb import obscore
+from provdb import __version__, obscore
 from provdb.answers import flags
 from provdb.errors import IngestError, ParseError, ProvdbError
 from provdb.ingest import ctapipe_json, lstosa_log, w3c_prov

@@ -44,8 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from provdb import __version__
-from provdb import obscore
+from provdb import __version__, obscore
 from provdb.answers import flags
 from provdb.scan.metadata import FileMetadata, json_text, jsonable
 

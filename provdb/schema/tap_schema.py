@@ -6,8 +6,9 @@ The archive's tables carry their descriptions, UCDs, utypes and units in the mod
 after every migration. Nothing here is maintained by hand, so TAP_SCHEMA, VOSI
 ``/tables`` and the VOTable FIELDs of query results cannot drift apart.
 
-Published: ``ivoa.obscore``; every table of schema ``provenance``; from schema ``archive`` the execution
-context (``session``, ``environment``) and the run-level views; and TAP_SCHEMA itself.
+Published: ``ivoa.obscore``; every table of schema ``provenance``; from schema ``archive``
+the execution context (``session``, ``environment``) and the run-level views; and
+TAP_SCHEMA itself.
 Ingest bookkeeping (raw rejected bytes, parser state) is not published.
 """
 
