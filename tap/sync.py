@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, Response, current_app, request, stream_with_context
 
 from tap.app import tap_db
+from tap.datalink import links_url
 from tap.params import collect
 from tap.query.run import prepare, result_stream
 
@@ -28,6 +29,7 @@ def sync() -> Response:
     db = tap_db()
     config = current_app.config["TAP_CONFIG"]
     prepared = prepare(params, db.catalog, config, files=request.files)
+    prepared.datalink = links_url()
     log.info(
         "sync RUNID=%s MAXREC=%s QUERY=%s",
         prepared.run_id,

@@ -31,9 +31,9 @@ def upgrade() -> None:
     op.execute("CREATE SCHEMA IF NOT EXISTS ivoa")
     op.create_table('obscore',
     sa.Column('dataproduct_type', sa.Text(), nullable=True, comment='Data product type: event (event lists: DL1, DL2 and DL3 files)'),
-    sa.Column('calib_level', sa.Integer(), nullable=True, comment='Calibration level: 1 (DL1: calibrated images and parameters), 2 (DL2: reconstructed events), 3 (DL3: selected gamma-like events with their IRFs)'),
+    sa.Column('calib_level', sa.Integer(), nullable=True, comment='Calibration level: 1 (DL1 calibrated images and parameters, DL2 reconstructed events), 2 (DL3: science-ready gamma-like event lists)'),
     sa.Column('obs_collection', sa.Text(), nullable=True, comment='Collection (PROVDB_OBSCORE_COLLECTION, default LST-1)'),
-    sa.Column('obs_id', sa.Text(), nullable=True, comment='Observation (run) identifier: the run number (OBS_ID of a DL3 file)'),
+    sa.Column('obs_id', sa.Text(), nullable=True, comment='Observation (run) identifier: the run number (OBS_ID of a DL3 file), else the entity id'),
     sa.Column('obs_publisher_did', sa.Text(), nullable=False, comment="Publisher's identifier of the product: ivo://<authority>?<entity id> (PROVDB_OBSCORE_AUTHORITY); the DataLink ID"),
     sa.Column('access_url', sa.Text(), nullable=True, comment='URL of the file (PROVDB_OBSCORE_ACCESS_URL pattern), else of its DataLink document'),
     sa.Column('access_format', sa.Text(), nullable=True, comment='MIME type of what access_url returns (application/fits, application/x-hdf5, or the DataLink VOTable)'),

@@ -13,7 +13,7 @@ and plots are not science products.
 Where the values come from
 --------------------------
 * ``obs_id``: ``OBS_ID`` of a DL3 file, else the run number in the file name
-  (``...Run01807.0002.h5`` -> ``1807``);
+  (``...Run01807.0002.h5`` -> ``1807``), else the entity id (ObsCore forbids nulls);
 * ``s_ra``/``s_dec``/``target_name``/``t_min``/``t_max``/``t_exptime``: the EVENTS header
   of a DL3 file as ``provdb scan`` recorded it (``RA_PNT``, ``DEC_PNT``, ``OBJECT``,
   ``TSTART``/``TSTOP`` + ``MJDREFI``/``MJDREFF`` in MJD, ``LIVETIME`` or ``ONTIME``);
@@ -37,7 +37,14 @@ from typing import Any
 
 from provdb.config import ObsCoreSettings
 
-__all__ = ["PRODUCT_LEVELS", "publisher_did", "rebuild", "refresh", "refresh_touched"]
+__all__ = [
+    "PRODUCT_LEVELS",
+    "file_url",
+    "publisher_did",
+    "rebuild",
+    "refresh",
+    "refresh_touched",
+]
 
 PRODUCT_LEVELS = ("DL1", "DL2", "DL3")
 #: h c in eV m (CODATA 2018): wavelength = HC / energy
@@ -58,12 +65,32 @@ def publisher_did(entity_id: str, settings: ObsCoreSettings | None = None) -> st
     return f"{settings.authority}?{entity_id}"
 
 
+def file_url(settings: ObsCoreSettings, location: str | None, entity_id: str) -> str | None:
+    """The download URL of a file from ``PROVDB_OBSCORE_ACCESS_URL`` (None: no pattern, or
+    no location); quoted as the SQL of :func:`_access_url` quotes it."""
+    if settings.access_url is None or not location:
+        return None
+
+    def quote(text: str) -> str:
+        for char, code in _QUOTED:
+            text = text.replace(char, code)
+        return text
+
+    return settings.access_url.format(
+        path=quote(location), name=quote(location.rsplit("/", 1)[-1]), id=quote(entity_id)
+    )
+
+
+#: characters that break a URL's path or query, quoted (in this order: '%' first)
+_QUOTED = (("%", "%25"), (" ", "%20"), ("#", "%23"), ("?", "%3F"), ("&", "%26"), ("+", "%2B"))
+
+
 def _urlquote(expr: str) -> str:
-    """SQL: ``expr`` with the characters that break a URL's path or query quoted."""
-    # '%' doubled: the statement goes through psycopg's parameter substitution
-    for char, code in (("%%", "%%25"), (" ", "%%20"), ("#", "%%23"), ("?", "%%3F"), ("&", "%%26")):
-        expr = f"replace({expr}, '{char}', '{code}')"
-    return f"replace({expr}, '+', '%%2B')"
+    """SQL: ``expr`` with the characters of :data:`_QUOTED` quoted."""
+    for char, code in _QUOTED:
+        # '%' doubled: the statement goes through psycopg's parameter substitution
+        expr = f"replace({expr}, '{char.replace('%', '%%')}', '{code.replace('%', '%%')}')"
+    return expr
 
 
 def _access_url(settings: ObsCoreSettings, params: list[Any]) -> tuple[str, str]:
@@ -136,7 +163,8 @@ SELECT
     CASE q.level WHEN 'DL3' THEN 2 ELSE 1 END,
     %s::text,
     coalesce(nullif(q.o ->> 'OBS_ID', ''),
-             (substring(regexp_replace(q.location, '^.*/', '') from '(?i)Run0*([0-9]+)'))),
+             substring(regexp_replace(q.location, '^.*/', '') from '(?i)Run0*([0-9]+)'),
+             q.id),
     %s || q.id,
     {access_url},
     {access_format},

@@ -72,8 +72,8 @@ class ObsCore(Base):
     )
     calib_level: Mapped[int | None] = _std(
         sa.Integer,
-        "Calibration level: 1 (DL1: calibrated images and parameters), 2 (DL2: "
-        "reconstructed events), 3 (DL3: selected gamma-like events with their IRFs)",
+        "Calibration level: 1 (DL1 calibrated images and parameters, DL2 reconstructed "
+        "events), 2 (DL3: science-ready gamma-like event lists)",
         "ObsDataset.calibLevel",
         "meta.code;obs.calib",
         principal=True,
@@ -87,7 +87,7 @@ class ObsCore(Base):
     )
     obs_id: Mapped[str | None] = _std(
         sa.Text,
-        "Observation (run) identifier: the run number (OBS_ID of a DL3 file)",
+        "Observation (run) identifier: the run number (OBS_ID of a DL3 file), else the entity id",
         "DataID.observationID",
         "meta.id",
         principal=True,
