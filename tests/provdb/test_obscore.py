@@ -147,3 +147,22 @@ def test_bad_setting_fails_the_ingest_and_keeps_nothing(
     assert "PROVDB_OBSCORE_FOV" in result.stderr
     with engine.connect() as c:
         assert c.execute(sa.text("SELECT count(*) FROM provenance.activity")).scalar() == 0
+
+
+def test_cli_shows_the_products_and_rebuilds_after_a_settings_change(
+    engine: sa.Engine, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    dl3, _ = _load(tmp_path, cli_env)
+    shown = run_cli("obscore", env=cli_env)
+    assert shown.returncode == 0, shown.stderr
+    dl3_line = next(line for line in shown.stdout.splitlines() if line.startswith("DL3"))
+    assert dl3_line.split()[1:] == ["5", "5", "1"]  # products, with pointing, flagged
+    env = {**cli_env, "PROVDB_TAP_BASE_URL": "https://archive.example.org/tap"}
+    rebuilt = run_cli("obscore", "--rebuild", env=env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "Rebuilt ivoa.obscore" in rebuilt.stdout
+    row = _rows(engine)[str(dl3[0])]
+    assert row["access_url"].startswith("https://archive.example.org/datalink/links?ID=")
+    bad = run_cli("obscore", "--rebuild", env={**cli_env, "PROVDB_OBSCORE_AUTHORITY": "x"})
+    assert bad.returncode == 2 and "PROVDB_OBSCORE_AUTHORITY" in bad.stderr
+    assert _rows(engine)[str(dl3[0])]["access_url"] == row["access_url"]
