@@ -4,9 +4,9 @@ products (default 1,000,000).
 
 The archive is synthetic and loaded in SQL (``generate_series``), in an embedded
 ``PROVDB_HOME`` under ``--home``: one entity per DL3 file with the EVENTS keywords that
-``provdb scan`` records (pointing spread over the sky, a tenth of it around the Crab),
-its generating activity, one session per 1,000 activities with its lstchain version, a
-quality flag on 1 % of the products. Then:
+``provdb scan`` records (pointing spread over the sky, 1 % of it within 3 degrees of
+the Crab), its generating activity, one session per 1,000 activities with its lstchain
+version, a quality flag on 1 % of the products. Then:
 
 1. **view**: ``CREATE VIEW`` of exactly the SELECT that fills the table
    (:mod:`provdb.obscore.refresh`, all entities), queried as ADQL users query ObsCore;
@@ -80,10 +80,10 @@ SELECT md5('bench' || i), 'dl3_LST-1.Run' || lpad(i::text, 7, '0') || '.fits',
        'application/fits', 2000000 + i %% 1000,
        jsonb_build_object('scan', jsonb_build_object('data_level', 'DL3', 'observation',
            jsonb_build_object(
-             'OBS_ID', i, 'OBJECT', CASE WHEN i %% 10 = 0 THEN 'Crab' ELSE 'field' END,
-             'RA_PNT', CASE WHEN i %% 10 = 0 THEN 83.633 + (random() - 0.5) * 6
+             'OBS_ID', i, 'OBJECT', CASE WHEN i %% 100 = 0 THEN 'Crab' ELSE 'field' END,
+             'RA_PNT', CASE WHEN i %% 100 = 0 THEN 83.633 + (random() - 0.5) * 6
                             ELSE random() * 360 END,
-             'DEC_PNT', CASE WHEN i %% 10 = 0 THEN 22.0145 + (random() - 0.5) * 6
+             'DEC_PNT', CASE WHEN i %% 100 = 0 THEN 22.0145 + (random() - 0.5) * 6
                              ELSE degrees(asin(2 * random() - 1)) END,
              'TSTART', 1.6e9 + i * 1500.0, 'TSTOP', 1.6e9 + i * 1500.0 + 1200,
              'MJDREFI', 40587, 'MJDREFF', 0.0, 'LIVETIME', 1140.0,
