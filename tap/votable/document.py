@@ -18,6 +18,7 @@ pyvo takes the last QUERY_STATUS of the results resource, so the trailing INFO d
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -68,8 +69,17 @@ def _infos(infos: Sequence[Info], query: str | None) -> str:
     return "".join(parts)
 
 
-#: XML ID given to the FIELD that the DataLink service descriptor refers to
+#: XML ID given to the FIELD that the DataLink service descriptor refers to, when its
+#: name cannot be used (astropy names columns by ID: the column's name is kept if it can)
 DATALINK_FIELD_ID = "datalink_id"
+
+
+def datalink_field_id(field: Field) -> str:
+    """The XML ID of the FIELD the DataLink descriptor refers to: its name if that is an
+    XML name (astropy then keeps the column name), else :data:`DATALINK_FIELD_ID`."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", field.name) and field.name != "datalink":
+        return field.name
+    return DATALINK_FIELD_ID
 
 
 def datalink_column(fields: Sequence[Field]) -> int | None:
@@ -157,14 +167,14 @@ class VOTableEncoder:
         if link_column is not None and datalink:
             from tap.datalink.document import datalink_descriptor
 
-            self._descriptor = datalink_descriptor(datalink, DATALINK_FIELD_ID)
+            self._descriptor = datalink_descriptor(datalink, datalink_field_id(fields[link_column]))
         self._header = (
             _PROLOGUE
             + _info("QUERY_STATUS", "OK")
             + _infos(infos, query)
             + "<TABLE>\n"
             + "".join(
-                _field(f, DATALINK_FIELD_ID if i == link_column else None)
+                _field(f, datalink_field_id(f) if i == link_column else None)
                 for i, f in enumerate(fields)
             )
             + data_start
