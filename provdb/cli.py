@@ -702,10 +702,21 @@ from provdb.answers.check_cli import check  # noqa: E402
 from provdb.answers.recipe_cli import diff_cmd, reproduce_cmd  # noqa: E402
 from provdb.answers.stats_cli import stats as stats_cmd  # noqa: E402
 from provdb.demo_cli import demo  # noqa: E402
+from provdb.obscore.obscore_cli import obscore_cmd  # noqa: E402
 from provdb.push.push_cli import push, token  # noqa: E402
 from provdb.versions_cli import versions  # noqa: E402
 
-for _command in (reproduce_cmd, diff_cmd, check, stats_cmd, demo, token, push, versions):
+for _command in (
+    reproduce_cmd,
+    diff_cmd,
+    check,
+    stats_cmd,
+    demo,
+    token,
+    push,
+    versions,
+    obscore_cmd,
+):
     cli.add_command(_command)
 
 from provdb.backup_cli import dump_cmd, restore_cmd  # noqa: E402

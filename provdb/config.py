@@ -40,7 +40,7 @@ from pathlib import Path
 
 import platformdirs
 
-__all__ = ["DEFAULT_DATABASE_NAME", "IngestLimits", "Settings", "ingest_limits"]
+__all__ = ["DEFAULT_DATABASE_NAME", "IngestLimits", "ObsCoreSettings", "Settings", "ingest_limits"]
 
 #: Name of the database provdb creates inside the embedded server.
 DEFAULT_DATABASE_NAME = "provdb"
@@ -140,3 +140,75 @@ class IngestLimits:
 def ingest_limits() -> IngestLimits:
     """The ingest limits of this process (from the environment, read at each call)."""
     return IngestLimits.from_env()
+
+
+@dataclass(frozen=True)
+class ObsCoreSettings:
+    """What ``ivoa.obscore`` says about every product that the files do not say.
+
+    Environment variables (read when ingest or scan refreshes rows; after changing them,
+    ``provdb obscore --rebuild`` rewrites the existing rows):
+
+    PROVDB_OBSCORE_COLLECTION   obs_collection (default ``LST-1``)
+    PROVDB_OBSCORE_FACILITY     facility_name (default ``LST-1``)
+    PROVDB_OBSCORE_INSTRUMENT   instrument_name (default ``LSTCam``)
+    PROVDB_OBSCORE_FOV          s_fov, field of view diameter in degrees (default 4.5)
+    PROVDB_OBSCORE_AUTHORITY    obs_publisher_did is ``<authority>?<entity id>`` (default
+                                ``ivo://provdb.local/product``: register your own)
+    PROVDB_OBSCORE_ACCESS_URL   access_url pattern for the files, with ``{path}`` (the
+                                file's path, URL-quoted), ``{name}`` (its file name) and
+                                ``{id}`` (the entity id); default: none, access_url is
+                                then the product's DataLink document
+    PROVDB_TAP_BASE_URL         the service's public TAP URL (as for ``provdb serve``):
+                                DataLink URLs are ``<it without /tap>/datalink/links?ID=``
+                                (default ``http://127.0.0.1:8080/tap``)
+    """
+
+    collection: str = "LST-1"
+    facility: str = "LST-1"
+    instrument: str = "LSTCam"
+    fov: float = 4.5
+    authority: str = "ivo://provdb.local/product"
+    access_url: str | None = None
+    public_url: str = "http://127.0.0.1:8080"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ObsCoreSettings:
+        """Build from the ``PROVDB_OBSCORE_*`` variables (see the class docstring)."""
+        from provdb.errors import ConfigError
+
+        env = os.environ if environ is None else environ
+        fov_text = env.get("PROVDB_OBSCORE_FOV") or ""
+        try:
+            fov = float(fov_text) if fov_text else cls.fov
+        except ValueError:
+            raise ConfigError(
+                f"PROVDB_OBSCORE_FOV={fov_text!r} is not a number: give the field of view "
+                "diameter in degrees, e.g. 4.5"
+            ) from None
+        authority = (env.get("PROVDB_OBSCORE_AUTHORITY") or cls.authority).rstrip("?")
+        if not authority.startswith("ivo://") or "?" in authority or "#" in authority:
+            raise ConfigError(
+                f"PROVDB_OBSCORE_AUTHORITY={authority!r} is not an IVOA identifier: give "
+                "one like ivo://example.org/lst without '?' or '#'"
+            )
+        pattern = env.get("PROVDB_OBSCORE_ACCESS_URL") or None
+        if pattern is not None:
+            try:
+                pattern.format(path="", name="", id="")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ConfigError(
+                    f"PROVDB_OBSCORE_ACCESS_URL={pattern!r} is not a valid pattern ({exc}): "
+                    "use {path}, {name} or {id}, e.g. https://data.example.org{path}"
+                ) from None
+        tap = (env.get("PROVDB_TAP_BASE_URL") or "").rstrip("/")
+        public = tap[: -len("/tap")] if tap.endswith("/tap") else tap
+        return cls(
+            collection=env.get("PROVDB_OBSCORE_COLLECTION") or cls.collection,
+            facility=env.get("PROVDB_OBSCORE_FACILITY") or cls.facility,
+            instrument=env.get("PROVDB_OBSCORE_INSTRUMENT") or cls.instrument,
+            fov=fov,
+            authority=authority,
+            access_url=pattern,
+            public_url=public or cls.public_url,
+        )

@@ -135,6 +135,7 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), revision)
         refresh_tap_schema(conn)
+        fill_obscore(conn)
     return before, state(engine).current
 
 
@@ -148,6 +149,21 @@ def refresh_tap_schema(conn: Connection) -> bool:
     tap_schema.refresh(conn)
     grant_reader(conn)
     return True
+
+
+def fill_obscore(conn: Connection) -> int:
+    """Fill an empty ``ivoa.obscore`` of an archive that has entities (the migration that
+    creates it leaves it empty: the product rules live in provdb's code)."""
+    exists = conn.execute(sa.text("SELECT to_regclass('ivoa.obscore')")).scalar()
+    if exists is None:
+        return 0
+    empty = conn.execute(sa.text("SELECT NOT EXISTS (SELECT 1 FROM ivoa.obscore)")).scalar()
+    some = conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM provenance.entity)")).scalar()
+    if not (empty and some):
+        return 0
+    from provdb.obscore import rebuild
+
+    return rebuild(conn)
 
 
 #: NOLOGIN role that TAP queries run as (created by migration 0004 where permitted).

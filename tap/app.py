@@ -73,6 +73,7 @@ def create_app(
                 "compiler and reinstall provdb to build it"
             )
 
+    from tap.datalink import bp as datalink_bp
     from tap.examples import bp as examples_bp
     from tap.provsap import bp as provsap_bp
     from tap.sync import bp as sync_bp
@@ -86,6 +87,7 @@ def create_app(
     app.register_blueprint(examples_bp, url_prefix="/tap")
     app.register_blueprint(provsap_bp, url_prefix="/tap")
     app.register_blueprint(ui_bp, url_prefix="/ui")
+    app.register_blueprint(datalink_bp)
     if config.ingest_api:  # push from pipelines: off unless PROVDB_INGEST_API=1
         from tap.ingest_api import bp as ingest_bp
 

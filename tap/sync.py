@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, request, stream_with_context
 
 from tap.context import tap_db
+from tap.datalink import links_url
 from tap.params import collect
 from tap.query.client_watch import ClientWatch
 from tap.query.run import prepare, result_stream
@@ -44,6 +45,7 @@ def sync() -> Response:
     db = tap_db()
     config = current_app.config["TAP_CONFIG"]
     prepared = prepare(params, db.catalog, config, files=request.files)
+    prepared.datalink = links_url()
     log.info(
         "sync RUNID=%s MAXREC=%s QUERY=%s",
         prepared.run_id,

@@ -66,6 +66,7 @@ def test_readme_sql_examples_return_rows_on_the_demo_archive(
         "stats",
         "token",
         "push",
+        "obscore",
     ],
 )
 def test_every_command_is_documented(command: str) -> None:

@@ -37,7 +37,7 @@ from typing import IO, Any
 
 import psycopg
 
-from provdb import __version__
+from provdb import __version__, obscore
 from provdb.answers import flags
 from provdb.config import ingest_limits
 from provdb.errors import IngestError, ParseError, ProvdbError
@@ -357,6 +357,8 @@ def ingest_file(
             sync_session_versions(cur)
             # product flags of what this file touched (needs the closure and the versions)
             flags.update_flags(cur)
+            # ivoa.obscore rows of the same entities (needs their flags and versions)
+            obscore.refresh_touched(cur)
             result.inserted, result.known = loader.inserted, loader.known
             result.seconds = time.perf_counter() - started
             _save_bookkeeping(cur, spath, fmt, stat, info, result, book)

@@ -56,6 +56,14 @@ _HISTORY_VERSION = re.compile(
 )
 _LEVEL_TOKEN = re.compile(r"(?:^|[^A-Z0-9])(R0|R1|DL[0-5])(?![0-9])")
 _LEVELS = ("R0", "R1", "DL0", "DL1", "DL2", "DL3", "DL4", "DL5")
+#: observation keywords of a GADF event list (EVENTS header; the primary header as a
+#: fallback) kept in ``attributes['scan']['observation']`` for ivoa.obscore
+OBSERVATION_KEYS = (
+    "OBS_ID", "OBJECT", "RA_PNT", "DEC_PNT", "RA_OBJ", "DEC_OBJ", "TSTART", "TSTOP",
+    "MJDREFI", "MJDREFF", "TIMEUNIT", "TIMESYS", "TIMEREF", "ONTIME", "LIVETIME",
+    "DEADC", "TELESCOP", "INSTRUME", "RADECSYS", "RADESYS", "EQUINOX", "DATE-OBS",
+    "DATE-END",
+)  # fmt: skip
 
 
 def read_fits(path: str | os.PathLike[str]) -> FileMetadata:
@@ -191,6 +199,8 @@ def _read(hdul: Any, meta: FileMetadata, size: int | None) -> None:
         levels += _LEVEL_TOKEN.findall(declared.upper())
         if str(cards.get("HDUCLAS1", "")).upper() == "EVENTS":
             levels.append("DL3")
+            if "observation" not in meta.extra:
+                meta.extra["observation"] = _observation(cards)
         hdus.append(
             {
                 "index": index,
@@ -209,7 +219,31 @@ def _read(hdul: Any, meta: FileMetadata, size: int | None) -> None:
             f"truncated or corrupt FITS file: {size - padded:,} bytes after the last complete HDU"
         )
         return
+    if "observation" not in meta.extra and hdus:
+        found = _observation(meta.extra.get("primary_header") or {})
+        if "RA_PNT" in found or "OBS_ID" in found:
+            meta.extra["observation"] = found
     meta.extra["hdus"] = jsonable(hdus)
     meta.versions = versions.result()
     if levels:
         meta.data_level = max(levels, key=_LEVELS.index)
+
+
+def _observation(cards: dict[str, Any]) -> dict[str, Any]:
+    """The observation keywords of one header, and the energy range of its ENERGY column
+    (``TLMINn``/``TLMAXn`` with ``TUNITn``: header only, the events are never read)."""
+    out = {k: cards[k] for k in OBSERVATION_KEYS if cards.get(k) is not None}
+    for n in range(1, 1000):
+        name = cards.get(f"TTYPE{n}")
+        if name is None:
+            break
+        if str(name).strip().upper() != "ENERGY":
+            continue
+        for key, field in (("TLMIN", "E_MIN"), ("TLMAX", "E_MAX")):
+            value = cards.get(f"{key}{n}")
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                out[field] = float(value)
+        if cards.get(f"TUNIT{n}") is not None:
+            out["E_UNIT"] = str(cards[f"TUNIT{n}"]).strip()
+        break
+    return jsonable(out)

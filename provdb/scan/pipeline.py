@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from provdb import __version__
+from provdb import __version__, obscore
 from provdb.answers import flags
 from provdb.scan.metadata import FileMetadata, json_text, jsonable
 
@@ -457,6 +457,10 @@ class _BatchWriter:
                 )
                 # every distinct hash is kept, and the flags of these files follow
                 flags.note_batch(cur, hash_stage="_scan_entity", hash_source="scan")
+                # every scanned file's ObsCore row follows its new metadata (see below)
+                cur.execute(
+                    "INSERT INTO _flags_touched SELECT id FROM _scan_entity ON CONFLICT DO NOTHING"
+                )
                 cur.execute(
                     "DELETE FROM archive.software WHERE entity_id = ANY(%s)",
                     ([e[0] for e in entities],),
@@ -471,6 +475,7 @@ class _BatchWriter:
             if sessions:
                 sync_session_versions(cur, sorted(set(sessions)))
             flags.update_flags(cur)  # after the closure, the hashes and the versions
+            obscore.refresh_touched(cur)  # after the flags and the versions
             for meta, _, _, _ in batch:
                 books.append(
                     (

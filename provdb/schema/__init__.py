@@ -21,6 +21,7 @@ from provdb.schema.descriptions import (
     GenerationDescription,
     UsageDescription,
 )
+from provdb.schema.obscore import ObsCore  # noqa: F401  (registers its table)
 from provdb.schema.quality import EntityHash, ProductFlag  # noqa: F401  (registers its tables)
 from provdb.schema.relations import (
     HadMember,

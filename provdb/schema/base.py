@@ -34,7 +34,7 @@ PROVENANCE = "provenance"
 #: What the archive needs beyond the DM: execution context and ingest bookkeeping.
 ARCHIVE = "archive"
 #: Every schema provdb owns (Alembic compares only these).
-SCHEMAS = (PROVENANCE, ARCHIVE, "tap_schema", "uws")
+SCHEMAS = (PROVENANCE, ARCHIVE, "tap_schema", "uws", "ivoa")
 
 # Short, predictable constraint names (PostgreSQL cuts identifiers at 63 bytes, and a
 # migration can only drop a constraint it can name).

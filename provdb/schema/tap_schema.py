@@ -6,10 +6,10 @@ The archive's tables carry their descriptions, UCDs, utypes and units in the mod
 after every migration. Nothing here is maintained by hand, so TAP_SCHEMA, VOSI
 ``/tables`` and the VOTable FIELDs of query results cannot drift apart.
 
-Published: every table of schema ``provenance``; from schema ``archive`` the execution
-context (``session``, ``environment``), the ingest bookkeeping (files read, rejected
-lines with their raw bytes and a safe text form, conflicting values) and the views; and
-TAP_SCHEMA itself.
+Published: ``ivoa.obscore``; every table of schema ``provenance``; from schema ``archive``
+the execution context (``session``, ``environment``), the ingest bookkeeping (files
+read, rejected lines with their raw bytes and a safe text form, conflicting values) and
+the views; and TAP_SCHEMA itself.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped
 
 from provdb.schema.base import ARCHIVE, PROVENANCE, Base, tap_column
 from provdb.schema.bookkeeping import INGEST_FILE_AGE_VIEW
+from provdb.schema.obscore import IVOA
 from provdb.schema.software import PRODUCT_VERSION_VIEW
 
 __all__ = [
@@ -340,15 +341,17 @@ def published_tables() -> list[_Published]:
     for name in PUBLISHED_ARCHIVE_TABLES:
         out.append(_Published(ARCHIVE, name, meta.tables[f"{ARCHIVE}.{name}"], False))
     out.extend(_Published(ARCHIVE, v.name, v, True) for v in VIEWS)
+    out.append(_Published(IVOA, "obscore", meta.tables[f"{IVOA}.obscore"], False))
     for name in ("schemas", "tables", "columns", "keys", "key_columns"):
         out.append(_Published(TAP_SCHEMA, name, meta.tables[f"{TAP_SCHEMA}.{name}"], False))
-    order = {PROVENANCE: 0, ARCHIVE: 1, TAP_SCHEMA: 2}
+    order = {IVOA: 0, PROVENANCE: 1, ARCHIVE: 2, TAP_SCHEMA: 3}
     dm_first = {"activity": 0, "entity": 1, "agent": 2, "used": 3, "wasgeneratedby": 4}
     out.sort(key=lambda p: (order[p.schema], dm_first.get(p.name, 9), p.name))
     return out
 
 
 _SCHEMA_DESCRIPTIONS = {
+    IVOA: ("IVOA data models: ObsCore 1.1 (ivoa.obscore, the archive's science products)", None),
     PROVENANCE: ("IVOA Provenance Data Model 1.0 tables (ProvTAP)", "voprov"),
     ARCHIVE: (
         "provdb archive: execution context of activities (software versions, "
@@ -373,6 +376,7 @@ def tap_schema_rows(existing: set[str] | None = None) -> dict[str, list[dict[str
     schemas = [
         {"schema_name": s, "utype": u, "description": d, "schema_index": i}
         for i, (s, (d, u)) in enumerate(_SCHEMA_DESCRIPTIONS.items())
+        if any(p.schema == s for p in published)
     ]
     tables, columns, keys, key_columns = [], [], [], []
     for t_index, p in enumerate(published):
@@ -459,7 +463,7 @@ def refresh(connection: sa.Connection) -> dict[str, int]:
                 "JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE c.relkind IN ('r', 'v', 'm', 'p') AND n.nspname = ANY(:s)"
             ),
-            {"s": [PROVENANCE, ARCHIVE, TAP_SCHEMA]},
+            {"s": [IVOA, PROVENANCE, ARCHIVE, TAP_SCHEMA]},
         )
     }
     rows = tap_schema_rows(existing)

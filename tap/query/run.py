@@ -54,6 +54,8 @@ class PreparedQuery:
     #: ``(catalog, SQL of the query's shape)``: where the result column types are
     #: remembered (string literals do not change them); None: not cached
     types_key: tuple[Catalog, str] | None = None
+    #: the DataLink {links} URL: VOTable results with product ids carry its descriptor
+    datalink: str | None = None
 
 
 def _maxrec(params: TapParams, config: TapConfig) -> int:
@@ -350,6 +352,8 @@ def result_stream(
         options: dict[str, Any] = {}
         if plan.rewritten:
             options["row_encoder"] = row_encoder[0]
+        if prepared.datalink and prepared.format.is_votable:
+            options["datalink"] = prepared.datalink
         writer = prepared.format.writer(
             prepared.fields, batches, overflow_after=prepared.limit, query=prepared.query, **options
         )

@@ -23,6 +23,7 @@ from typing import Any
 
 from flask import Flask
 
+from tap.datalink import job_links_url
 from tap.errors import TapError
 from tap.params import collect
 from tap.query.execute import QueryCancelled
@@ -62,6 +63,7 @@ def run_job(app: Flask, job: Job, store: JobStore) -> None:
         prepared = prepare(
             params, db.catalog, config, files=files, timeout_s=job.execution_duration
         )
+        prepared.datalink = job_links_url(app)
         mime = prepared.format.mime
         target = folder / f"result.{_EXT.get(mime.split(';')[0], 'dat')}"
         size = 0

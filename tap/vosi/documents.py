@@ -119,6 +119,12 @@ def service_summary(config: TapConfig) -> str:
     return " ".join(parts)
 
 
+def _root(base: str) -> str:
+    """The service root of a TAP base URL (``.../tap`` -> ``...``)."""
+    base = base.rstrip("/")
+    return base[: -len("/tap")] if base.endswith("/tap") else base
+
+
 def capabilities(base: str, config: TapConfig, *, upload: bool = True) -> str:
     """VOSI capabilities with one TAPRegExt TableAccess capability.
 
@@ -160,6 +166,7 @@ def capabilities(base: str, config: TapConfig, *, upload: bool = True) -> str:
             _interface(base, use="base", version="1.1"),
             '<dataModel ivo-id="ivo://ivoa.net/std/ProvenanceDM">',
             "IVOA Provenance DM 1.0</dataModel>",
+            '<dataModel ivo-id="ivo://ivoa.net/std/ObsCore#core-1.1">ObsCore-1.1</dataModel>',
             "<language><name>ADQL</name>",
             '<version ivo-id="ivo://ivoa.net/std/ADQL#v2.0">2.0</version>',
             '<version ivo-id="ivo://ivoa.net/std/ADQL#v2.1">2.1</version>',
@@ -184,6 +191,10 @@ def capabilities(base: str, config: TapConfig, *, upload: bool = True) -> str:
             "</capability>",
             '<capability standardID="ivo://ivoa.net/std/VOSI#tables-1.1">',
             _interface(f"{base}/tables", version="1.1"),
+            "</capability>",
+            # DataLink {links} lives beside /tap (see tap/datalink)
+            '<capability standardID="ivo://ivoa.net/std/DataLink#links-1.1">',
+            _interface(_root(base) + "/datalink/links", version="1.1"),
             "</capability>",
             '<capability standardID="ivo://ivoa.net/std/DALI#examples">',
             f'<interface xsi:type="vr:WebBrowser"><accessURL use="full">{escape(base)}/examples'

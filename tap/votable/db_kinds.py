@@ -63,6 +63,10 @@ class DbKind:
     bound: int | None = None
 
 
+#: xtypes of char columns whose value is stored and written as plain text
+_TEXT_XTYPES = (None, "adql:REGION")
+
+
 def db_kind(field: Field, oid: int) -> DbKind | None:
     """How the result column (``field``, type ``oid``) is written by PostgreSQL's help, or
     None when the Python writer must encode it."""
@@ -96,7 +100,8 @@ def db_kind(field: Field, oid: int) -> DbKind | None:
         if pgtype in ("timestamp", "timestamptz", "date"):
             return DbKind(pgtype, pgtype)
         return None
-    if dt == "char" and field.xtype is None and pgtype in _TEXT:
+    # a text xtype (ObsCore's s_region, adql:REGION) is written as the text it is
+    if dt == "char" and field.xtype in _TEXT_XTYPES and pgtype in _TEXT:
         return DbKind("char", pgtype)
     return None
 

@@ -18,6 +18,7 @@ pyvo takes the last QUERY_STATUS of the results resource, so the trailing INFO d
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -69,8 +70,38 @@ def _infos(infos: Sequence[Info], query: str | None) -> str:
     return "".join(parts)
 
 
-def _field(field: Field) -> str:
+#: XML ID given to the FIELD that the DataLink service descriptor refers to, when its
+#: name cannot be used (astropy names columns by ID: the column's name is kept if it can)
+DATALINK_FIELD_ID = "datalink_id"
+
+
+def datalink_field_id(field: Field) -> str:
+    """The XML ID of the FIELD the DataLink descriptor refers to: its name if that is an
+    XML name (astropy then keeps the column name), else :data:`DATALINK_FIELD_ID`."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", field.name) and field.name != "datalink":
+        return field.name
+    return DATALINK_FIELD_ID
+
+
+def datalink_column(fields: Sequence[Field]) -> int | None:
+    """The column holding product ids that DataLink resolves, if any: an ObsCore
+    ``obs_publisher_did`` (UCD ``meta.ref.ivoid``), else an entity id (utype
+    ``voprov:Entity.id``, or a column named ``entity_id``)."""
+    for test in (
+        lambda f: f.name.lower() == "obs_publisher_did" or f.ucd == "meta.ref.ivoid",
+        lambda f: (f.utype or "").lower() == "voprov:entity.id",
+        lambda f: f.name.lower() == "entity_id" and (f.ucd or "").startswith("meta.id"),
+    ):
+        for index, field in enumerate(fields):
+            if field.datatype in ("char", "unicodeChar") and test(field):
+                return index
+    return None
+
+
+def _field(field: Field, xml_id: str | None = None) -> str:
     attrs = [f'name="{xml_attr(field.name)}"', f'datatype="{xml_attr(field.datatype)}"']
+    if xml_id is not None:
+        attrs.append(f'ID="{xml_id}"')
     for attr in ("arraysize", "xtype", "ucd", "unit", "utype"):
         value = getattr(field, attr)
         if value is not None:
@@ -97,6 +128,10 @@ class VOTableEncoder:
     row_encoder:
         BINARY2 only: ``row_encoder(rows) -> bytes`` replaces the Python row encoder, for
         rows that arrive already encoded (see :mod:`tap.votable.binary2_sql`).
+    datalink:
+        URL of the DataLink ``{links}`` endpoint: if a column holds product ids
+        (:func:`datalink_column`), a DataLink service descriptor referring to it
+        follows the results RESOURCE.
     """
 
     def __init__(
@@ -107,6 +142,7 @@ class VOTableEncoder:
         infos: Sequence[Info] = (),
         query: str | None = None,
         row_encoder: Callable[[Sequence[Sequence[Any]]], bytes] | None = None,
+        datalink: str | None = None,
     ) -> None:
         serialization = serialization.lower()
         if serialization not in SERIALIZATIONS:
@@ -127,12 +163,21 @@ class VOTableEncoder:
             self._tabledata = TabledataRows(fields)
             data_start = "<DATA><TABLEDATA>\n"
             self._data_end = "</TABLEDATA></DATA>\n"
+        link_column = datalink_column(fields) if datalink else None
+        self._descriptor = ""
+        if link_column is not None and datalink:
+            from tap.datalink.document import datalink_descriptor
+
+            self._descriptor = datalink_descriptor(datalink, datalink_field_id(fields[link_column]))
         self._header = (
             _PROLOGUE
             + _info("QUERY_STATUS", "OK")
             + _infos(infos, query)
             + "<TABLE>\n"
-            + "".join(_field(f) for f in fields)
+            + "".join(
+                _field(f, datalink_field_id(f) if i == link_column else None)
+                for i, f in enumerate(fields)
+            )
             + data_start
         ).encode("utf-8")
 
@@ -154,7 +199,7 @@ class VOTableEncoder:
             parts.append(_info("QUERY_STATUS", "ERROR", result.error_message or "error"))
         elif result.overflow:
             parts.append(_info("QUERY_STATUS", "OVERFLOW"))
-        parts.append(_EPILOGUE)
+        parts.append("</RESOURCE>\n" + self._descriptor + "</VOTABLE>\n")
         return "".join(parts).encode("utf-8")
 
 
@@ -168,6 +213,7 @@ def votable_stream(
     query: str | None = None,
     error_message: ErrorMessage | None = None,
     row_encoder: Callable[[Sequence[Sequence[Any]]], bytes] | None = None,
+    datalink: str | None = None,
 ) -> ResultStream:
     """Stream a query result as a VOTable 1.4 document.
 
@@ -193,6 +239,8 @@ def votable_stream(
         (default: the exception's message).
     row_encoder:
         BINARY2 only: encodes a batch of pre-encoded rows (see :class:`VOTableEncoder`).
+    datalink:
+        The DataLink ``{links}`` URL (see :class:`VOTableEncoder`).
 
     Returns
     -------
@@ -207,7 +255,12 @@ def votable_stream(
         For an unknown serialization or a field the writers cannot encode (at call time).
     """
     encoder = VOTableEncoder(
-        fields, serialization=serialization, infos=infos, query=query, row_encoder=row_encoder
+        fields,
+        serialization=serialization,
+        infos=infos,
+        query=query,
+        row_encoder=row_encoder,
+        datalink=datalink,
     )
     return ResultStream(
         encoder, batches, overflow_after=overflow_after, error_message=error_message

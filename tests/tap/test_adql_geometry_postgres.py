@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from astropy.coordinates import SkyCoord
 from astropy.wcs import WCS
 
+from provdb.votable.fields import Field
 from tap.adql import translate, upload_table_name
 from tap.catalog import catalog_from_metadata
-from provdb.votable.fields import Field
 
 CATALOG = catalog_from_metadata()
 FIELDS = [

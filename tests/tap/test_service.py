@@ -120,10 +120,10 @@ def test_maxrec_overflow_exactly_when_more_rows_exist(tap_server: str) -> None:
         )
         return len(_votable(r.content).get_first_table().array), _status(r.content)
 
-    rows, status = run(2)
-    assert rows == 2 and status[-1] == "OVERFLOW"
-    rows, status = run(3)  # exactly 3 schemas: no overflow
-    assert rows == 3 and status[-1] == "OK"
+    rows, status = run(3)
+    assert rows == 3 and status[-1] == "OVERFLOW"
+    rows, status = run(4)  # exactly 4 schemas (ivoa, provenance, archive, tap_schema)
+    assert rows == 4 and status[-1] == "OK"
     rows, status = run(0)
     assert rows == 0 and status[-1] == "OVERFLOW"
 

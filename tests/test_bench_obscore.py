@@ -1,0 +1,31 @@
+"""bench/bench_obscore.py runs end to end at a tiny scale (a real subprocess and archive)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+
+def test_bench_obscore_tiny(tmp_path: Path) -> None:
+    out = tmp_path / "obscore.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_obscore.py"), "--products", "300",
+         "--repeat", "1", "--touched", "50", "--home", str(tmp_path / "home"),
+         "--output", str(out)],
+        capture_output=True, text=True, env=env, timeout=600, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())["results"]
+    assert results["table_rows"] == 300
+    # the same queries give the same rows on the view and on the table
+    for name, figures in results["table"].items():
+        assert figures["rows"] == results["view"][name]["rows"], name
+    assert results["table"]["by_publisher_did"]["rows"] == 1
+    assert results["table"]["cone_2deg_crab"]["rows"] > 0
+    assert results["table_refresh"]["touched"] == 50
