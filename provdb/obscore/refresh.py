@@ -253,7 +253,7 @@ def refresh_touched(cur: Any, settings: ObsCoreSettings | None = None) -> int:
 
 def rebuild(conn: Any, settings: ObsCoreSettings | None = None) -> int:
     """Recompute the whole table (``provdb obscore --rebuild``); the caller commits."""
-    from provdb.lineage.traverse import _cursor
+    from provdb.cursor import cursor
 
-    with _cursor(conn) as cur:
+    with cursor(conn) as cur:
         return refresh(cur, None, settings)
