@@ -320,11 +320,20 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
       PROVDB_TAP_MAXREC / _MAXREC_HARD        rows: default 100000 / hard 10000000
       PROVDB_TAP_EXECUTION / _EXECUTION_HARD  seconds: default 600 / hard 3600
       PROVDB_TAP_RETENTION / _RETENTION_HARD  async job lifetime, s: 172800 / 604800
-      PROVDB_TAP_UPLOAD_BYTES                 largest upload: 20000000
+      PROVDB_TAP_UPLOAD_BYTES / _ROWS         all uploads of a request: 20000000 bytes
+                                              / 1000000 rows
+      PROVDB_TAP_UPLOAD_TABLES                uploaded tables per request: 8
       PROVDB_TAP_BINARY2_COPY=0               do not read large BINARY2 results
                                               through binary COPY (compiled transcoder)
       PROVDB_TAP_BINARY2_SQL=0                encode VOTable BINARY2 in Python
                                               instead of letting PostgreSQL write it
+
+    \b
+    Security (README "Security" lists every limit):
+      PROVDB_TAP_UPLOAD_URLS=0                UPLOAD inline only, never fetch URLs
+      PROVDB_TAP_UPLOAD_ALLOW                 internal hosts/networks UPLOAD URLs may
+                                              reach, e.g. "mirror.lan, 10.1.0.0/16"
+      PROVDB_TAP_UPLOAD_TIMEOUT               seconds per UPLOAD URL fetch: 30
 
     \b
     Service metadata and operations:

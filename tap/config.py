@@ -10,7 +10,15 @@ PROVDB_TAP_EXECUTION        default execution duration (s), default 600
 PROVDB_TAP_EXECUTION_HARD   hard execution duration (s), default 3600
 PROVDB_TAP_RETENTION        default job retention (s), default 172800 (2 days)
 PROVDB_TAP_RETENTION_HARD   hard job retention (s), default 604800 (7 days)
-PROVDB_TAP_UPLOAD_BYTES     largest accepted upload, default 20000000
+PROVDB_TAP_UPLOAD_BYTES     bytes of all uploads of one request together, default 20000000
+PROVDB_TAP_UPLOAD_ROWS      rows of all uploads of one request together, default 1000000
+PROVDB_TAP_UPLOAD_TABLES    uploaded tables in one request, default 8
+PROVDB_TAP_UPLOAD_URLS      1 (default): UPLOAD may name an http(s) URL; 0: inline only
+PROVDB_TAP_UPLOAD_ALLOW     trusted internal hosts/networks an UPLOAD URL may reach, comma-
+                            separated (``mirror.lan, .example.lan, 10.1.0.0/16, ::1``);
+                            internal addresses (loopback, private, link-local...) are
+                            refused unless listed here
+PROVDB_TAP_UPLOAD_TIMEOUT   seconds one UPLOAD URL fetch may take in total, default 30
 PROVDB_TAP_BINARY2_COPY     1 (default): large VOTable BINARY2 results come from a binary
                             COPY turned into BINARY2 by the compiled transcoder (when it
                             was built, see tap/votable/binary2_copy.py); 0: not used
@@ -56,6 +64,28 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name}={value!r} is not an integer") from None
 
 
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        from provdb.errors import ConfigError
+
+        raise ConfigError(f"{name}={value}: use a positive integer")
+    return value
+
+
+def _allow_list(env: Mapping[str, str], name: str) -> str:
+    from tap.query.fetch_url import parse_allow_list
+
+    value = (env.get(name) or "").strip()
+    try:
+        parse_allow_list(value)
+    except ValueError as exc:
+        from provdb.errors import ConfigError
+
+        raise ConfigError(f"{name}: {exc}") from None
+    return value
+
+
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     value = (env.get(name) or "").strip().lower()
     if not value:
@@ -92,6 +122,11 @@ class TapConfig:
     retention_default: int = 172_800
     retention_hard: int = 604_800
     upload_bytes: int = 20_000_000
+    upload_rows: int = 1_000_000
+    upload_tables: int = 8
+    upload_urls: bool = True
+    upload_allow: str = ""
+    upload_timeout: int = 30
     fetch_batch: int = 5000
     async_workers: int = 2
     binary2_sql: bool = True
@@ -121,7 +156,12 @@ class TapConfig:
             execution_hard=_int(env, "PROVDB_TAP_EXECUTION_HARD", cls.execution_hard),
             retention_default=_int(env, "PROVDB_TAP_RETENTION", cls.retention_default),
             retention_hard=_int(env, "PROVDB_TAP_RETENTION_HARD", cls.retention_hard),
-            upload_bytes=_int(env, "PROVDB_TAP_UPLOAD_BYTES", cls.upload_bytes),
+            upload_bytes=_positive(env, "PROVDB_TAP_UPLOAD_BYTES", cls.upload_bytes),
+            upload_rows=_positive(env, "PROVDB_TAP_UPLOAD_ROWS", cls.upload_rows),
+            upload_tables=_positive(env, "PROVDB_TAP_UPLOAD_TABLES", cls.upload_tables),
+            upload_urls=_flag(env, "PROVDB_TAP_UPLOAD_URLS", cls.upload_urls),
+            upload_allow=_allow_list(env, "PROVDB_TAP_UPLOAD_ALLOW"),
+            upload_timeout=_positive(env, "PROVDB_TAP_UPLOAD_TIMEOUT", cls.upload_timeout),
             binary2_sql=_flag(env, "PROVDB_TAP_BINARY2_SQL", cls.binary2_sql),
             binary2_copy=_flag(env, "PROVDB_TAP_BINARY2_COPY", cls.binary2_copy),
             service_title=env.get("PROVDB_SERVICE_TITLE") or cls.service_title,

@@ -22,7 +22,7 @@ transaction has ended):
 from __future__ import annotations
 
 import selectors
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,7 +52,7 @@ class UploadTable:
 
     sql_name: str  # bare temporary table name, e.g. 'tap_upload_mine'
     columns: Sequence[tuple[str, str]]  # (column name, PostgreSQL type)
-    rows: Sequence[tuple]
+    rows: Iterable[tuple]  # iterated once per run, by COPY
 
 
 class ChunkDecoder(Protocol):
