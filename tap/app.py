@@ -6,11 +6,13 @@ bound at import time. The TAP base URL is ``/tap``.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from provdb import __version__
 from provdb.config import Settings
@@ -23,6 +25,8 @@ __all__ = ["SERVER_HEADER", "create_app"]
 SERVER_HEADER = f"provdb/{__version__} (ProvTAP; Python/Flask)"
 
 log = logging.getLogger("provdb.tap")
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def create_app(
@@ -95,9 +99,48 @@ def create_app(
     def _tap_error(exc: TapError) -> Response:
         from tap.votable import error_document
 
-        return Response(
+        response = Response(
             error_document(exc.message), status=exc.status, mimetype="application/x-votable+xml"
         )
+        retry = getattr(exc, "retry_after", None)
+        if retry:
+            response.headers["Retry-After"] = str(retry)
+        return response
+
+    @app.before_request
+    def _refuse_nul() -> None:
+        # PostgreSQL text cannot hold NUL: a %00 reaching a query was an HTTP 500
+        values = [request.path, *request.args.keys(), *request.args.values()]
+        if request.mimetype in FORM_TYPES and not request.path.startswith("/ingest"):
+            values += [*request.form.keys(), *request.form.values()]
+        if any("\x00" in v for v in values):
+            raise BadRequest("a NUL character (%00) is not allowed in a path or parameter")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        # unknown paths and methods (404, 405...) under /tap answer as DALI says, with
+        # an error VOTable; /ingest answers JSON like its own errors; the rest (the UI)
+        # keeps Flask's page
+        path = request.path
+        if path == "/tap" or path.startswith("/tap/"):
+            from tap.votable import error_document
+
+            response = Response(
+                error_document(f"{exc.name}: {exc.description}"),
+                status=exc.code or 400,
+                mimetype="application/x-votable+xml",
+            )
+        elif path == "/ingest" or path.startswith("/ingest/"):
+            response = Response(
+                json.dumps({"error": f"{exc.name}: {exc.description}"}),
+                status=exc.code or 400,
+                mimetype="application/json",
+            )
+        else:
+            return exc.get_response()
+        if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response
 
     @app.route("/")
     def _root() -> Response:

@@ -19,6 +19,22 @@ PROVDB_TAP_UPLOAD_ALLOW     trusted internal hosts/networks an UPLOAD URL may re
                             internal addresses (loopback, private, link-local...) are
                             refused unless listed here
 PROVDB_TAP_UPLOAD_TIMEOUT   seconds one UPLOAD URL fetch may take in total, default 30
+
+Per-client limits (a client: its token's identity, else its address)
+--------------------------------------------------------------------
+PROVDB_TAP_MAX_JOBS_PER_CLIENT  active and pending async jobs of one client, default 20;
+                            beyond it job creation answers HTTP 429 (Retry-After)
+PROVDB_TAP_MAX_SYNC_PER_CLIENT  concurrent sync queries of one client (per host),
+                            default 4; beyond it HTTP 429
+PROVDB_TAP_MAX_STORED_JOBS  async jobs stored in all (any phase), default 10000; beyond
+                            it job creation answers HTTP 503 until jobs are destroyed
+PROVDB_TAP_JOB_LIST_MAX     jobs in one job list answer (the newest), default 1000;
+                            page with LAST, AFTER and PHASE
+PROVDB_TAP_TRUST_FORWARDED_FOR  1: the client address is the last X-Forwarded-For entry
+                            (only behind a proxy that sets it); 0 (default): the peer
+PROVDB_PROVSAP_MAX_IDS      IDs in one ProvSAP request, default 100
+PROVDB_PROVSAP_MAX_DEPTH    largest numeric ProvSAP DEPTH, default 100 (ALL stays allowed:
+                            the node limit bounds it)
 PROVDB_TAP_BINARY2_COPY     1 (default): large VOTable BINARY2 results come from a binary
                             COPY turned into BINARY2 by the compiled transcoder (when it
                             was built, see tap/votable/binary2_copy.py); 0: not used
@@ -127,6 +143,14 @@ class TapConfig:
     upload_urls: bool = True
     upload_allow: str = ""
     upload_timeout: int = 30
+    # per-client limits (tap/clients.py)
+    max_jobs_per_client: int = 20
+    max_sync_per_client: int = 4
+    max_stored_jobs: int = 10_000
+    job_list_max: int = 1000
+    trust_forwarded_for: bool = False
+    provsap_max_ids: int = 100
+    provsap_max_depth: int = 100
     fetch_batch: int = 5000
     async_workers: int = 2
     binary2_sql: bool = True
@@ -162,6 +186,19 @@ class TapConfig:
             upload_urls=_flag(env, "PROVDB_TAP_UPLOAD_URLS", cls.upload_urls),
             upload_allow=_allow_list(env, "PROVDB_TAP_UPLOAD_ALLOW"),
             upload_timeout=_positive(env, "PROVDB_TAP_UPLOAD_TIMEOUT", cls.upload_timeout),
+            max_jobs_per_client=_positive(
+                env, "PROVDB_TAP_MAX_JOBS_PER_CLIENT", cls.max_jobs_per_client
+            ),
+            max_sync_per_client=_positive(
+                env, "PROVDB_TAP_MAX_SYNC_PER_CLIENT", cls.max_sync_per_client
+            ),
+            max_stored_jobs=_positive(env, "PROVDB_TAP_MAX_STORED_JOBS", cls.max_stored_jobs),
+            job_list_max=_positive(env, "PROVDB_TAP_JOB_LIST_MAX", cls.job_list_max),
+            trust_forwarded_for=_flag(
+                env, "PROVDB_TAP_TRUST_FORWARDED_FOR", cls.trust_forwarded_for
+            ),
+            provsap_max_ids=_positive(env, "PROVDB_PROVSAP_MAX_IDS", cls.provsap_max_ids),
+            provsap_max_depth=_positive(env, "PROVDB_PROVSAP_MAX_DEPTH", cls.provsap_max_depth),
             binary2_sql=_flag(env, "PROVDB_TAP_BINARY2_SQL", cls.binary2_sql),
             binary2_copy=_flag(env, "PROVDB_TAP_BINARY2_COPY", cls.binary2_copy),
             service_title=env.get("PROVDB_SERVICE_TITLE") or cls.service_title,

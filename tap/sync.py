@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import Blueprint, Response, current_app, request, stream_with_context
 
 from tap.app import tap_db
+from tap.clients import SyncSlot, client_identity
+from tap.config import TapConfig
 from tap.params import collect
 from tap.query.run import prepare, result_stream
 
@@ -24,9 +27,26 @@ def request_params():
 
 @bp.route("/sync", methods=["GET", "POST"])
 def sync() -> Response:
+    config = current_app.config["TAP_CONFIG"]
+    # one of the client's concurrent-query slots, held until the response is closed
+    slot = SyncSlot(
+        Path(current_app.config["PROVDB_SETTINGS"].home) / "clients",
+        client_identity(),
+        config.max_sync_per_client,
+    )
+    slot.acquire()
+    try:
+        response = _run(config)
+    except BaseException:
+        slot.release()
+        raise
+    response.call_on_close(slot.release)
+    return response
+
+
+def _run(config: TapConfig) -> Response:
     params = request_params()
     db = tap_db()
-    config = current_app.config["TAP_CONFIG"]
     prepared = prepare(params, db.catalog, config, files=request.files)
     log.info(
         "sync RUNID=%s MAXREC=%s QUERY=%s",
