@@ -36,15 +36,15 @@ def sync() -> Response:
     )
     slot.acquire()
     try:
-        response = _run(config)
+        response = _run(config, slot)
     except BaseException:
         slot.release()
         raise
-    response.call_on_close(slot.release)
+    response.call_on_close(slot.release)  # a client that hangs up early
     return response
 
 
-def _run(config: TapConfig) -> Response:
+def _run(config: TapConfig, slot: SyncSlot) -> Response:
     params = request_params()
     db = tap_db()
     prepared = prepare(params, db.catalog, config, files=request.files)
@@ -60,8 +60,11 @@ def _run(config: TapConfig) -> Response:
     first = next(body, b"")
 
     def chain():
-        yield first
-        yield from body
+        try:
+            yield first
+            yield from body
+        finally:  # the whole result is sent (or the stream closed): the slot is free
+            slot.release()
 
     return Response(
         stream_with_context(chain()),

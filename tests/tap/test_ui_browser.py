@@ -220,3 +220,19 @@ def test_adql_page_runs_a_query(browser, ui_base: str) -> None:
     driver.find_element(By.ID, "run").click()
     _wait_for_url_change(driver, before)
     assert "line 1, column 8" in driver.find_element(By.ID, "error").text
+
+
+def test_ui_script_runs_under_its_content_security_policy(browser, ui_base: str) -> None:
+    """ui.js (no inline script is allowed) gives the ADQL box Ctrl+Enter."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver = browser
+    driver.get(f"{ui_base}/adql")
+    box = driver.find_element(By.ID, "query")
+    box.clear()
+    box.send_keys("SELECT TOP 2 id FROM provenance.entity")
+    before = driver.current_url
+    box.send_keys(Keys.CONTROL, Keys.ENTER)
+    _wait_for_url_change(driver, before)
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#result tbody tr")) == 2
