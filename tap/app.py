@@ -11,6 +11,8 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+import sqlalchemy as sa
 from flask import Flask, Response, request
 from werkzeug.exceptions import BadRequest, HTTPException
 
@@ -141,6 +143,27 @@ def create_app(
         if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
         return response
+
+    @app.errorhandler(psycopg.OperationalError)
+    @app.errorhandler(sa.exc.OperationalError)
+    @app.errorhandler(sa.exc.InterfaceError)
+    def _database_down(exc: Exception) -> Response:
+        # the database stopped or restarted: 503 and Retry-After, never a 500; the
+        # pools discard dead connections, so the next request after it is back works
+        log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
+        message = "the archive database is not reachable just now; try again in a few seconds"
+        if request.path.startswith("/ui"):
+            body, mime = (
+                f"<!DOCTYPE html><title>503</title><h1>Unavailable</h1><p>{message}</p>",
+                "text/html",
+            )
+        elif request.path.startswith("/ingest"):
+            body, mime = json.dumps({"error": message}), "application/json"
+        else:
+            from tap.votable import error_document
+
+            body, mime = error_document(message), "application/x-votable+xml"
+        return Response(body, status=503, mimetype=mime, headers={"Retry-After": "5"})
 
     @app.route("/")
     def _root() -> Response:
