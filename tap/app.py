@@ -72,6 +72,10 @@ def create_app(
                 "compiler and reinstall provdb to build it"
             )
 
+    from tap.read_auth import install as install_read_auth
+
+    install_read_auth(app)  # tokens first: the blueprints' hooks see the identity
+
     from tap.examples import bp as examples_bp
     from tap.provsap import bp as provsap_bp
     from tap.sync import bp as sync_bp
@@ -107,6 +111,7 @@ def create_app(
         retry = getattr(exc, "retry_after", None)
         if retry:
             response.headers["Retry-After"] = str(retry)
+        response.headers.update(getattr(exc, "headers", None) or {})
         return response
 
     @app.before_request

@@ -32,6 +32,9 @@ PROVDB_TAP_JOB_LIST_MAX     jobs in one job list answer (the newest), default 10
                             page with LAST, AFTER and PHASE
 PROVDB_TAP_TRUST_FORWARDED_FOR  1: the client address is the last X-Forwarded-For entry
                             (only behind a proxy that sets it); 0 (default): the peer
+PROVDB_TAP_READ_AUTH        1: every read endpoint needs a bearer token of scope read
+                            (``provdb token create NAME --scope read``); 0 (default):
+                            anonymous reading (see tap/read_auth.py)
 PROVDB_PROVSAP_MAX_IDS      IDs in one ProvSAP request, default 100
 PROVDB_PROVSAP_MAX_DEPTH    largest numeric ProvSAP DEPTH, default 100 (ALL stays allowed:
                             the node limit bounds it)
@@ -151,6 +154,7 @@ class TapConfig:
     trust_forwarded_for: bool = False
     provsap_max_ids: int = 100
     provsap_max_depth: int = 100
+    read_auth: bool = False
     fetch_batch: int = 5000
     async_workers: int = 2
     binary2_sql: bool = True
@@ -199,6 +203,7 @@ class TapConfig:
             ),
             provsap_max_ids=_positive(env, "PROVDB_PROVSAP_MAX_IDS", cls.provsap_max_ids),
             provsap_max_depth=_positive(env, "PROVDB_PROVSAP_MAX_DEPTH", cls.provsap_max_depth),
+            read_auth=_flag(env, "PROVDB_TAP_READ_AUTH", cls.read_auth),
             binary2_sql=_flag(env, "PROVDB_TAP_BINARY2_SQL", cls.binary2_sql),
             binary2_copy=_flag(env, "PROVDB_TAP_BINARY2_COPY", cls.binary2_copy),
             service_title=env.get("PROVDB_SERVICE_TITLE") or cls.service_title,

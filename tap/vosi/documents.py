@@ -87,10 +87,14 @@ def availability(available: bool, *, up_since: datetime | None, note: str) -> st
     return "\n".join(parts)
 
 
-def _interface(url: str, *, use: str = "full", version: str = "1.0") -> str:
+def _interface(
+    url: str, *, use: str = "full", version: str = "1.0", security: str | None = None
+) -> str:
+    # VOResource 1.1: securityMethod follows the accessURLs; none means anonymous
+    method = f'<securityMethod standardID="{security}"/>' if security else ""
     return (
         f'<interface xsi:type="vs:ParamHTTP" role="std" version="{version}">'
-        f'<accessURL use="{use}">{escape(url)}</accessURL></interface>'
+        f'<accessURL use="{use}">{escape(url)}</accessURL>{method}</interface>'
     )
 
 
@@ -124,6 +128,8 @@ def capabilities(base: str, config: TapConfig, *, upload: bool = True) -> str:
         attr = f" ivo-id={quoteattr(ivo_id)}" if ivo_id else ""
         alias = "".join(f"<alias>{escape(a)}</alias>" for a in aliases)
         formats.append(f"<outputFormat{attr}><mime>{escape(mime)}</mime>{alias}</outputFormat>")
+    # PROVDB_TAP_READ_AUTH=1: the reading interfaces need an IVOA SSO bearer token
+    security = "ivo://ivoa.net/sso#token" if config.read_auth else None
     uploads = ""
     if upload:
         uploads = (
@@ -144,7 +150,7 @@ def capabilities(base: str, config: TapConfig, *, upload: bool = True) -> str:
             f'xmlns:vr="{VR}" xmlns:vs="{VS}" xmlns:tr="{TR}" xmlns:xsi="{XSI}">',
             '<capability standardID="ivo://ivoa.net/std/TAP" xsi:type="tr:TableAccess">',
             f"<description>{escape(service_summary(config))}</description>",
-            _interface(base, use="base", version="1.1"),
+            _interface(base, use="base", version="1.1", security=security),
             '<dataModel ivo-id="ivo://ivoa.net/std/ProvenanceDM">',
             "IVOA Provenance DM 1.0</dataModel>",
             "<language><name>ADQL</name>",
@@ -170,7 +176,7 @@ def capabilities(base: str, config: TapConfig, *, upload: bool = True) -> str:
             _interface(f"{base}/availability"),
             "</capability>",
             '<capability standardID="ivo://ivoa.net/std/VOSI#tables-1.1">',
-            _interface(f"{base}/tables", version="1.1"),
+            _interface(f"{base}/tables", version="1.1", security=security),
             "</capability>",
             '<capability standardID="ivo://ivoa.net/std/DALI#examples">',
             f'<interface xsi:type="vr:WebBrowser"><accessURL use="full">{escape(base)}/examples'
