@@ -334,6 +334,15 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
       PROVDB_TAP_UPLOAD_ALLOW                 internal hosts/networks UPLOAD URLs may
                                               reach, e.g. "mirror.lan, 10.1.0.0/16"
       PROVDB_TAP_UPLOAD_TIMEOUT               seconds per UPLOAD URL fetch: 30
+      PROVDB_TAP_MAX_JOBS_PER_CLIENT          pending+running async jobs: 20 (429)
+      PROVDB_TAP_MAX_SYNC_PER_CLIENT          concurrent sync queries: 4 (429)
+      PROVDB_TAP_MAX_STORED_JOBS              async jobs stored in all: 10000 (503)
+      PROVDB_TAP_JOB_LIST_MAX                 jobs in one job list: 1000
+      PROVDB_TAP_TRUST_FORWARDED_FOR=1        client = last X-Forwarded-For entry
+                                              (only behind a proxy that sets it)
+      PROVDB_PROVSAP_MAX_IDS / _MAX_DEPTH     ProvSAP IDs per request: 100 / DEPTH: 100
+      PROVDB_TAP_READ_AUTH=1                  reading needs a bearer token
+                                              (provdb token create NAME --scope read)
 
     \b
     Service metadata and operations:
