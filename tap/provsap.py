@@ -40,10 +40,11 @@ import logging
 import os
 import time
 
+import psycopg
 from flask import Blueprint, Response, current_app, request
 
 from tap.app import tap_db
-from tap.errors import NotFound, ServiceError, UsageError
+from tap.errors import NotFound, ServiceError, Unavailable, UsageError
 
 __all__ = ["DEFAULT_NODE_LIMIT", "bp", "node_limit", "parse_request"]
 
@@ -215,8 +216,15 @@ def provsap() -> Response:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except Exception as exc:  # database failures: a DALI error, not an HTML page
+        cause = getattr(exc, "orig", None) or exc
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(cause, psycopg.DataError | psycopg.ProgrammingError):
+            # an ID PostgreSQL cannot take as text (e.g. a NUL from "%00"): the input
+            raise UsageError(f"an ID cannot be looked up: {first}") from None
+        if isinstance(cause, psycopg.OperationalError):
+            raise Unavailable(f"the archive database is not reachable: {first}") from None
         log.exception("provsap failed")
-        raise ServiceError(f"lineage query failed: {str(exc).splitlines()[0]}") from None
+        raise ServiceError(f"lineage query failed: {first}") from None
     t1 = time.perf_counter()
     body = serialize(
         graph,

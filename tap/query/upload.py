@@ -111,6 +111,16 @@ def _value(v: Any) -> Any:
     return v
 
 
+def _column_values(data: Any, mask: Any) -> list[Any]:
+    """Python values of one column chunk: masked cells, NaN -> None, bytes -> str."""
+    values = data.tolist()
+    kind = data.dtype.kind
+    if kind in "fc" or kind in "SOV" or mask.any():
+        masked = mask.tolist()
+        values = [None if m else _value(v) for v, m in zip(values, masked, strict=True)]
+    return values
+
+
 def read_votable(data: bytes, name: str) -> tuple[list[Field], list[tuple[str, str]], UploadRows]:
     """Fields, PostgreSQL column definitions and rows of the first table of a VOTable."""
     from astropy.io.votable import parse
@@ -159,8 +169,11 @@ class UploadRows:
     """The rows of a parsed VOTable, made one at a time (for COPY) from its arrays.
 
     A list of tuples would hold every value as a Python object, several times the size of
-    the arrays; this keeps one row alive at a time. Iterable more than once.
+    the arrays; this keeps one chunk of ``CHUNK`` rows alive at a time (numpy's
+    ``tolist`` converts a chunk at C speed). Iterable more than once.
     """
+
+    CHUNK = 10_000
 
     def __init__(self, array: Any, names: Sequence[str]) -> None:
         import numpy as np
@@ -174,9 +187,12 @@ class UploadRows:
         return self._n
 
     def __iter__(self) -> Iterator[tuple]:
-        columns = self._columns
-        for i in range(self._n):
-            yield tuple(None if mask[i] else _value(data[i]) for data, mask in columns)
+        for start in range(0, self._n, self.CHUNK):
+            stop = start + self.CHUNK
+            cells = [
+                _column_values(data[start:stop], mask[start:stop]) for data, mask in self._columns
+            ]
+            yield from zip(*cells, strict=True)
 
 
 def load_uploads(
