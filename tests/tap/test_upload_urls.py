@@ -295,3 +295,33 @@ def test_default_service_refuses_loopback_urls(tap_server: str, remote: str) -> 
     message = _dali_error(r)
     assert "127.0.0.1 resolves to a loopback address" in message
     assert "PROVDB_TAP_UPLOAD_ALLOW" in message
+
+
+def test_async_job_reads_its_saved_upload_within_the_budget(tap_server: str) -> None:
+    r = requests.post(
+        tap_server + "/async",
+        data={
+            "LANG": "ADQL",
+            "RESPONSEFORMAT": "csv",
+            "UPLOAD": "t,param:part",
+            "QUERY": "SELECT SUM(n) AS s FROM TAP_UPLOAD.t",
+            "PHASE": "RUN",
+        },
+        files={"part": ("t.xml", _votable(5))},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert r.status_code == 303
+    job = r.headers["Location"]
+    try:
+        deadline = time.monotonic() + 60
+        while (phase := requests.get(job + "/phase", timeout=30).text) not in (
+            "COMPLETED",
+            "ERROR",
+        ):
+            assert time.monotonic() < deadline, phase
+            time.sleep(0.2)
+        assert phase == "COMPLETED", requests.get(job + "/error", timeout=30).text
+        assert requests.get(job + "/results/result", timeout=30).text.split() == ["s", "10"]
+    finally:
+        requests.delete(job, timeout=30)
