@@ -320,7 +320,7 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
       PROVDB_TAP_MAXREC / _MAXREC_HARD        rows: default 100000 / hard 10000000
       PROVDB_TAP_EXECUTION / _EXECUTION_HARD  seconds: default 600 / hard 3600
       PROVDB_TAP_RETENTION / _RETENTION_HARD  async job lifetime, s: 172800 / 604800
-      PROVDB_TAP_UPLOAD_BYTES / _ROWS         all uploads of a request: 20000000 bytes
+      PROVDB_TAP_UPLOAD_BYTES / _UPLOAD_ROWS  all uploads of a request: 20000000 bytes
                                               / 1000000 rows
       PROVDB_TAP_UPLOAD_TABLES                uploaded tables per request: 8
       PROVDB_TAP_BINARY2_COPY=0               do not read large BINARY2 results
