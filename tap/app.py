@@ -137,7 +137,8 @@ def create_app(
                 status=exc.code or 400,
                 mimetype="application/x-votable+xml",
             )
-        elif path == "/ingest" or path.startswith("/ingest/"):
+        elif config.ingest_api and (path == "/ingest" or path.startswith("/ingest/")):
+            # only when the endpoint exists: `provdb push` tells a missing one by its 404
             response = Response(
                 json.dumps({"error": f"{exc.name}: {exc.description}"}),
                 status=exc.code or 400,
