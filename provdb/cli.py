@@ -373,7 +373,9 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
       PROVDB_TAP_MAXREC / _MAXREC_HARD        rows: default 100000 / hard 10000000
       PROVDB_TAP_EXECUTION / _EXECUTION_HARD  seconds: default 600 / hard 3600
       PROVDB_TAP_RETENTION / _RETENTION_HARD  async job lifetime, s: 172800 / 604800
-      PROVDB_TAP_UPLOAD_BYTES                 largest upload: 20000000
+      PROVDB_TAP_UPLOAD_BYTES / _UPLOAD_ROWS  all uploads of a request: 20000000 bytes
+                                              / 1000000 rows
+      PROVDB_TAP_UPLOAD_TABLES                uploaded tables per request: 8
       PROVDB_TAP_BINARY2_COPY=0               do not read large BINARY2 results
                                               through binary COPY (compiled transcoder)
       PROVDB_TAP_BINARY2_SQL=0                encode VOTable BINARY2 in Python
@@ -392,6 +394,22 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
                                               this machine, --host, the base URL's host)
       PROVDB_TAP_BIND_HOST                    set by `provdb serve` from --host
       PROVDB_TAP_WORKER_TIMEOUT               restart a stuck worker process after, s: 60
+
+    \b
+    Security (README "Security" lists every limit):
+      PROVDB_TAP_UPLOAD_URLS=0                UPLOAD inline only, never fetch URLs
+      PROVDB_TAP_UPLOAD_ALLOW                 internal hosts/networks UPLOAD URLs may
+                                              reach, e.g. "mirror.lan, 10.1.0.0/16"
+      PROVDB_TAP_UPLOAD_TIMEOUT               seconds per UPLOAD URL fetch: 30
+      PROVDB_TAP_MAX_JOBS_PER_CLIENT          pending+running async jobs: 20 (429)
+      PROVDB_TAP_MAX_SYNC_PER_CLIENT          concurrent sync queries: 4 (429)
+      PROVDB_TAP_MAX_STORED_JOBS              async jobs stored in all: 10000 (503)
+      PROVDB_TAP_JOB_LIST_MAX                 jobs in one job list: 1000
+      PROVDB_TAP_TRUST_FORWARDED_FOR=1        client = last X-Forwarded-For entry
+                                              (only behind a proxy that sets it)
+      PROVDB_PROVSAP_MAX_IDS / _MAX_DEPTH     ProvSAP IDs per request: 100 / DEPTH: 100
+      PROVDB_TAP_READ_AUTH=1                  reading needs a bearer token
+                                              (provdb token create NAME --scope read)
 
     \b
     Service metadata and operations:

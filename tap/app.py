@@ -7,6 +7,7 @@ blueprints read the database and settings through :mod:`tap.context`.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 from flask import Flask, Response, request
-from werkzeug.exceptions import SecurityError
+from werkzeug.exceptions import BadRequest, HTTPException, SecurityError
 
 from provdb import __version__
 from provdb.config import Settings
@@ -29,6 +30,8 @@ __all__ = ["SERVER_HEADER", "create_app"]
 SERVER_HEADER = f"provdb/{__version__} (ProvTAP; Python/Flask)"
 
 log = logging.getLogger("provdb.tap")
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def create_app(
@@ -73,6 +76,10 @@ def create_app(
                 "compiler and reinstall provdb to build it"
             )
 
+    from tap.read_auth import install as install_read_auth
+
+    install_read_auth(app)  # tokens first: the blueprints' hooks see the identity
+
     from tap.datalink import bp as datalink_bp
     from tap.examples import bp as examples_bp
     from tap.provsap import bp as provsap_bp
@@ -104,9 +111,71 @@ def create_app(
     def _tap_error(exc: TapError) -> Response:
         from tap.votable import error_document
 
-        return Response(
+        response = Response(
             error_document(exc.message), status=exc.status, mimetype="application/x-votable+xml"
         )
+        retry = getattr(exc, "retry_after", None)
+        if retry:
+            response.headers["Retry-After"] = str(retry)
+        response.headers.update(getattr(exc, "headers", None) or {})
+        return response
+
+    @app.before_request
+    def _refuse_nul() -> None:
+        # PostgreSQL text cannot hold NUL: a %00 reaching a query was an HTTP 500
+        values = [request.path, *request.args.keys(), *request.args.values()]
+        if request.mimetype in FORM_TYPES and not request.path.startswith("/ingest"):
+            values += [*request.form.keys(), *request.form.values()]
+        if any("\x00" in v for v in values):
+            raise BadRequest("a NUL character (%00) is not allowed in a path or parameter")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        # unknown paths and methods (404, 405...) under /tap answer as DALI says, with
+        # an error VOTable; /ingest answers JSON like its own errors; the rest (the UI)
+        # keeps Flask's page
+        path = request.path
+        if path == "/tap" or path.startswith("/tap/"):
+            from tap.votable import error_document
+
+            response = Response(
+                error_document(f"{exc.name}: {exc.description}"),
+                status=exc.code or 400,
+                mimetype="application/x-votable+xml",
+            )
+        elif config.ingest_api and (path == "/ingest" or path.startswith("/ingest/")):
+            # only when the endpoint exists: `provdb push` tells a missing one by its 404
+            response = Response(
+                json.dumps({"error": f"{exc.name}: {exc.description}"}),
+                status=exc.code or 400,
+                mimetype="application/json",
+            )
+        else:
+            return exc.get_response()
+        if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(psycopg.OperationalError)
+    @app.errorhandler(sa.exc.OperationalError)
+    @app.errorhandler(sa.exc.InterfaceError)
+    def _database_down(exc: Exception) -> Response:
+        # the database stopped or restarted: 503 and Retry-After, never a 500; the
+        # pools discard dead connections, so the next request after it is back works
+        log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
+        message = "the archive database is not reachable just now; try again in a few seconds"
+        if request.path.startswith("/ui"):
+            body, mime = (
+                f"<!DOCTYPE html><title>503</title><h1>Unavailable</h1><p>{message}</p>",
+                "text/html",
+            )
+        elif request.path.startswith("/ingest"):
+            body, mime = json.dumps({"error": message}), "application/json"
+        else:
+            from tap.votable import error_document
+
+            body, mime = error_document(message), "application/x-votable+xml"
+        return Response(body, status=503, mimetype=mime, headers={"Retry-After": "5"})
 
     @app.errorhandler(sa.exc.OperationalError)
     @app.errorhandler(psycopg.OperationalError)

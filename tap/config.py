@@ -19,7 +19,34 @@ PROVDB_TAP_EXECUTION        default execution duration of async jobs (s), defaul
 PROVDB_TAP_EXECUTION_HARD   hard execution duration (s), default 3600
 PROVDB_TAP_RETENTION        default job retention (s), default 172800 (2 days)
 PROVDB_TAP_RETENTION_HARD   hard job retention (s), default 604800 (7 days)
-PROVDB_TAP_UPLOAD_BYTES     largest accepted upload, default 20000000
+PROVDB_TAP_UPLOAD_BYTES     bytes of all uploads of one request together, default 20000000
+PROVDB_TAP_UPLOAD_ROWS      rows of all uploads of one request together, default 1000000
+PROVDB_TAP_UPLOAD_TABLES    uploaded tables in one request, default 8
+PROVDB_TAP_UPLOAD_URLS      1 (default): UPLOAD may name an http(s) URL; 0: inline only
+PROVDB_TAP_UPLOAD_ALLOW     trusted internal hosts/networks an UPLOAD URL may reach, comma-
+                            separated (``mirror.lan, .example.lan, 10.1.0.0/16, ::1``);
+                            internal addresses (loopback, private, link-local...) are
+                            refused unless listed here
+PROVDB_TAP_UPLOAD_TIMEOUT   seconds one UPLOAD URL fetch may take in total, default 30
+
+Per-client limits (a client: its token's identity, else its address)
+--------------------------------------------------------------------
+PROVDB_TAP_MAX_JOBS_PER_CLIENT  active and pending async jobs of one client, default 20;
+                            beyond it job creation answers HTTP 429 (Retry-After)
+PROVDB_TAP_MAX_SYNC_PER_CLIENT  concurrent sync queries of one client (per host),
+                            default 4; beyond it HTTP 429
+PROVDB_TAP_MAX_STORED_JOBS  async jobs stored in all (any phase), default 10000; beyond
+                            it job creation answers HTTP 503 until jobs are destroyed
+PROVDB_TAP_JOB_LIST_MAX     jobs in one job list answer (the newest), default 1000;
+                            page with LAST, AFTER and PHASE
+PROVDB_TAP_TRUST_FORWARDED_FOR  1: the client address is the last X-Forwarded-For entry
+                            (only behind a proxy that sets it); 0 (default): the peer
+PROVDB_TAP_READ_AUTH        1: every read endpoint needs a bearer token of scope read
+                            (``provdb token create NAME --scope read``); 0 (default):
+                            anonymous reading (see tap/read_auth.py)
+PROVDB_PROVSAP_MAX_IDS      IDs in one ProvSAP request, default 100
+PROVDB_PROVSAP_MAX_DEPTH    largest numeric ProvSAP DEPTH, default 100 (ALL stays allowed:
+                            the node limit bounds it)
 PROVDB_TAP_BINARY2_COPY     1 (default): large VOTable BINARY2 results come from a binary
                             COPY turned into BINARY2 by the compiled transcoder (when it
                             was built, see tap/votable/binary2_copy.py); 0: not used
@@ -113,6 +140,19 @@ def _hosts(text: str | None) -> tuple[str, ...] | None:
     return tuple(h.strip().lower() for h in text.split(",") if h.strip())
 
 
+def _allow_list(env: Mapping[str, str], name: str) -> str:
+    from tap.query.fetch_url import parse_allow_list
+
+    value = (env.get(name) or "").strip()
+    try:
+        parse_allow_list(value)
+    except ValueError as exc:
+        from provdb.errors import ConfigError
+
+        raise ConfigError(f"{name}: {exc}") from None
+    return value
+
+
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     value = (env.get(name) or "").strip().lower()
     if not value:
@@ -149,6 +189,20 @@ class TapConfig:
     retention_default: int = 172_800
     retention_hard: int = 604_800
     upload_bytes: int = 20_000_000
+    upload_rows: int = 1_000_000
+    upload_tables: int = 8
+    upload_urls: bool = True
+    upload_allow: str = ""
+    upload_timeout: int = 30
+    # per-client limits (tap/clients.py)
+    max_jobs_per_client: int = 20
+    max_sync_per_client: int = 4
+    max_stored_jobs: int = 10_000
+    job_list_max: int = 1000
+    trust_forwarded_for: bool = False
+    provsap_max_ids: int = 100
+    provsap_max_depth: int = 100
+    read_auth: bool = False
     fetch_batch: int = 5000
     # limits on work per request (issue 18)
     sync_execution: int = 60
@@ -218,7 +272,26 @@ class TapConfig:
             execution_hard=_int(env, "PROVDB_TAP_EXECUTION_HARD", cls.execution_hard),
             retention_default=_int(env, "PROVDB_TAP_RETENTION", cls.retention_default),
             retention_hard=_int(env, "PROVDB_TAP_RETENTION_HARD", cls.retention_hard),
-            upload_bytes=_int(env, "PROVDB_TAP_UPLOAD_BYTES", cls.upload_bytes),
+            upload_bytes=_positive(env, "PROVDB_TAP_UPLOAD_BYTES", cls.upload_bytes),
+            upload_rows=_positive(env, "PROVDB_TAP_UPLOAD_ROWS", cls.upload_rows),
+            upload_tables=_positive(env, "PROVDB_TAP_UPLOAD_TABLES", cls.upload_tables),
+            upload_urls=_flag(env, "PROVDB_TAP_UPLOAD_URLS", cls.upload_urls),
+            upload_allow=_allow_list(env, "PROVDB_TAP_UPLOAD_ALLOW"),
+            upload_timeout=_positive(env, "PROVDB_TAP_UPLOAD_TIMEOUT", cls.upload_timeout),
+            max_jobs_per_client=_positive(
+                env, "PROVDB_TAP_MAX_JOBS_PER_CLIENT", cls.max_jobs_per_client
+            ),
+            max_sync_per_client=_positive(
+                env, "PROVDB_TAP_MAX_SYNC_PER_CLIENT", cls.max_sync_per_client
+            ),
+            max_stored_jobs=_positive(env, "PROVDB_TAP_MAX_STORED_JOBS", cls.max_stored_jobs),
+            job_list_max=_positive(env, "PROVDB_TAP_JOB_LIST_MAX", cls.job_list_max),
+            trust_forwarded_for=_flag(
+                env, "PROVDB_TAP_TRUST_FORWARDED_FOR", cls.trust_forwarded_for
+            ),
+            provsap_max_ids=_positive(env, "PROVDB_PROVSAP_MAX_IDS", cls.provsap_max_ids),
+            provsap_max_depth=_positive(env, "PROVDB_PROVSAP_MAX_DEPTH", cls.provsap_max_depth),
+            read_auth=_flag(env, "PROVDB_TAP_READ_AUTH", cls.read_auth),
             sync_execution=_positive(env, "PROVDB_TAP_SYNC_EXECUTION", cls.sync_execution),
             query_max_chars=_positive(env, "PROVDB_TAP_QUERY_MAX_CHARS", cls.query_max_chars),
             query_max_tokens=_positive(env, "PROVDB_TAP_QUERY_MAX_TOKENS", cls.query_max_tokens),

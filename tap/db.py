@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from psycopg import pq
 from psycopg.pq import TransactionStatus
 
 from provdb.db import Database
@@ -18,17 +19,33 @@ from tap.catalog import Catalog, load_catalog
 
 __all__ = ["ConnectionPool", "TapDatabase"]
 
+#: an idle pooled connection unused for this long (s) is checked before it is handed out
+PING_AFTER = 1.0
+
 
 class _PooledConnection(psycopg.Connection):
     """A psycopg connection whose ``close()`` gives it back to its pool when it is clean."""
 
     _pool: ConnectionPool | None = None
     _born: float = 0.0
+    _idle_since: float = 0.0
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is None or not pool._put(self):
             super().close()
+
+
+def _alive(conn: _PooledConnection) -> bool:
+    """An empty query (one round trip, no transaction): False if the server dropped the
+    connection, e.g. it was restarted. Without it every idle connection of every process
+    would fail one client query after a restart."""
+    if time.monotonic() - conn._idle_since < PING_AFTER:
+        return True
+    try:
+        return conn.pgconn.exec_(b"").status == pq.ExecStatus.EMPTY_QUERY
+    except psycopg.Error:
+        return False
 
 
 class ConnectionPool:
@@ -40,9 +57,9 @@ class ConnectionPool:
     transaction committed or rolled back: ``SET LOCAL`` role and timeout, temporary
     upload tables ``ON COMMIT DROP`` and the named cursor are gone with it), not broken,
     younger than ``max_age`` seconds, and fewer than ``max_idle`` are kept; otherwise
-    it is really closed. Connections are never shared across ``fork()``. Like
-    psycopg_pool's default, connections are not probed when handed out: a connection
-    the server dropped fails its one query and is then discarded.
+    it is really closed. Connections are never shared across ``fork()``. A connection
+    idle for more than ``PING_AFTER`` seconds is probed with an empty query before it is
+    handed out, so a restarted server costs no client query.
     """
 
     def __init__(self, conninfo: str, *, max_idle: int = 8, max_age: float = 300.0) -> None:
@@ -61,7 +78,6 @@ class ConnectionPool:
 
     def get(self) -> psycopg.Connection:
         now = time.monotonic()
-        stale: list[_PooledConnection] = []
         conn = None
         with self._lock:
             if self._pid != os.getpid():  # forked: the parent's sockets are not ours
@@ -69,15 +85,15 @@ class ConnectionPool:
                 self._pid = os.getpid()
                 self._in_use = 0
             self._in_use += 1
-            while self._idle:
-                candidate = self._idle.pop()
-                if candidate.closed or now - candidate._born > self.max_age:
-                    stale.append(candidate)
-                else:
-                    conn = candidate
-                    break
-        for old in stale:
-            psycopg.Connection.close(old)
+        while conn is None:
+            with self._lock:
+                candidate = self._idle.pop() if self._idle else None
+            if candidate is None:
+                break
+            if candidate.closed or now - candidate._born > self.max_age or not _alive(candidate):
+                psycopg.Connection.close(candidate)
+            else:
+                conn = candidate
         if conn is None:
             try:
                 conn = _PooledConnection.connect(self._conninfo, application_name="provdb-tap")
@@ -102,6 +118,7 @@ class ConnectionPool:
         with self._lock:
             if self._pid != os.getpid() or len(self._idle) >= self.max_idle:
                 return False
+            conn._idle_since = time.monotonic()
             self._idle.append(conn)
             return True
 

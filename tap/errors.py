@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-__all__ = ["NotFound", "PhaseError", "QueryError", "ServiceError", "TapError", "UsageError"]
+__all__ = [
+    "Forbidden",
+    "LimitError",
+    "NotFound",
+    "PhaseError",
+    "QueryError",
+    "ServiceError",
+    "TapError",
+    "Unavailable",
+    "UsageError",
+]
 
 
 class TapError(Exception):
@@ -41,3 +51,23 @@ class ServiceError(TapError):
     """The service itself failed (database down...)."""
 
     status = 500
+
+
+class Forbidden(TapError):
+    """The client may not see or change this resource (another identity's job)."""
+
+    status = 403
+
+
+class LimitError(TapError):
+    """The client is over one of its limits (jobs, concurrent queries): try again later."""
+
+    status = 429
+    retry_after = 10
+
+
+class Unavailable(TapError):
+    """The service cannot take this request now (database down, job store full)."""
+
+    status = 503
+    retry_after = 5

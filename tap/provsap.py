@@ -40,10 +40,11 @@ import logging
 import os
 import time
 
+import psycopg
 from flask import Blueprint, Response, current_app, request
 
 from tap.context import tap_db
-from tap.errors import NotFound, ServiceError, UsageError
+from tap.errors import NotFound, ServiceError, Unavailable, UsageError
 
 __all__ = ["DEFAULT_NODE_LIMIT", "bp", "node_limit", "parse_request"]
 
@@ -86,8 +87,14 @@ def _bool(name: str, value: str | None) -> bool:
     raise UsageError(f"{name}={value!r} is not a boolean: use TRUE or FALSE (or 1 or 0)")
 
 
-def parse_request(items: list[tuple[str, str]], limit: int) -> dict:
-    """Check the ProvSAP parameters of a request; raise UsageError with a message if bad."""
+def parse_request(
+    items: list[tuple[str, str]], limit: int, *, max_ids: int = 100, max_depth: int = 100
+) -> dict:
+    """Check the ProvSAP parameters of a request; raise UsageError with a message if bad.
+
+    ``max_ids`` bounds the IDs of one request and ``max_depth`` a numeric DEPTH
+    (``PROVDB_PROVSAP_MAX_IDS``, ``PROVDB_PROVSAP_MAX_DEPTH``).
+    """
     from provdb.lineage.export import FORMATS, parse_format
 
     ids: list[str] = []
@@ -97,6 +104,11 @@ def parse_request(items: list[tuple[str, str]], limit: int) -> dict:
         if key == "ID":
             if value.strip():
                 ids.append(value.strip())
+                if len(ids) > max_ids:
+                    raise UsageError(
+                        f"more than {max_ids} IDs in one request (PROVDB_PROVSAP_MAX_IDS): "
+                        "split them over several requests"
+                    )
             continue
         if key not in _SINGLE:
             continue
@@ -119,6 +131,12 @@ def parse_request(items: list[tuple[str, str]], limit: int) -> dict:
             raise UsageError(f"DEPTH={depth_text!r} is not a number >= 0 or ALL") from None
         if depth < 0:
             raise UsageError(f"DEPTH={depth_text!r} must be >= 0 (or ALL)")
+        if depth > max_depth:
+            raise UsageError(
+                f"DEPTH={depth_text!r} is larger than {max_depth} "
+                "(PROVDB_PROVSAP_MAX_DEPTH): use ALL for the whole lineage (the node "
+                "limit still applies)"
+            )
 
     direction = (single.get("DIRECTION") or "BACK").strip().upper()
     if direction not in ("BACK", "FORTH"):
@@ -172,7 +190,13 @@ def provsap() -> Response:
     items = list(request.args.items(multi=True))
     if request.method == "POST":
         items += list(request.form.items(multi=True))
-    req = parse_request(items, node_limit())
+    config = current_app.config["TAP_CONFIG"]
+    req = parse_request(
+        items,
+        node_limit(),
+        max_ids=config.provsap_max_ids,
+        max_depth=config.provsap_max_depth,
+    )
     db = tap_db()
     t0 = time.perf_counter()
     try:
@@ -192,8 +216,15 @@ def provsap() -> Response:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except Exception as exc:  # database failures: a DALI error, not an HTML page
+        cause = getattr(exc, "orig", None) or exc
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(cause, psycopg.DataError | psycopg.ProgrammingError):
+            # an ID PostgreSQL cannot take as text (e.g. a NUL from "%00"): the input
+            raise UsageError(f"an ID cannot be looked up: {first}") from None
+        if isinstance(cause, psycopg.OperationalError):
+            raise Unavailable(f"the archive database is not reachable: {first}") from None
         log.exception("provsap failed")
-        raise ServiceError(f"lineage query failed: {str(exc).splitlines()[0]}") from None
+        raise ServiceError(f"lineage query failed: {first}") from None
     t1 = time.perf_counter()
     body = serialize(
         graph,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, request, stream_with_context
 
+from tap.clients import SyncSlot, client_identity
+from tap.config import TapConfig
 from tap.context import tap_db
 from tap.datalink import links_url
 from tap.params import collect
@@ -41,9 +44,26 @@ def _watch(sock: Any, engine: Any) -> ClientWatch | None:
 
 @bp.route("/sync", methods=["GET", "POST"])
 def sync() -> Response:
+    config = current_app.config["TAP_CONFIG"]
+    # one of the client's concurrent-query slots, held until the response is closed
+    slot = SyncSlot(
+        Path(current_app.config["PROVDB_SETTINGS"].home) / "clients",
+        client_identity(),
+        config.max_sync_per_client,
+    )
+    slot.acquire()
+    try:
+        response = _run(config, slot)
+    except BaseException:
+        slot.release()
+        raise
+    response.call_on_close(slot.release)  # a client that hangs up early
+    return response
+
+
+def _run(config: TapConfig, slot: SyncSlot) -> Response:
     params = request_params()
     db = tap_db()
-    config = current_app.config["TAP_CONFIG"]
     prepared = prepare(params, db.catalog, config, files=request.files)
     prepared.datalink = links_url()
     log.info(
@@ -81,6 +101,7 @@ def sync() -> Response:
             if watch:
                 watch.finish(abandoned=not completed)
             body.close()
+            slot.release()  # the whole result is sent (or the stream closed): the slot is free
 
     return Response(
         stream_with_context(chain()),

@@ -37,10 +37,11 @@ def token() -> None:
 @click.argument("name")
 @click.option(
     "--scope",
-    type=click.Choice(["ingest"]),
+    type=click.Choice(["ingest", "read"]),
     default="ingest",
     show_default=True,
-    help="What the token allows; ingest: POST /ingest and GET /ingest/status.",
+    help="What the token allows; ingest: POST /ingest and GET /ingest/status; read: "
+    "reading TAP, ProvSAP and the UI when PROVDB_TAP_READ_AUTH=1.",
 )
 @handle_errors
 def token_create(name: str, scope: str) -> None:
@@ -53,6 +54,7 @@ def token_create(name: str, scope: str) -> None:
     Examples:
       provdb token create lst-cluster
       provdb token create lst-cluster > ~/.provdb-token && chmod 600 ~/.provdb-token
+      provdb token create alice --scope read   # for PROVDB_TAP_READ_AUTH=1
     """
     from provdb.push.tokens import create_token
 

@@ -36,7 +36,7 @@ __all__ = [
 #: Recognisable start of every secret (secret scanners and people can spot one).
 PREFIX = "provdb_"
 #: Scopes a token may have; ``ingest`` allows ``POST /ingest`` and ``GET /ingest/status``.
-SCOPES = ("ingest",)
+SCOPES = ("ingest", "read")
 
 # token names become folder names of the spool: keep them to safe characters
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

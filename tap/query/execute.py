@@ -22,7 +22,7 @@ transaction has ended):
 from __future__ import annotations
 
 import selectors
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -30,7 +30,7 @@ import psycopg
 from psycopg import pq
 from psycopg import sql as pgsql
 
-from tap.errors import QueryError, ServiceError
+from tap.errors import QueryError, Unavailable
 
 __all__ = [
     "CopyQuery",
@@ -52,7 +52,7 @@ class UploadTable:
 
     sql_name: str  # bare temporary table name, e.g. 'tap_upload_mine'
     columns: Sequence[tuple[str, str]]  # (column name, PostgreSQL type)
-    rows: Sequence[tuple]
+    rows: Iterable[tuple]  # iterated once per run, by COPY
 
 
 class ChunkDecoder(Protocol):
@@ -129,79 +129,89 @@ def stream_rows(
     ------
     QueryError
         The database refused the query or it ran out of time.
-    ServiceError
-        The database cannot be reached.
+    Unavailable
+        The database cannot be reached, or the connection was lost (HTTP 503).
     """
     try:
         conn = conninfo() if callable(conninfo) else psycopg.connect(conninfo)
     except psycopg.OperationalError as exc:
-        raise ServiceError(
-            f"the archive database is not reachable: {_friendly(exc)}; retry in a moment",
-            status=503,
-        ) from None
+        raise Unavailable(f"the archive database is not reachable: {_friendly(exc)}") from None
     try:
-        if on_pid is not None:
-            on_pid(conn.info.backend_pid)
-        with conn.transaction():
-            with conn.cursor() as cur:
-                setup = []
-                timeout = pgsql.SQL("SET LOCAL statement_timeout = {}").format(
-                    pgsql.Literal(max(plan.timeout_s, 0) * 1000)
-                )
-                if not plan.uploads:
-                    setup.append(pgsql.SQL("SET TRANSACTION READ ONLY"))
-                else:
-                    # the uploads' COPY runs under the query's time limit too; a READ
-                    # ONLY transaction cannot create their temporary tables, so the
-                    # query is confined by the reader role instead (SET LOCAL ROLE)
-                    cur.execute(timeout)
-                for up in plan.uploads:
-                    _create_upload(cur, up)
-                if plan.role:
-                    setup.append(pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(plan.role)))
-                setup.append(timeout)
-                # ISO date output whatever the server's default: psycopg cannot read
-                # some other styles back, and rewritten queries write timestamps with
-                # ::text. Only the output changes; the input order (MDY/DMY) stays.
-                setup.append(pgsql.SQL("SET LOCAL DateStyle = ISO"))
-                if plan.application_name:
-                    setup.append(
-                        pgsql.SQL("SET LOCAL application_name = {}").format(
-                            pgsql.Literal(plan.application_name)
-                        )
-                    )
-                # one round trip: statements without parameters may be sent together
-                cur.execute(pgsql.SQL("; ").join(setup))
-            try:
-                rewritten: str | CopyQuery | None = None
-                if plan.rewrite is not None and conn.info.encoding == "utf-8":
-                    if plan.result_types is None:
-                        plan.result_types = result_types(conn, plan.sql)
-                    rewritten = plan.rewrite(plan.result_types)
-                plan.rewritten = rewritten is not None
-                if isinstance(rewritten, CopyQuery):
-                    yield from _copy_batches(conn, rewritten, plan.batch)
-                    return
-                with conn.cursor(name="tap_query", binary=plan.rewritten) as cur:
-                    cur.itersize = plan.batch
-                    cur.execute(plan.sql if rewritten is None else rewritten)
-                    while True:
-                        rows = cur.fetchmany(plan.batch)
-                        if rows:
-                            yield rows
-                        if len(rows) < plan.batch:  # a short batch is the last one
-                            break
-            except psycopg.errors.QueryCanceled:
-                raise QueryCancelled(
-                    f"query cancelled: it ran longer than the execution duration of "
-                    f"{plan.timeout_s} s, or it was aborted"
-                ) from None
-            except psycopg.errors.InsufficientPrivilege as exc:
-                raise QueryError(f"not allowed: {_friendly(exc)}") from None
-            except psycopg.Error as exc:
-                raise QueryError(f"the query failed in the database: {_friendly(exc)}") from None
+        yield from _run_plan(conn, plan, on_pid)
+    except psycopg.Error as exc:
+        # the connection itself failed (server restarted, network): 503, try again;
+        # anything else the query did is its own error
+        if conn.broken or conn.closed:
+            raise Unavailable(
+                f"the archive database connection was lost: {_friendly(exc)}; try again"
+            ) from None
+        raise QueryError(f"the query failed in the database: {_friendly(exc)}") from None
     finally:
         conn.close()
+
+
+def _run_plan(
+    conn: psycopg.Connection, plan: QueryPlan, on_pid: Callable[[int], None] | None
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The statements of one run on ``conn`` (see :func:`stream_rows`)."""
+    if on_pid is not None:
+        on_pid(conn.info.backend_pid)
+    with conn.transaction():
+        with conn.cursor() as cur:
+            setup = []
+            timeout = pgsql.SQL("SET LOCAL statement_timeout = {}").format(
+                pgsql.Literal(max(plan.timeout_s, 0) * 1000)
+            )
+            if not plan.uploads:
+                setup.append(pgsql.SQL("SET TRANSACTION READ ONLY"))
+            else:
+                # the uploads' COPY runs under the query's time limit too; a READ
+                # ONLY transaction cannot create their temporary tables, so the
+                # query is confined by the reader role instead (SET LOCAL ROLE)
+                cur.execute(timeout)
+            for up in plan.uploads:
+                _create_upload(cur, up)
+            if plan.role:
+                setup.append(pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(plan.role)))
+            setup.append(timeout)
+            # ISO date output whatever the server's default: psycopg cannot read
+            # some other styles back, and rewritten queries write timestamps with
+            # ::text. Only the output changes; the input order (MDY/DMY) stays.
+            setup.append(pgsql.SQL("SET LOCAL DateStyle = ISO"))
+            if plan.application_name:
+                setup.append(
+                    pgsql.SQL("SET LOCAL application_name = {}").format(
+                        pgsql.Literal(plan.application_name)
+                    )
+                )
+            # one round trip: statements without parameters may be sent together
+            cur.execute(pgsql.SQL("; ").join(setup))
+        try:
+            rewritten: str | CopyQuery | None = None
+            if plan.rewrite is not None and conn.info.encoding == "utf-8":
+                if plan.result_types is None:
+                    plan.result_types = result_types(conn, plan.sql)
+                rewritten = plan.rewrite(plan.result_types)
+            plan.rewritten = rewritten is not None
+            if isinstance(rewritten, CopyQuery):
+                yield from _copy_batches(conn, rewritten, plan.batch)
+                return
+            with conn.cursor(name="tap_query", binary=plan.rewritten) as cur:
+                cur.itersize = plan.batch
+                cur.execute(plan.sql if rewritten is None else rewritten)
+                while True:
+                    rows = cur.fetchmany(plan.batch)
+                    if rows:
+                        yield rows
+                    if len(rows) < plan.batch:  # a short batch is the last one
+                        break
+        except psycopg.errors.QueryCanceled:
+            raise QueryCancelled(
+                f"query cancelled: it ran longer than the execution duration of "
+                f"{plan.timeout_s} s, or it was aborted"
+            ) from None
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise QueryError(f"not allowed: {_friendly(exc)}") from None
 
 
 def _copy_batches(conn: psycopg.Connection, query: CopyQuery, batch: int) -> Iterator[Any]:

@@ -48,6 +48,9 @@ from tap.ui import (
     recipe_pages,  # noqa: F401  (registers /ui/reproduce and /ui/diff)
     stats_pages,  # noqa: F401  (registers /ui/stats on bp)
 )
+from tap.ui.headers import add_security_headers
 from tap.ui.routes import bp
+
+bp.after_request(add_security_headers)
 
 __all__ = ["bp"]

@@ -68,7 +68,7 @@ def job_document(job: Job, job_url: str) -> str:
             f'<uws:job {NS} version="1.1">',
             f"<uws:jobId>{escape(job.job_id)}</uws:jobId>",
             run_id,
-            _nillable("ownerId", job.owner_id or ""),
+            _nillable("ownerId", public_owner(job.owner_id)),
             f"<uws:phase>{job.phase.value}</uws:phase>",
             _nillable("quote", quote),
             f"<uws:creationTime>{iso(job.creation_time)}</uws:creationTime>",
@@ -84,6 +84,13 @@ def job_document(job: Job, job_url: str) -> str:
     )
 
 
+def public_owner(owner_id: str | None) -> str:
+    """The ownerId shown: a token's name; an address identity is not shown to anyone."""
+    if owner_id and owner_id.startswith("token:"):
+        return owner_id[len("token:") :]
+    return ""
+
+
 def job_list(jobs: list[Job], async_url: str) -> str:
     refs = []
     for job in jobs:
@@ -92,7 +99,7 @@ def job_list(jobs: list[Job], async_url: str) -> str:
             f'<uws:jobref id={quoteattr(job.job_id)} xlink:type="simple" '
             f"xlink:href={quoteattr(async_url + '/' + job.job_id)}>"
             f"<uws:phase>{job.phase.value}</uws:phase>{run_id}"
-            f"{_nillable('ownerId', job.owner_id or '')}"
+            f"{_nillable('ownerId', public_owner(job.owner_id))}"
             f"<uws:creationTime>{iso(job.creation_time)}</uws:creationTime></uws:jobref>"
         )
     return HEAD + f'<uws:jobs {NS} version="1.1">' + "".join(refs) + "</uws:jobs>"

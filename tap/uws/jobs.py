@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tap.errors import NotFound, PhaseError
+from tap.errors import LimitError, NotFound, PhaseError, Unavailable
 
 __all__ = ["ACTIVE", "FINAL", "Job", "JobStore", "Phase"]
 
@@ -98,9 +98,52 @@ class JobStore:
         execution_duration: int,
         destruction: datetime,
         owner_id: str | None = None,
+        max_active: int | None = None,
+        max_stored: int | None = None,
     ) -> Job:
+        """Store a new PENDING job.
+
+        Raises
+        ------
+        LimitError
+            ``owner_id`` already has ``max_active`` PENDING, QUEUED or EXECUTING jobs.
+        Unavailable
+            ``max_stored`` jobs are stored in all.
+        """
         job_id = secrets.token_hex(8)
         with self.engine.begin() as conn:
+            if owner_id is not None and max_active is not None:
+                # one creation at a time per client, so two requests cannot both pass
+                conn.execute(
+                    sa.text(
+                        "SELECT pg_advisory_xact_lock(hashtext('provdb_uws_owner'), hashtext(:o))"
+                    ),
+                    {"o": owner_id},
+                )
+                active = conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM uws.job WHERE owner_id = :o "
+                        "AND phase IN ('PENDING', 'QUEUED', 'EXECUTING')"
+                    ),
+                    {"o": owner_id},
+                ).scalar_one()
+                if active >= max_active:
+                    raise LimitError(
+                        f"this client ({owner_id}) has {active} pending or running jobs; at "
+                        f"most {max_active} (PROVDB_TAP_MAX_JOBS_PER_CLIENT): wait for some "
+                        "to finish, or delete (or abort) them"
+                    )
+            if max_stored is not None:
+                stored = conn.execute(
+                    sa.text("SELECT count(*) FROM (SELECT 1 FROM uws.job LIMIT :n) AS j"),
+                    {"n": max_stored},
+                ).scalar_one()
+                if stored >= max_stored:
+                    raise Unavailable(
+                        f"the service stores {max_stored} jobs, its limit "
+                        "(PROVDB_TAP_MAX_STORED_JOBS): try again when old jobs are destroyed, "
+                        "or use /sync"
+                    )
             row = conn.execute(
                 sa.text(
                     f"INSERT INTO uws.job (job_id, run_id, owner_id, phase, execution_duration, "
@@ -118,6 +161,13 @@ class JobStore:
             ).one()
         return _job(row)
 
+    def owner(self, job_id: str) -> str | None:
+        """The owner of a job (None: anonymous, or no such job)."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.text("SELECT owner_id FROM uws.job WHERE job_id = :id"), {"id": job_id}
+            ).scalar_one_or_none()
+
     def get(self, job_id: str) -> Job:
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -133,8 +183,14 @@ class JobStore:
         phases: list[str] | None = None,
         after: datetime | None = None,
         last: int | None = None,
+        owner_id: str | None = None,
     ) -> list[Job]:
+        """Jobs by creation time; ``last``: only the newest ``last`` of them;
+        ``owner_id``: only that client's."""
         clauses, params = [], {}
+        if owner_id is not None:
+            clauses.append("owner_id = :owner")
+            params["owner"] = owner_id
         if phases:
             clauses.append("phase = ANY(:phases)")
             params["phases"] = phases

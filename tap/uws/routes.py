@@ -16,8 +16,9 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request, send_file
 
+from tap.clients import client_identity, is_token_identity
 from tap.context import base_url, tap_db
-from tap.errors import NotFound, PhaseError, UsageError
+from tap.errors import Forbidden, NotFound, PhaseError, UsageError
 from tap.params import collect
 from tap.uws import documents
 from tap.uws.jobs import ACTIVE, JobStore, Phase
@@ -37,6 +38,21 @@ def _known_shape(endpoint: str | None, values: dict | None) -> None:
     job_id = (values or {}).get("job_id")
     if job_id is not None and not JOB_ID.fullmatch(job_id):
         raise NotFound(f"no job {job_id!r}: job ids are 16 hexadecimal digits")
+
+
+@bp.before_request
+def _owned() -> None:
+    """A job owned by a token identity answers 403 to every other client.
+
+    Runs after the app's authentication (``tap.read_auth``) set the identity. Jobs of
+    anonymous clients (owned by an address) stay reachable by their unguessable id.
+    """
+    job_id = (request.view_args or {}).get("job_id")
+    if job_id is None:
+        return
+    owner = store().owner(job_id)
+    if is_token_identity(owner) and owner != client_identity():
+        raise Forbidden(f"job {job_id} belongs to another identity")
 
 
 XML = "text/xml"
@@ -126,14 +142,20 @@ def job_list() -> Response:
             raise UsageError(f"unknown PHASE {p!r}")
     after = request.args.get("AFTER") or request.args.get("after")
     last = request.args.get("LAST") or request.args.get("last")
+    bound = current_app.config["TAP_CONFIG"].job_list_max
     try:
-        last_n = int(last) if last else None
+        last_n = int(last) if last else bound
     except ValueError:
         raise UsageError(f"LAST must be a positive integer, not {last!r}") from None
-    if last_n is not None and last_n <= 0:
+    if last_n <= 0:
         raise UsageError("LAST must be a positive integer")
+    # a client sees its own jobs, the newest PROVDB_TAP_JOB_LIST_MAX at most: page
+    # further back with AFTER (creation time) and PHASE
     jobs = store().list(
-        phases=phases or None, after=_parse_time(after) if after else None, last=last_n
+        phases=phases or None,
+        after=_parse_time(after) if after else None,
+        last=min(last_n, bound),
+        owner_id=client_identity(),
     )
     return Response(documents.job_list(jobs, _async_url()), mimetype=XML)
 
@@ -155,6 +177,9 @@ def create_job() -> Response:
         run_id=params.get("RUNID"),
         execution_duration=duration,
         destruction=destruction,
+        owner_id=client_identity(),
+        max_active=config.max_jobs_per_client,
+        max_stored=config.max_stored_jobs,
     )
     uploads = _save_uploads(job.job_id)
     if uploads:
@@ -320,7 +345,7 @@ def quote(job_id: str) -> Response:
 
 @bp.route("/async/<job_id>/owner", methods=["GET"])
 def owner(job_id: str) -> Response:
-    return Response(store().get(job_id).owner_id or "", mimetype=TEXT)
+    return Response(documents.public_owner(store().get(job_id).owner_id), mimetype=TEXT)
 
 
 @bp.route("/async/<job_id>/error", methods=["GET"])

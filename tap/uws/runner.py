@@ -17,7 +17,6 @@ import os
 import shutil
 import socket
 import threading
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +52,8 @@ def run_job(app: Flask, job: Job, store: JobStore) -> None:
     folder = Path(app.config["PROVDB_SETTINGS"].home) / "uws" / job.job_id
     folder.mkdir(parents=True, exist_ok=True)
     params = collect([tuple(p) for p in job.parameters])
-    files = {
-        part: BytesIO((folder / name).read_bytes())
-        for part, name in job.uploads.items()
-        if (folder / name).is_file()
-    }
+    # paths, not contents: the upload budget decides how much of each file is read
+    files = {part: folder / name for part, name in job.uploads.items() if (folder / name).is_file()}
     status: dict[str, Any] = {}
     try:
         prepared = prepare(

