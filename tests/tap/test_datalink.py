@@ -40,15 +40,13 @@ needs_stilts = pytest.mark.skipif(
 VOT = "{http://www.ivoa.net/xml/VOTable/v1.3}"
 
 #: DL3 event lists within 2 degrees of the Crab, made with lstchain 0.9.13, not flagged:
-#: plain ADQL (a box on the indexed s_dec/s_ra, then the exact angular distance)
+#: the ADQL geometry an ObsCore user writes (CONTAINS of a POINT in a CIRCLE)
 CRAB_QUERY = """
 SELECT obs_publisher_did, obs_id, s_ra, s_dec, t_min, t_max, software_version,
        quality_flags, access_url
 FROM ivoa.obscore
 WHERE dataproduct_type = 'event' AND data_level = 'DL3'
-  AND s_dec BETWEEN 22.0145 - 2 AND 22.0145 + 2
-  AND DEGREES(ACOS(SIN(RADIANS(s_dec)) * SIN(RADIANS(22.0145))
-      + COS(RADIANS(s_dec)) * COS(RADIANS(22.0145)) * COS(RADIANS(s_ra - 83.633)))) < 2
+  AND CONTAINS(POINT('ICRS', s_ra, s_dec), CIRCLE('ICRS', 83.633, 22.0145, 2)) = 1
   AND software_name = 'lstchain' AND software_version = '0.9.13'
   AND n_flags = 0
 ORDER BY obs_id
