@@ -98,10 +98,17 @@ def _run(config: TapConfig, slot: SyncSlot) -> Response:
                 yield chunk
             completed = True
         finally:
-            if watch:
-                watch.finish(abandoned=not completed)
-            body.close()
-            slot.release()  # the whole result is sent (or the stream closed): the slot is free
+            # clean-up must not raise: the document is complete (or the client gone), and
+            # an exception here would cut the response before its last chunk
+            try:
+                if watch:
+                    watch.finish(abandoned=not completed)
+                body.close()
+            except Exception:
+                log.exception("cleaning up after a sync query failed")
+            # free as soon as the last byte is out; call_on_close (idempotent release)
+            # covers a response that is never iterated
+            slot.release()
 
     return Response(
         stream_with_context(chain()),

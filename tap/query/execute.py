@@ -21,6 +21,8 @@ transaction has ended):
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import selectors
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +33,8 @@ from psycopg import pq
 from psycopg import sql as pgsql
 
 from tap.errors import QueryError, Unavailable
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CopyQuery",
@@ -136,9 +140,25 @@ def stream_rows(
         conn = conninfo() if callable(conninfo) else psycopg.connect(conninfo)
     except psycopg.OperationalError as exc:
         raise Unavailable(f"the archive database is not reachable: {_friendly(exc)}") from None
+    closing = False
     try:
-        yield from _run_plan(conn, plan, on_pid)
+        # a for loop, not ``yield from``: the consumer closing this iterator must be told
+        # apart from the query failing (see below)
+        batches = _run_plan(conn, plan, on_pid)
+        for batch in batches:
+            try:
+                yield batch
+            except GeneratorExit:
+                closing = True
+                batches.close()  # ends the cursor and the transaction now: may fail, below
+                raise
     except psycopg.Error as exc:
+        if closing:
+            # the consumer stopped reading (MAXREC reached, client gone) and the cursor's
+            # clean-up failed because the connection died meanwhile: nobody wants these
+            # rows, and raising would cut a response that is already complete
+            log.info("connection lost while closing a finished query: %s", _friendly(exc))
+            return
         # the connection itself failed (server restarted, network): 503, try again;
         # anything else the query did is its own error
         if conn.broken or conn.closed:
@@ -196,7 +216,7 @@ def _run_plan(
             if isinstance(rewritten, CopyQuery):
                 yield from _copy_batches(conn, rewritten, plan.batch)
                 return
-            with conn.cursor(name="tap_query", binary=plan.rewritten) as cur:
+            with _server_cursor(conn, binary=plan.rewritten) as cur:
                 cur.itersize = plan.batch
                 cur.execute(plan.sql if rewritten is None else rewritten)
                 while True:
@@ -212,6 +232,26 @@ def _run_plan(
             ) from None
         except psycopg.errors.InsufficientPrivilege as exc:
             raise QueryError(f"not allowed: {_friendly(exc)}") from None
+
+
+@contextlib.contextmanager
+def _server_cursor(conn: psycopg.Connection, *, binary: bool) -> Iterator[psycopg.ServerCursor]:
+    """The query's server-side cursor, closed at the end even when the connection died.
+
+    Closing sends CLOSE to the server; on a dead connection that fails and psycopg keeps the
+    cursor open (a ResourceWarning later). The connection is then closed first, so the
+    cursor closes locally, and the error goes on.
+    """
+    cur = conn.cursor(name="tap_query", binary=binary)
+    try:
+        yield cur
+    finally:
+        try:
+            cur.close()
+        except psycopg.OperationalError:
+            conn.close()
+            cur.close()
+            raise
 
 
 def _copy_batches(conn: psycopg.Connection, query: CopyQuery, batch: int) -> Iterator[Any]:
