@@ -28,6 +28,7 @@ tables are blosc-compressed by PyTables: ``hdf5plugin`` gives h5py that filter).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import warnings
@@ -169,10 +170,8 @@ def altaz_to_icrs(
 def _register_filters() -> None:
     """Make PyTables' compression filters (blosc, blosc2, zstd...: lstchain's tables are
     blosc-compressed) readable by h5py; without hdf5plugin those tables give a warning."""
-    try:
+    with contextlib.suppress(ImportError):
         import hdf5plugin  # noqa: F401  (registers the filters on import)
-    except ImportError:
-        pass
 
 
 def _tables(f: Any) -> list[str]:
