@@ -131,6 +131,7 @@ _NOT_COMPARED = frozenset({"night", "source_format"})
 
 #: Where conflicts of one source file collect until :meth:`Loader.save_conflicts`
 _CONFLICT_STAGE = "_stage_ingest_conflict"
+_SOURCE_STAGE = "_stage_activity_source"
 
 # Bare targets to create before relations: (target table, [(staging table, column)])
 _REFERENCES = {
@@ -311,6 +312,10 @@ class Loader:
                 "object_id text, attribute text, kept_value text, new_value text, "
                 "line_number bigint) ON COMMIT DROP"
             )
+            cur.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {_SOURCE_STAGE} "
+                "(activity_id text PRIMARY KEY) ON COMMIT DROP"
+            )
         self._staged = True
 
     def flush(self) -> None:
@@ -425,6 +430,22 @@ class Loader:
                 ],
                 hash_stage=_stage("provenance.entity") if "provenance.entity" in tables else None,
             )
+            # the activities this file gave records of (archive.activity_source, saved per
+            # file by save_sources once the file has its archive.ingest_file id)
+            sources = [
+                f"SELECT {column} FROM {_stage(table)}"
+                for table, column in (
+                    ("provenance.activity", "id"),
+                    ("provenance.wasgeneratedby", "activity_id"),
+                )
+                if table in tables
+            ]
+            if sources:
+                cur.execute(
+                    f"INSERT INTO {_SOURCE_STAGE} SELECT DISTINCT * FROM ("
+                    + " UNION ".join(sources)
+                    + ") AS a ON CONFLICT DO NOTHING"
+                )
             cur.execute("TRUNCATE " + ", ".join(_stage(t.table) for t in active))
 
     def _find_conflicts(
@@ -493,6 +514,21 @@ class Loader:
             )
             cur.execute(f"TRUNCATE {_CONFLICT_STAGE}")
         return distinct
+
+    def save_sources(self, cur: psycopg.Cursor, ingest_file_id: int) -> int:
+        """Record ``ingest_file_id`` as a source of every activity the file gave records
+        of (``archive.activity_source``); returns the rows added."""
+        if not self._staged:
+            return 0
+        cur.execute(
+            "INSERT INTO archive.activity_source (activity_id, ingest_file_id) "
+            f"SELECT s.activity_id, %s FROM {_SOURCE_STAGE} s "
+            "JOIN provenance.activity a ON a.id = s.activity_id ON CONFLICT DO NOTHING",
+            (ingest_file_id,),
+        )
+        added = max(cur.rowcount, 0)
+        cur.execute(f"TRUNCATE {_SOURCE_STAGE}")
+        return added
 
     def _merge_objects(self, cur: psycopg.Cursor, t: _Target, offered: int) -> None:
         key = t.key[0]  # type: ignore[index]

@@ -364,6 +364,7 @@ def ingest_file(
             _save_bookkeeping(cur, spath, fmt, stat, info, result, book)
             _save_rejects(cur, info["file_id"], info["rejects"], loader)
             result.conflicts = loader.save_conflicts(cur, info["file_id"])
+            loader.save_sources(cur, info["file_id"])
         conn.commit()
     except (ProvdbError, OSError, EOFError, ValueError) as exc:
         _stop_writer(loader)

@@ -17,8 +17,9 @@ Where the values come from
 * ``s_ra``/``s_dec``/``target_name``/``t_min``/``t_max``/``t_exptime``: the EVENTS header
   of a DL3 file as ``provdb scan`` recorded it (``RA_PNT``, ``DEC_PNT``, ``OBJECT``,
   ``TSTART``/``TSTOP`` + ``MJDREFI``/``MJDREFF`` in MJD, ``LIVETIME`` or ``ONTIME``);
-  null for DL1/DL2 files (lstchain keeps their pointing in table rows, which scan does
-  not read);
+* ``s_ra``/``s_dec`` of DL1/DL2 files: the ICRS pointing ``provdb scan`` derived from
+  their event or pointing tables (``attributes.scan.pointing``, see
+  :mod:`provdb.scan.pointing`); null when the file has none (or was never scanned);
 * ``em_min``/``em_max``: h c / E of the ``ENERGY`` column's ``TLMAX``/``TLMIN``;
 * ``s_fov``/``s_region``: the configured field of view around the pointing;
 * ``calib_level``: DL1 and DL2 1, DL3 2 (science-ready event lists), as in the IVOA note
@@ -133,7 +134,8 @@ def _select(settings: ObsCoreSettings, scope: str | None) -> tuple[str, list[Any
 WITH p AS (
     SELECT e.id, e.name, e.location, e.content_type,
            coalesce(e.size_bytes, sf.size_bytes) AS size_bytes,
-           e.attributes #> '{{scan,observation}}' AS o, {_PRODUCT_TYPE} AS level
+           e.attributes #> '{{scan,observation}}' AS o,
+           e.attributes #> '{{scan,pointing}}' AS pt, {_PRODUCT_TYPE} AS level
     FROM provenance.entity e
     LEFT JOIN LATERAL (SELECT f.size_bytes FROM archive.scan_file f
                        WHERE f.entity_id = e.id AND f.status = 'ok'
@@ -141,10 +143,12 @@ WITH p AS (
     WHERE e.location ~* {_FILE} {where}
 ), q AS (
     SELECT p.*,
-           CASE WHEN jsonb_typeof(o -> 'RA_PNT') = 'number' THEN (o ->> 'RA_PNT')::float8 END
+           CASE WHEN jsonb_typeof(o -> 'RA_PNT') = 'number' THEN (o ->> 'RA_PNT')::float8
+                WHEN jsonb_typeof(pt -> 'ra') = 'number' THEN (pt ->> 'ra')::float8 END
                AS ra,
-           CASE WHEN jsonb_typeof(o -> 'DEC_PNT') = 'number'
-               THEN (o ->> 'DEC_PNT')::float8 END AS dec,
+           CASE WHEN jsonb_typeof(o -> 'DEC_PNT') = 'number' THEN (o ->> 'DEC_PNT')::float8
+                WHEN jsonb_typeof(pt -> 'dec') = 'number' THEN (pt ->> 'dec')::float8 END
+               AS dec,
            CASE WHEN jsonb_typeof(o -> 'MJDREFI') = 'number'
                THEN (o ->> 'MJDREFI')::float8
                     + CASE WHEN jsonb_typeof(o -> 'MJDREFF') = 'number'

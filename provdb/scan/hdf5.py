@@ -1,4 +1,4 @@
-"""HDF5 metadata reader: attributes, ``config``, ``/provenance``; the data are never read.
+"""HDF5 metadata reader: attributes, ``config``, ``/provenance``, DL1/DL2 pointing.
 
 What lstchain writes (spec §5; every attribute of the samples is listed in
 ``generated/lstchain_hdf5/hdf5_attributes_dump.txt``):
@@ -14,9 +14,12 @@ What lstchain writes (spec §5; every attribute of the samples is listed in
   time-calibration files (Python repr text): see :func:`provdb.scan.metadata.decode_config`;
 * ``/provenance/<stage>`` (lstchain >= 0.10.16): a scalar variable-length UTF-8 string
   holding the ctapipe activity as JSON, still ``running`` when it was written;
-* ``/source_filenames/filenames``: the inputs of merged and dl1ab files.
+* ``/source_filenames/filenames``: the inputs of merged and dl1ab files;
+* the pointing of DL1/DL2 files, in ICRS, from the first valid row of their event or
+  pointing tables (:mod:`provdb.scan.pointing`; a few columns, a few rows).
 
-Only attribute names are listed on every node; values are read for the keys above.
+Only attribute names are listed on every node; values are read for the keys above; of
+the data, only the pointing columns.
 """
 
 from __future__ import annotations
@@ -186,6 +189,16 @@ def _read(f: Any, meta: FileMetadata) -> None:
             meta.config_encoding = first.encoding
 
     meta.data_level = _data_level(root, list(f.keys()))
+    if meta.data_level in ("DL1", "DL2"):
+        from provdb.scan.pointing import read_pointing
+
+        try:
+            pointing, notes = read_pointing(f)
+        except Exception as exc:  # a damaged table must not cost the rest of the metadata
+            pointing, notes = None, [f"pointing: {_reason(exc)}"]
+        meta.warnings.extend(notes)
+        if pointing is not None:
+            meta.extra["pointing"] = jsonable(pointing)
 
     group = f.get("provenance", default=None)
     if isinstance(group, h5py.Group):

@@ -7,7 +7,7 @@ source of truth used by Alembic, TAP_SCHEMA and the VOTable writers.
 from provdb.schema import jobs, lineage, tap_schema  # noqa: F401  (registers their tables)
 from provdb.schema.archive import Environment, Session
 from provdb.schema.base import ARCHIVE, PROVENANCE, SCHEMAS, Base
-from provdb.schema.bookkeeping import IngestConflict, IngestFile, IngestReject
+from provdb.schema.bookkeeping import ActivitySource, IngestConflict, IngestFile, IngestReject
 from provdb.schema.configuration import (
     ConfigFile,
     ConfigFileDescription,
@@ -41,6 +41,7 @@ __all__ = [
     "SCHEMAS",
     "Activity",
     "ActivityDescription",
+    "ActivitySource",
     "Agent",
     "Base",
     "ConfigFile",

@@ -17,7 +17,13 @@ from sqlalchemy.orm import Mapped
 
 from provdb.schema.base import ARCHIVE, Base, fk_column, tap_column, text_column
 
-__all__ = ["INGEST_FILE_AGE_VIEW", "IngestConflict", "IngestFile", "IngestReject"]
+__all__ = [
+    "INGEST_FILE_AGE_VIEW",
+    "ActivitySource",
+    "IngestConflict",
+    "IngestFile",
+    "IngestReject",
+]
 
 _NOW = sa.text("(now() at time zone 'utc')")
 
@@ -278,6 +284,37 @@ class IngestConflict(Base):
         description="When the conflict was found (UTC)",
         ucd="time.creation",
         xtype="timestamp",
+    )
+
+
+class ActivitySource(Base):
+    """Which ingested files gave records of which activity: the log a product "came
+    from" (DataLink ``#documentation``). An activity seen in several files (lstosa's
+    night ``prov.log``, its run-wise log and PROV-JSON) has one row per file."""
+
+    __tablename__ = "activity_source"
+    __table_args__ = {
+        "schema": ARCHIVE,
+        "comment": "Ingested files (logs) that gave records of each activity: the activity "
+        "itself or a generation by it; one row per activity and file",
+    }
+
+    activity_id: Mapped[str] = tap_column(
+        sa.Text,
+        sa.ForeignKey("provenance.activity.id", ondelete="CASCADE"),
+        primary_key=True,
+        description="The activity (provenance.activity.id)",
+        ucd="meta.id",
+        principal=True,
+    )
+    ingest_file_id: Mapped[int] = tap_column(
+        sa.BigInteger,
+        sa.ForeignKey(f"{ARCHIVE}.ingest_file.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+        description="The file its records were read from (archive.ingest_file.id)",
+        ucd="meta.id",
+        principal=True,
     )
 
 

@@ -127,7 +127,8 @@ class ObsCore(Base):
     )
     s_ra: Mapped[float | None] = _std(
         sa.Double,
-        "Right ascension (ICRS) of the pointing (RA_PNT of a DL3 file)",
+        "Right ascension (ICRS) of the pointing (RA_PNT of a DL3 file; DL1/DL2: from the "
+        "alt/az of the first valid event or pointing row at LST-1, as lstchain computes RA_PNT)",
         _SPACE + "Coverage.Location.Coord.Position2D.Value2.C1",
         "pos.eq.ra",
         unit="deg",
@@ -135,7 +136,8 @@ class ObsCore(Base):
     )
     s_dec: Mapped[float | None] = _std(
         sa.Double,
-        "Declination (ICRS) of the pointing (DEC_PNT of a DL3 file)",
+        "Declination (ICRS) of the pointing (DEC_PNT of a DL3 file; DL1/DL2: from the "
+        "alt/az of the first valid event or pointing row at LST-1, as lstchain computes DEC_PNT)",
         _SPACE + "Coverage.Location.Coord.Position2D.Value2.C2",
         "pos.eq.dec",
         unit="deg",

@@ -48,6 +48,7 @@ PUBLISHED_ARCHIVE_TABLES = (
     "ingest_file",
     "ingest_reject",
     "ingest_conflict",
+    "activity_source",
 )
 
 

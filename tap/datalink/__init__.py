@@ -9,9 +9,13 @@ entity id):
 * ``#progenitor``: each direct input (used by its generating activity, or named by
   wasDerivedFrom), ``#derivation``: each direct output; both point to that product's own
   links document, so that a client walks the chain;
-* ``#documentation``: the provenance record of its generating activity (ProvSAP,
-  PROV-JSON), and three service descriptors: the full lineage as PROV-JSON and as SVG
-  (ProvSAP) and the product's page in the UI.
+* ``#documentation``: the pipeline log(s) its generating activity was read from
+  (``archive.activity_source``): the raw file, ``/ui/ingest/<id>/raw``, while the
+  service can read it, else the archive's page of that ingest, ``/ui/ingest/<id>``;
+  and three service descriptors: the full lineage as PROV-JSON and as SVG (ProvSAP) and
+  the product's page in the UI;
+* ``#auxiliary``: the provenance record of its generating activity as the archive holds
+  it (ProvSAP, PROV-JSON, depth 1).
 
 An ID naming nothing gives a row with ``error_message`` ``NotFoundFault: ...``. Errors of
 the request itself (no ID, too many, RESPONSEFORMAT not a VOTable) are DALI error

@@ -5,6 +5,7 @@ Pure of Flask: :func:`product_links` takes a psycopg cursor and the URLs to buil
 
 from __future__ import annotations
 
+import os
 import posixpath
 import urllib.parse
 from collections import defaultdict
@@ -16,7 +17,7 @@ from provdb.config import ObsCoreSettings
 from provdb.obscore.refresh import file_url
 from tap.datalink.document import LINKS_CONTENT_TYPE, Link
 
-__all__ = ["Urls", "candidate_ids", "product_links"]
+__all__ = ["Urls", "candidate_ids", "log_media_type", "log_readable", "product_links"]
 
 _FITS = (".fits", ".fits.gz", ".fits.fz", ".fit", ".fts")
 
@@ -62,6 +63,65 @@ def _name(location: str | None, entity_id: str) -> str:
     return posixpath.basename((location or "").rstrip("/")) or entity_id
 
 
+def log_readable(path: str) -> bool:
+    """Whether the service can still read the ingested log at ``path`` (a regular file)."""
+    return os.path.isfile(path) and os.access(path, os.R_OK)
+
+
+def _log_links(
+    ident: str, eid: str, logs: list[tuple[int, str, str, int]], urls: Urls
+) -> list[Link]:
+    """``#documentation``: each log the product's generating activity was read from; the
+    raw file (``/ui/ingest/<id>/raw``) while the service can read it, else the archive's
+    page of that ingest (``/ui/ingest/<id>``: offsets, records, rejected lines)."""
+    out = []
+    for file_id, path, fmt, size in logs:
+        name = _name(path, str(file_id))
+        if log_readable(path):
+            url, ctype, length = f"{urls.ui}/ingest/{file_id}/raw", log_media_type(path), size
+            what = f"pipeline log {name} ({fmt}) its generating activity was read from"
+        else:
+            url, ctype, length = f"{urls.ui}/ingest/{file_id}", "text/html", None
+            what = (
+                f"ingest page of the pipeline log {name} ({fmt}) its generating activity "
+                "was read from (the file itself is no longer readable by the service)"
+            )
+        out.append(
+            Link(
+                id=ident,
+                semantics="#documentation",
+                access_url=url,
+                description=what,
+                content_type=ctype,
+                content_length=length,
+                local_semantics="log",
+                entity_id=eid,
+            )
+        )
+    return out
+
+
+def log_media_type(path: str) -> str:
+    """Media type of an ingested log file, from its name (logs are text unless compressed
+    or a PROV document)."""
+    low = path.lower()
+    for suffix, media in _LOG_TYPES:
+        if low.endswith(suffix):
+            return media
+    return "text/plain"
+
+
+_LOG_TYPES = (
+    (".gz", "application/gzip"),
+    (".bz2", "application/x-bzip2"),
+    (".xz", "application/x-xz"),
+    (".json", "application/json"),
+    (".jsonld", "application/ld+json"),
+    (".xml", "application/xml"),
+    (".provn", "text/provenance-notation"),
+)
+
+
 def product_links(
     cur: Any, ids: Sequence[str], urls: Urls, settings: ObsCoreSettings
 ) -> list[Link]:
@@ -76,6 +136,7 @@ def product_links(
     found = sorted({c for cands in wanted.values() for c in cands if c in entities})
     related: dict[tuple[str, str], list[tuple]] = defaultdict(list)
     generated_by: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+    logs: dict[str, list[tuple[int, str, str, int]]] = defaultdict(list)
     if found:
         cur.execute(
             """
@@ -125,6 +186,16 @@ def product_links(
         )
         for product, act_id, act_name in cur.fetchall():
             generated_by[product].append((act_id, act_name))
+        cur.execute(
+            "SELECT DISTINCT g.entity_id, f.id, f.path, f.format, f.size_bytes "
+            "FROM provenance.wasgeneratedby g "
+            "JOIN archive.activity_source s ON s.activity_id = g.activity_id "
+            "JOIN archive.ingest_file f ON f.id = s.ingest_file_id "
+            "WHERE g.entity_id = ANY(%s) ORDER BY g.entity_id, f.path, f.id",
+            (found,),
+        )
+        for product, file_id, path, fmt, size in cur.fetchall():
+            logs[product].append((file_id, path, fmt, size))
 
     out: list[Link] = []
     for ident in ids:
@@ -181,6 +252,7 @@ def product_links(
                     )
                 )
                 del octype, osize
+        out.extend(_log_links(ident, eid, logs.get(eid, []), urls))
         for act_id, act_name in generated_by.get(eid, []):
             query = urllib.parse.urlencode(
                 {"ID": act_id, "DEPTH": "1", "RESPONSEFORMAT": "PROV-JSON"}
@@ -188,10 +260,10 @@ def product_links(
             out.append(
                 Link(
                     id=ident,
-                    semantics="#documentation",
+                    semantics="#auxiliary",
                     access_url=f"{urls.provsap}?{query}",
                     description=f"provenance record of {act_name or act_id}, the activity "
-                    "that generated it, as ingested from its pipeline log (PROV-JSON)",
+                    "that generated it, as the archive holds it (ProvSAP, PROV-JSON)",
                     content_type="application/json",
                     local_semantics="generation",
                     entity_id=eid,

@@ -1,4 +1,6 @@
-"""Ingest pages of the UI: ``/ui/ingest`` (history) and ``/ui/ingest/<id>`` (one file).
+"""Ingest pages of the UI: ``/ui/ingest`` (history), ``/ui/ingest/<id>`` (one file) and
+``/ui/ingest/<id>/raw`` (the log itself, while the service can read it: DataLink's
+``#documentation`` of the products made by its activities).
 
 What an operator asks after a nightly ingest, without psql: which files were read,
 which are partial, which had rejected lines or conflicting values, and for one file
@@ -15,12 +17,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import current_app, render_template, request, url_for
+import sqlalchemy as sa
+from flask import Response, current_app, render_template, request, send_file, url_for
 
 from tap.ui import ingest_queries
 from tap.ui.routes import DEFAULT_MAX_ROWS, PageError, _connect, bp
 
-__all__ = ["ingest_file", "ingest_history"]
+__all__ = ["ingest_file", "ingest_history", "ingest_raw"]
 
 DEFAULT_PER_PAGE = 50
 #: the TAP tables an operator reads further (shown as ADQL on the file page)
@@ -114,3 +117,38 @@ def ingest_file(file_id: int) -> Any:
         adql_conflicts=_ADQL_CONFLICTS.format(id=file_id),
         **found,
     )
+
+
+@bp.route("/ingest/<int:file_id>/raw", methods=["GET"])
+def ingest_raw(file_id: int) -> Response:
+    """The ingested log file as it is on disk now (only files the archive ingested)."""
+    from tap.datalink.links import log_media_type, log_readable
+
+    with _connect() as conn:
+        path = conn.execute(
+            sa.text("SELECT path FROM archive.ingest_file WHERE id = :i"), {"i": file_id}
+        ).scalar()
+    if path is None:
+        raise PageError(
+            404,
+            f"No ingested file {file_id}",
+            "The archive has no ingested file with this id: see the ingest history.",
+        )
+    if not log_readable(path):
+        raise PageError(
+            404,
+            "Log no longer readable",
+            f"{path} was ingested but the service cannot read it any more (moved, "
+            f"deleted or not readable): its records are on the ingest page "
+            f"{url_for('ui.ingest_file', file_id=file_id)}.",
+        )
+    response = send_file(
+        path,
+        mimetype=log_media_type(path),
+        as_attachment=False,
+        download_name=path.rsplit("/", 1)[-1],
+        conditional=True,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -275,3 +275,64 @@ def test_taplint_all_stages_including_obscore(served: str, tmp_path: Path) -> No
     assert not problems, problems
     obs = next(s for s in report["sections"] if s["code"] == "OBS")
     assert not any("no ObsCore" in r["text"] for r in obs["reports"]), obs
+
+
+def _dl3_links(tap: pyvo.dal.TAPService, session: requests.Session, run: int):
+    did = tap.run_sync(
+        f"SELECT obs_publisher_did FROM ivoa.obscore WHERE data_level = 'DL3' AND obs_id = '{run}'"
+    )["obs_publisher_did"][0]
+    return pyvo.dal.adhoc.DatalinkResults.from_result_url(
+        f"{tap.baseurl.rsplit('/tap', 1)[0]}/datalink/links?ID={requests.utils.quote(did, safe='')}",
+        session=session,
+    )
+
+
+def test_documentation_is_the_log_the_product_came_from(
+    tap: pyvo.dal.TAPService, session: requests.Session
+) -> None:
+    links = _dl3_links(tap, session, dl3_files.EXPECTED[0])
+    logs = [
+        r for r in links.bysemantics("#documentation", include_narrower=False) if r["access_url"]
+    ]
+    assert len(logs) == 1
+    log = logs[0]
+    assert log["access_url"].endswith("/raw") and "/ui/ingest/" in log["access_url"]
+    assert log["local_semantics"] == "log" and log["content_type"] == "text/plain"
+    raw = session.get(log["access_url"], timeout=60)
+    assert raw.status_code == 200 and raw.headers["Content-Type"].startswith("text/plain")
+    # the raw bytes of the ctapipe provenance log that recorded the DL3 step
+    assert "lstchain_create_dl3_file" in raw.text
+    assert int(log["content_length"]) == len(raw.content)
+    # the archive's own record of the generating activity stays, as #auxiliary
+    aux = list(links.bysemantics("#auxiliary", include_narrower=False))
+    assert len(aux) == 1 and aux[0]["content_type"] == "application/json"
+    assert "lstchain_create_dl3_file" in session.get(aux[0]["access_url"], timeout=60).text
+
+
+def test_documentation_of_a_log_gone_from_disk_is_its_ingest_page(
+    tap: pyvo.dal.TAPService, served: str, session: requests.Session
+) -> None:
+    links = _dl3_links(tap, session, dl3_files.EXPECTED[1])
+    (log,) = [
+        r for r in links.bysemantics("#documentation", include_narrower=False) if r["access_url"]
+    ]
+    path = tap.run_sync(
+        "SELECT path FROM archive.ingest_file WHERE id = " + log["access_url"].rsplit("/", 2)[-2]
+    )["path"][0]
+    moved = Path(path + ".moved")
+    os.rename(path, moved)
+    try:
+        links = _dl3_links(tap, session, dl3_files.EXPECTED[1])
+        (page,) = [
+            r
+            for r in links.bysemantics("#documentation", include_narrower=False)
+            if r["access_url"]
+        ]
+        assert page["access_url"] == log["access_url"][: -len("/raw")]
+        assert page["content_type"] == "text/html" and "no longer readable" in page["description"]
+        assert session.get(page["access_url"], timeout=60).status_code == 200
+        gone = session.get(log["access_url"], timeout=60)
+        assert gone.status_code == 404 and "cannot read it any more" in gone.text
+    finally:
+        os.rename(moved, path)
+    assert session.get(served + "/ui/ingest/999999/raw", timeout=60).status_code == 404
