@@ -33,8 +33,9 @@ Per-client limits (a client: its token's identity, else its address)
 --------------------------------------------------------------------
 PROVDB_TAP_MAX_JOBS_PER_CLIENT  active and pending async jobs of one client, default 20;
                             beyond it job creation answers HTTP 429 (Retry-After)
-PROVDB_TAP_MAX_SYNC_PER_CLIENT  concurrent sync queries of one client (per host),
-                            default 4; beyond it HTTP 429
+PROVDB_TAP_MAX_SYNC_PER_CLIENT  concurrent sync queries of one client, default 4, counted
+                            across every service instance on the same database (PostgreSQL
+                            advisory locks, see tap/clients.py); beyond it HTTP 429
 PROVDB_TAP_MAX_STORED_JOBS  async jobs stored in all (any phase), default 10000; beyond
                             it job creation answers HTTP 503 until jobs are destroyed
 PROVDB_TAP_JOB_LIST_MAX     jobs in one job list answer (the newest), default 1000;
