@@ -394,6 +394,8 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
                                               this machine, --host, the base URL's host)
       PROVDB_TAP_BIND_HOST                    set by `provdb serve` from --host
       PROVDB_TAP_WORKER_TIMEOUT               restart a stuck worker process after, s: 60
+      PROVDB_TAP_JOB_MAX_ATTEMPTS             runs of an async job whose worker dies: 3,
+                                              then the job ends ERROR saying why
 
     \b
     Security (README "Security" lists every limit):
@@ -402,7 +404,7 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
                                               reach, e.g. "mirror.lan, 10.1.0.0/16"
       PROVDB_TAP_UPLOAD_TIMEOUT               seconds per UPLOAD URL fetch: 30
       PROVDB_TAP_MAX_JOBS_PER_CLIENT          pending+running async jobs: 20 (429)
-      PROVDB_TAP_MAX_SYNC_PER_CLIENT          concurrent sync queries: 4 (429)
+      PROVDB_TAP_MAX_SYNC_PER_CLIENT          concurrent sync queries, all instances: 4 (429)
       PROVDB_TAP_MAX_STORED_JOBS              async jobs stored in all: 10000 (503)
       PROVDB_TAP_JOB_LIST_MAX                 jobs in one job list: 1000
       PROVDB_TAP_TRUST_FORWARDED_FOR=1        client = last X-Forwarded-For entry

@@ -6,28 +6,42 @@ peer's address, or the last ``X-Forwarded-For`` entry when the operator says a p
 in front sets it (``PROVDB_TAP_TRUST_FORWARDED_FOR=1``; off by default, because any
 client can send that header).
 
-Concurrent sync queries are counted with slot files under
-``PROVDB_HOME/clients/``: a query holds an exclusive ``flock`` on one of the client's
-``PROVDB_TAP_MAX_SYNC_PER_CLIENT`` slot files while it runs. The kernel releases the lock
-when the process dies, so a killed worker never leaks a slot, and every process of the
-service on that host shares the count.
+Concurrent sync queries are counted with PostgreSQL session advisory locks, so the
+limit holds across every ``provdb serve`` instance (and host) that shares the archive
+database: a query holds ``pg_try_advisory_lock(k1, slot)`` for one of the client's
+``PROVDB_TAP_MAX_SYNC_PER_CLIENT`` slots while it runs, ``k1`` a 32-bit hash of the
+client's identity. The lock lives on a connection of a small pool of its own
+(``TapDatabase.connect_slots``), held until the response is closed; PostgreSQL frees it
+when that connection dies (a killed worker, a lost host), so a slot never leaks.
+
+Cost per sync request: one round trip to take a slot (a single statement tries the
+slots in order and stops at the first free one), on a pooled connection (which is
+probed with an empty query first only when it sat idle for over a second), and one to
+give it back after the last byte of the response is out. Two clients whose identities
+hash to the same ``k1`` (about 1 in 4 billion for a pair) share their slots.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import ipaddress
-import os
-from pathlib import Path
+import logging
+from collections.abc import Callable
 
+import psycopg
 from flask import current_app, g, request
 
 from tap.config import TapConfig
 from tap.errors import LimitError
 
-__all__ = ["SyncSlot", "client_identity", "is_token_identity"]
+__all__ = ["SyncSlot", "client_identity", "is_token_identity", "slot_key"]
+
+log = logging.getLogger("provdb.tap")
+
+#: the slots tried in order in one statement; LIMIT stops at the first lock taken, so a
+#: request never holds more than one (generate_series yields 0..n-1 in order)
+_TAKE = "SELECT s FROM generate_series(0, %s) AS s WHERE pg_try_advisory_lock(%s, s) LIMIT 1"
 
 
 def client_identity() -> str:
@@ -51,43 +65,80 @@ def is_token_identity(owner: str | None) -> bool:
     return bool(owner) and owner.startswith("token:")
 
 
-class SyncSlot:
-    """One of a client's sync query slots, held from :meth:`acquire` to :meth:`release`."""
+def slot_key(identity: str) -> int:
+    """The first advisory-lock key of a client's sync slots (a signed 32-bit integer,
+    the same on every host and in every process)."""
+    digest = hashlib.sha256(b"provdb-sync-slot\0" + identity.encode()).digest()
+    return int.from_bytes(digest[:4], "big", signed=True)
 
-    def __init__(self, folder: Path, identity: str, slots: int) -> None:
-        self.folder = folder
+
+class SyncSlot:
+    """One of a client's sync query slots, held from :meth:`acquire` to :meth:`release`.
+
+    ``connect`` gives the connection that holds the lock (``TapDatabase.connect_slots``:
+    a pooled one, whose ``close()`` returns it to its pool; any psycopg connection works).
+    """
+
+    def __init__(
+        self, connect: Callable[[], psycopg.Connection], identity: str, slots: int
+    ) -> None:
+        self.connect = connect
         self.identity = identity
         self.slots = slots
-        self._fd: int | None = None
+        self.key = slot_key(identity)
+        self._conn: psycopg.Connection | None = None
+        self._slot: int | None = None
 
     def acquire(self) -> None:
-        """Take a free slot.
+        """Take a free slot (one round trip).
 
         Raises
         ------
         LimitError
-            Every slot of this client is held by a running query (HTTP 429).
+            Every slot of this client is held by a running query, on any instance of the
+            service (HTTP 429).
+        psycopg.OperationalError
+            The database cannot be reached (the service answers 503).
         """
-        self.folder.mkdir(parents=True, exist_ok=True)
-        key = hashlib.sha256(self.identity.encode()).hexdigest()[:24]
-        for slot in range(self.slots):
-            fd = os.open(self.folder / f"{key}-{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            self._fd = fd
-            return
-        raise LimitError(
-            f"this client ({self.identity}) already runs {self.slots} sync queries; at most "
-            f"{self.slots} at once (PROVDB_TAP_MAX_SYNC_PER_CLIENT): wait for one to end, "
-            "or use /async"
-        )
+        conn = self.connect()
+        try:
+            conn.autocommit = True  # a session lock, no transaction left open
+            row = conn.execute(_TAKE, (self.slots - 1, self.key)).fetchone()
+        except BaseException:
+            _discard(conn)
+            raise
+        if row is None:
+            conn.close()
+            raise LimitError(
+                f"this client ({self.identity}) already runs {self.slots} sync queries; at "
+                f"most {self.slots} at once (PROVDB_TAP_MAX_SYNC_PER_CLIENT): wait for one "
+                "to end, or use /async"
+            )
+        self._conn, self._slot = conn, row[0]
 
     def release(self) -> None:
-        """Give the slot back (idempotent)."""
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        """Give the slot back (idempotent; never raises: it runs when a response closes)."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            freed = conn.execute("SELECT pg_advisory_unlock(%s, %s)", (self.key, self._slot))
+            if freed.fetchone() != (True,):
+                raise RuntimeError("the lock was not held")
+        except Exception as exc:
+            # the connection is gone or in doubt: close it for good, which frees whatever
+            # lock it still holds, rather than pool a connection that holds a slot
+            log.warning("sync slot of %s not unlocked (%s); connection closed", self.identity, exc)
+            _discard(conn)
+            return
+        conn.close()
+
+
+def _discard(conn: psycopg.Connection) -> None:
+    """Close a connection for good, even a pooled one (never back in its pool)."""
+    discard = getattr(conn, "discard", None)
+    with contextlib.suppress(Exception):
+        if discard is not None:
+            discard()
+        else:
+            conn.close()

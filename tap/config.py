@@ -33,8 +33,9 @@ Per-client limits (a client: its token's identity, else its address)
 --------------------------------------------------------------------
 PROVDB_TAP_MAX_JOBS_PER_CLIENT  active and pending async jobs of one client, default 20;
                             beyond it job creation answers HTTP 429 (Retry-After)
-PROVDB_TAP_MAX_SYNC_PER_CLIENT  concurrent sync queries of one client (per host),
-                            default 4; beyond it HTTP 429
+PROVDB_TAP_MAX_SYNC_PER_CLIENT  concurrent sync queries of one client, default 4, counted
+                            across every service instance on the same database (PostgreSQL
+                            advisory locks, see tap/clients.py); beyond it HTTP 429
 PROVDB_TAP_MAX_STORED_JOBS  async jobs stored in all (any phase), default 10000; beyond
                             it job creation answers HTTP 503 until jobs are destroyed
 PROVDB_TAP_JOB_LIST_MAX     jobs in one job list answer (the newest), default 1000;
@@ -65,6 +66,9 @@ PROVDB_TAP_QUERY_MAX_JOINS  most JOINs in one query, default 32 (and never more 
 PROVDB_TAP_QUERY_MAX_DEPTH  deepest expression tree, default 100 (chains of OR/AND/||)
 PROVDB_TAP_TRANSLATE_SECONDS  wall-clock budget of one translation (s), default 5; 0: none
 PROVDB_TAP_WAIT_MAX         longest UWS blocking WAIT (s), default 30
+PROVDB_TAP_JOB_MAX_ATTEMPTS  attempts of an async job whose worker process dies under it
+                            (killed, out of memory), default 3: after the last the job ends
+                            ERROR saying why, instead of being re-queued forever
 PROVDB_TAP_WAITERS_MAX      requests that may block in WAIT at once per process, default 4
                             (more get the job document at once: WAIT never starves queries)
 
@@ -213,6 +217,7 @@ class TapConfig:
     translate_seconds: float = 5.0
     wait_max: int = 30
     waiters_max: int = 4
+    job_max_attempts: int = 3
     allowed_hosts: tuple[str, ...] | None = None  # None: the defaults (trusted_hosts)
     bind_host: str | None = None
     worker_timeout: int = 60
@@ -300,6 +305,7 @@ class TapConfig:
             translate_seconds=_seconds(env, "PROVDB_TAP_TRANSLATE_SECONDS", cls.translate_seconds),
             wait_max=_positive(env, "PROVDB_TAP_WAIT_MAX", cls.wait_max),
             waiters_max=_positive(env, "PROVDB_TAP_WAITERS_MAX", cls.waiters_max),
+            job_max_attempts=_positive(env, "PROVDB_TAP_JOB_MAX_ATTEMPTS", cls.job_max_attempts),
             allowed_hosts=_hosts(env.get("PROVDB_TAP_ALLOWED_HOSTS")),
             bind_host=env.get("PROVDB_TAP_BIND_HOST") or None,
             worker_timeout=_positive(env, "PROVDB_TAP_WORKER_TIMEOUT", cls.worker_timeout),

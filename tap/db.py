@@ -35,6 +35,13 @@ class _PooledConnection(psycopg.Connection):
         if pool is None or not pool._put(self):
             super().close()
 
+    def discard(self) -> None:
+        """Close for good: never back in the pool (its session state is in doubt)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool._forget()
+        super().close()
+
 
 def _alive(conn: _PooledConnection) -> bool:
     """An empty query (one round trip, no transaction): False if the server dropped the
@@ -62,8 +69,16 @@ class ConnectionPool:
     handed out, so a restarted server costs no client query.
     """
 
-    def __init__(self, conninfo: str, *, max_idle: int = 8, max_age: float = 300.0) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        max_idle: int = 8,
+        max_age: float = 300.0,
+        application_name: str = "provdb-tap",
+    ) -> None:
         self._conninfo = conninfo
+        self.application_name = application_name
         self.max_idle = max_idle
         self.max_age = max_age
         self._idle: list[_PooledConnection] = []
@@ -96,7 +111,9 @@ class ConnectionPool:
                 conn = candidate
         if conn is None:
             try:
-                conn = _PooledConnection.connect(self._conninfo, application_name="provdb-tap")
+                conn = _PooledConnection.connect(
+                    self._conninfo, application_name=self.application_name
+                )
             except BaseException:
                 with self._lock:
                     self._in_use = max(0, self._in_use - 1)
@@ -104,6 +121,11 @@ class ConnectionPool:
             conn._born = now
         conn._pool = self
         return conn
+
+    def _forget(self) -> None:
+        """A handed-out connection was closed for good (``discard``)."""
+        with self._lock:
+            self._in_use = max(0, self._in_use - 1)
 
     def _put(self, conn: _PooledConnection) -> bool:
         with self._lock:
@@ -160,6 +182,10 @@ class TapDatabase:
             ).scalar()
         self.reader_role = READER_ROLE if ok else None
         self._pool = ConnectionPool(self._conninfo, max_idle=self.pool_size)
+        # the connections that hold per-client sync slots (advisory locks, tap/clients.py)
+        self._slot_pool = ConnectionPool(
+            self._conninfo, max_idle=self.pool_size, application_name="provdb-tap-slots"
+        )
 
     @property
     def engine(self) -> sa.Engine:
@@ -176,6 +202,11 @@ class TapDatabase:
         cancel could hit the next query of a reused connection.
         """
         return self._pool.get()
+
+    def connect_slots(self) -> psycopg.Connection:
+        """A pooled connection to hold a client's sync slot on (:class:`tap.clients.SyncSlot`);
+        ``close()`` returns it, ``discard()`` closes it for good."""
+        return self._slot_pool.get()
 
     def pool_stats(self) -> dict[str, int]:
         """Use of the ``/sync`` connection pool (see :meth:`ConnectionPool.stats`)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,11 +45,8 @@ def _watch(sock: Any, engine: Any) -> ClientWatch | None:
 def sync() -> Response:
     config = current_app.config["TAP_CONFIG"]
     # one of the client's concurrent-query slots, held until the response is closed
-    slot = SyncSlot(
-        Path(current_app.config["PROVDB_SETTINGS"].home) / "clients",
-        client_identity(),
-        config.max_sync_per_client,
-    )
+    # (a PostgreSQL advisory lock: the limit holds across every instance of the service)
+    slot = SyncSlot(tap_db().connect_slots, client_identity(), config.max_sync_per_client)
     slot.acquire()
     try:
         response = _run(config, slot)

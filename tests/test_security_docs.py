@@ -23,6 +23,7 @@ SETTINGS = [
     "PROVDB_PROVSAP_MAX_IDS",
     "PROVDB_PROVSAP_MAX_DEPTH",
     "PROVDB_TAP_READ_AUTH",
+    "PROVDB_TAP_JOB_MAX_ATTEMPTS",
 ]
 
 
@@ -42,6 +43,15 @@ def test_setting_is_read_documented_and_in_the_readme(name: str) -> None:
 
     with pytest.raises(ConfigError, match=name):
         TapConfig.from_env({name: bad})
+
+
+def test_job_max_attempts_must_be_positive() -> None:
+    from provdb.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="PROVDB_TAP_JOB_MAX_ATTEMPTS=0: give a positive"):
+        TapConfig.from_env({"PROVDB_TAP_JOB_MAX_ATTEMPTS": "0"})
+    assert TapConfig.from_env({}).job_max_attempts == 3
+    assert TapConfig.from_env({"PROVDB_TAP_JOB_MAX_ATTEMPTS": "5"}).job_max_attempts == 5
 
 
 def test_serve_help_lists_the_settings() -> None:

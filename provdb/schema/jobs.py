@@ -71,3 +71,9 @@ class Job(Base):
     query_pid: Mapped[int | None] = mapped_column(
         sa.Integer, comment="PostgreSQL backend running the query (to cancel on abort)"
     )
+    attempts: Mapped[int] = mapped_column(
+        sa.Integer,
+        nullable=False,
+        server_default=sa.text("0"),
+        comment="How many times a worker claimed the job (a died worker counts)",
+    )

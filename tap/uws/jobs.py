@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 
 from tap.errors import LimitError, NotFound, PhaseError, Unavailable
 
-__all__ = ["ACTIVE", "FINAL", "Job", "JobStore", "Phase"]
+__all__ = ["ACTIVE", "FINAL", "Job", "JobStore", "Phase", "died_message"]
 
 
 class Phase(StrEnum):
@@ -59,6 +60,7 @@ class Job:
     result_rows: int | None
     worker: str | None
     query_pid: int | None
+    attempts: int = 0
 
     @property
     def quote(self) -> datetime | None:
@@ -74,7 +76,7 @@ class Job:
 _COLUMNS = (
     "job_id, run_id, owner_id, phase, creation_time, start_time, end_time, "
     "execution_duration, destruction, parameters, uploads, error_message, error_type, "
-    "result_path, result_mime, result_size, result_rows, worker, query_pid"
+    "result_path, result_mime, result_size, result_rows, worker, query_pid, attempts"
 )
 
 
@@ -82,6 +84,17 @@ def _job(row: Any) -> Job:
     data = dict(row._mapping)
     data["phase"] = Phase(data["phase"])
     return Job(**data)
+
+
+def died_message(attempts: int) -> str:
+    """The error of a job given up after its worker died ``attempts`` times."""
+    times = "once" if attempts == 1 else f"{attempts} times"
+    return (
+        f"the worker running this job died {times}; the query may need more "
+        "memory than the service allows (or crashes the worker): simplify it, add TOP or "
+        "MAXREC, or ask the operators; the service gives up after "
+        f"{attempts} attempts (PROVDB_TAP_JOB_MAX_ATTEMPTS)"
+    )
 
 
 class JobStore:
@@ -301,11 +314,13 @@ class JobStore:
     # ----------------------------------------------------------- worker side
 
     def claim(self, worker: str) -> Job | None:
-        """Take the oldest QUEUED job (other workers skip it while we hold it)."""
+        """Take the oldest QUEUED job (other workers skip it while we hold it); counts
+        the attempt, so that a job whose workers keep dying is not requeued forever."""
         with self.engine.begin() as conn:
             row = conn.execute(
                 sa.text(
-                    "UPDATE uws.job SET phase = 'EXECUTING', start_time = now(), worker = :w "
+                    "UPDATE uws.job SET phase = 'EXECUTING', start_time = now(), worker = :w, "
+                    "attempts = attempts + 1 "
                     "WHERE job_id = (SELECT job_id FROM uws.job WHERE phase = 'QUEUED' "
                     "ORDER BY creation_time FOR UPDATE SKIP LOCKED LIMIT 1) "
                     f"RETURNING {_COLUMNS}"
@@ -357,25 +372,46 @@ class JobStore:
             ).one_or_none()
         return row is not None
 
-    def requeue_orphans(self, alive_workers: set[str] | None = None) -> int:
-        """Jobs EXECUTING on a worker that no longer runs go back to QUEUED."""
+    def requeue_orphans(
+        self, alive: Callable[[str], bool], max_attempts: int | None = None
+    ) -> tuple[int, int]:
+        """Jobs EXECUTING on a worker that no longer runs (``alive(worker)`` is False)
+        go back to QUEUED, or end ERROR once they have had ``max_attempts`` attempts
+        (None: no limit).
+
+        The workers are judged on the rows read here, under their row locks: a job
+        claimed a moment ago by a live worker is never taken for an orphan.
+        Returns (requeued, failed).
+        """
         with self.engine.begin() as conn:
             rows = conn.execute(
-                sa.text("SELECT job_id, worker FROM uws.job WHERE phase = 'EXECUTING'")
+                sa.text(
+                    "SELECT job_id, worker, attempts FROM uws.job WHERE phase = 'EXECUTING' "
+                    "FOR UPDATE SKIP LOCKED"
+                )
             ).all()
-            orphans = [
-                r.job_id
-                for r in rows
-                if alive_workers is not None and r.worker not in alive_workers
-            ]
-            if orphans:
+            verdict = {w: alive(w) for w in {r.worker for r in rows if r.worker}}
+            orphans = [r for r in rows if r.worker and not verdict[r.worker]]
+            spent = [r.job_id for r in orphans if max_attempts and r.attempts >= max_attempts]
+            again = [r.job_id for r in orphans if r.job_id not in spent]
+            if again:
                 conn.execute(
                     sa.text(
                         "UPDATE uws.job SET phase = 'QUEUED', worker = NULL, "
-                        "query_pid = NULL WHERE job_id = ANY(:ids)"
+                        "query_pid = NULL WHERE job_id = ANY(:ids) AND phase = 'EXECUTING'"
                     ),
-                    {"ids": orphans},
+                    {"ids": again},
                 )
+            if spent:
+                conn.execute(
+                    sa.text(
+                        "UPDATE uws.job SET phase = 'ERROR', end_time = now(), worker = NULL, "
+                        "query_pid = NULL, error_type = 'fatal', error_message = :msg "
+                        "WHERE job_id = ANY(:ids) AND phase = 'EXECUTING'"
+                    ),
+                    {"ids": spent, "msg": died_message(max_attempts or 0)},
+                )
+            if orphans:
                 # the dead worker's query may still run in PostgreSQL (up to the job's
                 # duration): cancel it, found by its label, not by a pid that may since
                 # belong to another session
@@ -384,9 +420,9 @@ class JobStore:
                         "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
                         "WHERE application_name = ANY(:names) AND pid <> pg_backend_pid()"
                     ),
-                    {"names": [f"provdb-job-{job_id}" for job_id in orphans]},
+                    {"names": [f"provdb-job-{r.job_id}" for r in orphans]},
                 )
-        return len(orphans)
+        return len(again), len(spent)
 
     def expired(self) -> list[Job]:
         """Jobs whose destruction time has passed."""

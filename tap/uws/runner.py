@@ -7,7 +7,8 @@ job's execution duration, writes the result to ``<PROVDB_HOME>/uws/<job>/result`
 records the outcome. Workers wake on ``NOTIFY provdb_uws`` (sent when a job is queued)
 or every second. One thread per process also destroys expired jobs and puts back in
 the queue the jobs of workers of this host that died (a restarted service finds its
-jobs).
+jobs), at most ``PROVDB_TAP_JOB_MAX_ATTEMPTS`` times in all: a query that kills its
+worker every time (out of memory, a crash) then ends ERROR saying so.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask
 
 from tap.datalink import job_links_url
@@ -163,20 +165,18 @@ def _alive(worker: str) -> bool:
 def _housekeeping(app: Flask, stop: threading.Event, interval: float = 2.0) -> None:
     store = JobStore(app.extensions["provdb_tap_db"].engine)
     root = Path(app.config["PROVDB_SETTINGS"].home) / "uws"
+    max_attempts = app.config["TAP_CONFIG"].job_max_attempts
     while not stop.is_set():
         try:
-            with store.engine.connect() as conn:
-                import sqlalchemy as sa
-
-                workers = {
-                    r[0]
-                    for r in conn.execute(
-                        sa.text("SELECT DISTINCT worker FROM uws.job WHERE phase = 'EXECUTING'")
-                    )
-                }
-            alive = {w for w in workers if w and _alive(w)}
-            if store.requeue_orphans(alive):
-                log.warning("re-queued jobs of workers that died")
+            requeued, failed = store.requeue_orphans(_alive, max_attempts)
+            if requeued:
+                log.warning("re-queued %d jobs of workers that died", requeued)
+            if failed:
+                log.warning(
+                    "%d jobs failed: their workers died %d times (PROVDB_TAP_JOB_MAX_ATTEMPTS)",
+                    failed,
+                    max_attempts,
+                )
             for job in store.expired():
                 if job.phase == Phase.EXECUTING:
                     _, pid = store.abort(job.job_id)

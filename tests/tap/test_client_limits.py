@@ -3,10 +3,12 @@ queries (429), the paged job list, client identity, ProvSAP bounds."""
 
 from __future__ import annotations
 
+import threading
+import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
+import psycopg
 import pytest
 import requests
 import sqlalchemy as sa
@@ -39,13 +41,8 @@ def limited(archive_url: URL) -> Iterator[str]:
         "PROVDB_PROVSAP_MAX_IDS": "5",
         "PROVDB_PROVSAP_MAX_DEPTH": "10",
     }
-    with serve(archive_url, env, workers=2) as (site, log):
-        HOME["limited"] = Path(log).parent  # serve.log lies in the service's PROVDB_HOME
+    with serve(archive_url, env, workers=2) as (site, _log):
         yield site + "/tap"
-
-
-#: PROVDB_HOME of the `limited` service (its per-client slot files are under clients/)
-HOME: dict[str, Path] = {}
 
 
 def _as(client: str) -> dict[str, str]:
@@ -142,12 +139,18 @@ def test_jobs_per_client_then_stored_jobs_then_paging(limited: str) -> None:
             requests.delete(f"{limited}/async/{job}", headers=_as(client), timeout=30)
 
 
-def test_concurrent_sync_queries_per_client(limited: str) -> None:
+def _connect(archive_url: URL) -> Callable[[], psycopg.Connection]:
+    conninfo = archive_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return lambda: psycopg.connect(conninfo)
+
+
+def test_concurrent_sync_queries_per_client(limited: str, archive_url: URL) -> None:
     from tap.clients import SyncSlot
 
-    # hold the client's one slot from this process (the slots are file locks shared by
-    # every worker): deterministic, where a slow query raced the probes for the slot
-    held = SyncSlot(HOME["limited"] / "clients", "addr:10.9.0.1", 1)
+    # hold the client's one slot from this process (the slots are advisory locks in the
+    # archive database, shared by every worker): deterministic, where a slow query raced
+    # the probes for the slot
+    held = SyncSlot(_connect(archive_url), "addr:10.9.0.1", 1)
     held.acquire()
     try:
         refused = requests.post(limited + "/sync", data=QUERY, headers=_as("10.9.0.1"), timeout=30)
@@ -161,6 +164,95 @@ def test_concurrent_sync_queries_per_client(limited: str) -> None:
     # the slot is free again: the client's next query runs
     again = requests.post(limited + "/sync", data=QUERY, headers=_as("10.9.0.1"), timeout=30)
     assert again.status_code == 200
+
+
+def test_a_dead_slot_connection_frees_its_slot(archive_url: URL) -> None:
+    from tap.clients import SyncSlot
+
+    connect = _connect(archive_url)
+    held = SyncSlot(connect, "addr:10.9.0.5", 2)
+    held.acquire()
+    second = SyncSlot(connect, "addr:10.9.0.5", 2)
+    second.acquire()
+    third = SyncSlot(connect, "addr:10.9.0.5", 2)
+    with pytest.raises(Exception, match="at most 2 at once"):
+        third.acquire()
+    # the session holding a slot ends without unlocking (its process died): PostgreSQL
+    # frees the lock with it
+    with connect() as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (held._conn.info.backend_pid,))
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            third.acquire()
+            break
+        except Exception:
+            assert time.monotonic() < deadline, "the dead session's slot was never freed"
+            time.sleep(0.1)
+    held.release()  # its connection is dead: logged, closed, nothing raised
+    second.release()
+    third.release()
+    assert SyncSlot(connect, "addr:10.9.0.5", 1).key == held.key  # same client, same key
+
+
+def _slot_held(archive_url: URL, identity: str) -> bool:
+    from tap.clients import slot_key
+
+    with _connect(archive_url)() as conn:
+        return conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+            "AND classid = %s::oid AND objsubid = 2 AND granted)",
+            (slot_key(identity) & 0xFFFFFFFF,),  # pg_locks shows the key as an oid
+        ).fetchone()[0]
+
+
+def test_sync_limit_holds_across_two_service_instances(archive_url: URL) -> None:
+    """Two `provdb serve` (own ports, own PROVDB_HOME) on one database: the client's
+    slot taken by a query on instance A is missing on instance B."""
+    env = {
+        "PROVDB_TAP_MAX_SYNC_PER_CLIENT": "1",
+        "PROVDB_TAP_TRUST_FORWARDED_FOR": "1",
+        "PROVDB_TAP_SYNC_EXECUTION": "8",
+    }
+    slow = {
+        "LANG": "ADQL",
+        "QUERY": "SELECT COUNT(*) FROM provenance.used AS a, provenance.used AS b, "
+        "provenance.used AS c, provenance.used AS d",
+    }
+    with serve(archive_url, env) as (site_a, log_a), serve(archive_url, env) as (site_b, log_b):
+        assert log_a.parent != log_b.parent  # two PROVDB_HOME folders
+        answers: list[requests.Response] = []
+        running = threading.Thread(
+            target=lambda: answers.append(
+                requests.post(site_a + "/tap/sync", data=slow, headers=_as("10.9.1.1"), timeout=60)
+            )
+        )
+        running.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not _slot_held(archive_url, "addr:10.9.1.1"):
+                assert time.monotonic() < deadline, "instance A never took the slot"
+                assert running.is_alive(), answers[0].text[:500]
+                time.sleep(0.05)
+            refused = requests.post(
+                site_b + "/tap/sync", data=QUERY, headers=_as("10.9.1.1"), timeout=30
+            )
+            assert running.is_alive(), "A's query ended before B was asked: not a test"
+            assert refused.status_code == 429 and refused.headers["Retry-After"]
+            assert "at most 1 at once (PROVDB_TAP_MAX_SYNC_PER_CLIENT)" in _error(refused)
+            other = requests.post(
+                site_b + "/tap/sync", data=QUERY, headers=_as("10.9.1.2"), timeout=30
+            )
+            assert other.status_code == 200
+        finally:
+            running.join(60)
+        # A's query ended (its 8 s limit): its slot is free on B too
+        deadline = time.monotonic() + 10
+        while _slot_held(archive_url, "addr:10.9.1.1"):
+            assert time.monotonic() < deadline, "A's slot was not given back"
+            time.sleep(0.1)
+        again = requests.post(site_b + "/tap/sync", data=QUERY, headers=_as("10.9.1.1"), timeout=30)
+        assert again.status_code == 200
 
 
 def test_forwarded_for_is_ignored_by_default(tap_server: str) -> None:

@@ -180,3 +180,55 @@ def test_worker_killed_during_a_job_does_not_leave_it_executing(archive_url: URL
         doc = requests.get(f"{site}/tap/async/{job}", timeout=30).text
         assert f"<uws:phase>{phase}</uws:phase>" in doc
     engine.dispose()
+
+
+def _executing_on(engine: sa.Engine, job: str, besides: set[str], timeout: float) -> str:
+    """Wait until the job runs on a worker not in ``besides``; that worker's name."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with engine.connect() as conn:
+            phase, worker = conn.execute(
+                sa.text("SELECT phase, worker FROM uws.job WHERE job_id = :j"), {"j": job}
+            ).one()
+        if phase == "EXECUTING" and worker and worker not in besides:
+            return worker
+        assert phase in ("QUEUED", "EXECUTING"), f"the job ended {phase} before its last attempt"
+        assert time.monotonic() < deadline, f"the job did not start again ({phase})"
+        time.sleep(0.1)
+
+
+def test_a_job_that_kills_its_worker_every_time_ends_error(archive_url: URL) -> None:
+    engine = sa.create_engine(archive_url, poolclass=sa.NullPool)
+    env = {"PROVDB_TAP_EXECUTION": "120", "PROVDB_TAP_JOB_MAX_ATTEMPTS": "2"}
+    with serve(archive_url, env, workers=1) as (site, _log):
+        r = requests.post(
+            site + "/tap/async", data={"LANG": "ADQL", "QUERY": SLOW, "PHASE": "RUN"}, timeout=30
+        )
+        job = r.url.rsplit("/", 1)[1]
+        killed: set[str] = set()
+        # as a query that runs its worker out of memory would: every attempt dies
+        for _ in range(2):
+            worker = _executing_on(engine, job, killed, timeout=90)
+            os.kill(int(worker.rpartition(":")[2]), signal.SIGKILL)
+            killed.add(worker)
+        deadline = time.monotonic() + 60
+        while True:
+            with engine.connect() as conn:
+                phase, attempts, message = conn.execute(
+                    sa.text("SELECT phase, attempts, error_message FROM uws.job WHERE job_id = :j"),
+                    {"j": job},
+                ).one()
+            if phase != "EXECUTING":
+                break
+            assert time.monotonic() < deadline, "the job stayed EXECUTING on a dead worker"
+            time.sleep(0.3)
+        assert (phase, attempts) == ("ERROR", 2), (phase, attempts, message)
+        assert message.startswith("the worker running this job died 2 times; the query may")
+        # it stays ERROR: housekeeping (every 2 s) does not pick it up again
+        time.sleep(5)
+        doc = requests.get(f"{site}/tap/async/{job}", timeout=30).text
+        assert "<uws:phase>ERROR</uws:phase>" in doc and "died 2 times" in doc
+        error = requests.get(f"{site}/tap/async/{job}/error", timeout=30)
+        assert error.status_code == 200 and _is_dali_error(error)
+        assert "PROVDB_TAP_JOB_MAX_ATTEMPTS" in error.text
+    engine.dispose()

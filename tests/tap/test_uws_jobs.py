@@ -91,6 +91,40 @@ def test_jobs_of_a_dead_worker_go_back_to_the_queue(
     assert _wait_phase(store, job.job_id, {"COMPLETED"}) == "COMPLETED"
 
 
+def test_a_job_whose_workers_keep_dying_ends_error_after_the_attempt_limit(
+    db_url: URL, tmp_path: Path, apps: list
+) -> None:
+    app = _app(db_url, tmp_path, workers=False)
+    apps.append(app)
+    store = JobStore(app.extensions["provdb_tap_db"].engine)
+    job = store.create(
+        parameters=[("LANG", "ADQL"), ("QUERY", "SELECT TOP 1 * FROM TAP_SCHEMA.tables")],
+        run_id=None,
+        execution_duration=60,
+        destruction=datetime.now(UTC) + timedelta(hours=1),
+    )
+    store.run(job.job_id)
+    dead = {"host:1", "host:2"}
+    claimed = store.claim("host:1")
+    assert claimed is not None and claimed.attempts == 1
+    # a live worker's job is never touched, whatever its attempts
+    assert store.requeue_orphans(lambda w: True, max_attempts=1) == (0, 0)
+    # first death: back in the queue (1 of 2 attempts)
+    assert store.requeue_orphans(lambda w: w not in dead, max_attempts=2) == (1, 0)
+    again = store.get(job.job_id)
+    assert again.phase == Phase.QUEUED and again.worker is None and again.attempts == 1
+    assert store.claim("host:2").attempts == 2
+    # second death: given up, with the reason
+    assert store.requeue_orphans(lambda w: w not in dead, max_attempts=2) == (0, 1)
+    failed = store.get(job.job_id)
+    assert failed.phase == Phase.ERROR and failed.end_time is not None
+    assert failed.error_message.startswith("the worker running this job died 2 times;")
+    assert "PROVDB_TAP_JOB_MAX_ATTEMPTS" in failed.error_message
+    assert store.claim("host:3") is None  # nothing left to run
+    with app.test_client().get(f"/tap/async/{job.job_id}/error") as r:
+        assert r.status_code == 200 and b"died 2 times" in r.data
+
+
 def test_destruction_time_is_enforced(db_url: URL, tmp_path: Path, apps: list) -> None:
     app = _app(db_url, tmp_path, workers=True)
     apps.append(app)
