@@ -7,14 +7,12 @@ what to do, and the command exits non-zero.
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
 import click
 
 from provdb import __version__
-from provdb.cli_support import CONTEXT_SETTINGS, handle_errors, open_archive, write_output
+from provdb.cli_support import CONTEXT_SETTINGS, handle_errors
 from provdb.config import Settings
 
 
@@ -42,173 +40,6 @@ def cli() -> None:
       provdb lineage /data/DL1/20200117/dl1_LST-1.Run01807.0002.h5 --depth all
       provdb db status                        # which server, where, which migration
     """
-
-
-# ----------------------------------------------------------------------------- db
-
-
-@cli.group(context_settings=CONTEXT_SETTINGS)
-def db() -> None:
-    """Create, migrate and inspect the archive database.
-
-    \b
-    Examples:
-      provdb db upgrade              # create the schema or apply new migrations
-      provdb db status               # server, location, version, migration
-      provdb db status --json        # the same, machine-readable
-      provdb db downgrade            # revert the last migration
-      provdb db revision -m "add run notes" --autogenerate   # write a new migration
-      provdb db dump backup.dump     # back the archive up (pg_dump custom format)
-      provdb db restore backup.dump  # into a new, empty archive
-      PROVDB_DATABASE_URL=postgresql+psycopg://me@dbhost/provdb provdb db upgrade
-    """
-
-
-#: The migration that adds archive.product_flag (filled by ``db upgrade`` for older archives).
-FLAGS_REVISION = "0007"
-
-
-@db.command("upgrade", context_settings=CONTEXT_SETTINGS)
-@click.option(
-    "--revision", default="head", show_default=True, help="Target migration (default: newest)."
-)
-@handle_errors
-def db_upgrade(revision: str) -> None:
-    """Create the archive schema, or migrate it to the newest version.
-
-    Running it again on an up-to-date database changes nothing.
-    """
-    from provdb import migrate
-
-    database = open_archive()
-    flags = None
-    try:
-        before, after = migrate.upgrade(database.engine, revision)
-        if before and before < FLAGS_REVISION <= (after or ""):
-            # migrations keep frozen SQL, the rules live in the code: an archive that
-            # predates the flag table gets its flags computed here, once
-            from provdb.answers.flags import rebuild_flags
-
-            with database.engine.begin() as conn:
-                flags = rebuild_flags(conn)
-    finally:
-        database.dispose()
-    if before == after:
-        click.echo(f"Database already at migration {after} ({database.kind}: {database.location}).")
-    else:
-        click.echo(
-            f"Migrated {database.kind} database {database.location}: "
-            f"{before or 'empty'} -> {after}."
-        )
-    if flags is not None:
-        click.echo(f"Computed the product flags of the existing archive: {flags} flag(s).")
-
-
-@db.command("downgrade", context_settings=CONTEXT_SETTINGS)
-@click.option(
-    "--revision",
-    default="-1",
-    show_default=True,
-    help="Target migration: -1 (one step back), a revision id, or 'base' (drop everything).",
-)
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation when going to 'base'.")
-@handle_errors
-def db_downgrade(revision: str, yes: bool) -> None:
-    """Revert migrations. Going to 'base' drops every provdb table and its data."""
-    from provdb import migrate
-
-    if revision == "base" and not yes:
-        click.confirm(
-            "This drops every provdb table and all archived provenance. Go on?", abort=True
-        )
-    database = open_archive()
-    try:
-        before, after = migrate.downgrade(database.engine, revision)
-    finally:
-        database.dispose()
-    if before is None:
-        click.echo("Nothing to downgrade: the database has no provdb schema.")
-    else:
-        click.echo(f"Downgraded {database.location}: {before} -> {after or 'base (empty)'}.")
-
-
-@db.command("status", context_settings=CONTEXT_SETTINGS)
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of text.")
-@handle_errors
-def db_status(as_json: bool) -> None:
-    """Say which server provdb uses, where its data are, and the migration state.
-
-    Exit status: 0 when the schema is at the newest migration, 1 when it needs
-    `provdb db upgrade`, 2 on error.
-    """
-    from provdb import migrate
-
-    database = open_archive()
-    try:
-        st = migrate.state(database.engine)
-        info = {
-            "server": database.kind,
-            "location": database.location,
-            "url": database.url.render_as_string(hide_password=True),
-            "postgresql": migrate.server_version(database.engine),
-            "migration": st.current,
-            "head": st.head,
-            "up_to_date": st.up_to_date,
-            "provdb": __version__,
-        }
-    finally:
-        database.dispose()
-    if as_json:
-        click.echo(json.dumps(info, indent=2))
-    else:
-        width = max(len(k) for k in info)
-        for key, value in info.items():
-            click.echo(f"{key:<{width}}  {value}")
-        if not st.up_to_date:
-            click.echo("The schema is not at the newest migration: run `provdb db upgrade`.")
-    if not st.up_to_date:
-        sys.exit(1)
-
-
-@db.command("revision", context_settings=CONTEXT_SETTINGS)
-@click.option("-m", "--message", required=True, help="What the migration changes (its name).")
-@click.option(
-    "--autogenerate",
-    is_flag=True,
-    help="Compare the models (provdb/schema) with the database and write the operations.",
-)
-@click.option(
-    "--directory",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Migrations folder to write into (default: the checkout's migrations/).",
-)
-@handle_errors
-def db_revision(message: str, autogenerate: bool, directory: Path | None) -> None:
-    """Write a new migration script into migrations/versions, for a schema change.
-
-    The script is named like the others (DATE_NUMBER_message.py, revision id the next
-    number). With --autogenerate Alembic compares provdb/schema's models with the
-    configured (or embedded) database, which must be at the newest migration: READ
-    and edit the script, autogenerate cannot see renames and misses some changes.
-    Then `provdb db upgrade` applies it; tests/provdb/test_migrations.py fails while
-    models and migrations differ.
-
-    \b
-    Examples:
-      provdb db upgrade && provdb db revision -m "add run notes" --autogenerate
-      provdb db revision -m "backfill run notes"        # empty script, by hand
-    """
-    from provdb import migrate
-
-    if not autogenerate:
-        path = migrate.revision(message, directory=directory)
-    else:
-        database = open_archive()
-        try:
-            path = migrate.revision(message, engine=database.engine, directory=directory)
-        finally:
-            database.dispose()
-    click.echo(f"Wrote {path}: read and edit it, then run `provdb db upgrade`.")
 
 
 # ----------------------------------------------------------------------------- ingest
@@ -458,205 +289,6 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
     run_gunicorn(host=host, port=port, workers=workers, threads=threads)
 
 
-# ----------------------------------------------------------------------------- lineage
-
-_GRAPH_FORMATS = ["prov-json", "prov-n", "prov-xml", "prov-votable", "dot", "svg"]
-
-# options `lineage` and `export` share
-_PROV_MODEL_OPTION = click.option(
-    "--model",
-    type=click.Choice(["ivoa", "w3c"], case_sensitive=False),
-    default="ivoa",
-    show_default=True,
-    help="prov-json/prov-n/prov-xml: IVOA ProvDM flavour or plain W3C PROV.",
-)
-_URL_PATTERN_OPTION = click.option(
-    "--url-pattern",
-    default="/ui/{kind}/{id}",
-    show_default=True,
-    help="svg/dot: link of each node ({kind}: entity, activity, agent; {id}: the id).",
-)
-_OUTPUT_OPTION = click.option(
-    "--output", "-o", type=click.Path(dir_okay=False), help="Write to FILE."
-)
-
-
-@cli.command("lineage", context_settings=CONTEXT_SETTINGS)
-@click.argument("ids", nargs=-1, required=True, metavar="ID...")
-@click.option(
-    "--depth",
-    default="1",
-    show_default=True,
-    help="Relations to follow from ID: a number (0, 1, 2...) or 'all'.",
-)
-@click.option(
-    "--direction",
-    type=click.Choice(["back", "forth"], case_sensitive=False),
-    default="back",
-    show_default=True,
-    help="back: towards the inputs (progenitors); forth: towards the products.",
-)
-@click.option("--agent", is_flag=True, help="Also walk through agents.")
-@click.option("--members", is_flag=True, help="Also walk from collections to their members.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["tree", *_GRAPH_FORMATS], case_sensitive=False),
-    default="tree",
-    show_default=True,
-    help="tree: a readable tree; or a ProvSAP serialisation.",
-)
-@_PROV_MODEL_OPTION
-@click.option(
-    "--limit",
-    type=click.IntRange(1),
-    default=1000,
-    show_default=True,
-    help="Most nodes returned; a larger graph is cut and says so.",
-)
-@_URL_PATTERN_OPTION
-@_OUTPUT_OPTION
-@handle_errors
-def lineage_cmd(
-    ids: tuple[str, ...],
-    depth: str,
-    direction: str,
-    agent: bool,
-    members: bool,
-    fmt: str,
-    model: str,
-    limit: int,
-    url_pattern: str,
-    output: str | None,
-) -> None:
-    """Show the lineage of entities, activities or agents (what ProvSAP returns).
-
-    ID is an entity id (lstosa: md5 of the path), a file path (an entity's location),
-    an activity id ('<id>@<start time>') or an agent name. The walk follows one
-    relation per DEPTH step: from a file, depth 1 reaches the activity that generated
-    it, depth 2 the files that activity used, and so on.
-
-    \b
-    Examples:
-      provdb lineage /fefs/.../dl1_LST-1.Run01807.0002.h5 --depth all
-      provdb lineage 77a0bcb3a8004a4d7011f787e0bf0462 --depth 2
-      provdb lineage .../drs4_pedestal.Run01804.0000.h5 --direction forth --depth all
-      provdb lineage ID --depth all --format prov-json -o lineage.json
-      provdb lineage ID --depth all --format svg -o lineage.svg
-    """
-    from provdb.errors import ProvdbError as _Error
-    from provdb.lineage.export import serialize
-    from provdb.lineage.traverse import UnknownNode, lineage
-
-    if depth.strip().lower() == "all":
-        steps = None
-    else:
-        try:
-            steps = int(depth)
-        except ValueError:
-            raise click.BadParameter("a number or 'all'", param_hint="--depth") from None
-        if steps < 0:
-            raise click.BadParameter("must be >= 0 or 'all'", param_hint="--depth")
-    database = open_archive()
-    try:
-        with database.engine.connect() as conn:
-            graph = lineage(
-                conn,
-                list(ids),
-                depth=steps,
-                direction=direction.upper(),
-                agent=agent,
-                members=members,
-                limit=limit,
-            )
-    except UnknownNode as exc:
-        raise _Error(str(exc)) from None
-    finally:
-        database.dispose()
-    fmt = fmt.lower()
-    if fmt == "tree":
-        from rich.console import Console
-
-        from provdb.lineage.graph import rich_tree
-
-        if output:
-            with open(output, "w", encoding="utf-8") as fh:
-                Console(file=fh, width=200, no_color=True).print(rich_tree(graph))
-            click.echo(f"wrote the tree of {len(graph.nodes)} nodes to {output}", err=True)
-        else:
-            console = Console()
-            if not console.is_terminal:
-                console = Console(width=200)
-            console.print(rich_tree(graph))
-        if graph.truncated:
-            click.echo(f"note: truncated at {limit} nodes (--limit)", err=True)
-        return
-    body = serialize(graph, fmt, model=model.upper(), url_pattern=url_pattern)
-    write_output(body, output)
-    if graph.truncated:
-        click.echo(f"note: truncated at {limit} nodes (--limit)", err=True)
-
-
-@cli.command("export", context_settings=CONTEXT_SETTINGS)
-@click.option("--run", "run", required=True, help="Run number, e.g. 01807.")
-@click.option("--night", help="Observation night YYYYMMDD (needed if the run has several).")
-@click.option(
-    "--step",
-    type=click.Choice(["calibration", "r0_to_dl1", "dl1_to_dl2", "all"]),
-    default="all",
-    show_default=True,
-    help="Step group of the run.",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(_GRAPH_FORMATS, case_sensitive=False),
-    default="prov-json",
-    show_default=True,
-    help="Serialisation (prov-json and svg are what lstosa's provprocess wrote).",
-)
-@_PROV_MODEL_OPTION
-@_URL_PATTERN_OPTION
-@_OUTPUT_OPTION
-@handle_errors
-def export_cmd(
-    run: str,
-    night: str | None,
-    step: str,
-    fmt: str,
-    model: str,
-    url_pattern: str,
-    output: str | None,
-) -> None:
-    """Export the run-wise provenance of one run, as lstosa's provprocess did.
-
-    The document holds every activity of the run step (provdb's stable activity ids,
-    one per subrun activity, not provprocess's random run-level ids), the files they
-    used, generated or derived from, their agents, parameters, configuration files and
-    session context. Exporting the same run twice gives the same bytes.
-
-    \b
-    Examples:
-      provdb export --run 01807 --step r0_to_dl1 --format prov-json -o r0_to_dl1_01807_prov.json
-      provdb export --run 01807 --night 20200117 --format svg -o calibration_to_dl1_01807.svg
-      provdb export --run 1807 --format prov-n
-    """
-    from provdb.errors import ProvdbError as _Error
-    from provdb.lineage.export import RunNotFound, run_graph, serialize
-
-    database = open_archive()
-    try:
-        with database.engine.connect() as conn:
-            graph = run_graph(conn, run, night=night, step=step)
-    except (RunNotFound, ValueError) as exc:
-        raise _Error(str(exc)) from None
-    finally:
-        database.dispose()
-    write_output(
-        serialize(graph, fmt.lower(), model=model.upper(), url_pattern=url_pattern), output
-    )
-
-
 # ----------------------------------------------------------------------------- scan
 
 
@@ -716,17 +348,22 @@ def scan(paths: tuple[str, ...], hash_name: str, jobs: int, quiet: bool) -> None
     sys.exit(code)
 
 
-# The provenance answers' commands live in provdb/answers/ (imported after ``cli`` exists:
-# their modules do not import this one)
+# The other commands live in their own modules (imported after ``cli`` exists: they do not
+# import this one): db, lineage/export, the provenance answers (provdb/answers/), ...
 from provdb.answers.check_cli import check  # noqa: E402
 from provdb.answers.recipe_cli import diff_cmd, reproduce_cmd  # noqa: E402
 from provdb.answers.stats_cli import stats as stats_cmd  # noqa: E402
+from provdb.db_cli import db  # noqa: E402
 from provdb.demo_cli import demo  # noqa: E402
+from provdb.lineage.lineage_cli import export_cmd, lineage_cmd  # noqa: E402
 from provdb.obscore.obscore_cli import obscore_cmd  # noqa: E402
 from provdb.push.push_cli import push, token  # noqa: E402
 from provdb.versions_cli import versions  # noqa: E402
 
 for _command in (
+    db,
+    lineage_cmd,
+    export_cmd,
     reproduce_cmd,
     diff_cmd,
     check,
@@ -738,11 +375,6 @@ for _command in (
     obscore_cmd,
 ):
     cli.add_command(_command)
-
-from provdb.backup_cli import dump_cmd, restore_cmd  # noqa: E402
-
-db.add_command(dump_cmd)
-db.add_command(restore_cmd)
 
 
 def main() -> None:

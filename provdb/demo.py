@@ -112,7 +112,7 @@ def load_samples(
 def _upgrade(engine: sa.Engine) -> tuple[str | None, str | None]:
     """``provdb db upgrade``: create or migrate the schema (and the flags of old archives)."""
     from provdb import migrate
-    from provdb.cli import FLAGS_REVISION
+    from provdb.db_cli import FLAGS_REVISION
 
     before, after = migrate.upgrade(engine)
     if before and before < FLAGS_REVISION <= (after or ""):
