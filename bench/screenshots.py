@@ -8,7 +8,9 @@ Chromium (Debian's ``chromium`` + ``chromium-driver``, driven by Selenium), the 
 * the entity page of ``dl1_LST-1.Run01807.0002.h5`` (DEPTH=ALL, BACK), and
 * the run page of run 01807 (all steps, subruns folded),
 
-as they look after load (fitted to the box) and after zooming in twice (``+``).
+as they look after load (fitted to the box) and after zooming in twice (``+``), and the
+entity page's graph of depth 1 after Alt+clicking its generating activity (the viewer
+fetches that activity's inputs beyond the drawing: ``entity-graph-expanded.png``).
 Written to ``bench/screenshots/`` (``--output``). Example::
 
     python bench/screenshots.py
@@ -94,9 +96,34 @@ def shoot(base: str, output: Path) -> list[Path]:
             path = output / f"{name}-graph-zoomed.png"
             driver.save_screenshot(str(path))
             written.append(path)
+        written.append(_expanded(driver, pages["entity"] + "?depth=1", output))
     finally:
         driver.quit()
     return written
+
+
+def _expanded(driver, url: str, output: Path) -> Path:
+    """The depth-1 graph after the viewer fetched its border activity's neighbours."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    box = driver.find_element(By.CSS_SELECTOR, ".graph")
+    driver.execute_script("arguments[0].previousElementSibling.scrollIntoView()", box)
+    border = driver.find_element(By.CSS_SELECTOR, ".graph svg g.node.activity.more")
+    ActionChains(driver).key_down(Keys.ALT).click(border).key_up(Keys.ALT).perform()
+    WebDriverWait(driver, 60).until(
+        lambda d: d.execute_script("return arguments[0].dataset.status === 'added'", box)
+    )
+    driver.execute_script(
+        "arguments[0].previousElementSibling.previousElementSibling.scrollIntoView()", box
+    )
+    time.sleep(0.5)
+    path = output / "entity-graph-expanded.png"
+    driver.save_screenshot(str(path))
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:

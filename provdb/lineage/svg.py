@@ -38,6 +38,7 @@ import shutil
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,16 @@ from provdb.lineage.dot import (
 from provdb.lineage.graph import ProvGraph
 from provdb.lineage.labels import LabelBox, place_labels
 
-__all__ = ["DOT_MAX_NODES", "ENGINES", "find_dot", "render_svg", "svg_dot", "svg_python"]
+__all__ = [
+    "DOT_MAX_NODES",
+    "ENGINES",
+    "edge_marker",
+    "find_dot",
+    "node_fragment",
+    "render_svg",
+    "svg_dot",
+    "svg_python",
+]
 
 ENGINES = ("auto", "dot", "python")
 #: Largest graph ``auto`` gives to Graphviz (its time grows fast with the size).
@@ -84,6 +94,7 @@ def render_svg(
     url_pattern: str = DEFAULT_URL_PATTERN,
     engine: str | None = None,
     timeout: float = 30.0,
+    more: Mapping[tuple[str, str], int] | None = None,
 ) -> bytes:
     """SVG document (UTF-8) of ``graph``.
 
@@ -91,6 +102,9 @@ def render_svg(
     ----------
     url_pattern:
         Node links: formatted with ``kind`` and the percent-encoded ``id``.
+    more:
+        Neighbours each node has beyond the drawing (:func:`provdb.lineage.neighbours.unexplored`),
+        written as ``data-more`` on the nodes of the python layout for the UI's viewer.
     engine:
         ``"python"`` (default, or $PROVDB_SVG_ENGINE), ``"auto"`` (dot for graphs of at most
         :data:`DOT_MAX_NODES` nodes when one is found, else python), ``"dot"`` or
@@ -126,7 +140,7 @@ def render_svg(
             except (OSError, subprocess.SubprocessError):
                 if engine == "dot":
                     raise
-    return svg_python(graph, url_pattern=url_pattern)
+    return svg_python(graph, url_pattern=url_pattern, more=more)
 
 
 def svg_dot(
@@ -506,13 +520,60 @@ def _label_groups(
     return out
 
 
-def svg_python(graph: ProvGraph, *, url_pattern: str = DEFAULT_URL_PATTERN) -> bytes:
+def edge_marker(relation: str) -> str:
+    """Id of the arrow-head ``<marker>`` of a relation's edges in :func:`svg_python`'s SVG."""
+    colors = sorted({s["color"] for s in EDGE_STYLE.values()})
+    return f"arrow{colors.index(EDGE_STYLE[relation]['color'])}"
+
+
+def _node_markup(node: Any, graph: ProvGraph, b: _Box, url_pattern: str, more: int = 0) -> str:
+    """``<g class="node KIND" id="KIND:ID">`` with its link, tooltip, shape and label."""
+    style = NODE_STYLE[node.kind]
+    url = escape(node_url(node.kind, node.id, url_pattern))
+    start = ' data-start="true"' if node.start else ""
+    extra = f' data-more="{int(more)}"' if more else ""
+    out = [
+        f'<g class="node {node.kind}" id="{escape(f"{node.kind}:{node.id}")}"{start}{extra}>'
+        f'<a href="{url}" xlink:href="{url}" target="_top">'
+        f"<title>{escape(node_tooltip(node, graph))}</title>"
+        + _shape(node.kind, b, style, node.start)
+    ]
+    n = len(b.lines)
+    for i, line in enumerate(b.lines):
+        ty = b.y + (i - (n - 1) / 2) * _LINE_H + 4 + (4 if node.kind == "agent" else 0)
+        out.append(
+            f'<text x="{b.x:.1f}" y="{ty:.1f}" text-anchor="middle" '
+            f'font-size="{_FONT:g}">{escape(line)}</text>'
+        )
+    out.append("</a></g>")
+    return "".join(out)
+
+
+def node_fragment(
+    node: Any, graph: ProvGraph, *, url_pattern: str = DEFAULT_URL_PATTERN, more: int = 0
+) -> tuple[str, float, float]:
+    """One node drawn as :func:`svg_python` draws it, centred on (0, 0): markup, width, height.
+
+    The UI's viewer adds such nodes to a drawn graph when it expands a node
+    (``/ui/graph/expand``), so that they look and link exactly as the others.
+    """
+    b = _Box(node.key, [_shorten(line) for line in node_label(node).split("\n")], node.kind)
+    return _node_markup(node, graph, b, url_pattern, more), b.w, b.h
+
+
+def svg_python(
+    graph: ProvGraph,
+    *,
+    url_pattern: str = DEFAULT_URL_PATTERN,
+    more: Mapping[tuple[str, str], int] | None = None,
+) -> bytes:
     """Render with the built-in layered layout (no Graphviz needed).
 
     Nodes are ``<g class="node KIND" id="KIND:ID">`` (``data-start`` on the graph's
-    start nodes), edges ``<g class="edge REL" data-source=... data-target=...>`` and the
-    grouped edge labels ``<g class="edge-label">``: the UI's viewer
-    (``tap/ui/static/graph.js``) uses them for collapse and path highlighting.
+    start nodes, ``data-more`` on those with ``more`` neighbours beyond it), edges
+    ``<g class="edge REL" data-source=... data-target=...>`` and the grouped edge labels
+    ``<g class="edge-label">``: the UI's viewer (``tap/ui/static/graph.js``) uses them
+    for collapse, expand and path highlighting.
     """
     boxes, routes, width, height = _layout(graph)
     relation_of: dict[tuple[Any, Any], str] = {}
@@ -533,7 +594,7 @@ def svg_python(graph: ProvGraph, *, url_pattern: str = DEFAULT_URL_PATTERN) -> b
     y1 = max([height] + [lb.rect()[3] + _MARGIN / 2 for lb in labels])
     w, h = x1 - x0, y1 - y0
     colors = sorted({s["color"] for s in EDGE_STYLE.values()})
-    marker = {c: f"arrow{i}" for i, c in enumerate(colors)}
+    marker = {c: f"arrow{i}" for i, c in enumerate(colors)}  # as edge_marker()
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>\n',
         f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
@@ -587,26 +648,10 @@ def svg_python(graph: ProvGraph, *, url_pattern: str = DEFAULT_URL_PATTERN) -> b
             f'fill="{style["fontcolor"]}">{escape(lb.text)}</text></g>\n'
         )
     out.append('</g>\n<g class="nodes">\n')
+    more = more or {}
     for key, b in boxes.items():
         if key[0] == "dummy":
             continue
-        node = graph.nodes[key]
-        style = NODE_STYLE[node.kind]
-        url = escape(node_url(node.kind, node.id, url_pattern))
-        start = ' data-start="true"' if node.start else ""
-        out.append(
-            f'<g class="node {node.kind}" id="{node_id(key)}"{start}>'
-            f'<a href="{url}" xlink:href="{url}" target="_top">'
-            f"<title>{escape(node_tooltip(node, graph))}</title>"
-            + _shape(node.kind, b, style, node.start)
-        )
-        n = len(b.lines)
-        for i, line in enumerate(b.lines):
-            ty = b.y + (i - (n - 1) / 2) * _LINE_H + 4 + (4 if node.kind == "agent" else 0)
-            out.append(
-                f'<text x="{b.x:.1f}" y="{ty:.1f}" text-anchor="middle" '
-                f'font-size="{_FONT:g}">{escape(line)}</text>'
-            )
-        out.append("</a></g>\n")
+        out.append(_node_markup(graph.nodes[key], graph, b, url_pattern, more.get(key, 0)) + "\n")
     out.append("</g>\n</svg>\n")
     return "".join(out).encode("utf-8")

@@ -31,6 +31,8 @@ Pages (blueprint ``ui``, mounted at ``/ui`` by :func:`tap.app.create_app`):
 ``/ui/diff?a=&b=``                     why two products differ, step by step
 ``/ui/graph?id=&depth=&direction=``    the lineage graph alone: ``format=svg`` (the SVG
                                        document, embeddable) or ``html``
+``/ui/graph/expand?node=&drawn=``      JSON: a drawn node's neighbours beyond the
+                                       drawing, for the viewer's expand (Alt+click)
 ``/ui/reproduce/<id>``                  the recipe that regenerates a product
                                        (``format=md|sh|json``; ``affected=1``: what a
                                        change of it affects)
@@ -44,6 +46,7 @@ Every node of every graph links to its page; every page is a bookmarkable GET UR
 
 from tap.ui import (
     check_pages,  # noqa: F401  (registers /ui/night and entity flags)
+    expand,  # noqa: F401  (registers /ui/graph/expand)
     ingest_pages,  # noqa: F401  (registers /ui/ingest and /ui/ingest/<id>)
     recipe_pages,  # noqa: F401  (registers /ui/reproduce and /ui/diff)
     stats_pages,  # noqa: F401  (registers /ui/stats on bp)

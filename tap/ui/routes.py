@@ -250,7 +250,16 @@ def _graph_params(default_depth: str = "ALL") -> dict[str, Any]:
     }
 
 
-def _lineage_svg(conn: Any, ids: list[str], params: dict[str, Any]) -> tuple[Any, bytes]:
+def _expandable(conn: Any, graph: Any, direction: str) -> dict[tuple[str, str], int]:
+    """Neighbours each drawn node has beyond the drawing (``data-more``: the viewer's expand)."""
+    from provdb.lineage.neighbours import unexplored
+
+    return unexplored(conn, list(graph.nodes), direction)
+
+
+def _lineage_svg(
+    conn: Any, ids: list[str], params: dict[str, Any], *, expandable: bool = True
+) -> tuple[Any, bytes]:
     from provdb.lineage.svg import render_svg
     from provdb.lineage.traverse import lineage
 
@@ -264,7 +273,8 @@ def _lineage_svg(conn: Any, ids: list[str], params: dict[str, Any]) -> tuple[Any
         limit=params["limit"],
         statement_timeout_ms=60_000,
     )
-    return graph, render_svg(graph, url_pattern=node_pattern())
+    more = _expandable(conn, graph, params["direction"]) if expandable else None
+    return graph, render_svg(graph, url_pattern=node_pattern(), more=more)
 
 
 def _downloads(ids: list[str], params: dict[str, Any]) -> list[tuple[str, str]]:
@@ -359,9 +369,10 @@ def activity(ident: str) -> Any:
         data = queries.activity_page(conn, ident)
         if data is not None:
             graph = activity_graph(conn, ident)
+            more = _expandable(conn, graph, "BOTH")
     if data is None:
         return _not_found("activity", ident)
-    svg = render_svg(graph, url_pattern=node_pattern())
+    svg = render_svg(graph, url_pattern=node_pattern(), more=more)
     params = {"depth_text": "1", "direction": "BACK"}
     return render_template(
         "ui/activity.html",
@@ -432,7 +443,8 @@ def run(night: str, run: str) -> Any:
             full_size = len(graph.nodes)
             if not subruns:
                 graph = collapse_subruns(graph, data["run_id"], step)
-            svg = inline_svg(render_svg(graph, url_pattern=node_pattern()))
+            more = _expandable(conn, graph, "BOTH")
+            svg = inline_svg(render_svg(graph, url_pattern=node_pattern(), more=more))
         else:
             full_size = 0
         activities = queries.run_activities(conn, night, run, step) if subruns else []
@@ -469,7 +481,7 @@ def graph() -> Any:
     params = _graph_params()
     try:
         with _connect() as conn:
-            graph, svg = _lineage_svg(conn, ids, params)
+            graph, svg = _lineage_svg(conn, ids, params, expandable=fmt == "html")
     except UnknownNode as exc:
         if fmt == "svg":
             return Response(str(exc) + "\n", status=404, mimetype="text/plain")

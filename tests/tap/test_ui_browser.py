@@ -370,3 +370,112 @@ def test_ui_script_runs_under_its_content_security_policy(browser, ui_base: str)
     box.send_keys(Keys.CONTROL, Keys.ENTER)
     _wait_for_url_change(driver, before)
     assert len(driver.find_elements(By.CSS_SELECTOR, "#result tbody tr")) == 2
+
+
+_BOXES = """
+var out = {};
+document.querySelectorAll('.graph svg g.node').forEach(function (g) {
+  var b = g.getBBox();
+  out[g.id] = [b.x, b.y, b.width, b.height];
+});
+return out;
+"""
+
+
+def _wait_expanded(driver) -> str:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 60).until(
+        lambda d: d.execute_script(
+            "var b = document.querySelector('.graph');"
+            "return !b.dataset.busy && b.dataset.status && b.dataset.status !== 'busy'"
+        )
+    )
+    return driver.execute_script("return document.querySelector('.graph').dataset.status")
+
+
+def test_expand_fetches_neighbours_beyond_the_drawing(
+    browser, ui_base: str, archive_url: URL
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    driver.set_window_size(1400, 1000)
+    url = f"{ui_base}/entity/{_entity_id(archive_url, DL1B)}?depth=1"
+    driver.get(url)
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script("return !!document.querySelector('.graph[data-viewer]')")
+    )
+    first = _geometry(driver)
+    before = driver.execute_script(_BOXES)
+    # the generating activity is the border of a depth-1 graph: marked, with a hint
+    border = driver.find_element(By.CSS_SELECTOR, ".graph svg g.node.activity.more")
+    border_id = border.get_dom_attribute("id")
+    hint = border.find_element(By.TAG_NAME, "title").get_attribute("textContent")
+    assert "Alt+click to add them" in hint
+
+    _alt_click(driver, border)
+    assert _wait_expanded(driver) == "added"
+    status = driver.find_element(By.CSS_SELECTOR, ".graph-status").text
+    assert status.startswith("Added ") and "progenitors" in status
+    assert driver.current_url == url  # Alt+click does not navigate
+    geo = _geometry(driver)
+    added = driver.find_elements(By.CSS_SELECTOR, ".graph svg g.node.added")
+    assert added and geo["shown"] == first["shown"] + len(added)
+    assert "more" not in border.get_dom_attribute("class").split()
+    # nothing drawn moved, nothing overlaps, and the grown drawing fits the box
+    after = driver.execute_script(_BOXES)
+    for ident, box in before.items():
+        assert after[ident] == pytest.approx(box, abs=0.01), ident
+    assert not _overlaps(geo["nodes"]), _overlaps(geo["nodes"])
+    assert not _overlaps(geo["labels"]), _overlaps(geo["labels"])
+    assert len(geo["labels"]) > len(first["labels"])
+    box, drawing = geo["box"], geo["drawing"]
+    assert drawing["x0"] >= box["x0"] - 1 and drawing["x1"] <= box["x1"] + 1, geo
+    assert drawing["y0"] >= box["y0"] - 1 and drawing["y1"] <= box["y1"] + 1, geo
+    # the new edges join the expanded node; Alt+click on it now collapses them
+    joined = driver.find_elements(By.CSS_SELECTOR, ".graph svg g.edge.added")
+    assert any(
+        border_id in (e.get_dom_attribute("data-source"), e.get_dom_attribute("data-target"))
+        for e in joined
+    )
+    driver.save_screenshot(str(SCREENSHOT.with_name("provdb-ui-expanded.png")))
+    _alt_click(driver, border)  # fetched: Alt+click now collapses it
+    assert "collapsed" in border.get_dom_attribute("class").split()
+    hidden = geo["shown"] - _geometry(driver)["shown"]
+    status = driver.find_element(By.CSS_SELECTOR, ".graph-status").text
+    if hidden:  # new nodes also used by the drawn activities stay (the sample's config file)
+        assert f"collapsed: {hidden} node(s) hidden" in status
+    else:
+        assert status.startswith("Nothing more beyond "), status
+    _alt_click(driver, border)
+    assert _geometry(driver)["shown"] == geo["shown"]
+
+    # a new node links to its page, as the server-drawn ones do
+    link = added[0].find_element(By.TAG_NAME, "a")
+    kind = added[0].get_dom_attribute("class").split()[1]
+    target = _path_id(link.get_dom_attribute("href"), kind)
+    assert added[0].get_dom_attribute("id") == f"{kind}:{target}"
+    link.click()
+    _wait_for_url_change(driver, url)
+    assert _path_id(driver.current_url, kind) == target
+    assert target in driver.find_element(By.CSS_SELECTOR, "table.attrs").text
+
+
+def test_expand_says_when_the_node_limit_is_reached(
+    browser, ui_base: str, archive_url: URL
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    url = f"{ui_base}/entity/{_entity_id(archive_url, DL1B)}?depth=1&limit=2"
+    driver.get(url)
+    shown = _geometry(driver)["shown"]
+    border = driver.find_element(By.CSS_SELECTOR, ".graph svg g.node.more")
+    _alt_click(driver, border)
+    assert _wait_expanded(driver) == "limit"
+    status = driver.find_element(By.CSS_SELECTOR, ".graph-status").text
+    assert "PROVDB_UI_GRAPH_LIMIT" in status and "open its page" in status
+    assert _geometry(driver)["shown"] == shown
+    assert not driver.find_elements(By.CSS_SELECTOR, ".graph svg g.node.added")
