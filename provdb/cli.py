@@ -722,6 +722,7 @@ from provdb.answers.stats_cli import stats as stats_cmd  # noqa: E402
 from provdb.demo_cli import demo  # noqa: E402
 from provdb.obscore.obscore_cli import obscore_cmd  # noqa: E402
 from provdb.push.push_cli import push, token  # noqa: E402
+from provdb.settings.settings_cli import settings_cmd  # noqa: E402
 from provdb.versions_cli import versions  # noqa: E402
 
 for _command in (
@@ -734,6 +735,7 @@ for _command in (
     push,
     versions,
     obscore_cmd,
+    settings_cmd,
 ):
     cli.add_command(_command)
 
