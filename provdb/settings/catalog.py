@@ -318,9 +318,7 @@ _DECLARED = [
         "limits",
         "s",
     ),
-    Setting(
-        "PROVDB_TAP_QUERY_MAX_CHARS", _POSITIVE, 100_000, "Longest ADQL text read.", "limits"
-    ),
+    Setting("PROVDB_TAP_QUERY_MAX_CHARS", _POSITIVE, 100_000, "Longest ADQL text read.", "limits"),
     Setting("PROVDB_TAP_QUERY_MAX_TOKENS", _POSITIVE, 10_000, "Most ADQL tokens parsed.", "limits"),
     Setting(
         "PROVDB_TAP_QUERY_MAX_JOINS",
@@ -329,9 +327,7 @@ _DECLARED = [
         "Most JOINs in one query (never more than 8 in a row without ON/USING).",
         "limits",
     ),
-    Setting(
-        "PROVDB_TAP_QUERY_MAX_DEPTH", _POSITIVE, 100, "Deepest expression tree.", "limits"
-    ),
+    Setting("PROVDB_TAP_QUERY_MAX_DEPTH", _POSITIVE, 100, "Deepest expression tree.", "limits"),
     Setting(
         "PROVDB_TAP_TRANSLATE_SECONDS",
         Seconds(whole=False),
@@ -430,8 +426,7 @@ _DECLARED = [
         "PROVDB_TAP_TRUST_FORWARDED_FOR",
         Flag(),
         False,
-        "The client address is the last X-Forwarded-For entry (only behind a proxy that "
-        "sets it).",
+        "The client address is the last X-Forwarded-For entry (only behind a proxy that sets it).",
         "security",
     ),
     Setting(
@@ -441,9 +436,7 @@ _DECLARED = [
         "Every read endpoint needs a bearer token of scope read.",
         "security",
     ),
-    Setting(
-        "PROVDB_PROVSAP_MAX_IDS", _POSITIVE, 100, "IDs in one ProvSAP request.", "security"
-    ),
+    Setting("PROVDB_PROVSAP_MAX_IDS", _POSITIVE, 100, "IDs in one ProvSAP request.", "security"),
     Setting(
         "PROVDB_PROVSAP_MAX_DEPTH",
         _POSITIVE,
@@ -474,9 +467,7 @@ _DECLARED = [
         "metadata",
     ),
     Setting("PROVDB_SERVICE_CONTACT_NAME", Text(), None, "Whom to ask.", "metadata"),
-    Setting(
-        "PROVDB_SERVICE_CONTACT_EMAIL", Email(), None, "Their e-mail address.", "metadata"
-    ),
+    Setting("PROVDB_SERVICE_CONTACT_EMAIL", Email(), None, "Their e-mail address.", "metadata"),
     Setting(
         "PROVDB_METRICS", Flag(), True, "Prometheus metrics at `/metrics` (0: none).", "metadata"
     ),

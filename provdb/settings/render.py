@@ -6,6 +6,7 @@ Pure functions of :data:`provdb.settings.SETTINGS` (and an environment for listi
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -33,7 +34,13 @@ def markdown() -> str:
     """Every setting, one table per group, between the README's marker lines."""
     parts = [MARKDOWN_BEGIN]
     for group, title in GROUPS.items():
-        parts += ["", f"**{title}**", "", "| setting | type | default | effect |", "|---|---|---|---|"]
+        parts += [
+            "",
+            f"**{title}**",
+            "",
+            "| setting | type | default | effect |",
+            "|---|---|---|---|",
+        ]
         for item in SETTINGS.values():
             if item.group != group:
                 continue
@@ -56,7 +63,12 @@ def help_block(groups: Iterable[str]) -> str:
                 default = item.default_shown.replace("`", "")
                 unit = f" {item.unit}" if item.unit and default[:1].isdigit() else ""
                 lines.append(f"  {item.name}  [{default or 'unset'}{unit}]")
-                lines.append(f"      {item.help.replace('`', '')}")
+                lines += textwrap.wrap(
+                    item.help.replace("`", ""),
+                    width=94,
+                    initial_indent="      ",
+                    subsequent_indent="      ",
+                )
     return "\n".join(lines)
 
 

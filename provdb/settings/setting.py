@@ -69,7 +69,9 @@ class Setting:
         except ValueError as exc:
             shown = "***" if self.secret else repr(raw)
             detail = f" ({exc})" if str(exc) else ""
-            raise ConfigError(f"{self.name}={shown}: expected {self.kind.allowed}{detail}") from None
+            raise ConfigError(
+                f"{self.name}={shown}: expected {self.kind.allowed}{detail}"
+            ) from None
 
     def show(self, value: Any) -> str:
         """``value`` as an operator writes it ("" for nothing, "***" for a secret)."""
