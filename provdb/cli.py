@@ -381,11 +381,11 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
     from provdb.db import connect
     from provdb.errors import DatabaseError
 
-    registry.check()  # every bad value at once, before anything starts
     if base_url:
         os.environ["PROVDB_TAP_BASE_URL"] = base_url
     # the workers trust Host headers naming the bound host (PROVDB_TAP_ALLOWED_HOSTS)
     os.environ["PROVDB_TAP_BIND_HOST"] = host
+    registry.check()  # every bad value at once (--base-url too), before anything starts
     settings = Settings.from_env()
     # The master process opens the database first: it starts the embedded server (which
     # then outlives worker restarts) and refuses to serve a schema that is not current.

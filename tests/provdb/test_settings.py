@@ -313,3 +313,14 @@ def test_serve_help_lists_every_service_setting() -> None:
     for item in settings.SETTINGS.values():
         if item.group not in ("obscore", "backup", "ingest", "development"):
             assert item.name in result.stdout, item.name
+
+
+def test_demo_refuses_a_bad_value_before_it_loads(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"PROVDB_HOME": str(home), "PROVDB_SVG_ENGINE": "neato"}
+    result = run_cli("demo", "--no-serve", env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "provdb: error: PROVDB_SVG_ENGINE='neato': expected one of auto, dot, python"
+    ]
+    assert not home.exists()  # nothing started, nothing loaded
