@@ -24,6 +24,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from provdb import settings
 from provdb.db import Database
 from provdb.errors import ProvdbError
 
@@ -119,7 +120,7 @@ def find_tool(name: str, database: Database, major: int) -> PgTool:
     BackupError
         No program of that name at least as new as the server was found.
     """
-    forced = os.environ.get("PROVDB_PG_BIN")
+    forced = settings.value("PROVDB_PG_BIN")
     if forced:
         candidates = [Path(forced) / name]
     else:

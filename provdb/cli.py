@@ -7,6 +7,7 @@ what to do, and the command exits non-zero.
 
 from __future__ import annotations
 
+import inspect
 import sys
 
 import click
@@ -199,66 +200,15 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
       python -c "import pyvo; print(pyvo.dal.TAPService('http://127.0.0.1:8080/tap')
                  .run_sync('SELECT TOP 5 * FROM provenance.activity').to_table())"
 
-    \b
-    Limits and behaviour (environment variables):
-      PROVDB_TAP_MAXREC / _MAXREC_HARD        rows: default 100000 / hard 10000000
-      PROVDB_TAP_EXECUTION / _EXECUTION_HARD  seconds: default 600 / hard 3600
-      PROVDB_TAP_RETENTION / _RETENTION_HARD  async job lifetime, s: 172800 / 604800
-      PROVDB_TAP_UPLOAD_BYTES / _UPLOAD_ROWS  all uploads of a request: 20000000 bytes
-                                              / 1000000 rows
-      PROVDB_TAP_UPLOAD_TABLES                uploaded tables per request: 8
-      PROVDB_TAP_BINARY2_COPY=0               do not read large BINARY2 results
-                                              through binary COPY (compiled transcoder)
-      PROVDB_TAP_BINARY2_SQL=0                encode VOTable BINARY2 in Python
-                                              instead of letting PostgreSQL write it
-
-    
-    Limits on work per request (a refusal names its setting):
-      PROVDB_TAP_SYNC_EXECUTION               /sync and UI statement timeout, s: 60
-      PROVDB_TAP_QUERY_MAX_CHARS / _QUERY_MAX_TOKENS
-                                              ADQL size: 100000 characters / 10000 tokens
-      PROVDB_TAP_QUERY_MAX_JOINS / _QUERY_MAX_DEPTH
-                                              32 JOINs (8 in a row without ON) / depth 100
-      PROVDB_TAP_TRANSLATE_SECONDS            time budget of one translation, s: 5
-      PROVDB_TAP_WAIT_MAX / _WAITERS_MAX      UWS WAIT cap, s: 30 / blocked at once: 4
-      PROVDB_TAP_ALLOWED_HOSTS                Host names served (default: localhost,
-                                              this machine, --host, the base URL's host)
-      PROVDB_TAP_BIND_HOST                    set by `provdb serve` from --host
-      PROVDB_TAP_WORKER_TIMEOUT               restart a stuck worker process after, s: 60
-      PROVDB_TAP_JOB_MAX_ATTEMPTS             runs of an async job whose worker dies: 3,
-                                              then the job ends ERROR saying why
-
-    \b
-    Security (README "Security" lists every limit):
-      PROVDB_TAP_UPLOAD_URLS=0                UPLOAD inline only, never fetch URLs
-      PROVDB_TAP_UPLOAD_ALLOW                 internal hosts/networks UPLOAD URLs may
-                                              reach, e.g. "mirror.lan, 10.1.0.0/16"
-      PROVDB_TAP_UPLOAD_TIMEOUT               seconds per UPLOAD URL fetch: 30
-      PROVDB_TAP_MAX_JOBS_PER_CLIENT          pending+running async jobs: 20 (429)
-      PROVDB_TAP_MAX_SYNC_PER_CLIENT          concurrent sync queries, all instances: 4 (429)
-      PROVDB_TAP_MAX_STORED_JOBS              async jobs stored in all: 10000 (503)
-      PROVDB_TAP_JOB_LIST_MAX                 jobs in one job list: 1000
-      PROVDB_TAP_TRUST_FORWARDED_FOR=1        client = last X-Forwarded-For entry
-                                              (only behind a proxy that sets it)
-      PROVDB_PROVSAP_MAX_IDS / _MAX_DEPTH     ProvSAP IDs per request: 100 / DEPTH: 100
-      PROVDB_TAP_READ_AUTH=1                  reading needs a bearer token
-                                              (provdb token create NAME --scope read)
-
-    \b
-    Service metadata and operations:
-      PROVDB_SERVICE_TITLE, PROVDB_SERVICE_DESCRIPTION, PROVDB_SERVICE_PUBLISHER,
-      PROVDB_SERVICE_CONTACT_NAME, PROVDB_SERVICE_CONTACT_EMAIL
-                                              shown by the UI, /tap and VOSI capabilities
-      PROVDB_METRICS=0                        no Prometheus metrics at /metrics
-      PROMETHEUS_MULTIPROC_DIR                where workers share their metrics
-                                              (default: a temporary folder)
-      PROVDB_INGEST_API=1                     serve POST /ingest for `provdb push`
-                                              (tokens: `provdb token create NAME`)
-      PROVDB_INGEST_MAX_BYTES                 largest pushed chunk: 67108864
+    Settings are environment variables, checked at start (a bad value stops serve with
+    one line naming it). `provdb settings` lists every one with its current value; the
+    service's are below [default]. PROMETHEUS_MULTIPROC_DIR is where the workers share
+    their metrics (default: a temporary folder).
     """
     import os
 
     from provdb import migrate
+    from provdb import settings as registry
     from provdb.db import connect
     from provdb.errors import DatabaseError
 
@@ -266,6 +216,7 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
         os.environ["PROVDB_TAP_BASE_URL"] = base_url
     # the workers trust Host headers naming the bound host (PROVDB_TAP_ALLOWED_HOSTS)
     os.environ["PROVDB_TAP_BIND_HOST"] = host
+    registry.check()  # every bad value at once (--base-url too), before anything starts
     settings = Settings.from_env()
     # The master process opens the database first: it starts the embedded server (which
     # then outlives worker restarts) and refuses to serve a schema that is not current.
@@ -287,6 +238,17 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
         err=True,
     )
     run_gunicorn(host=host, port=port, workers=workers, threads=threads)
+
+
+def _serve_help() -> str:
+    from provdb.settings.render import help_block
+
+    groups = ("database", "service", "limits", "security", "metadata", "push", "lineage", "ui")
+    return help_block(groups)
+
+
+# the settings listing comes from the registry: one declaration, never out of date
+serve.help = inspect.cleandoc(serve.help or "") + "\n" + _serve_help()
 
 
 # ----------------------------------------------------------------------------- scan
@@ -358,6 +320,7 @@ from provdb.demo_cli import demo  # noqa: E402
 from provdb.lineage.lineage_cli import export_cmd, lineage_cmd  # noqa: E402
 from provdb.obscore.obscore_cli import obscore_cmd  # noqa: E402
 from provdb.push.push_cli import push, token  # noqa: E402
+from provdb.settings.settings_cli import settings_cmd  # noqa: E402
 from provdb.versions_cli import versions  # noqa: E402
 
 for _command in (
@@ -373,6 +336,7 @@ for _command in (
     push,
     versions,
     obscore_cmd,
+    settings_cmd,
 ):
     cli.add_command(_command)
 

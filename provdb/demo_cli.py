@@ -48,9 +48,11 @@ def demo(host: str, port: int, no_serve: bool) -> None:
       provdb demo --no-serve             # only load; `provdb serve` later
       PROVDB_HOME=/tmp/provdb-demo provdb demo   # a throwaway embedded archive
     """
+    from provdb import settings
     from provdb.demo import load_samples
     from provdb.samples import path as samples_path
 
+    settings.check()  # as `provdb serve`: a bad setting stops the demo before it loads
     database = open_archive()
     try:
         report = load_samples(

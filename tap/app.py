@@ -63,6 +63,12 @@ def create_app(
     # Host when no base URL is set: refuse (400) Host headers the service is not for
     app.config["TRUSTED_HOSTS"] = config.trusted_hosts()
     app.config["PROVDB_SETTINGS"] = settings
+    # the UI and ProvSAP read these keys (tests may override them after create_app)
+    app.config["PROVSAP_NODE_LIMIT"] = config.provsap_node_limit
+    app.config["PROVSAP_UI_URL"] = config.ui_url_pattern
+    app.config["PROVDB_UI_GRAPH_LIMIT"] = config.ui_graph_limit
+    app.config["PROVDB_UI_MAX_ROWS"] = config.ui_max_rows
+    app.config["PROVDB_UI_INGEST_PAGE"] = config.ui_ingest_page
     app.config["UP_SINCE"] = datetime.now(UTC)
     init_app(app, TapDatabase(database or connect(settings)), config)
     if config.binary2_copy:

@@ -1,242 +1,146 @@
-"""TapConfig: limits and public URL of the TAP service.
+"""TapConfig: limits and public URL of the TAP service, a typed view of the registry.
 
-Environment variables (all optional)
-------------------------------------
-PROVDB_TAP_BASE_URL         public base URL, e.g. https://archive.example.org/tap
-                            (default: taken from each request's Host header, which must
-                            then be one of PROVDB_TAP_ALLOWED_HOSTS)
-PROVDB_TAP_ALLOWED_HOSTS    host names requests may be addressed to, comma-separated
-                            (".example.org" allows its subdomains; "*" any). Default:
-                            localhost, 127.0.0.1, ::1, this machine's names, the host
-                            `provdb serve --host` binds and the base URL's host. Other
-                            Host headers get HTTP 400: they never end up in URLs.
-PROVDB_TAP_WORKER_TIMEOUT   gunicorn worker timeout (s), default 60: a worker process
-                            whose main loop stops answering is restarted (gthread
-                            workers beat between requests: long streams are not cut)
-PROVDB_TAP_MAXREC           default MAXREC (rows), default 100000
-PROVDB_TAP_MAXREC_HARD      hard row limit, default 10000000
-PROVDB_TAP_EXECUTION        default execution duration of async jobs (s), default 600
-PROVDB_TAP_EXECUTION_HARD   hard execution duration (s), default 3600
-PROVDB_TAP_RETENTION        default job retention (s), default 172800 (2 days)
-PROVDB_TAP_RETENTION_HARD   hard job retention (s), default 604800 (7 days)
-PROVDB_TAP_UPLOAD_BYTES     bytes of all uploads of one request together, default 20000000
-PROVDB_TAP_UPLOAD_ROWS      rows of all uploads of one request together, default 1000000
-PROVDB_TAP_UPLOAD_TABLES    uploaded tables in one request, default 8
-PROVDB_TAP_UPLOAD_URLS      1 (default): UPLOAD may name an http(s) URL; 0: inline only
-PROVDB_TAP_UPLOAD_ALLOW     trusted internal hosts/networks an UPLOAD URL may reach, comma-
-                            separated (``mirror.lan, .example.lan, 10.1.0.0/16, ::1``);
-                            internal addresses (loopback, private, link-local...) are
-                            refused unless listed here
-PROVDB_TAP_UPLOAD_TIMEOUT   seconds one UPLOAD URL fetch may take in total, default 30
-
-Per-client limits (a client: its token's identity, else its address)
---------------------------------------------------------------------
-PROVDB_TAP_MAX_JOBS_PER_CLIENT  active and pending async jobs of one client, default 20;
-                            beyond it job creation answers HTTP 429 (Retry-After)
-PROVDB_TAP_MAX_SYNC_PER_CLIENT  concurrent sync queries of one client, default 4, counted
-                            across every service instance on the same database (PostgreSQL
-                            advisory locks, see tap/clients.py); beyond it HTTP 429
-PROVDB_TAP_MAX_STORED_JOBS  async jobs stored in all (any phase), default 10000; beyond
-                            it job creation answers HTTP 503 until jobs are destroyed
-PROVDB_TAP_JOB_LIST_MAX     jobs in one job list answer (the newest), default 1000;
-                            page with LAST, AFTER and PHASE
-PROVDB_TAP_TRUST_FORWARDED_FOR  1: the client address is the last X-Forwarded-For entry
-                            (only behind a proxy that sets it); 0 (default): the peer
-PROVDB_TAP_READ_AUTH        1: every read endpoint needs a bearer token of scope read
-                            (``provdb token create NAME --scope read``); 0 (default):
-                            anonymous reading (see tap/read_auth.py)
-PROVDB_PROVSAP_MAX_IDS      IDs in one ProvSAP request, default 100
-PROVDB_PROVSAP_MAX_DEPTH    largest numeric ProvSAP DEPTH, default 100 (ALL stays allowed:
-                            the node limit bounds it)
-PROVDB_TAP_BINARY2_COPY     1 (default): large VOTable BINARY2 results come from a binary
-                            COPY turned into BINARY2 by the compiled transcoder (when it
-                            was built, see tap/votable/binary2_copy.py); 0: not used
-PROVDB_TAP_BINARY2_SQL      1 (default): PostgreSQL writes VOTable BINARY2 rows when the
-                            COPY path cannot (about 2.6x faster than Python: bench/README.md; see
-                            tap/votable/binary2_sql.py); 0: Python writes them all
-
-Limits on work per request (issue 18; every refusal names its setting)
-------------------------------------------------------------------------
-PROVDB_TAP_SYNC_EXECUTION   statement timeout of /sync queries and the UI (s), default 60
-                            (a longer query belongs in an async job)
-PROVDB_TAP_QUERY_MAX_CHARS  longest ADQL text read, default 100000
-PROVDB_TAP_QUERY_MAX_TOKENS most tokens parsed, default 10000
-PROVDB_TAP_QUERY_MAX_JOINS  most JOINs in one query, default 32 (and never more than 8
-                            in a row without ON/USING: sqlglot's parse time doubles with each)
-PROVDB_TAP_QUERY_MAX_DEPTH  deepest expression tree, default 100 (chains of OR/AND/||)
-PROVDB_TAP_TRANSLATE_SECONDS  wall-clock budget of one translation (s), default 5; 0: none
-PROVDB_TAP_WAIT_MAX         longest UWS blocking WAIT (s), default 30
-PROVDB_TAP_JOB_MAX_ATTEMPTS  attempts of an async job whose worker process dies under it
-                            (killed, out of memory), default 3: after the last the job ends
-                            ERROR saying why, instead of being re-queued forever
-PROVDB_TAP_WAITERS_MAX      requests that may block in WAIT at once per process, default 4
-                            (more get the job document at once: WAIT never starves queries)
-
-Service metadata and operations
--------------------------------
-PROVDB_SERVICE_TITLE        name shown by the UI, the TAP home page and VOSI capabilities
-                            (default "provdb ProvTAP service")
-PROVDB_SERVICE_DESCRIPTION  one or two sentences about this archive
-PROVDB_SERVICE_PUBLISHER    who runs the service (e.g. "CTAO LST collaboration")
-PROVDB_SERVICE_CONTACT_NAME, PROVDB_SERVICE_CONTACT_EMAIL   whom to ask
-PROVDB_METRICS              1 (default): Prometheus metrics at /metrics; 0: no /metrics
-
-Push from pipelines (``POST /ingest``, see tap/ingest_api.py)
--------------------------------------------------------------
-PROVDB_INGEST_API           1: serve the token-authenticated ingest endpoint; 0 (default):
-                            it does not exist (404)
-PROVDB_INGEST_MAX_BYTES     largest chunk accepted in one request, default 67108864 (64 MB)
-PROVDB_INGEST_SPOOL         folder of the pushed files' copies (default: PROVDB_HOME/spool)
+Every ``PROVDB_*`` variable the service reads is declared once in
+:mod:`provdb.settings.catalog` (kind, default, unit, help); :meth:`TapConfig.from_env`
+reads them through :func:`provdb.settings.value`, so a bad value is one line naming the
+variable and what it allows. ``provdb settings`` lists them with their current values,
+``provdb serve --help`` lists the service's, README "Settings" has the table.
+:data:`FIELDS` maps each field to its variable.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from provdb import settings
 
 if TYPE_CHECKING:
     from tap.adql.budget import QueryBudget
 
-__all__ = ["TapConfig"]
+__all__ = ["FIELDS", "TapConfig"]
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    value = env.get(name)
-    if not value:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        from provdb.errors import ConfigError
-
-        raise ConfigError(f"{name}={value!r} is not an integer") from None
-
-
-def _positive(env: Mapping[str, str], name: str, default: int) -> int:
-    value = _int(env, name, default)
-    if value <= 0:
-        from provdb.errors import ConfigError
-
-        raise ConfigError(f"{name}={value!r}: give a positive whole number")
-    return value
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    text = env.get(name)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0 or value == float("inf"):
-        from provdb.errors import ConfigError
-
-        raise ConfigError(f"{name}={text!r}: give a number of seconds (0: no limit)")
-    return value
-
-
-def _hosts(text: str | None) -> tuple[str, ...] | None:
-    if not text or not text.strip():
-        return None
-    return tuple(h.strip().lower() for h in text.split(",") if h.strip())
-
-
-def _allow_list(env: Mapping[str, str], name: str) -> str:
-    from tap.query.fetch_url import parse_allow_list
-
-    value = (env.get(name) or "").strip()
-    try:
-        parse_allow_list(value)
-    except ValueError as exc:
-        from provdb.errors import ConfigError
-
-        raise ConfigError(f"{name}: {exc}") from None
-    return value
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    value = (env.get(name) or "").strip().lower()
-    if not value:
-        return default
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    from provdb.errors import ConfigError
-
-    raise ConfigError(f"{name}={value!r}: use 1 or 0")
+#: TapConfig field -> the setting it is read from (the fields not here are internal)
+FIELDS = {
+    "base_url": "PROVDB_TAP_BASE_URL",
+    "maxrec_default": "PROVDB_TAP_MAXREC",
+    "maxrec_hard": "PROVDB_TAP_MAXREC_HARD",
+    "execution_default": "PROVDB_TAP_EXECUTION",
+    "execution_hard": "PROVDB_TAP_EXECUTION_HARD",
+    "retention_default": "PROVDB_TAP_RETENTION",
+    "retention_hard": "PROVDB_TAP_RETENTION_HARD",
+    "upload_bytes": "PROVDB_TAP_UPLOAD_BYTES",
+    "upload_rows": "PROVDB_TAP_UPLOAD_ROWS",
+    "upload_tables": "PROVDB_TAP_UPLOAD_TABLES",
+    "upload_urls": "PROVDB_TAP_UPLOAD_URLS",
+    "upload_allow": "PROVDB_TAP_UPLOAD_ALLOW",
+    "upload_timeout": "PROVDB_TAP_UPLOAD_TIMEOUT",
+    "max_jobs_per_client": "PROVDB_TAP_MAX_JOBS_PER_CLIENT",
+    "max_sync_per_client": "PROVDB_TAP_MAX_SYNC_PER_CLIENT",
+    "max_stored_jobs": "PROVDB_TAP_MAX_STORED_JOBS",
+    "job_list_max": "PROVDB_TAP_JOB_LIST_MAX",
+    "trust_forwarded_for": "PROVDB_TAP_TRUST_FORWARDED_FOR",
+    "provsap_max_ids": "PROVDB_PROVSAP_MAX_IDS",
+    "provsap_max_depth": "PROVDB_PROVSAP_MAX_DEPTH",
+    "provsap_node_limit": "PROVDB_PROVSAP_NODE_LIMIT",
+    "ui_url_pattern": "PROVDB_UI_URL_PATTERN",
+    "ui_graph_limit": "PROVDB_UI_GRAPH_LIMIT",
+    "ui_max_rows": "PROVDB_UI_MAX_ROWS",
+    "ui_ingest_page": "PROVDB_UI_INGEST_PAGE",
+    "read_auth": "PROVDB_TAP_READ_AUTH",
+    "sync_execution": "PROVDB_TAP_SYNC_EXECUTION",
+    "query_max_chars": "PROVDB_TAP_QUERY_MAX_CHARS",
+    "query_max_tokens": "PROVDB_TAP_QUERY_MAX_TOKENS",
+    "query_max_joins": "PROVDB_TAP_QUERY_MAX_JOINS",
+    "query_max_depth": "PROVDB_TAP_QUERY_MAX_DEPTH",
+    "translate_seconds": "PROVDB_TAP_TRANSLATE_SECONDS",
+    "wait_max": "PROVDB_TAP_WAIT_MAX",
+    "waiters_max": "PROVDB_TAP_WAITERS_MAX",
+    "job_max_attempts": "PROVDB_TAP_JOB_MAX_ATTEMPTS",
+    "allowed_hosts": "PROVDB_TAP_ALLOWED_HOSTS",
+    "bind_host": "PROVDB_TAP_BIND_HOST",
+    "worker_timeout": "PROVDB_TAP_WORKER_TIMEOUT",
+    "binary2_sql": "PROVDB_TAP_BINARY2_SQL",
+    "binary2_copy": "PROVDB_TAP_BINARY2_COPY",
+    "service_title": "PROVDB_SERVICE_TITLE",
+    "service_description": "PROVDB_SERVICE_DESCRIPTION",
+    "publisher": "PROVDB_SERVICE_PUBLISHER",
+    "contact_name": "PROVDB_SERVICE_CONTACT_NAME",
+    "contact_email": "PROVDB_SERVICE_CONTACT_EMAIL",
+    "metrics": "PROVDB_METRICS",
+    "ingest_api": "PROVDB_INGEST_API",
+    "ingest_max_bytes": "PROVDB_INGEST_MAX_BYTES",
+    "ingest_spool": "PROVDB_INGEST_SPOOL",
+}
 
 
-def _email(env: Mapping[str, str], name: str) -> str | None:
-    value = (env.get(name) or "").strip()
-    if not value:
-        return None
-    if "@" not in value or " " in value:
-        from provdb.errors import ConfigError
-
-        raise ConfigError(f"{name}={value!r} is not an e-mail address (like ops@example.org)")
-    return value
+def _d(field: str) -> Any:
+    """The registry's default of ``field`` (one declaration for both)."""
+    return settings.default(FIELDS[field])
 
 
 @dataclass(frozen=True)
 class TapConfig:
     """Service limits; every value can be overridden for tests."""
 
-    base_url: str | None = None
-    maxrec_default: int = 100_000
-    maxrec_hard: int = 10_000_000
-    execution_default: int = 600
-    execution_hard: int = 3600
-    retention_default: int = 172_800
-    retention_hard: int = 604_800
-    upload_bytes: int = 20_000_000
-    upload_rows: int = 1_000_000
-    upload_tables: int = 8
-    upload_urls: bool = True
-    upload_allow: str = ""
-    upload_timeout: int = 30
+    base_url: str | None = _d("base_url")
+    maxrec_default: int = _d("maxrec_default")
+    maxrec_hard: int = _d("maxrec_hard")
+    execution_default: int = _d("execution_default")
+    execution_hard: int = _d("execution_hard")
+    retention_default: int = _d("retention_default")
+    retention_hard: int = _d("retention_hard")
+    upload_bytes: int = _d("upload_bytes")
+    upload_rows: int = _d("upload_rows")
+    upload_tables: int = _d("upload_tables")
+    upload_urls: bool = _d("upload_urls")
+    upload_allow: str = _d("upload_allow")
+    upload_timeout: int = _d("upload_timeout")
     # per-client limits (tap/clients.py)
-    max_jobs_per_client: int = 20
-    max_sync_per_client: int = 4
-    max_stored_jobs: int = 10_000
-    job_list_max: int = 1000
-    trust_forwarded_for: bool = False
-    provsap_max_ids: int = 100
-    provsap_max_depth: int = 100
-    read_auth: bool = False
+    max_jobs_per_client: int = _d("max_jobs_per_client")
+    max_sync_per_client: int = _d("max_sync_per_client")
+    max_stored_jobs: int = _d("max_stored_jobs")
+    job_list_max: int = _d("job_list_max")
+    trust_forwarded_for: bool = _d("trust_forwarded_for")
+    provsap_max_ids: int = _d("provsap_max_ids")
+    provsap_max_depth: int = _d("provsap_max_depth")
+    # ProvSAP graphs and the UI (tap/provsap.py, tap/ui: read through app.config)
+    provsap_node_limit: int = _d("provsap_node_limit")
+    ui_url_pattern: str | None = _d("ui_url_pattern")
+    ui_graph_limit: int = _d("ui_graph_limit")
+    ui_max_rows: int = _d("ui_max_rows")
+    ui_ingest_page: int = _d("ui_ingest_page")
+    read_auth: bool = _d("read_auth")
     fetch_batch: int = 5000
     # limits on work per request (issue 18)
-    sync_execution: int = 60
-    query_max_chars: int = 100_000
-    query_max_tokens: int = 10_000
-    query_max_joins: int = 32
-    query_max_depth: int = 100
-    translate_seconds: float = 5.0
-    wait_max: int = 30
-    waiters_max: int = 4
-    job_max_attempts: int = 3
-    allowed_hosts: tuple[str, ...] | None = None  # None: the defaults (trusted_hosts)
-    bind_host: str | None = None
-    worker_timeout: int = 60
+    sync_execution: int = _d("sync_execution")
+    query_max_chars: int = _d("query_max_chars")
+    query_max_tokens: int = _d("query_max_tokens")
+    query_max_joins: int = _d("query_max_joins")
+    query_max_depth: int = _d("query_max_depth")
+    translate_seconds: float = _d("translate_seconds")
+    wait_max: int = _d("wait_max")
+    waiters_max: int = _d("waiters_max")
+    job_max_attempts: int = _d("job_max_attempts")
+    allowed_hosts: tuple[str, ...] | None = _d("allowed_hosts")  # None: see trusted_hosts
+    bind_host: str | None = _d("bind_host")
+    worker_timeout: int = _d("worker_timeout")
     async_workers: int = 2
-    binary2_sql: bool = True
-    binary2_copy: bool = True
+    binary2_sql: bool = _d("binary2_sql")
+    binary2_copy: bool = _d("binary2_copy")
     # service metadata (UI, TAP home page, VOSI capabilities) and operations
-    service_title: str = "provdb ProvTAP service"
-    service_description: str = (
-        "A TAP 1.1 / ADQL 2.1 service over an IVOA Provenance Data Model archive."
-    )
-    publisher: str | None = None
-    contact_name: str | None = None
-    contact_email: str | None = None
-    metrics: bool = True
+    service_title: str = _d("service_title")
+    service_description: str = _d("service_description")
+    publisher: str | None = _d("publisher")
+    contact_name: str | None = _d("contact_name")
+    contact_email: str | None = _d("contact_email")
+    metrics: bool = _d("metrics")
     # push from pipelines (tap/ingest_api.py)
-    ingest_api: bool = False
-    ingest_max_bytes: int = 64 * 1024 * 1024
-    ingest_spool: str | None = None
+    ingest_api: bool = _d("ingest_api")
+    ingest_max_bytes: int = _d("ingest_max_bytes")
+    ingest_spool: str | None = _d("ingest_spool")
 
     def trusted_hosts(self) -> list[str] | None:
         """Host names the service answers for (Flask ``TRUSTED_HOSTS``); None: any."""
@@ -268,56 +172,14 @@ class TapConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TapConfig:
-        env = os.environ if environ is None else environ
-        return cls(
-            base_url=(env.get("PROVDB_TAP_BASE_URL") or None),
-            maxrec_default=_int(env, "PROVDB_TAP_MAXREC", cls.maxrec_default),
-            maxrec_hard=_int(env, "PROVDB_TAP_MAXREC_HARD", cls.maxrec_hard),
-            execution_default=_int(env, "PROVDB_TAP_EXECUTION", cls.execution_default),
-            execution_hard=_int(env, "PROVDB_TAP_EXECUTION_HARD", cls.execution_hard),
-            retention_default=_int(env, "PROVDB_TAP_RETENTION", cls.retention_default),
-            retention_hard=_int(env, "PROVDB_TAP_RETENTION_HARD", cls.retention_hard),
-            upload_bytes=_positive(env, "PROVDB_TAP_UPLOAD_BYTES", cls.upload_bytes),
-            upload_rows=_positive(env, "PROVDB_TAP_UPLOAD_ROWS", cls.upload_rows),
-            upload_tables=_positive(env, "PROVDB_TAP_UPLOAD_TABLES", cls.upload_tables),
-            upload_urls=_flag(env, "PROVDB_TAP_UPLOAD_URLS", cls.upload_urls),
-            upload_allow=_allow_list(env, "PROVDB_TAP_UPLOAD_ALLOW"),
-            upload_timeout=_positive(env, "PROVDB_TAP_UPLOAD_TIMEOUT", cls.upload_timeout),
-            max_jobs_per_client=_positive(
-                env, "PROVDB_TAP_MAX_JOBS_PER_CLIENT", cls.max_jobs_per_client
-            ),
-            max_sync_per_client=_positive(
-                env, "PROVDB_TAP_MAX_SYNC_PER_CLIENT", cls.max_sync_per_client
-            ),
-            max_stored_jobs=_positive(env, "PROVDB_TAP_MAX_STORED_JOBS", cls.max_stored_jobs),
-            job_list_max=_positive(env, "PROVDB_TAP_JOB_LIST_MAX", cls.job_list_max),
-            trust_forwarded_for=_flag(
-                env, "PROVDB_TAP_TRUST_FORWARDED_FOR", cls.trust_forwarded_for
-            ),
-            provsap_max_ids=_positive(env, "PROVDB_PROVSAP_MAX_IDS", cls.provsap_max_ids),
-            provsap_max_depth=_positive(env, "PROVDB_PROVSAP_MAX_DEPTH", cls.provsap_max_depth),
-            read_auth=_flag(env, "PROVDB_TAP_READ_AUTH", cls.read_auth),
-            sync_execution=_positive(env, "PROVDB_TAP_SYNC_EXECUTION", cls.sync_execution),
-            query_max_chars=_positive(env, "PROVDB_TAP_QUERY_MAX_CHARS", cls.query_max_chars),
-            query_max_tokens=_positive(env, "PROVDB_TAP_QUERY_MAX_TOKENS", cls.query_max_tokens),
-            query_max_joins=_positive(env, "PROVDB_TAP_QUERY_MAX_JOINS", cls.query_max_joins),
-            query_max_depth=_positive(env, "PROVDB_TAP_QUERY_MAX_DEPTH", cls.query_max_depth),
-            translate_seconds=_seconds(env, "PROVDB_TAP_TRANSLATE_SECONDS", cls.translate_seconds),
-            wait_max=_positive(env, "PROVDB_TAP_WAIT_MAX", cls.wait_max),
-            waiters_max=_positive(env, "PROVDB_TAP_WAITERS_MAX", cls.waiters_max),
-            job_max_attempts=_positive(env, "PROVDB_TAP_JOB_MAX_ATTEMPTS", cls.job_max_attempts),
-            allowed_hosts=_hosts(env.get("PROVDB_TAP_ALLOWED_HOSTS")),
-            bind_host=env.get("PROVDB_TAP_BIND_HOST") or None,
-            worker_timeout=_positive(env, "PROVDB_TAP_WORKER_TIMEOUT", cls.worker_timeout),
-            binary2_sql=_flag(env, "PROVDB_TAP_BINARY2_SQL", cls.binary2_sql),
-            binary2_copy=_flag(env, "PROVDB_TAP_BINARY2_COPY", cls.binary2_copy),
-            service_title=env.get("PROVDB_SERVICE_TITLE") or cls.service_title,
-            service_description=(env.get("PROVDB_SERVICE_DESCRIPTION") or cls.service_description),
-            publisher=env.get("PROVDB_SERVICE_PUBLISHER") or None,
-            contact_name=env.get("PROVDB_SERVICE_CONTACT_NAME") or None,
-            contact_email=_email(env, "PROVDB_SERVICE_CONTACT_EMAIL"),
-            metrics=_flag(env, "PROVDB_METRICS", cls.metrics),
-            ingest_api=_flag(env, "PROVDB_INGEST_API", cls.ingest_api),
-            ingest_max_bytes=_int(env, "PROVDB_INGEST_MAX_BYTES", cls.ingest_max_bytes),
-            ingest_spool=(env.get("PROVDB_INGEST_SPOOL") or None),
-        )
+        """Read every field of :data:`FIELDS` from the environment (or ``environ``).
+
+        Raises
+        ------
+        provdb.errors.ConfigError
+            A value is unusable: one line naming the variable and what it allows.
+        """
+        values = {field: settings.value(name, environ) for field, name in FIELDS.items()}
+        spool = values["ingest_spool"]
+        values["ingest_spool"] = str(spool) if spool is not None else None
+        return cls(**values)

@@ -27,9 +27,9 @@ on the start nodes (PROV), an INFO and ``QUERY_STATUS=OVERFLOW`` (PROV-VOTABLE),
 caption (SVG, DOT). ``Server-Timing`` gives the time of the walk and of the
 serialisation (ms).
 
-Configuration: the node limit is ``app.config["PROVSAP_NODE_LIMIT"]``, else
-``$PROVDB_PROVSAP_NODE_LIMIT``, else 1000. SVG nodes link to
-``app.config["PROVSAP_UI_URL"]``, else ``$PROVDB_UI_URL_PATTERN``, else
+Configuration: the node limit is ``app.config["PROVSAP_NODE_LIMIT"]`` (set by the app
+factory from ``PROVDB_PROVSAP_NODE_LIMIT``, default 1000). SVG nodes link to
+``app.config["PROVSAP_UI_URL"]`` (from ``PROVDB_UI_URL_PATTERN``), else
 ``<script root>/ui/{kind}/{id}`` (``{kind}``: entity, activity or agent; ``{id}``
 percent-encoded).
 """
@@ -37,12 +37,12 @@ percent-encoded).
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import psycopg
 from flask import Blueprint, Response, current_app, request
 
+from provdb import settings
 from tap.context import tap_db
 from tap.errors import NotFound, ServiceError, Unavailable, UsageError
 
@@ -51,26 +51,19 @@ __all__ = ["DEFAULT_NODE_LIMIT", "bp", "node_limit", "parse_request"]
 bp = Blueprint("provsap", __name__)
 log = logging.getLogger("provdb.tap")
 
-DEFAULT_NODE_LIMIT = 1000
+DEFAULT_NODE_LIMIT: int = settings.default("PROVDB_PROVSAP_NODE_LIMIT")
 _SINGLE = ("DEPTH", "DIRECTION", "AGENT", "MEMBERS", "MODEL", "RESPONSEFORMAT", "MAXREC", "STEPS")
 _TRUE = ("TRUE", "1", "YES", "T")
 _FALSE = ("FALSE", "0", "NO", "F")
 
 
 def node_limit() -> int:
-    """The service's node limit (app config, environment, default)."""
-    configured = current_app.config.get("PROVSAP_NODE_LIMIT") or os.environ.get(
-        "PROVDB_PROVSAP_NODE_LIMIT"
-    )
-    try:
-        value = int(configured) if configured else DEFAULT_NODE_LIMIT
-    except ValueError:
-        value = DEFAULT_NODE_LIMIT
-    return max(1, value)
+    """The service's node limit (app config: PROVDB_PROVSAP_NODE_LIMIT, validated)."""
+    return max(1, int(current_app.config.get("PROVSAP_NODE_LIMIT") or DEFAULT_NODE_LIMIT))
 
 
 def _ui_pattern() -> str:
-    configured = current_app.config.get("PROVSAP_UI_URL") or os.environ.get("PROVDB_UI_URL_PATTERN")
+    configured = current_app.config.get("PROVSAP_UI_URL")
     if configured:
         return configured
     return f"{request.script_root}/ui/{{kind}}/{{id}}"

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from provdb import settings
 from provdb.lineage.dot import (
     DEFAULT_URL_PATTERN,
     EDGE_STYLE,
@@ -70,12 +70,12 @@ __all__ = [
 
 ENGINES = ("auto", "dot", "python")
 #: Largest graph ``auto`` gives to Graphviz (its time grows fast with the size).
-DOT_MAX_NODES = 100
+DOT_MAX_NODES: int = settings.default("PROVDB_SVG_DOT_MAX_NODES")
 
 
 def find_dot() -> str | None:
     """A Graphviz ``dot`` executable: $PROVDB_DOT, ``dot`` on PATH, or graphviz-pure's."""
-    configured = os.environ.get("PROVDB_DOT")
+    configured = settings.value("PROVDB_DOT")
     if configured:
         return configured if shutil.which(configured) else None
     found = shutil.which("dot")
@@ -117,16 +117,11 @@ def render_svg(
     ValueError
         An unknown engine, or ``"dot"`` asked for and no ``dot`` found.
     """
-    engine = (engine or os.environ.get("PROVDB_SVG_ENGINE") or "python").lower()
+    engine = (engine or settings.value("PROVDB_SVG_ENGINE")).lower()
     if engine not in ENGINES:
         raise ValueError(f"SVG engine must be one of {', '.join(ENGINES)}, not {engine!r}")
-    if engine == "auto":
-        try:
-            most = int(os.environ.get("PROVDB_SVG_DOT_MAX_NODES") or DOT_MAX_NODES)
-        except ValueError:
-            most = DOT_MAX_NODES
-        if len(graph.nodes) > most:
-            engine = "python"
+    if engine == "auto" and len(graph.nodes) > settings.value("PROVDB_SVG_DOT_MAX_NODES"):
+        engine = "python"
     if engine in ("auto", "dot"):
         dot = find_dot()
         if dot is None and engine == "dot":

@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
+from provdb.settings.types import parse_allow_list
+
 __all__ = ["FetchPolicy", "FetchRefused", "check_address", "fetch_url", "parse_allow_list"]
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -57,33 +59,6 @@ class FetchPolicy:
     max_redirects: int = 5
     allow_hosts: tuple[str, ...] = ()
     allow_networks: tuple[Network, ...] = field(default_factory=tuple)
-
-
-def parse_allow_list(text: str) -> tuple[tuple[str, ...], tuple[Network, ...]]:
-    """Split ``"mirror.lan, 10.1.0.0/16, ::1"`` into host names and networks.
-
-    Raises
-    ------
-    ValueError
-        An entry is neither a host name nor an address or network.
-    """
-    hosts: list[str] = []
-    networks: list[Network] = []
-    for raw in text.replace(";", ",").split(","):
-        entry = raw.strip()
-        if not entry:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
-            continue
-        except ValueError:
-            pass
-        name = entry.lower()
-        label = name.lstrip(".")
-        if not label or any(c in label for c in "/:@ ") or ".." in label:
-            raise ValueError(f"{entry!r} is neither a host name nor an address or network")
-        hosts.append(name)
-    return tuple(hosts), tuple(networks)
 
 
 def _host_allowed(host: str, policy: FetchPolicy) -> bool:

@@ -84,7 +84,7 @@ def test_unreachable_database_url_is_one_line_error() -> None:
 def test_malformed_database_url_is_one_line_error() -> None:
     result = run_cli("db", "status", env={"PROVDB_DATABASE_URL": "mysql://x@y/z"})
     assert result.returncode == 2
-    assert "provdb needs PostgreSQL" in result.stderr
+    assert "expected a PostgreSQL URL like postgresql+psycopg://" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 

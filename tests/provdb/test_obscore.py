@@ -128,8 +128,8 @@ def test_settings_shape_collection_did_and_access_url(
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("PROVDB_OBSCORE_FOV", "wide", "not a number"),
-        ("PROVDB_OBSCORE_AUTHORITY", "http://example.org", "not an IVOA identifier"),
+        ("PROVDB_OBSCORE_FOV", "wide", "expected a number > 0"),
+        ("PROVDB_OBSCORE_AUTHORITY", "http://example.org", "expected an IVOA identifier"),
         ("PROVDB_OBSCORE_ACCESS_URL", "https://x/{where}", "not a valid pattern"),
     ],
 )

@@ -274,8 +274,8 @@ def test_metrics_can_be_switched_off(archive_url: URL) -> None:
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("PROVDB_SERVICE_CONTACT_EMAIL", "nobody", "is not an e-mail address"),
-        ("PROVDB_METRICS", "maybe", "use 1 or 0"),
+        ("PROVDB_SERVICE_CONTACT_EMAIL", "nobody", "expected an e-mail address"),
+        ("PROVDB_METRICS", "maybe", "expected 1 or 0"),
     ],
 )
 def test_bad_settings_stop_serve_with_one_line(
