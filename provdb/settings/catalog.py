@@ -350,7 +350,7 @@ _DECLARED = [
         3,
         "Runs of an async job whose worker process dies under it (killed, out of memory);"
         " after the last the job ends ERROR saying why.",
-        "limits",
+        "security",
     ),
     # ------------------------------------------------------------------ security
     Setting(
