@@ -48,7 +48,9 @@ def test_setting_is_read_documented_and_in_the_readme(name: str) -> None:
 def test_job_max_attempts_must_be_positive() -> None:
     from provdb.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="PROVDB_TAP_JOB_MAX_ATTEMPTS='0': expected an integer >= 1"):
+    with pytest.raises(
+        ConfigError, match="PROVDB_TAP_JOB_MAX_ATTEMPTS='0': expected an integer >= 1"
+    ):
         TapConfig.from_env({"PROVDB_TAP_JOB_MAX_ATTEMPTS": "0"})
     assert TapConfig.from_env({}).job_max_attempts == 3
     assert TapConfig.from_env({"PROVDB_TAP_JOB_MAX_ATTEMPTS": "5"}).job_max_attempts == 5
