@@ -77,6 +77,17 @@ PROVDB_SERVICE_PUBLISHER    who runs the service (e.g. "CTAO LST collaboration")
 PROVDB_SERVICE_CONTACT_NAME, PROVDB_SERVICE_CONTACT_EMAIL   whom to ask
 PROVDB_METRICS              1 (default): Prometheus metrics at /metrics; 0: no /metrics
 
+Read replicas (tap/replicas.py)
+-------------------------------
+PROVDB_READ_URLS            PostgreSQL URLs of hot standbys of PROVDB_DATABASE_URL, comma-
+                            separated (postgresql://reader@standby1/provdb,...): queries,
+                            ProvSAP, the UI and DataLink read there in turn; writes (job
+                            rows, ingest, tokens) and queries with UPLOADs use the primary
+PROVDB_READ_RETRY           seconds a replica whose connection failed is left alone,
+                            default 30 (its queries go to another replica or the primary)
+PROVDB_READ_MAX_LAG         a replica whose replay lags more than this (s) gets no
+                            queries until it has caught up, default 30
+
 Push from pipelines (``POST /ingest``, see tap/ingest_api.py)
 -------------------------------------------------------------
 PROVDB_INGEST_API           1: serve the token-authenticated ingest endpoint; 0 (default):
@@ -166,6 +177,20 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={value!r}: use 1 or 0")
 
 
+def _read_urls(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    from provdb.errors import ConfigError
+
+    urls = tuple(u.strip() for u in (env.get(name) or "").split(",") if u.strip())
+    for url in urls:
+        if not url.startswith(("postgresql://", "postgresql+psycopg://")):
+            shown = url.split("@")[-1]  # never echo a password
+            raise ConfigError(
+                f"{name}: {shown!r} is not a PostgreSQL URL: give comma-separated URLs like "
+                "postgresql://reader:pw@standby1:5432/provdb"
+            )
+    return urls
+
+
 def _email(env: Mapping[str, str], name: str) -> str | None:
     value = (env.get(name) or "").strip()
     if not value:
@@ -232,6 +257,10 @@ class TapConfig:
     ingest_api: bool = False
     ingest_max_bytes: int = 64 * 1024 * 1024
     ingest_spool: str | None = None
+    # read replicas (tap/replicas.py)
+    read_urls: tuple[str, ...] = ()
+    read_retry: float = 30.0
+    read_max_lag: float = 30.0
 
     def trusted_hosts(self) -> list[str] | None:
         """Host names the service answers for (Flask ``TRUSTED_HOSTS``); None: any."""
@@ -314,4 +343,7 @@ class TapConfig:
             ingest_api=_flag(env, "PROVDB_INGEST_API", cls.ingest_api),
             ingest_max_bytes=_int(env, "PROVDB_INGEST_MAX_BYTES", cls.ingest_max_bytes),
             ingest_spool=(env.get("PROVDB_INGEST_SPOOL") or None),
+            read_urls=_read_urls(env, "PROVDB_READ_URLS"),
+            read_retry=_seconds(env, "PROVDB_READ_RETRY", cls.read_retry),
+            read_max_lag=_seconds(env, "PROVDB_READ_MAX_LAG", cls.read_max_lag),
         )

@@ -357,8 +357,8 @@ class JobStore:
             ).one_or_none()
         return row is not None
 
-    def requeue_orphans(self, alive_workers: set[str] | None = None) -> int:
-        """Jobs EXECUTING on a worker that no longer runs go back to QUEUED."""
+    def requeue_orphans(self, alive_workers: set[str] | None = None) -> list[str]:
+        """Jobs EXECUTING on a worker that no longer runs go back to QUEUED (their ids)."""
         with self.engine.begin() as conn:
             rows = conn.execute(
                 sa.text("SELECT job_id, worker FROM uws.job WHERE phase = 'EXECUTING'")
@@ -386,7 +386,7 @@ class JobStore:
                     ),
                     {"names": [f"provdb-job-{job_id}" for job_id in orphans]},
                 )
-        return len(orphans)
+        return orphans
 
     def expired(self) -> list[Job]:
         """Jobs whose destruction time has passed."""
