@@ -391,5 +391,9 @@ def result(job_id: str) -> Response:
         raise NotFound(f"job {job_id} has no result: it is {job.phase}")
     path = jobs_dir() / job_id / job.result_path
     if not path.is_file():
-        raise NotFound(f"the result of job {job_id} is gone (destroyed?)")
+        raise NotFound(
+            f"the result of job {job_id} is not here: it was destroyed, or another service "
+            "instance ran the job (instances behind one load balancer must share the "
+            "PROVDB_HOME/uws folder)"
+        )
     return send_file(path, mimetype=job.result_mime or "application/octet-stream")
