@@ -93,6 +93,53 @@ def test_reads_go_to_the_standby_and_writes_to_the_primary(pair: Pair) -> None:
         database.engine.dispose()
 
 
+def test_a_lagging_standby_gets_no_queries_until_it_has_caught_up(pair: Pair) -> None:
+    from provdb.config import Settings
+    from provdb.db import connect
+    from tap.db import TapDatabase
+    from tap.replicas import ReadRouter
+
+    database = connect(Settings(database_url=pair.primary.url(DB), home=pair.base))
+    router = ReadRouter([pair.standby.url(DB)], retry_s=30, max_lag_s=0.5)
+    db = TapDatabase(database, router=router)
+    standby = pair.standby.connect(DB)
+    try:
+        standby.execute("SELECT pg_wal_replay_pause()")
+        with pair.primary.connect(DB) as primary:  # a write the standby does not replay
+            primary.execute("CREATE TABLE public.lag_probe (x int)")
+            primary.execute("INSERT INTO public.lag_probe VALUES (1)")
+        deadline = time.monotonic() + 30
+        while True:
+            [report] = db.replica_report(refresh=True)
+            if report["status"] == "lagging":
+                break
+            assert time.monotonic() < deadline, report
+            time.sleep(0.2)
+        assert report["lag"] > 0.5 and "PROVDB_READ_MAX_LAG" in report["error"]
+        conn = db.connect_read(pooled=True)
+        try:
+            assert conn.provdb_read == "primary"
+            assert conn.execute("SELECT pg_is_in_recovery()").fetchone()[0] is False
+            conn.rollback()
+        finally:
+            conn.close()
+        standby.execute("SELECT pg_wal_replay_resume()")
+        pair.wait_replayed(DB)
+        [report] = db.replica_report(refresh=True)
+        assert report["status"] == "up", report
+        conn = db.connect_read(pooled=True)
+        try:
+            assert conn.provdb_read == "replica-1"
+            conn.rollback()
+        finally:
+            conn.close()
+    finally:
+        standby.execute("SELECT pg_wal_replay_resume()")
+        standby.close()
+        router.close()
+        database.engine.dispose()
+
+
 def test_a_bad_read_url_is_a_clear_configuration_error() -> None:
     from provdb.errors import ConfigError
     from tap.config import TapConfig
