@@ -243,7 +243,17 @@ def serve(host: str, port: int, workers: int, threads: int, base_url: str | None
 def _serve_help() -> str:
     from provdb.settings.render import help_block
 
-    groups = ("database", "service", "limits", "security", "metadata", "push", "lineage", "ui")
+    groups = (
+        "database",
+        "service",
+        "limits",
+        "security",
+        "metadata",
+        "replicas",
+        "push",
+        "lineage",
+        "ui",
+    )
     return help_block(groups)
 
 

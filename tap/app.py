@@ -70,7 +70,14 @@ def create_app(
     app.config["PROVDB_UI_MAX_ROWS"] = config.ui_max_rows
     app.config["PROVDB_UI_INGEST_PAGE"] = config.ui_ingest_page
     app.config["UP_SINCE"] = datetime.now(UTC)
-    init_app(app, TapDatabase(database or connect(settings)), config)
+    router = None
+    if config.read_urls:
+        from tap.replicas import ReadRouter
+
+        router = ReadRouter(
+            config.read_urls, retry_s=config.read_retry, max_lag_s=config.read_max_lag
+        )
+    init_app(app, TapDatabase(database or connect(settings), router=router), config)
     if config.binary2_copy:
         from tap.votable.binary2_copy import available
 

@@ -59,6 +59,9 @@ FIELDS = {
     "wait_max": "PROVDB_TAP_WAIT_MAX",
     "waiters_max": "PROVDB_TAP_WAITERS_MAX",
     "job_max_attempts": "PROVDB_TAP_JOB_MAX_ATTEMPTS",
+    "read_urls": "PROVDB_READ_URLS",
+    "read_retry": "PROVDB_READ_RETRY",
+    "read_max_lag": "PROVDB_READ_MAX_LAG",
     "allowed_hosts": "PROVDB_TAP_ALLOWED_HOSTS",
     "bind_host": "PROVDB_TAP_BIND_HOST",
     "worker_timeout": "PROVDB_TAP_WORKER_TIMEOUT",
@@ -124,6 +127,10 @@ class TapConfig:
     wait_max: int = _d("wait_max")
     waiters_max: int = _d("waiters_max")
     job_max_attempts: int = _d("job_max_attempts")
+    # read replicas (tap/replicas.py)
+    read_urls: tuple[str, ...] = _d("read_urls")
+    read_retry: float = _d("read_retry")
+    read_max_lag: float = _d("read_max_lag")
     allowed_hosts: tuple[str, ...] | None = _d("allowed_hosts")  # None: see trusted_hosts
     bind_host: str | None = _d("bind_host")
     worker_timeout: int = _d("worker_timeout")

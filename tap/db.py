@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import select
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import sqlalchemy as sa
@@ -17,13 +18,23 @@ from provdb.db import Database
 from provdb.migrate import READER_ROLE
 from tap.catalog import Catalog, load_catalog
 
-__all__ = ["ConnectionPool", "TapDatabase"]
+if TYPE_CHECKING:
+    from tap.replicas import ReadRouter
+
+__all__ = ["ConnectionPool", "ReadConnection", "TapDatabase"]
 
 #: an idle pooled connection unused for this long (s) is checked before it is handed out
 PING_AFTER = 1.0
 
 
-class _PooledConnection(psycopg.Connection):
+class ReadConnection(psycopg.Connection):
+    """A psycopg connection that remembers which server it reached (``provdb_read``:
+    ``primary`` or ``replica-N``; psycopg's own class takes no new attributes)."""
+
+    provdb_read: str = "primary"
+
+
+class _PooledConnection(ReadConnection):
     """A psycopg connection whose ``close()`` gives it back to its pool when it is clean."""
 
     _pool: ConnectionPool | None = None
@@ -47,7 +58,13 @@ def _alive(conn: _PooledConnection) -> bool:
     """An empty query (one round trip, no transaction): False if the server dropped the
     connection, e.g. it was restarted. Without it every idle connection of every process
     would fail one client query after a restart."""
-    if time.monotonic() - conn._idle_since < PING_AFTER:
+    try:
+        # an idle connection has nothing to read: data waiting means the server said
+        # goodbye (shut down, terminated), so it is probed even when idle only briefly
+        readable = select.select([conn.pgconn.socket], [], [], 0)[0]
+    except (OSError, ValueError, psycopg.Error):
+        return False
+    if not readable and time.monotonic() - conn._idle_since < PING_AFTER:
         return True
     try:
         return conn.pgconn.exec_(b"").status == pq.ExecStatus.EMPTY_QUERY
@@ -76,9 +93,13 @@ class ConnectionPool:
         max_idle: int = 8,
         max_age: float = 300.0,
         application_name: str = "provdb-tap",
+        connect_timeout: int | None = None,
     ) -> None:
         self._conninfo = conninfo
         self.application_name = application_name
+        self._connect_args: dict[str, Any] = {"application_name": application_name}
+        if connect_timeout:
+            self._connect_args["connect_timeout"] = connect_timeout
         self.max_idle = max_idle
         self.max_age = max_age
         self._idle: list[_PooledConnection] = []
@@ -111,9 +132,7 @@ class ConnectionPool:
                 conn = candidate
         if conn is None:
             try:
-                conn = _PooledConnection.connect(
-                    self._conninfo, application_name=self.application_name
-                )
+                conn = _PooledConnection.connect(self._conninfo, **self._connect_args)
             except BaseException:
                 with self._lock:
                     self._in_use = max(0, self._in_use - 1)
@@ -167,6 +186,8 @@ class TapDatabase:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     reader_role: str | None = None
     pool_size: int = 8
+    #: hot standbys that take the reads (PROVDB_READ_URLS); None: the primary reads too
+    router: ReadRouter | None = None
 
     def __post_init__(self) -> None:
         url = self.database.engine.url
@@ -212,12 +233,72 @@ class TapDatabase:
         """Use of the ``/sync`` connection pool (see :meth:`ConnectionPool.stats`)."""
         return self._pool.stats()
 
+    # -- reads: a replica when one is configured and healthy, else the primary --------
+
+    def connect_read(
+        self, *, pooled: bool, primary: bool = False, application_name: str | None = None
+    ) -> psycopg.Connection:
+        """A psycopg connection for a read-only query: a replica's, else the primary's.
+
+        ``pooled``: from a pool (``close()`` returns it; ``/sync``, DataLink); else a
+        connection of its own labelled ``application_name`` from its start (async jobs:
+        :meth:`cancel_labelled` finds it on whichever server it runs). ``primary``: the
+        query must run on the primary (temporary upload tables cannot be created on a
+        standby). The connection's ``provdb_read`` attribute names where it went.
+        """
+        if self.router and not primary:
+            got = self.router.connect(pooled=pooled, application_name=application_name)
+            if got is not None:
+                conn, replica = got
+                conn.provdb_read = f"replica-{self.router.replicas.index(replica) + 1}"  # type: ignore[attr-defined]
+                return conn
+        if pooled:
+            conn = self.connect_pooled()
+        else:
+            conn = ReadConnection.connect(
+                self._conninfo, application_name=application_name or "provdb-tap"
+            )
+        conn.provdb_read = "primary"  # type: ignore[attr-defined]
+        return conn
+
+    def read_engine_connect(self) -> sa.Connection:
+        """A SQLAlchemy connection for reads (ProvSAP, UI pages): a replica's, else the
+        primary's."""
+        if self.router:
+            conn = self.router.engine_connect()
+            if conn is not None:
+                return conn
+        return self.engine.connect()
+
+    def cancel_labelled(self, application_name: str) -> None:
+        """Cancel the query labelled ``application_name`` wherever it runs (an async job's
+        query may run on a replica; its pid there means nothing on the primary)."""
+        with self.engine.connect() as conn:
+            conn.execute(
+                sa.text(
+                    "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": application_name},
+            )
+        if self.router:
+            self.router.cancel_labelled(application_name)
+
+    def replica_report(self, *, refresh: bool = False) -> list[dict[str, Any]]:
+        """Each replica's state (see :meth:`tap.replicas.ReadRouter.report`)."""
+        if not self.router:
+            return []
+        if refresh:
+            self.router.refresh()
+        return self.router.report()
+
     @property
     def catalog(self) -> Catalog:
         now = time.monotonic()
         with self._lock:
             if self._catalog is None or now - self._catalog_time > self.catalog_ttl:
-                with self.engine.connect() as conn:
+                # TAP_SCHEMA is replicated too: reads keep working while the primary is away
+                with self.read_engine_connect() as conn:
                     self._catalog = load_catalog(conn)
                 self._catalog_time = now
             return self._catalog

@@ -80,6 +80,35 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
+class ReplicaCollector(Collector):
+    """State and replay lag of each read replica (PROVDB_READ_URLS), measured per scrape."""
+
+    def __init__(self, db: Any) -> None:
+        self._db = db
+
+    def collect(self) -> Iterator[Any]:
+        report = self._db.replica_report(refresh=True)
+        if not report:
+            return
+        up = GaugeMetricFamily(
+            "provdb_replica_up",
+            "1 when the read replica takes queries, 0 when down or lagging",
+            labels=["replica"],
+        )
+        lag = GaugeMetricFamily(
+            "provdb_replica_lag_seconds",
+            "Replay lag of the read replica behind the primary (pg_last_xact_replay_timestamp)",
+            labels=["replica"],
+        )
+        for i, rep in enumerate(report, start=1):
+            name = f"replica-{i}"
+            up.add_metric([name], 1 if rep["status"] == "up" else 0)
+            if rep["lag"] is not None:
+                lag.add_metric([name], rep["lag"])
+        yield up
+        yield lag
+
+
 class ArchiveCollector(Collector):
     """Metrics read from the archive when Prometheus scrapes (jobs, ingest totals)."""
 
@@ -208,6 +237,7 @@ class _Metrics:
             registry = CollectorRegistry()
             registry.register(_Forward(self.registry))
         registry.register(ArchiveCollector(engine))
+        registry.register(ReplicaCollector(self.app.extensions["provdb_tap_db"]))
         return generate_latest(registry)
 
 

@@ -193,7 +193,7 @@ def provsap() -> Response:
     db = tap_db()
     t0 = time.perf_counter()
     try:
-        with db.engine.connect() as conn:
+        with db.read_engine_connect() as conn:
             graph = lineage(
                 conn,
                 req["ids"],

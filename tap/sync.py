@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, request, stream_with_context
 
 from tap.clients import SyncSlot, client_identity
@@ -28,15 +27,18 @@ def request_params():
     return collect(items)
 
 
-def _watch(sock: Any, engine: Any) -> ClientWatch | None:
+def _watch(sock: Any, used: dict[str, Any]) -> ClientWatch | None:
     """A watcher that cancels the query when the client disconnects (under gunicorn,
     which hands the client socket to the app; not under a test client)."""
     if sock is None:
         return None
 
     def cancel(pid: int) -> None:
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT pg_cancel_backend(:pid)"), {"pid": pid})
+        # the query's own connection sends the cancel request, to whichever server
+        # (primary or replica) runs it: a pid alone does not say which
+        conn = used.get("conn")
+        if conn is not None and conn.info.backend_pid == pid:
+            conn.cancel_safe(timeout=5)
 
     return ClientWatch(sock, cancel)
 
@@ -68,10 +70,17 @@ def _run(config: TapConfig, slot: SyncSlot) -> Response:
         prepared.maxrec,
         prepared.query.replace("\n", " ")[:500],
     )
-    watch = _watch(request.environ.get("gunicorn.socket"), db.engine)
+    used: dict[str, Any] = {}
+
+    def connect() -> Any:
+        # a replica when one is healthy; uploads need the primary (temporary tables)
+        used["conn"] = db.connect_read(pooled=True, primary=bool(prepared.uploads))
+        return used["conn"]
+
+    watch = _watch(request.environ.get("gunicorn.socket"), used)
     body = result_stream(
         prepared,
-        db.connect_pooled,
+        connect,
         role=db.reader_role,
         on_pid=watch.started if watch else None,
     )
@@ -109,5 +118,10 @@ def _run(config: TapConfig, slot: SyncSlot) -> Response:
     return Response(
         stream_with_context(chain()),
         mimetype=prepared.format.mime,
-        headers={"Cache-Control": "no-store"},
+        # which server answered (no host names): operators and tests see the routing
+        headers={"Cache-Control": "no-store", "X-Provdb-Read": _where(used)},
     )
+
+
+def _where(used: dict[str, Any]) -> str:
+    return getattr(used.get("conn"), "provdb_read", "primary")

@@ -13,6 +13,7 @@ from provdb.settings.types import (
     ByteSize,
     Choice,
     DatabaseUrl,
+    DatabaseUrlList,
     Email,
     Flag,
     Folder,
@@ -41,6 +42,7 @@ GROUPS = {
     "limits": "TAP service: limits on work per request",
     "security": "TAP service: security and per-client limits",
     "metadata": "TAP service: metadata and operations",
+    "replicas": "Read replicas (hot standbys)",
     "ui": "Browser UI",
     "development": "Tests and benchmarks",
 }
@@ -479,6 +481,33 @@ _DECLARED = [
     Setting("PROVDB_SERVICE_CONTACT_EMAIL", Email(), None, "Their e-mail address.", "metadata"),
     Setting(
         "PROVDB_METRICS", Flag(), True, "Prometheus metrics at `/metrics` (0: none).", "metadata"
+    ),
+    # ------------------------------------------------------------------ replicas
+    Setting(
+        "PROVDB_READ_URLS",
+        DatabaseUrlList(),
+        (),
+        "Hot standbys of the database: queries, ProvSAP, the UI and DataLink read there in "
+        "turn; writes (job rows, ingest, tokens) and queries with UPLOADs use the primary.",
+        "replicas",
+        default_text="(none: everything on the primary)",
+    ),
+    Setting(
+        "PROVDB_READ_RETRY",
+        Seconds(min=0, whole=False),
+        30.0,
+        "A replica whose connection failed is left alone this long (its queries go to "
+        "another replica or the primary).",
+        "replicas",
+        "s",
+    ),
+    Setting(
+        "PROVDB_READ_MAX_LAG",
+        Seconds(min=0, whole=False),
+        30.0,
+        "A replica whose replay lags more than this gets no queries until it has caught up.",
+        "replicas",
+        "s",
     ),
     # ------------------------------------------------------------------ ui
     Setting(

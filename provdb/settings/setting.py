@@ -67,7 +67,7 @@ class Setting:
         try:
             return self.kind.parse(raw.strip())
         except ValueError as exc:
-            shown = "***" if self.secret else repr(raw)
+            shown = "***" if self.secret else repr(self.kind.mask(raw))
             detail = f" ({exc})" if str(exc) else ""
             raise ConfigError(
                 f"{self.name}={shown}: expected {self.kind.allowed}{detail}"

@@ -58,6 +58,10 @@ class Kind:
             return ", ".join(str(v) for v in value)
         return str(value)
 
+    def mask(self, text: str) -> str:
+        """``text`` as an error message may echo it (kinds holding passwords hide them)."""
+        return text
+
 
 def _bounds(low: float | None, high: float | None, what: str) -> str:
     if low is not None and high is not None:
@@ -354,7 +358,42 @@ class DatabaseUrl(Kind):
 
     def show(self, value: Any) -> str:
         # user:password@host -> user:***@host: listings are pasted into tickets
-        return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", str(value))
+        return _hide_password(str(value))
+
+    def mask(self, text: str) -> str:
+        return _hide_password(text)
+
+
+def _hide_password(text: str) -> str:
+    """``user:password@host`` -> ``user:***@host`` (listings and errors get pasted)."""
+    return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", text)
+
+
+@dataclass(frozen=True)
+class DatabaseUrlList(Kind):
+    """Comma-separated PostgreSQL URLs (e.g. read replicas); passwords hidden when shown."""
+
+    label: ClassVar[str] = "URLs"
+
+    @property
+    def allowed(self) -> str:
+        return (
+            "comma-separated PostgreSQL URLs like "
+            "postgresql://reader:pw@standby1:5432/provdb,postgresql://reader:pw@standby2/provdb"
+        )
+
+    def parse(self, text: str) -> tuple[str, ...]:
+        urls = tuple(u.strip() for u in text.split(",") if u.strip())
+        for url in urls:
+            if not url.startswith(("postgresql://", "postgresql+psycopg://")):
+                raise ValueError(f"{url.split('@')[-1]!r} is not a PostgreSQL URL")
+        return urls
+
+    def show(self, value: Any) -> str:
+        return ", ".join(_hide_password(str(v)) for v in value)
+
+    def mask(self, text: str) -> str:
+        return _hide_password(text)
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ def links() -> Response:
     urls = Urls(links=root + "/datalink/links", provsap=root + "/tap/provsap", ui=root + "/ui")
     db = current_app.extensions["provdb_tap_db"]
     try:
-        conn = db.connect_pooled()
+        conn = db.connect_read(pooled=True)
         try:
             with conn.cursor() as cur:
                 rows = product_links(cur, ids, urls, settings)

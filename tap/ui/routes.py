@@ -196,7 +196,7 @@ def _service() -> dict[str, Any]:
 
 
 def _connect():
-    return tap_db().engine.connect()
+    return tap_db().read_engine_connect()
 
 
 def _ident_arg() -> str:
@@ -667,7 +667,14 @@ def run_adql(query: str, max_rows: int) -> dict[str, Any]:
     try:
         prepared = prepare(params, db.catalog, config, timeout_s=config.sync_execution)
         status: dict[str, Any] = {}
-        body = b"".join(result_stream(prepared, db.connect_raw, role=db.reader_role, status=status))
+        body = b"".join(
+            result_stream(
+                prepared,
+                lambda: db.connect_read(pooled=False),
+                role=db.reader_role,
+                status=status,
+            )
+        )
         doc = json.loads(body)
         out["columns"] = doc.get("metadata", [])
         out["rows"] = doc.get("data", [])

@@ -374,14 +374,15 @@ class JobStore:
 
     def requeue_orphans(
         self, alive: Callable[[str], bool], max_attempts: int | None = None
-    ) -> tuple[int, int]:
+    ) -> tuple[list[str], list[str]]:
         """Jobs EXECUTING on a worker that no longer runs (``alive(worker)`` is False)
         go back to QUEUED, or end ERROR once they have had ``max_attempts`` attempts
-        (None: no limit).
+        (None: no limit); their queries on the primary are cancelled.
 
         The workers are judged on the rows read here, under their row locks: a job
         claimed a moment ago by a live worker is never taken for an orphan.
-        Returns (requeued, failed).
+        Returns the ids (requeued, failed), so the caller can cancel their queries on
+        read replicas too.
         """
         with self.engine.begin() as conn:
             rows = conn.execute(
@@ -422,7 +423,7 @@ class JobStore:
                     ),
                     {"names": [f"provdb-job-{r.job_id}" for r in orphans]},
                 )
-        return len(again), len(spent)
+        return again, spent
 
     def expired(self) -> list[Job]:
         """Jobs whose destruction time has passed."""

@@ -248,7 +248,7 @@ def _delete(job_id: str) -> Response:
     s = store()
     job, pid = s.abort(job_id) if s.get(job_id).phase in ACTIVE else (None, None)
     if pid:
-        _cancel(pid)
+        _cancel(job_id)
     s.delete(job_id)
     _remove_files(job_id)
     del job
@@ -279,11 +279,11 @@ def collect_action() -> str | None:
     return None
 
 
-def _cancel(pid: int) -> None:
-    import sqlalchemy as sa
+def _cancel(job_id: str) -> None:
+    """Cancel the job's query on whichever server runs it (found by its label)."""
+    from tap.query.run import job_application_name
 
-    with tap_db().engine.connect() as conn:
-        conn.execute(sa.text("SELECT pg_cancel_backend(:p)"), {"p": pid})
+    tap_db().cancel_labelled(job_application_name(job_id))
 
 
 def _remove_files(job_id: str) -> None:
@@ -306,7 +306,7 @@ def phase(job_id: str) -> Response:
     elif value == "ABORT":
         _, pid = s.abort(job_id)
         if pid:
-            _cancel(pid)
+            _cancel(job_id)
     else:
         s.get(job_id)
         raise UsageError(f"PHASE must be RUN or ABORT, not {value!r}")
@@ -391,5 +391,9 @@ def result(job_id: str) -> Response:
         raise NotFound(f"job {job_id} has no result: it is {job.phase}")
     path = jobs_dir() / job_id / job.result_path
     if not path.is_file():
-        raise NotFound(f"the result of job {job_id} is gone (destroyed?)")
+        raise NotFound(
+            f"the result of job {job_id} is not here: it was destroyed, or another service "
+            "instance ran the job (instances behind one load balancer must share the "
+            "PROVDB_HOME/uws folder)"
+        )
     return send_file(path, mimetype=job.result_mime or "application/octet-stream")

@@ -21,7 +21,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Flask
 
 from tap.datalink import job_links_url
@@ -66,13 +65,17 @@ def run_job(app: Flask, job: Job, store: JobStore) -> None:
         target = folder / f"result.{_EXT.get(mime.split(';')[0], 'dat')}"
         size = 0
         with open(target, "wb") as out:
+            label = job_application_name(job.job_id)
             for chunk in result_stream(
                 prepared,
-                db.connect_raw,
+                # labelled from its start: an abort on any instance finds it by label
+                lambda: db.connect_read(
+                    pooled=False, primary=bool(prepared.uploads), application_name=label
+                ),
                 role=db.reader_role,
                 on_pid=lambda pid: store.set_query_pid(job.job_id, pid),
                 status=status,
-                application_name=job_application_name(job.job_id),
+                application_name=label,
             ):
                 out.write(chunk)
                 size += len(chunk)
@@ -159,30 +162,38 @@ def _alive(worker: str) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # a killed worker whose parent has not reaped it yet is a zombie: dead all the same
+    try:
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+    except OSError:
+        return True  # no /proc (not Linux): os.kill said it exists
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def _housekeeping(app: Flask, stop: threading.Event, interval: float = 2.0) -> None:
-    store = JobStore(app.extensions["provdb_tap_db"].engine)
+    db = app.extensions["provdb_tap_db"]
+    store = JobStore(db.engine)
     root = Path(app.config["PROVDB_SETTINGS"].home) / "uws"
     max_attempts = app.config["TAP_CONFIG"].job_max_attempts
     while not stop.is_set():
         try:
             requeued, failed = store.requeue_orphans(_alive, max_attempts)
             if requeued:
-                log.warning("re-queued %d jobs of workers that died", requeued)
+                log.warning("re-queued %d jobs of workers that died", len(requeued))
             if failed:
                 log.warning(
                     "%d jobs failed: their workers died %d times (PROVDB_TAP_JOB_MAX_ATTEMPTS)",
-                    failed,
+                    len(failed),
                     max_attempts,
                 )
+            if db.router:  # the primary's were cancelled by requeue_orphans
+                for job_id in [*requeued, *failed]:
+                    db.router.cancel_labelled(job_application_name(job_id))
             for job in store.expired():
                 if job.phase == Phase.EXECUTING:
                     _, pid = store.abort(job.job_id)
                     if pid:
-                        with store.engine.connect() as conn:
-                            conn.execute(sa.text("SELECT pg_cancel_backend(:p)"), {"p": pid})
+                        db.cancel_labelled(job_application_name(job.job_id))
                 store.delete(job.job_id)
                 shutil.rmtree(root / job.job_id, ignore_errors=True)
         except Exception:

@@ -38,7 +38,12 @@ def landing() -> str:
 
 @bp.route("/availability", methods=["GET"])
 def availability() -> Response:
-    ok, note = tap_db().ping()
+    db = tap_db()
+    ok, note = db.ping()
+    # each replica's state and lag (numbered, no host names: this page is public)
+    for i, rep in enumerate(db.replica_report(refresh=True), start=1):
+        lag = f", lag {rep['lag']:.1f} s" if rep["lag"] is not None else ""
+        note += f"; read replica-{i} {rep['status']}{lag}"
     doc = documents.availability(
         ok, up_since=current_app.config["UP_SINCE"] if ok else None, note=note
     )

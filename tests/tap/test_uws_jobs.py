@@ -108,14 +108,14 @@ def test_a_job_whose_workers_keep_dying_ends_error_after_the_attempt_limit(
     claimed = store.claim("host:1")
     assert claimed is not None and claimed.attempts == 1
     # a live worker's job is never touched, whatever its attempts
-    assert store.requeue_orphans(lambda w: True, max_attempts=1) == (0, 0)
+    assert store.requeue_orphans(lambda w: True, max_attempts=1) == ([], [])
     # first death: back in the queue (1 of 2 attempts)
-    assert store.requeue_orphans(lambda w: w not in dead, max_attempts=2) == (1, 0)
+    assert store.requeue_orphans(lambda w: w not in dead, max_attempts=2) == ([job.job_id], [])
     again = store.get(job.job_id)
     assert again.phase == Phase.QUEUED and again.worker is None and again.attempts == 1
     assert store.claim("host:2").attempts == 2
     # second death: given up, with the reason
-    assert store.requeue_orphans(lambda w: w not in dead, max_attempts=2) == (0, 1)
+    assert store.requeue_orphans(lambda w: w not in dead, max_attempts=2) == ([], [job.job_id])
     failed = store.get(job.job_id)
     assert failed.phase == Phase.ERROR and failed.end_time is not None
     assert failed.error_message.startswith("the worker running this job died 2 times;")
