@@ -4,7 +4,7 @@ Every ``PROVDB_*`` variable the service reads is declared once in
 :mod:`provdb.settings.catalog` (kind, default, unit, help); :meth:`TapConfig.from_env`
 reads them through :func:`provdb.settings.value`, so a bad value is one line naming the
 variable and what it allows. ``provdb settings`` lists them with their current values,
-``provdb serve --help`` lists the service's, README "Settings" has the table.
+``provdb serve --help`` lists the service's, docs/settings.md has the table.
 :data:`FIELDS` maps each field to its variable.
 """
 

@@ -1,8 +1,8 @@
 """Blueprint ``/examples``: DALI examples (XHTML + RDFa) from ``example_queries/*.adql``.
 
 Each file starts with ``-- title`` lines (the first one is the name, the others the
-description) followed by the query. The same files are shown on the landing page, in
-the README and run by the tests, so every published example works.
+description) followed by the query. The same files are shown on the landing page and run by
+the tests, so every published example works.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ def at_or_above(report: CheckReport, level: str) -> bool:
 
 
 def format_json(report: CheckReport) -> str:
-    """``{"findings": [...], "summary": {...}}`` (keys documented in README)."""
+    """``{"findings": [...], "summary": {...}}`` (keys documented in docs/answers.md)."""
     return json.dumps(
         {"findings": [f.as_dict() for f in report.findings], "summary": report.summary()},
         indent=2,

@@ -117,7 +117,7 @@ class Finding:
     location: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready mapping (the keys documented in README)."""
+        """JSON-ready mapping (the keys documented in docs/answers.md)."""
         return {
             "rule": self.rule,
             "severity": self.severity,

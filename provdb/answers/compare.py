@@ -111,7 +111,7 @@ def _changes_json(changes: list[Change]) -> list[dict[str, Any]]:
 
 
 def diff_json(cmp: Comparison) -> str:
-    """JSON text: ``a``, ``b``, ``same``, ``steps[]`` (keys documented in README)."""
+    """JSON text: ``a``, ``b``, ``same``, ``steps[]`` (keys documented in docs/answers.md)."""
     body = {
         "a": cmp.a,
         "b": cmp.b,

@@ -1,7 +1,7 @@
 """Writers of a :class:`~provdb.answers.recipe.Recipe` and of the affected products.
 
 Pure functions of the dataclasses (no database): Markdown (readable), a shell script a
-person can adapt (provdb never runs it) and JSON (stable keys, see README).
+person can adapt (provdb never runs it) and JSON (stable keys, see docs/answers.md).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _ref(ref: FileRef, *, inp: bool) -> dict[str, Any]:
 
 
 def recipe_dict(recipe: Recipe) -> dict[str, Any]:
-    """The recipe as plain JSON-able data (the keys documented in README)."""
+    """The recipe as plain JSON-able data (the keys documented in docs/answers.md)."""
     return {
         "product": recipe.product,
         "location": recipe.location,

@@ -41,7 +41,7 @@ __all__ = ["stats"]
     type=click.Choice(["text", "json"]),
     default="text",
     show_default=True,
-    help="Aligned tables, or JSON with the keys documented in README.",
+    help="Aligned tables, or JSON with the keys documented in docs/answers.md.",
 )
 @handle_errors
 def stats(night: str | None, run: str | None, by: str, top: int, fmt: str) -> None:

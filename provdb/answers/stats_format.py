@@ -1,6 +1,6 @@
 """Text and JSON of a :class:`~provdb.answers.stats.StatsReport` (pure functions, no DB).
 
-The JSON keys are stable (documented in README, "Timing and failures"):
+The JSON keys are stable (documented in docs/answers.md, "Timing and failures"):
 
 * ``night``, ``run``, ``by``, ``top``: the question;
 * ``summary``: the counts and durations over every counted activity (``group`` = ``all``);

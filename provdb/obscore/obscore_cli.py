@@ -25,7 +25,7 @@ def obscore_cmd(rebuild: bool) -> None:
     One row per science product: DL1, DL2 and DL3 files (pointing, time and energy
     from DL3 headers read by `provdb scan`), with the software, version, step and
     quality flags. The settings below are read from the environment when ingest and
-    scan write rows (see README, "ObsCore and DataLink").
+    scan write rows (see docs/obscore-datalink.md).
 
     \b
     Examples:

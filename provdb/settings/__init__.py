@@ -11,8 +11,8 @@ everything else asks :func:`value`, or uses a typed view built from it
 A bad value is one line naming the variable and what it allows
 (``PROVDB_TAP_MAXREC='abc': expected an integer >= 0``), never a silent fallback;
 ``provdb serve`` checks them all at start (:func:`check`). ``provdb settings`` lists
-every setting with its value and where it came from; the README's settings table is
-:func:`provdb.settings.render.markdown`.
+every setting with its value and where it came from; the settings table of
+``docs/settings.md`` is :func:`provdb.settings.render.markdown`.
 """
 
 from __future__ import annotations

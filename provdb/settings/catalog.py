@@ -1,7 +1,8 @@
 """Every ``PROVDB_*`` setting, declared once (name, kind, default, unit, group, help).
 
 Add a setting here (and read it with :func:`provdb.settings.value` or through a typed
-view), then regenerate the README table: ``provdb settings --format markdown``.
+view), then regenerate the table of the docs:
+``python -m provdb.settings.render --write docs/settings.md``.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ class Setting:
     default:
         The value when the variable is unset or empty (``None``: nothing).
     help:
-        One sentence: what it does (the README table and ``provdb settings``).
+        One sentence: what it does (the docs' settings table and ``provdb settings``).
     group:
         Key of :data:`provdb.settings.catalog.GROUPS`.
     unit:

@@ -20,7 +20,7 @@ __all__ = ["settings_cmd"]
     default="text",
     show_default=True,
     help="text: a listing by group; json: one object per setting (name, group, type, "
-    "unit, value, source, default, help, error); markdown: the README's settings table.",
+    "unit, value, source, default, help, error); markdown: the table of docs/settings.md.",
 )
 @click.option("--changed", is_flag=True, help="Only the settings given in the environment.")
 @handle_errors
@@ -36,7 +36,7 @@ def settings_cmd(fmt: str, changed: bool) -> None:
       provdb settings                          # everything, by group
       provdb settings --changed                # only what the environment sets
       PROVDB_TAP_MAXREC=5000 provdb settings --format json | jq '.[] | select(.source=="env")'
-      provdb settings --format markdown        # the README's settings table
+      provdb settings --format markdown        # the table of docs/settings.md
     """
     from provdb.settings.catalog import GROUPS
     from provdb.settings.render import listing, markdown

@@ -40,7 +40,7 @@ __all__ = [
 class Kind:
     """What a setting holds; subclasses define :meth:`parse` and :attr:`allowed`."""
 
-    #: short type name shown in ``provdb settings`` and the README table
+    #: short type name shown in ``provdb settings`` and the docs' settings table
     label: ClassVar[str] = "text"
 
     @property

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,6 +81,7 @@ def test_every_provdb_name_in_code_and_docs_is_declared() -> None:
     # the tests themselves use made-up names (PROVDB_X): only their shared fixtures count
     texts = [p.read_text() for p in _python_files("provdb", "tap", "bench")]
     texts += [(REPO / n).read_text() for n in ("README.md", "CHANGELOG.md", "tests/conftest.py")]
+    texts += [p.read_text() for p in (REPO / "docs").glob("*.md")]
     # a name ending in "_" is a prefix in prose ("PROVDB_OBSCORE_*")
     names = {n for t in texts for n in re.findall(r"PROVDB_[A-Z0-9_]*[A-Z0-9]\b", t)}
     undeclared = sorted(names - set(settings.SETTINGS) - NOT_SETTINGS)
@@ -257,14 +260,35 @@ def test_listing_hides_secrets_and_passwords() -> None:
     }
 
 
-def test_readme_settings_table_is_the_registry() -> None:
-    readme = (REPO / "README.md").read_text()
-    begin, end = readme.index(MARKDOWN_BEGIN), readme.index(MARKDOWN_END)
-    assert readme[begin : end + len(MARKDOWN_END)] + "\n" == markdown(), (
-        "README settings table is stale: replace it by `provdb settings --format markdown`"
+def test_docs_settings_table_is_the_registry() -> None:
+    page = (REPO / "docs" / "settings.md").read_text()
+    begin, end = page.index(MARKDOWN_BEGIN), page.index(MARKDOWN_END)
+    assert page[begin : end + len(MARKDOWN_END)] + "\n" == markdown(), (
+        "docs/settings.md settings table is stale: run "
+        "`python -m provdb.settings.render --write docs/settings.md`"
     )
     for name in settings.SETTINGS:
         assert f"| `{name}` |" in markdown()
+
+
+def test_render_write_rewrites_a_stale_table_and_refuses_a_file_without_one(
+    tmp_path: Path,
+) -> None:
+    page = tmp_path / "settings.md"
+    page.write_text(f"# Settings\n\nintro\n\n{MARKDOWN_BEGIN}\n| stale |\n{MARKDOWN_END}\n\nend\n")
+    command = [sys.executable, "-m", "provdb.settings.render", "--write", str(page)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert page.read_text() == f"# Settings\n\nintro\n\n{markdown()}\nend\n"
+    # no marker lines: one line that says what is missing, the file untouched
+    other = tmp_path / "other.md"
+    other.write_text("# Nothing here\n")
+    command[-1] = str(other)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 2
+    assert "no settings table to replace" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert other.read_text() == "# Nothing here\n"
 
 
 def test_settings_command_lists_values_and_sources() -> None:

@@ -238,12 +238,12 @@ def test_geometry_is_declared_in_tapregext() -> None:
     assert "<form>CONTAINS</form>" in xml and "<form>AREA</form>" not in xml
 
 
-# ----------------------------------------------------------------------------- README
+# ------------------------------------------------------------------------------- docs
 
 
-def test_readme_geometry_example_translates() -> None:
-    """The README's ADQL example is valid on a table with ObsCore's position columns."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+def test_docs_geometry_example_translates() -> None:
+    """docs/tap-service.md's ADQL example is valid on a table with ObsCore's position columns."""
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "tap-service.md").read_text()
     (example,) = [b for b in re.findall(r"```adql\n(.*?)```", readme, flags=re.S) if "Crab" in b]
     columns = [
         ("obs_publisher_did", "char", "*"),
