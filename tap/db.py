@@ -212,6 +212,10 @@ class TapDatabase:
         """Use of the ``/sync`` connection pool (see :meth:`ConnectionPool.stats`)."""
         return self._pool.stats()
 
+    def slot_pool_stats(self) -> dict[str, int]:
+        """Use of the pool of :meth:`connect_slots` (``in_use``: sync slots held now)."""
+        return self._slot_pool.stats()
+
     @property
     def catalog(self) -> Catalog:
         now = time.monotonic()
