@@ -282,9 +282,14 @@ serve.help = inspect.cleandoc(serve.help or "") + "\n" + _serve_help()
     show_default=True,
     help="Processes reading metadata in parallel.",
 )
+@click.option(
+    "--rescan",
+    is_flag=True,
+    help="Read files again even if unchanged since their last scan (counted as changed).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
 @handle_errors
-def scan(paths: tuple[str, ...], hash_name: str, jobs: int, quiet: bool) -> None:
+def scan(paths: tuple[str, ...], hash_name: str, jobs: int, rescan: bool, quiet: bool) -> None:
     """Record data files (HDF5, FITS) with the software versions written in them.
 
     PATHS are files, directories (searched recursively) or glob patterns. HDF5 files
@@ -295,7 +300,9 @@ def scan(paths: tuple[str, ...], hash_name: str, jobs: int, quiet: bool) -> None
     entity with the id lstosa gives it (md5 of the path), so a scanned file and the
     same file in a prov.log are one entity; its versions go to archive.software.
 
-    Files whose size and mtime did not change since their last scan are skipped.
+    Files whose size and mtime did not change since their last scan are skipped
+    (--rescan reads them again: after a provdb upgrade that reads more from files,
+    such as the time range of DL1/DL2 files for ivoa.obscore).
     Unreadable, corrupt or truncated files are reported as FILE: reason and skipped.
 
     \b
@@ -307,6 +314,7 @@ def scan(paths: tuple[str, ...], hash_name: str, jobs: int, quiet: bool) -> None
       provdb scan /fefs/aswg/data/real/DL1/20200117/v0.9/tailcut84
       provdb scan --jobs 4 --hash sha256 'DL2/**/*.h5'
       provdb scan -q dl2_LST-1.Run01807.0000.h5 irf.fits.gz
+      provdb scan --rescan /fefs/aswg/data/real/DL2/20200117
     """
     from provdb.scan.scan_cli import run_scan
 
@@ -316,6 +324,7 @@ def scan(paths: tuple[str, ...], hash_name: str, jobs: int, quiet: bool) -> None
         hash_name=None if hash_name == "none" else hash_name,
         jobs=jobs,
         quiet=quiet,
+        rescan=rescan,
     )
     sys.exit(code)
 

@@ -292,6 +292,10 @@ class TapDatabase:
             self.router.refresh()
         return self.router.report()
 
+    def slot_pool_stats(self) -> dict[str, int]:
+        """Use of the pool of :meth:`connect_slots` (``in_use``: sync slots held now)."""
+        return self._slot_pool.stats()
+
     @property
     def catalog(self) -> Catalog:
         now = time.monotonic()

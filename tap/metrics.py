@@ -9,7 +9,9 @@ What is measured
   and with the status class (``2xx`` ... ``5xx``). The duration runs until the response
   has been sent, streamed results included.
 - ``provdb_db_pool_connections{state}`` and ``provdb_db_pool_max_idle``: the ``/sync``
-  connection pool of :mod:`tap.db`.
+  connection pool of :mod:`tap.db`; ``provdb_db_slot_pool_connections{state}`` and
+  ``provdb_db_slot_pool_max_idle``: the pool whose connections hold the per-client sync
+  slots (:mod:`tap.clients`; ``in_use`` is the number of sync queries holding a slot).
 - Read from the archive at scrape time (a few aggregate queries, no per-request cost):
   ``provdb_tap_jobs{phase}`` (the UWS job table), ``provdb_ingest_records_total``,
   ``provdb_ingest_rejected_lines_total``, ``provdb_ingest_files{status}`` and
@@ -204,6 +206,23 @@ class _Metrics:
             registry=reg,
             multiprocess_mode="livesum",
         )
+        # the advisory-lock connections of the per-client sync slots (tap/clients.py):
+        # a separate pool, so a second pair of gauges rather than a label on the first
+        # (existing dashboards keep their series)
+        self.slot_pool = Gauge(
+            "provdb_db_slot_pool_connections",
+            "Connections holding per-client sync slots: in_use (a sync query holds a slot "
+            "on it) or idle (kept for reuse)",
+            ["state"],
+            registry=reg,
+            multiprocess_mode="livesum",
+        )
+        self.slot_pool_max = Gauge(
+            "provdb_db_slot_pool_max_idle",
+            "Idle connections the sync-slot pool keeps at most (summed over worker processes)",
+            registry=reg,
+            multiprocess_mode="livesum",
+        )
         self.info = Gauge(
             "provdb_build_info",
             "Always 1; the provdb version as a label",
@@ -220,10 +239,14 @@ class _Metrics:
         self.update_pool()
 
     def update_pool(self) -> None:
-        stats = self.app.extensions["provdb_tap_db"].pool_stats()
-        self.pool.labels(state="in_use").set(stats["in_use"])
-        self.pool.labels(state="idle").set(stats["idle"])
-        self.pool_max.set(stats["max_idle"])
+        db = self.app.extensions["provdb_tap_db"]
+        for stats, gauge, gauge_max in (
+            (db.pool_stats(), self.pool, self.pool_max),
+            (db.slot_pool_stats(), self.slot_pool, self.slot_pool_max),
+        ):
+            gauge.labels(state="in_use").set(stats["in_use"])
+            gauge.labels(state="idle").set(stats["idle"])
+            gauge_max.set(stats["max_idle"])
 
     def exposition(self) -> bytes:
         self.update_pool()

@@ -20,6 +20,9 @@ Where the values come from
 * ``s_ra``/``s_dec`` of DL1/DL2 files: the ICRS pointing ``provdb scan`` derived from
   their event or pointing tables (``attributes.scan.pointing``, see
   :mod:`provdb.scan.pointing`); null when the file has none (or was never scanned);
+* ``t_min``/``t_max`` of DL1/DL2 files: the earliest and latest valid event time
+  ``provdb scan`` read (``attributes.scan.event_times``, MJD UTC, see
+  :mod:`provdb.scan.event_times`); null when the file has none (or was never scanned);
 * ``em_min``/``em_max``: h c / E of the ``ENERGY`` column's ``TLMAX``/``TLMIN``;
 * ``s_fov``/``s_region``: the configured field of view around the pointing;
 * ``calib_level``: DL1 and DL2 1, DL3 2 (science-ready event lists), as in the IVOA note
@@ -135,7 +138,8 @@ WITH p AS (
     SELECT e.id, e.name, e.location, e.content_type,
            coalesce(e.size_bytes, sf.size_bytes) AS size_bytes,
            e.attributes #> '{{scan,observation}}' AS o,
-           e.attributes #> '{{scan,pointing}}' AS pt, {_PRODUCT_TYPE} AS level
+           e.attributes #> '{{scan,pointing}}' AS pt,
+           e.attributes #> '{{scan,event_times}}' AS et, {_PRODUCT_TYPE} AS level
     FROM provenance.entity e
     LEFT JOIN LATERAL (SELECT f.size_bytes FROM archive.scan_file f
                        WHERE f.entity_id = e.id AND f.status = 'ok'
@@ -180,9 +184,11 @@ SELECT
         'CIRCLE ICRS ' || q.ra::text || ' ' || q.dec::text || ' ' || (%s::float8 / 2)::text
     END,
     CASE WHEN q.mjdref IS NOT NULL AND jsonb_typeof(q.o -> 'TSTART') = 'number'
-         THEN q.mjdref + (q.o ->> 'TSTART')::float8 / 86400 END,
+         THEN q.mjdref + (q.o ->> 'TSTART')::float8 / 86400
+         WHEN jsonb_typeof(q.et -> 't_min') = 'number' THEN (q.et ->> 't_min')::float8 END,
     CASE WHEN q.mjdref IS NOT NULL AND jsonb_typeof(q.o -> 'TSTOP') = 'number'
-         THEN q.mjdref + (q.o ->> 'TSTOP')::float8 / 86400 END,
+         THEN q.mjdref + (q.o ->> 'TSTOP')::float8 / 86400
+         WHEN jsonb_typeof(q.et -> 't_max') = 'number' THEN (q.et ->> 't_max')::float8 END,
     CASE WHEN jsonb_typeof(q.o -> 'LIVETIME') = 'number' THEN (q.o ->> 'LIVETIME')::float8
          WHEN jsonb_typeof(q.o -> 'ONTIME') = 'number' THEN (q.o ->> 'ONTIME')::float8 END,
     CASE WHEN jsonb_typeof(q.o -> 'E_MAX') = 'number' AND (q.o ->> 'E_MAX')::float8 > 0

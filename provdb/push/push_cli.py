@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -215,9 +214,11 @@ def push(
       provdb push https://archive.example.org logs/*.provenance.log --format ctapipe
       provdb push http://archive:8080 prov.log --json | jq .ingest.n_records
     """
+    from provdb import settings
     from provdb.push.client import PushClient, PushError, push_file
 
-    secret = os.environ.get(token_env, "").strip()
+    # PROVDB_TOKEN's declaration (a secret: never shown) read from the chosen variable
+    secret = settings.value("PROVDB_TOKEN", variable=token_env.strip() or "PROVDB_TOKEN")
     if not secret:
         fail(
             f"environment variable {token_env} is empty: set it to a token from "

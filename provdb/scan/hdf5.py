@@ -1,4 +1,5 @@
-"""HDF5 metadata reader: attributes, ``config``, ``/provenance``, DL1/DL2 pointing.
+"""HDF5 metadata reader: attributes, ``config``, ``/provenance``, DL1/DL2 pointing and
+time range.
 
 What lstchain writes (spec §5; every attribute of the samples is listed in
 ``generated/lstchain_hdf5/hdf5_attributes_dump.txt``):
@@ -16,10 +17,12 @@ What lstchain writes (spec §5; every attribute of the samples is listed in
   holding the ctapipe activity as JSON, still ``running`` when it was written;
 * ``/source_filenames/filenames``: the inputs of merged and dl1ab files;
 * the pointing of DL1/DL2 files, in ICRS, from the first valid row of their event or
-  pointing tables (:mod:`provdb.scan.pointing`; a few columns, a few rows).
+  pointing tables (:mod:`provdb.scan.pointing`; a few columns, a few rows);
+* the time range of DL1/DL2 files, the earliest and latest valid event time
+  (:mod:`provdb.scan.event_times`; one column, every row, in chunks).
 
 Only attribute names are listed on every node; values are read for the keys above; of
-the data, only the pointing columns.
+the data, only the pointing and event-time columns.
 """
 
 from __future__ import annotations
@@ -199,6 +202,15 @@ def _read(f: Any, meta: FileMetadata) -> None:
         meta.warnings.extend(notes)
         if pointing is not None:
             meta.extra["pointing"] = jsonable(pointing)
+        from provdb.scan.event_times import read_event_times
+
+        try:
+            times, notes = read_event_times(f)
+        except Exception as exc:  # likewise: the time range is one more thing, not all
+            times, notes = None, [f"event times: {_reason(exc)}"]
+        meta.warnings.extend(notes)
+        if times is not None:
+            meta.extra["event_times"] = jsonable(times)
 
     group = f.get("provenance", default=None)
     if isinstance(group, h5py.Group):

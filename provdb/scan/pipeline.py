@@ -533,6 +533,7 @@ def scan_files(
     *,
     explicit: set[Path] | None = None,
     hash_name: str | None = None,
+    rescan: bool = False,
     jobs: int = 1,
     batch_size: int = 500,
     progress: Progress | None = None,
@@ -552,6 +553,9 @@ def scan_files(
     hash_name:
         ``md5`` or ``sha256`` to record a content checksum; ``None`` for none. A file
         scanned before without this checksum is read again.
+    rescan:
+        Read every file again, also those unchanged since their last scan (after an
+        upgrade of provdb that reads more from files, e.g. DL1/DL2 event times).
     jobs:
         Worker processes reading metadata (1: in this process).
     batch_size:
@@ -599,7 +603,8 @@ def scan_files(
     for spath, kind, st in candidates:
         row = book.get(_db_text(spath))
         if (
-            row is not None
+            not rescan
+            and row is not None
             and row[2] == "ok"
             and row[0] == st.st_size
             and row[1] == st.st_mtime

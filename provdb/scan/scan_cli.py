@@ -20,6 +20,7 @@ def run_scan(
     hash_name: str | None,
     jobs: int,
     quiet: bool,
+    rescan: bool = False,
 ) -> int:
     """Run a scan for the CLI; returns the exit status (0, 1 or 2)."""
     from provdb import migrate
@@ -71,6 +72,7 @@ def run_scan(
                     files,
                     explicit=explicit,
                     hash_name=hash_name,
+                    rescan=rescan,
                     jobs=jobs,
                     progress=advance,
                     on_error=lambda m: err.print(m, markup=False),

@@ -33,15 +33,20 @@ def setting(name: str) -> Setting:
     return SETTINGS[name]
 
 
-def value(name: str, environ: Mapping[str, str] | None = None) -> Any:
+def value(
+    name: str, environ: Mapping[str, str] | None = None, *, variable: str | None = None
+) -> Any:
     """The typed value of setting ``name`` in ``environ`` (default: this process's).
+
+    ``variable``: read it from that environment variable instead of ``name`` (same
+    kind, default and secrecy), for options such as ``provdb push --token-env NAME``.
 
     Raises
     ------
     provdb.errors.ConfigError
         The variable's text is unusable; the message names it and says what is allowed.
     """
-    return SETTINGS[name].read(os.environ if environ is None else environ)
+    return SETTINGS[name].read(os.environ if environ is None else environ, variable)
 
 
 def default(name: str) -> Any:

@@ -49,19 +49,24 @@ class Setting:
     default_factory: Callable[[], Any] | None = None
     secret: bool = False
 
-    def is_set(self, environ: Mapping[str, str]) -> bool:
-        """True when ``environ`` gives this variable a (non-blank) value."""
-        return bool((environ.get(self.name) or "").strip())
+    def is_set(self, environ: Mapping[str, str], variable: str | None = None) -> bool:
+        """True when ``environ`` gives this variable (or ``variable``) a non-blank value."""
+        return bool((environ.get(variable or self.name) or "").strip())
 
-    def read(self, environ: Mapping[str, str]) -> Any:
+    def read(self, environ: Mapping[str, str], variable: str | None = None) -> Any:
         """The typed value in ``environ`` (its default when unset or blank).
+
+        ``variable`` reads this setting's kind from another variable, for a command
+        that lets its user choose the name (``provdb push --token-env NAME``); errors
+        then name that variable.
 
         Raises
         ------
         provdb.errors.ConfigError
             ``NAME='text': expected <what is allowed>`` when the text is unusable.
         """
-        raw = environ.get(self.name)
+        name = variable or self.name
+        raw = environ.get(name)
         if raw is None or not raw.strip():
             return self.default_factory() if self.default_factory else self.default
         try:
@@ -69,9 +74,7 @@ class Setting:
         except ValueError as exc:
             shown = "***" if self.secret else repr(self.kind.mask(raw))
             detail = f" ({exc})" if str(exc) else ""
-            raise ConfigError(
-                f"{self.name}={shown}: expected {self.kind.allowed}{detail}"
-            ) from None
+            raise ConfigError(f"{name}={shown}: expected {self.kind.allowed}{detail}") from None
 
     def show(self, value: Any) -> str:
         """``value`` as an operator writes it ("" for nothing, "***" for a secret)."""

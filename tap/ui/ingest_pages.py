@@ -100,7 +100,10 @@ def ingest_history() -> Any:
 
 @bp.route("/ingest/<int:file_id>", methods=["GET"])
 def ingest_file(file_id: int) -> Any:
-    """One ingested file: status, offsets, counts by kind, rejected lines, conflicts."""
+    """One ingested file: status, offsets, counts by kind, rejected lines, conflicts, and
+    a link to the log itself while the service can still read it."""
+    from tap.datalink.links import log_readable
+
     limit = int(current_app.config.get("PROVDB_UI_MAX_ROWS", DEFAULT_MAX_ROWS))
     with _connect() as conn:
         found = ingest_queries.file_page(conn, file_id, limit=limit)
@@ -115,6 +118,8 @@ def ingest_file(file_id: int) -> Any:
         limit=limit,
         adql_rejects=_ADQL_REJECTS.format(id=file_id),
         adql_conflicts=_ADQL_CONFLICTS.format(id=file_id),
+        # checked per view: a log moved or deleted after its ingest is said to be gone
+        raw_readable=log_readable(found["file"]["path"]),
         **found,
     )
 

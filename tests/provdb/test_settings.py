@@ -28,8 +28,14 @@ def _python_files(*tops: str) -> list[Path]:
     return sorted(p for top in tops for p in (REPO / top).rglob("*.py"))
 
 
+#: what ``_env_reads`` reports for a read whose variable name is computed at run time
+COMPUTED = "<computed name>"
+
+
 def _env_reads(source: str) -> list[str]:
-    """PROVDB_ names read from the environment in ``source`` (get, [], getenv, pop)."""
+    """PROVDB_ names read from the environment in ``source`` (get, [], getenv, pop), and
+    :data:`COMPUTED` for a read of ``os.environ`` under a name computed at run time (it
+    may be a PROVDB_ name, e.g. ``--token-env``: the registry's ``variable=`` reads it)."""
     found = []
     for node in ast.walk(ast.parse(source)):
         target = key = None
@@ -39,10 +45,14 @@ def _env_reads(source: str) -> list[str]:
                 target, key = func.value, node.args[0]
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
             target, key = node.value, node.slice
-        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+        if key is None:
             continue
         where = ast.unparse(target) if target is not None else ""
         environ = where in ("os", "os.environ", "environ", "env") or where.endswith(".environ")
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+            if where in ("os", "os.environ"):
+                found.append(COMPUTED)
+            continue
         if environ and key.value.startswith("PROVDB_"):
             found.append(key.value)
     return found
@@ -59,6 +69,18 @@ def _env_reads(source: str) -> list[str]:
 )
 def test_the_scan_finds_each_kind_of_environment_read(source: str) -> None:
     assert _env_reads(source) == ["PROVDB_X"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import os\nx = os.environ.get(name, '').strip()\n",
+        "import os\nx = os.getenv(opts.token_env)\n",
+        "import os\nx = os.environ[name]\n",
+    ],
+)
+def test_the_scan_finds_reads_under_a_computed_name(source: str) -> None:
+    assert _env_reads(source) == [COMPUTED]
 
 
 def test_the_scan_ignores_writes_and_app_config() -> None:
@@ -205,6 +227,18 @@ def test_a_bad_value_names_the_variable_and_what_is_allowed(
     with pytest.raises(ConfigError) as caught:
         settings.value(name, {name: text})
     assert str(caught.value) == message
+
+
+def test_a_setting_is_read_from_another_variable_when_asked() -> None:
+    # provdb push --token-env NAME: PROVDB_TOKEN's declaration, NAME's text
+    env = {"PROVDB_TOKEN": "provdb_default", "CLUSTER_TOKEN": " provdb_cluster "}
+    assert settings.value("PROVDB_TOKEN", env, variable="CLUSTER_TOKEN") == "provdb_cluster"
+    assert settings.value("PROVDB_TOKEN", env) == "provdb_default"
+    assert settings.value("PROVDB_TOKEN", env, variable="UNSET_TOKEN") is None  # the default
+    # a bad value names the variable that was read, and a secret is never shown
+    assert settings.value("PROVDB_TAP_MAXREC", {"MY_MAXREC": "12"}, variable="MY_MAXREC") == 12
+    with pytest.raises(ConfigError, match=r"^MY_MAXREC='x': expected an integer >= 0"):
+        settings.value("PROVDB_TAP_MAXREC", {"MY_MAXREC": "x"}, variable="MY_MAXREC")
 
 
 def test_check_reports_every_bad_value_in_one_line() -> None:

@@ -213,3 +213,22 @@ def test_file_page_shows_offsets_kinds_rejects_escaped_and_conflicts(
     assert "application/x-fits" in other and "content_type" in other
     assert "No ingested file 999999" in _page(http, "/ui/ingest/999999", 404)
     assert "/ui/ingest" in hrefs(bad)
+
+
+def test_file_page_links_the_raw_log_while_it_is_readable(http: str, known: dict[str, Any]) -> None:
+    bad_id = known["ids"][known["bad"]]
+    page = _page(http, f"/ui/ingest/{bad_id}")
+    assert f"/ui/ingest/{bad_id}/raw" in hrefs(page)
+    assert "no longer readable" not in text_of(page)
+    raw = requests.get(http + f"/ui/ingest/{bad_id}/raw", timeout=30)
+    assert raw.status_code == 200
+    assert raw.content == Path(known["bad"]).read_bytes()
+
+    # the log deleted after its ingest: the page says so and links nowhere
+    torn_id = known["ids"][known["torn"]]
+    Path(known["torn"]).unlink()
+    gone = _page(http, f"/ui/ingest/{torn_id}")
+    assert "no longer readable by the service" in text_of(gone)
+    assert f"/ui/ingest/{torn_id}/raw" not in gone
+    assert "partial: a torn last line" in text_of(gone)  # the rest of the page is there
+    assert "Log no longer readable" in _page(http, f"/ui/ingest/{torn_id}/raw", 404)

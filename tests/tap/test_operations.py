@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -199,6 +200,10 @@ def test_metrics_db_pool(tap_server: str) -> None:
     assert idle >= 1  # the connection of the query above went back to its pool
     max_idle = values[("provdb_db_pool_max_idle", ())]
     assert max_idle in (8, 16)  # 8 per worker process that has answered a request
+    # the query's sync slot was held on a connection of the slot pool, given back after it
+    assert values[("provdb_db_slot_pool_connections", (("state", "in_use"),))] == 0
+    assert values[("provdb_db_slot_pool_connections", (("state", "idle"),))] >= 1
+    assert values[("provdb_db_slot_pool_max_idle", ())] in (8, 16)
 
 
 # ----------------------------------------------------------------------------- metadata
@@ -263,6 +268,42 @@ def test_single_process_metrics(described: tuple[str, Path]) -> None:
     assert requests_of(after, "ui.home", "2xx") == requests_of(before, "ui.home", "2xx") + 1
     assert after[("provdb_db_pool_max_idle", ())] == 8
     assert any(name == "provdb_build_info" for name, _ in after)
+
+
+def test_metrics_count_a_held_sync_slot(described: tuple[str, Path], archive_url: URL) -> None:
+    """A sync query that waits (on a table lock taken here) holds one slot-pool and one
+    /sync-pool connection while it runs; both go back to idle when it ends."""
+    site, _ = described
+    slot = ("provdb_db_slot_pool_connections", (("state", "in_use"),))
+    sync = ("provdb_db_pool_connections", (("state", "in_use"),))
+    engine = sa.create_engine(archive_url)
+    answers: list[requests.Response] = []
+    try:
+        with engine.connect() as conn:
+            # the metrics' own queries read uws.job and archive.ingest_file, not this table
+            conn.execute(sa.text("LOCK TABLE provenance.agent IN ACCESS EXCLUSIVE MODE"))
+            query = {"LANG": "ADQL", "QUERY": "SELECT TOP 1 id FROM provenance.agent"}
+            waiting = threading.Thread(
+                target=lambda: answers.append(
+                    requests.get(site + "/tap/sync", params=query, timeout=120)
+                )
+            )
+            waiting.start()
+            deadline = time.monotonic() + 30
+            values = scrape(site)
+            while values[sync] < 1 and time.monotonic() < deadline:
+                time.sleep(0.1)
+                values = scrape(site)
+            assert values[slot] == 1 and values[sync] == 1
+            conn.rollback()  # the lock goes: the query answers
+        waiting.join(timeout=60)
+    finally:
+        engine.dispose()
+    assert answers and answers[0].status_code == 200, answers
+    after = scrape(site)
+    assert after[slot] == 0 and after[sync] == 0
+    assert after[("provdb_db_slot_pool_connections", (("state", "idle"),))] >= 1
+    assert after[("provdb_db_slot_pool_max_idle", ())] == 8
 
 
 def test_metrics_can_be_switched_off(archive_url: URL) -> None:

@@ -100,6 +100,19 @@ def test_push_errors_are_one_line(service, token, tmp_path, db_url) -> None:
         "provdb: error: environment variable PROVDB_TOKEN is empty: set it to a token from "
         "`provdb token create NAME` run on the archive host"
     )
+    # --token-env names another variable: read through the settings registry
+    other = run_cli(
+        "push", service.url, str(log), "--token-env", "CLUSTER_TOKEN", env={"PROVDB_TOKEN": token}
+    )
+    assert other.returncode == 2
+    assert other.stderr.strip().startswith(
+        "provdb: error: environment variable CLUSTER_TOKEN is empty"
+    )
+    chosen = run_cli(
+        "push", service.url, str(log), "--token-env", "CLUSTER_TOKEN", env={"CLUSTER_TOKEN": token}
+    )
+    assert chosen.returncode in (0, 1), chosen.stderr
+    assert f"{log}: sent" in chosen.stdout
     wrong = push(service.url, str(log), token="provdb_wrong")
     assert wrong.returncode == 2 and "HTTP 401: unknown token" in wrong.stderr
     assert len(wrong.stderr.strip().splitlines()) == 1
