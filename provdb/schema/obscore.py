@@ -178,7 +178,8 @@ class ObsCore(Base):
     )
     t_min: Mapped[float | None] = _std(
         sa.Double,
-        "Start of the observation (MJD, from TSTART and MJDREF of a DL3 file)",
+        "Start of the observation (MJD, from TSTART and MJDREF of a DL3 file; DL1/DL2: "
+        "the earliest valid event time)",
         _TIME + "Coverage.Bounds.Limits.StartTime",
         "time.start;obs.exposure",
         unit="d",
@@ -186,7 +187,8 @@ class ObsCore(Base):
     )
     t_max: Mapped[float | None] = _std(
         sa.Double,
-        "End of the observation (MJD, from TSTOP and MJDREF of a DL3 file)",
+        "End of the observation (MJD, from TSTOP and MJDREF of a DL3 file; DL1/DL2: "
+        "the latest valid event time)",
         _TIME + "Coverage.Bounds.Limits.StopTime",
         "time.end;obs.exposure",
         unit="d",
