@@ -50,6 +50,10 @@ PROVDB_PROVSAP_MAX_DEPTH    largest numeric ProvSAP DEPTH, default 100 (ALL stay
 PROVDB_TAP_BINARY2_COPY     1 (default): large VOTable BINARY2 results come from a binary
                             COPY turned into BINARY2 by the compiled transcoder (when it
                             was built, see tap/votable/binary2_copy.py); 0: not used
+PROVDB_TAP_TEXT_COPY        1 (default): PostgreSQL's COPY writes CSV, TSV and JSON rows
+                            (the same bytes, several times faster; columns whose text
+                            only Python writes alike fall back, see
+                            tap/votable/text_copy.py); 0: Python writes them all
 PROVDB_TAP_BINARY2_SQL      1 (default): PostgreSQL writes VOTable BINARY2 rows when the
                             COPY path cannot (about 2.6x faster than Python: bench/README.md; see
                             tap/votable/binary2_sql.py); 0: Python writes them all
@@ -219,6 +223,7 @@ class TapConfig:
     async_workers: int = 2
     binary2_sql: bool = True
     binary2_copy: bool = True
+    text_copy: bool = True
     # service metadata (UI, TAP home page, VOSI capabilities) and operations
     service_title: str = "provdb ProvTAP service"
     service_description: str = (
@@ -305,6 +310,7 @@ class TapConfig:
             worker_timeout=_positive(env, "PROVDB_TAP_WORKER_TIMEOUT", cls.worker_timeout),
             binary2_sql=_flag(env, "PROVDB_TAP_BINARY2_SQL", cls.binary2_sql),
             binary2_copy=_flag(env, "PROVDB_TAP_BINARY2_COPY", cls.binary2_copy),
+            text_copy=_flag(env, "PROVDB_TAP_TEXT_COPY", cls.text_copy),
             service_title=env.get("PROVDB_SERVICE_TITLE") or cls.service_title,
             service_description=(env.get("PROVDB_SERVICE_DESCRIPTION") or cls.service_description),
             publisher=env.get("PROVDB_SERVICE_PUBLISHER") or None,

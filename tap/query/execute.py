@@ -71,10 +71,15 @@ class ChunkDecoder(Protocol):
 class CopyQuery:
     """A query to run as ``COPY (...) TO STDOUT``; ``decoder()`` makes the decoder of one
     run, whose ``feed`` gets the chunks in order and returns the rows they complete, and
-    whose ``close`` checks that the data ended where it should."""
+    whose ``close`` checks that the data ended where it should.
+
+    With ``decoder=None`` the rows are the COPY's messages themselves (PostgreSQL sends
+    one per row): each batch is a list of them (``bytes``-like, each ending with its
+    line end), for a writer that takes rows PostgreSQL wrote in its format already
+    (:mod:`tap.votable.text_copy`)."""
 
     sql: str
-    decoder: Callable[[], ChunkDecoder]
+    decoder: Callable[[], ChunkDecoder] | None = None
 
 
 @dataclass
@@ -256,14 +261,15 @@ def _server_cursor(conn: psycopg.Connection, *, binary: bool) -> Iterator[psycop
 
 def _copy_batches(conn: psycopg.Connection, query: CopyQuery, batch: int) -> Iterator[Any]:
     """Row batches of a COPY: PostgreSQL sends a row per message; ``batch`` messages are
-    decoded at a time (one C call for thousands of rows).
+    decoded at a time (one C call for thousands of rows), or handed over as a list
+    (``query.decoder`` None).
 
     The messages are read from libpq directly: psycopg's ``Copy.read()`` costs ~0.5 us
     per row (half the time of the whole COPY), and its blocking read would hold the GIL
     while PostgreSQL computes (this runs in the read-ahead thread). psycopg's ``Copy``
     still starts the COPY and, when the reader stops early, cancels and drains it.
     """
-    decoder = query.decoder()
+    decoder = query.decoder() if query.decoder is not None else _Messages()
     pgconn = conn.pgconn
     with conn.cursor() as cur, cur.copy(query.sql), selectors.DefaultSelector() as sel:
         sel.register(pgconn.socket, selectors.EVENT_READ)
@@ -274,16 +280,20 @@ def _copy_batches(conn: psycopg.Connection, query: CopyQuery, batch: int) -> Ite
             pgconn.consume_input()
 
         get = pgconn.get_copy_data
-        buf = bytearray()
+        # a list of the messages (per-row batches), or one buffer of their bytes
+        per_row = query.decoder is None
+        buf: Any = [] if per_row else bytearray()
+        add = buf.append if per_row else buf.extend
         count = 0
         while True:
             nbytes, data = get(1)  # 1: never blocks
             if nbytes > 0:
-                buf += data
+                add(data)
                 count += 1
                 if count >= batch:
-                    rows = decoder.feed((buf,))
-                    buf, count = bytearray(), 0
+                    rows = decoder.feed(buf if per_row else (buf,))
+                    buf, count = ([] if per_row else bytearray()), 0
+                    add = buf.append if per_row else buf.extend
                     if len(rows):
                         yield rows
             elif nbytes == 0:  # libpq's buffer is empty
@@ -295,10 +305,20 @@ def _copy_batches(conn: psycopg.Connection, query: CopyQuery, batch: int) -> Ite
         while (res := pgconn.get_result()) is not None:
             if res.status != pq.ExecStatus.COMMAND_OK:
                 raise psycopg.errors.error_from_result(res, encoding=conn.info.encoding)
-        rows = decoder.feed((buf,))
+        rows = decoder.feed(buf if per_row else (buf,))
         decoder.close()
         if len(rows):
             yield rows
+
+
+class _Messages:
+    """The :class:`ChunkDecoder` of a COPY whose rows are its messages (one per row)."""
+
+    def feed(self, chunks: Sequence[Any]) -> Sequence[Any]:
+        return chunks
+
+    def close(self) -> None:
+        pass
 
 
 def _create_upload(cur: psycopg.Cursor, up: UploadTable) -> None:
