@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import selectors
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,6 +33,8 @@ from psycopg import pq
 from psycopg import sql as pgsql
 
 from tap.errors import QueryError, Unavailable
+from tap.query.copy_drain import drainer
+from tap.votable.binary2_copy import EncodedRows
 
 log = logging.getLogger(__name__)
 
@@ -279,9 +281,17 @@ def _copy_batches(conn: psycopg.Connection, query: CopyQuery, batch: int) -> Ite
             sel.select()
             pgconn.consume_input()
 
+        per_row = query.decoder is None
+        drain = drainer() if per_row else None
+        if drain is not None:
+            # many rows per call (tap/query/copy_drain.py); the batches are EncodedRows
+            last = yield from _drained(pgconn.pgconn_ptr, drain, batch, receive)
+            _copy_result(conn)
+            if len(last):
+                yield last
+            return
         get = pgconn.get_copy_data
         # a list of the messages (per-row batches), or one buffer of their bytes
-        per_row = query.decoder is None
         buf: Any = [] if per_row else bytearray()
         add = buf.append if per_row else buf.extend
         count = 0
@@ -300,15 +310,45 @@ def _copy_batches(conn: psycopg.Connection, query: CopyQuery, batch: int) -> Ite
                 receive()
             else:  # -1: the end of the data; the COPY's own result follows
                 break
-        while pgconn.is_busy():
-            receive()
-        while (res := pgconn.get_result()) is not None:
-            if res.status != pq.ExecStatus.COMMAND_OK:
-                raise psycopg.errors.error_from_result(res, encoding=conn.info.encoding)
+        _copy_result(conn)
         rows = decoder.feed(buf if per_row else (buf,))
         decoder.close()
         if len(rows):
             yield rows
+
+
+def _copy_result(conn: psycopg.Connection) -> None:
+    """Wait for the COPY's own result once its data ended; raise the error it reports."""
+    pgconn = conn.pgconn
+    with selectors.DefaultSelector() as sel:
+        sel.register(pgconn.socket, selectors.EVENT_READ)
+        while pgconn.is_busy():
+            sel.select()
+            pgconn.consume_input()
+    while (res := pgconn.get_result()) is not None:
+        if res.status != pq.ExecStatus.COMMAND_OK:
+            raise psycopg.errors.error_from_result(res, encoding=conn.info.encoding)
+
+
+def _drained(
+    ptr: int, drain: Any, batch: int, receive: Callable[[], None]
+) -> Generator[EncodedRows, None, EncodedRows]:
+    """Batches of ``batch`` COPY rows taken by the compiled ``drain``; returns the last,
+    shorter batch (sent once the COPY's result is known to be good)."""
+    buf, ends, count = bytearray(), bytearray(), 0
+    while True:
+        data, row_ends, status = drain(ptr, batch - count, len(buf))
+        if row_ends:
+            buf += data
+            ends += row_ends
+            count += len(row_ends) // 8
+            if count >= batch:
+                yield EncodedRows(bytes(buf), bytes(ends))
+                buf, ends, count = bytearray(), bytearray(), 0
+        if status == 0:  # libpq's buffer is empty
+            receive()
+        elif status < 0:  # -1: the end of the data, -2: failed (the result says why)
+            return EncodedRows(bytes(buf), bytes(ends))
 
 
 class _Messages:

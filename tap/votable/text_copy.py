@@ -19,8 +19,8 @@ over each batch's bytes:
   line would be skipped by readers);
 * **TSV**: nothing: ``FORMAT text`` with ``NULL ''`` escapes ``\\``, TAB, LF, CR, BS, FF
   and VT exactly as :class:`~.textformats.TsvEncoder` does;
-* **JSON**: each row is built in SQL as one text value ``[v0,v1,...]`` (``to_json`` for
-  text: the escapes of Python's ``json``); ``FORMAT text`` doubles every backslash of it,
+* **JSON**: each row is one text value ``[v0, v1, ...]`` written by ``json_build_array``
+  (the escapes and separators of Python's ``json``); ``FORMAT text`` doubles every backslash of it,
   undone by one ``replace``. JSON text holds no raw LF (it is escaped), so every LF is a
   row end: it becomes ``,\\n``.
 
@@ -37,6 +37,7 @@ from typing import Any
 
 from provdb.votable.fields import Field
 
+from .binary2_copy import EncodedRows
 from .db_kinds import PG_TYPES, wrap_query
 from .textformats import column_kind
 
@@ -93,15 +94,8 @@ def _value(kind: str, c: str, fmt: str) -> str:
 
 
 def _json_value(kind: str, c: str) -> str:
-    """SQL for the JSON text of one value (``null`` for a null)."""
-    if kind == "int":
-        return f"coalesce({c}::text, 'null')"
-    if kind == "bool":
-        return f"CASE WHEN {c} THEN 'true' WHEN NOT {c} THEN 'false' ELSE 'null' END"
-    if kind == "text":
-        return f"coalesce(to_json({c})::text, 'null')"
-    # DALI text holds no character JSON escapes
-    return f"coalesce('\"' || {_value(kind, c, 'json')} || '\"', 'null')"
+    """SQL for one value as ``json_build_array`` takes it (it writes the JSON)."""
+    return c if kind in ("int", "bool", "text") else _value(kind, c, "json")
 
 
 @dataclass(frozen=True)
@@ -129,7 +123,7 @@ class TextCopy:
         separator before the first or after the last)."""
         if self.fmt == "csv":
             return csv_rows(rows, single=self.columns == 1)
-        data = b"".join(rows)
+        data = _joined(rows)
         if self.fmt == "tsv":
             return data
         if b"\\" in data:  # FORMAT text doubled each backslash of the JSON text
@@ -141,6 +135,11 @@ class TextCopy:
 _SINGLE = {b"\n": b'""\n', b'"\\."\n': b"\\.\n"}
 
 
+def _joined(rows: Sequence[Any]) -> bytes:
+    """The bytes of a batch: EncodedRows (read by the compiled drain) hold them already."""
+    return rows.data if isinstance(rows, EncodedRows) else b"".join(rows)
+
+
 def csv_rows(rows: Sequence[Any], *, single: bool = False) -> bytes:
     """CSV rows of COPY (LF ends) with CRLF ends, as RFC 4180 and Python's csv write them.
 
@@ -149,7 +148,7 @@ def csv_rows(rows: Sequence[Any], *, single: bool = False) -> bytes:
     """
     if single:
         rows = [_SINGLE.get(bytes(r), r) if len(r) <= 5 else r for r in rows]
-    data = b"".join(rows)
+    data = _joined(rows)
     if b'"' not in data:  # nothing quoted: every LF ends a row
         return data.replace(b"\n", b"\r\n")
     # quotes pair up (an escaped quote is two): even parts are outside quotes
@@ -181,8 +180,8 @@ def plan_text_copy(
         return None
     names = [f"c{i}" for i in range(len(kinds))]
     if fmt == "json":
-        parts = " || ',' || ".join(_json_value(k, c) for k, c in zip(kinds, names, strict=True))
-        selects = [f"'[' || {parts} || ']'"]
+        values = ", ".join(_json_value(k, c) for k, c in zip(kinds, names, strict=True))
+        selects = [f"json_build_array({values})::text"]
         options = "FORMAT text"
     else:
         selects = [_value(k, c, fmt) for k, c in zip(kinds, names, strict=True)]

@@ -307,6 +307,11 @@ class JsonEncoder:
         self._dumps = json.JSONEncoder(
             ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default
         ).encode
+        # rows as PostgreSQL's json_build_array writes them (", " between values), so that
+        # rows written by the database (tap/votable/text_copy.py) are the same bytes
+        self._dumps_row = json.JSONEncoder(
+            ensure_ascii=False, allow_nan=False, separators=(", ", ":"), default=_json_default
+        ).encode
         metadata = [
             {
                 "name": f.name,
@@ -330,7 +335,7 @@ class JsonEncoder:
         if self._row_encoder is not None:
             data = self._row_encoder(rows)
         else:
-            dumps = self._dumps
+            dumps = self._dumps_row
             data = _utf8(",\n".join([dumps(row) for row in self._convert(rows)]))
         if not data:
             return b""

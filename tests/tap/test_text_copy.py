@@ -88,6 +88,20 @@ FIELDS = [f for _, _, f, _ in COLUMNS]
 FORMATS = ["csv", "tsv", "json"]
 
 
+@pytest.fixture(params=["drain", "per-row"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of reading the COPY: the compiled drain (many rows per call) when it is
+    built, and psycopg's get_copy_data (a row per call), the fallback without it."""
+    from tap.query import copy_drain, execute
+
+    if request.param == "drain":
+        if copy_drain.drainer() is None:
+            pytest.skip("tap/query/_copydrain.c is not built (no C compiler at install)")
+    else:
+        monkeypatch.setattr(execute, "drainer", lambda: None)
+    return request.param
+
+
 @pytest.fixture
 def values_db(empty_db_url: URL) -> Iterator[str]:
     """conninfo of a database holding table ``v`` (COLUMNS) in an awkward session setup."""
@@ -117,7 +131,7 @@ def write(
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("batch", [1, 5, 1000])
-def test_copy_writes_the_python_bytes(values_db: str, fmt: str, batch: int) -> None:
+def test_copy_writes_the_python_bytes(reader: str, values_db: str, fmt: str, batch: int) -> None:
     sql = f"SELECT {', '.join(name for name, *_ in COLUMNS)} FROM v ORDER BY k"
     expected, rewritten = write(values_db, fmt, sql, FIELDS, copy=False)
     assert not rewritten
@@ -128,7 +142,7 @@ def test_copy_writes_the_python_bytes(values_db: str, fmt: str, batch: int) -> N
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("column", [name for name, *_ in COLUMNS])
-def test_each_kind_alone(values_db: str, fmt: str, column: str) -> None:
+def test_each_kind_alone(reader: str, values_db: str, fmt: str, column: str) -> None:
     """One column (CSV writes a lone empty field ``""``, not an empty line)."""
     field = next(f for name, _, f, _ in COLUMNS if name == column)
     sql = f"SELECT {column} FROM v ORDER BY k"
@@ -137,7 +151,7 @@ def test_each_kind_alone(values_db: str, fmt: str, column: str) -> None:
     assert got == write(values_db, fmt, sql, [field], copy=False)[0]
 
 
-def test_known_csv_bytes(values_db: str) -> None:
+def test_known_csv_bytes(reader: str, values_db: str) -> None:
     """RFC 4180: CRLF row ends, quotes doubled, line breaks kept inside quotes; NULL and
     empty text are empty fields; a one-column NULL is ``""``."""
     sql = "SELECT k, t FROM v WHERE k IN (0, 1, 2, 3, 4, 8) ORDER BY k"
@@ -157,7 +171,7 @@ def test_known_csv_bytes(values_db: str) -> None:
     assert one == b't\r\nplain\r\n""\r\n""\r\n'
 
 
-def test_known_tsv_and_json_bytes(values_db: str) -> None:
+def test_known_tsv_and_json_bytes(reader: str, values_db: str) -> None:
     sql = "SELECT k, t, ts FROM v WHERE k IN (2, 5, 6, 7) ORDER BY k"
     fields = [Field("k", "int"), FIELDS[4], FIELDS[6]]
     tsv, _ = write(values_db, "tsv", sql, fields, copy=True)
@@ -169,8 +183,10 @@ def test_known_tsv_and_json_bytes(values_db: str) -> None:
         b"7\tnon-ascii \xc3\xa9 and \xf0\x9f\x98\x80 ok\t2020-01-17T21:05:07.500\n"
     )
     doc, _ = write(values_db, "json", sql, fields, copy=True)
-    assert b'\n[5,"tab\\there back\\\\slash \\\\n not a newline","2020-01-17T00:00:00.000"],' in doc
-    assert b'\n[6,"ctl \\u0001\\b\\u000b\\f\\u001f del\x7f","2020-01-17T21:05:07"],' in doc
+    assert (
+        b'\n[5, "tab\\there back\\\\slash \\\\n not a newline", "2020-01-17T00:00:00.000"],' in doc
+    )
+    assert b'\n[6, "ctl \\u0001\\b\\u000b\\f\\u001f del\x7f", "2020-01-17T21:05:07"],' in doc
     assert json.loads(doc)["data"][3][1] == "non-ascii é and 😀 ok"
 
 
@@ -209,7 +225,7 @@ def prepared(fmt: str, sql: str, fields: list[Field], *, copy: bool, limit: int)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_overflow_is_the_same(values_db: str, fmt: str) -> None:
+def test_overflow_is_the_same(reader: str, values_db: str, fmt: str) -> None:
     """MAXREC cuts the COPY's rows where it cuts Python's; JSON says overflow."""
     with psycopg.connect(values_db, autocommit=True) as conn:
         conn.execute(
@@ -231,7 +247,7 @@ def test_overflow_is_the_same(values_db: str, fmt: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_error_midway_ends_the_document_well(values_db: str, fmt: str) -> None:
+def test_error_midway_ends_the_document_well(reader: str, values_db: str, fmt: str) -> None:
     """The database fails at row 12,001 of 30,000: the rows before it are written, the
     JSON document ends with "error", CSV/TSV just end; the status has the error."""
     with psycopg.connect(values_db, autocommit=True) as conn:
