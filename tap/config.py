@@ -66,6 +66,7 @@ FIELDS = {
     "bind_host": "PROVDB_TAP_BIND_HOST",
     "worker_timeout": "PROVDB_TAP_WORKER_TIMEOUT",
     "binary2_sql": "PROVDB_TAP_BINARY2_SQL",
+    "text_copy": "PROVDB_TAP_TEXT_COPY",
     "binary2_copy": "PROVDB_TAP_BINARY2_COPY",
     "service_title": "PROVDB_SERVICE_TITLE",
     "service_description": "PROVDB_SERVICE_DESCRIPTION",
@@ -136,6 +137,7 @@ class TapConfig:
     worker_timeout: int = _d("worker_timeout")
     async_workers: int = 2
     binary2_sql: bool = _d("binary2_sql")
+    text_copy: bool = _d("text_copy")
     binary2_copy: bool = _d("binary2_copy")
     # service metadata (UI, TAP home page, VOSI capabilities) and operations
     service_title: str = _d("service_title")

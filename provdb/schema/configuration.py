@@ -100,6 +100,11 @@ class Parameter(Base):
     __tablename__ = "parameter"
     __table_args__ = (
         sa.UniqueConstraint("activity_id", "name", name="uq_parameter"),
+        # filtering by name and value ("activities run with X = Y"): a hash index on the
+        # value (equality; no length limit, where a btree refuses values over ~2.7 kB,
+        # e.g. configuration dumps) and a btree on the name, combined by bitmap AND
+        sa.Index("ix_parameter_parameter_value", "parameter_value", postgresql_using="hash"),
+        sa.Index("ix_parameter_name", "name"),
         {
             "schema": PROVENANCE,
             "comment": "ProvDM Parameter: a configuration value of one activity "

@@ -312,6 +312,14 @@ _DECLARED = [
         "PostgreSQL writes VOTable BINARY2 rows when COPY cannot (0: Python writes them).",
         "service",
     ),
+    Setting(
+        "PROVDB_TAP_TEXT_COPY",
+        Flag(),
+        True,
+        "PostgreSQL's COPY writes CSV, TSV and JSON rows (the same bytes, several times "
+        "faster; columns only Python writes alike fall back); 0: Python writes them all.",
+        "service",
+    ),
     # ------------------------------------------------------------------ limits
     Setting(
         "PROVDB_TAP_SYNC_EXECUTION",

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import selectors
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,6 +33,8 @@ from psycopg import pq
 from psycopg import sql as pgsql
 
 from tap.errors import QueryError, Unavailable
+from tap.query.copy_drain import drainer
+from tap.votable.binary2_copy import EncodedRows
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +73,15 @@ class ChunkDecoder(Protocol):
 class CopyQuery:
     """A query to run as ``COPY (...) TO STDOUT``; ``decoder()`` makes the decoder of one
     run, whose ``feed`` gets the chunks in order and returns the rows they complete, and
-    whose ``close`` checks that the data ended where it should."""
+    whose ``close`` checks that the data ended where it should.
+
+    With ``decoder=None`` the rows are the COPY's messages themselves (PostgreSQL sends
+    one per row): each batch is a list of them (``bytes``-like, each ending with its
+    line end), for a writer that takes rows PostgreSQL wrote in its format already
+    (:mod:`tap.votable.text_copy`)."""
 
     sql: str
-    decoder: Callable[[], ChunkDecoder]
+    decoder: Callable[[], ChunkDecoder] | None = None
 
 
 @dataclass
@@ -256,14 +263,15 @@ def _server_cursor(conn: psycopg.Connection, *, binary: bool) -> Iterator[psycop
 
 def _copy_batches(conn: psycopg.Connection, query: CopyQuery, batch: int) -> Iterator[Any]:
     """Row batches of a COPY: PostgreSQL sends a row per message; ``batch`` messages are
-    decoded at a time (one C call for thousands of rows).
+    decoded at a time (one C call for thousands of rows), or handed over as a list
+    (``query.decoder`` None).
 
     The messages are read from libpq directly: psycopg's ``Copy.read()`` costs ~0.5 us
     per row (half the time of the whole COPY), and its blocking read would hold the GIL
     while PostgreSQL computes (this runs in the read-ahead thread). psycopg's ``Copy``
     still starts the COPY and, when the reader stops early, cancels and drains it.
     """
-    decoder = query.decoder()
+    decoder = query.decoder() if query.decoder is not None else _Messages()
     pgconn = conn.pgconn
     with conn.cursor() as cur, cur.copy(query.sql), selectors.DefaultSelector() as sel:
         sel.register(pgconn.socket, selectors.EVENT_READ)
@@ -273,32 +281,84 @@ def _copy_batches(conn: psycopg.Connection, query: CopyQuery, batch: int) -> Ite
             sel.select()
             pgconn.consume_input()
 
+        per_row = query.decoder is None
+        drain = drainer() if per_row else None
+        if drain is not None:
+            # many rows per call (tap/query/copy_drain.py); the batches are EncodedRows
+            last = yield from _drained(pgconn.pgconn_ptr, drain, batch, receive)
+            _copy_result(conn)
+            if len(last):
+                yield last
+            return
         get = pgconn.get_copy_data
-        buf = bytearray()
+        # a list of the messages (per-row batches), or one buffer of their bytes
+        buf: Any = [] if per_row else bytearray()
+        add = buf.append if per_row else buf.extend
         count = 0
         while True:
             nbytes, data = get(1)  # 1: never blocks
             if nbytes > 0:
-                buf += data
+                add(data)
                 count += 1
                 if count >= batch:
-                    rows = decoder.feed((buf,))
-                    buf, count = bytearray(), 0
+                    rows = decoder.feed(buf if per_row else (buf,))
+                    buf, count = ([] if per_row else bytearray()), 0
+                    add = buf.append if per_row else buf.extend
                     if len(rows):
                         yield rows
             elif nbytes == 0:  # libpq's buffer is empty
                 receive()
             else:  # -1: the end of the data; the COPY's own result follows
                 break
-        while pgconn.is_busy():
-            receive()
-        while (res := pgconn.get_result()) is not None:
-            if res.status != pq.ExecStatus.COMMAND_OK:
-                raise psycopg.errors.error_from_result(res, encoding=conn.info.encoding)
-        rows = decoder.feed((buf,))
+        _copy_result(conn)
+        rows = decoder.feed(buf if per_row else (buf,))
         decoder.close()
         if len(rows):
             yield rows
+
+
+def _copy_result(conn: psycopg.Connection) -> None:
+    """Wait for the COPY's own result once its data ended; raise the error it reports."""
+    pgconn = conn.pgconn
+    with selectors.DefaultSelector() as sel:
+        sel.register(pgconn.socket, selectors.EVENT_READ)
+        while pgconn.is_busy():
+            sel.select()
+            pgconn.consume_input()
+    while (res := pgconn.get_result()) is not None:
+        if res.status != pq.ExecStatus.COMMAND_OK:
+            raise psycopg.errors.error_from_result(res, encoding=conn.info.encoding)
+
+
+def _drained(
+    ptr: int, drain: Any, batch: int, receive: Callable[[], None]
+) -> Generator[EncodedRows, None, EncodedRows]:
+    """Batches of ``batch`` COPY rows taken by the compiled ``drain``; returns the last,
+    shorter batch (sent once the COPY's result is known to be good)."""
+    buf, ends, count = bytearray(), bytearray(), 0
+    while True:
+        data, row_ends, status = drain(ptr, batch - count, len(buf))
+        if row_ends:
+            buf += data
+            ends += row_ends
+            count += len(row_ends) // 8
+            if count >= batch:
+                yield EncodedRows(bytes(buf), bytes(ends))
+                buf, ends, count = bytearray(), bytearray(), 0
+        if status == 0:  # libpq's buffer is empty
+            receive()
+        elif status < 0:  # -1: the end of the data, -2: failed (the result says why)
+            return EncodedRows(bytes(buf), bytes(ends))
+
+
+class _Messages:
+    """The :class:`ChunkDecoder` of a COPY whose rows are its messages (one per row)."""
+
+    def feed(self, chunks: Sequence[Any]) -> Sequence[Any]:
+        return chunks
+
+    def close(self) -> None:
+        pass
 
 
 def _create_upload(cur: psycopg.Cursor, up: UploadTable) -> None:

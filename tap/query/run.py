@@ -29,6 +29,7 @@ from tap.query.readahead import ReadAhead
 from tap.query.upload import load_uploads
 from tap.votable.binary2_copy import encoded_bytes, plan_binary2_copy
 from tap.votable.binary2_sql import plan_binary2_sql
+from tap.votable.text_copy import TEXT_COPY_FORMATS, plan_text_copy
 
 __all__ = ["LANGS", "PreparedQuery", "job_application_name", "prepare", "result_stream"]
 
@@ -51,6 +52,7 @@ class PreparedQuery:
     uploads: list[UploadTable] = field(default_factory=list)
     binary2_sql: bool = True  # let PostgreSQL write BINARY2 rows when it can
     binary2_copy: bool = True  # read BINARY2 results through binary COPY when it can
+    text_copy: bool = True  # let COPY write CSV/TSV/JSON rows when it can
     #: ``(catalog, SQL of the query's shape)``: where the result column types are
     #: remembered (string literals do not change them); None: not cached
     types_key: tuple[Catalog, str] | None = None
@@ -131,6 +133,7 @@ def prepare(
         uploads=uploads,
         binary2_sql=config.binary2_sql,
         binary2_copy=config.binary2_copy,
+        text_copy=config.text_copy,
         # uploads are temporary tables whose column types differ per request
         types_key=None if uploads else (catalog, shape),
     )
@@ -296,6 +299,24 @@ def binary2_rewrite(
     return rewrite, encoders
 
 
+def text_rewrite(
+    fmt: str, sql: str, fields: Sequence[Any]
+) -> tuple[Callable[[tuple[int, ...]], CopyQuery | None], list[Callable[[Any], bytes]]]:
+    """The ``QueryPlan.rewrite`` that lets COPY write the rows of a CSV, TSV or JSON
+    result (:mod:`tap.votable.text_copy`), and the list that receives its row encoder
+    (empty when a column type is left to Python)."""
+    encoders: list[Callable[[Any], bytes]] = []
+
+    def rewrite(oids: tuple[int, ...]) -> CopyQuery | None:
+        planned = plan_text_copy(fmt, sql, fields, oids)
+        if planned is None:
+            return None
+        encoders.append(planned.encode)
+        return CopyQuery(planned.sql)
+
+    return rewrite, encoders
+
+
 def job_application_name(job_id: str) -> str:
     """The ``application_name`` of an async job's query backend."""
     return f"provdb-job-{job_id}"
@@ -332,6 +353,10 @@ def result_stream(
         )
         plan.rewrite = rewrite
         # a repeated query skips the describe round trip
+        plan.result_types = _known_types(prepared.types_key)
+    elif prepared.text_copy and prepared.format.name in TEXT_COPY_FORMATS:
+        rewrite, row_encoder = text_rewrite(prepared.format.name, prepared.sql, prepared.fields)
+        plan.rewrite = rewrite
         plan.result_types = _known_types(prepared.types_key)
     rows = stream_rows(connect, plan, on_pid=on_pid)
     # Run the query before the first byte is written: errors at execution start (bad

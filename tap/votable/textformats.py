@@ -3,14 +3,21 @@
 * CSV (RFC 4180): a header line of column names (unless ``header=False``), CRLF line
   ends, values quoted when they hold a comma, quote or line break; NULL is an empty field.
 * TSV (``text/tab-separated-values``): header line of names, LF line ends; in values a
-  backslash, TAB, LF and CR are written ``\\\\``, ``\\t``, ``\\n``, ``\\r``; NULL is empty.
-* JSON: ``{"metadata": [...], "data": [[...], ...], "overflow": false}``; NaN and
-  infinities become ``null``; an error while streaming adds ``"error": "message"``.
+  backslash, TAB, LF, CR, backspace, form feed and vertical tab are written ``\\\\``,
+  ``\\t``, ``\\n``, ``\\r``, ``\\b``, ``\\f``, ``\\v`` (as PostgreSQL's COPY text format);
+  NULL is empty.
+* JSON (UTF-8): ``{"metadata": [...], "data": [[...], ...], "overflow": false}``, one
+  row a line (whatever the batches); NaN
+  and infinities become ``null``; an error while streaming adds ``"error": "message"``.
 
 CSV and TSV have no place for an overflow or error marker: the output just ends, and the
 caller learns from :attr:`ResultStream.result`. Values are converted as in VOTable
 TABLEDATA (timestamps in DALI form, JSON values as compact JSON text, booleans
 ``true``/``false``) but text is written as it is, without XML clean-up.
+
+Every encoder takes an optional ``row_encoder``: batches then come from a COPY that
+PostgreSQL wrote in the format already (:mod:`.text_copy`), and ``row_encoder(batch)``
+gives their bytes; the header, the separators and the end are written here either way.
 """
 
 from __future__ import annotations
@@ -28,16 +35,27 @@ from provdb.votable.values import arraysize_info, format_timestamp, text
 
 from .stream import ErrorMessage, ResultStream, StreamResult
 
-__all__ = ["CsvEncoder", "JsonEncoder", "TsvEncoder", "csv_stream", "json_stream", "tsv_stream"]
+__all__ = [
+    "CsvEncoder",
+    "JsonEncoder",
+    "RowEncoder",
+    "TsvEncoder",
+    "column_kind",
+    "csv_stream",
+    "json_stream",
+    "tsv_stream",
+]
 
 _INTS = ("unsignedByte", "short", "int", "long")
 _FLOATS = ("float", "double")
 
 Rows = Sequence[Sequence[Any]]
+#: the bytes of a batch of rows already written by the database (see the module docstring)
+RowEncoder = Callable[[Sequence[Any]], bytes]
 
 
-def _kind(field: Field) -> str:
-    """What a column holds: int, float, bool, timestamp, array or text."""
+def column_kind(field: Field) -> str:
+    """What a column holds for the text writers: int, float, bool, timestamp, array or text."""
     try:
         is_array = arraysize_info(field.arraysize).is_array
     except ValueError:
@@ -84,7 +102,7 @@ def _csv_converter(fields: Sequence[Field]) -> Callable[[Rows], list[tuple]]:
     exprs = []
     for i, field in enumerate(fields):
         v = f"v{i}"
-        kind = _kind(field)
+        kind = column_kind(field)
         if kind == "int":
             expr = f"{v} if {v} is None or {v}.__class__ is int else _t({v})"
         elif kind == "float":
@@ -105,11 +123,18 @@ def _csv_converter(fields: Sequence[Field]) -> Callable[[Rows], list[tuple]]:
 class CsvEncoder:
     """RFC 4180 CSV (see the module docstring)."""
 
-    def __init__(self, fields: Sequence[Field], *, header: bool = True) -> None:
+    def __init__(
+        self,
+        fields: Sequence[Field],
+        *,
+        header: bool = True,
+        row_encoder: RowEncoder | None = None,
+    ) -> None:
         if not fields:
             raise ValueError("a table needs at least one field")
         self._convert = _csv_converter(fields)
         self._header = self._write([[f.name for f in fields]]) if header else b""
+        self._row_encoder = row_encoder
 
     @staticmethod
     def _write(rows: Iterable[Sequence[Any]]) -> bytes:
@@ -121,6 +146,8 @@ class CsvEncoder:
         return self._header
 
     def rows(self, rows: Rows) -> bytes:
+        if self._row_encoder is not None:
+            return self._row_encoder(rows)
         return self._write(self._convert(rows))
 
     def footer(self, result: StreamResult) -> bytes:
@@ -129,7 +156,17 @@ class CsvEncoder:
 
 # ----------------------------------------------------------------------------- TSV
 
-_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_TSV_ESCAPES = str.maketrans(
+    {
+        "\\": "\\\\",
+        "\t": "\\t",
+        "\n": "\\n",
+        "\r": "\\r",
+        "\b": "\\b",
+        "\f": "\\f",
+        "\v": "\\v",
+    }
+)
 
 
 def _tsv_text(value: Any) -> str:
@@ -143,9 +180,16 @@ def _tsv_text(value: Any) -> str:
 class TsvEncoder:
     """Tab-separated values (see the module docstring)."""
 
-    def __init__(self, fields: Sequence[Field], *, header: bool = True) -> None:
+    def __init__(
+        self,
+        fields: Sequence[Field],
+        *,
+        header: bool = True,
+        row_encoder: RowEncoder | None = None,
+    ) -> None:
         if not fields:
             raise ValueError("a table needs at least one field")
+        self._row_encoder = row_encoder
         ns: dict[str, Any] = {
             "_t": _tsv_text,
             "_ts": format_timestamp,
@@ -156,7 +200,7 @@ class TsvEncoder:
         exprs = []
         for i, field in enumerate(fields):
             v = f"v{i}"
-            kind = _kind(field)
+            kind = column_kind(field)
             if kind == "int":
                 expr = f"{v} if {v}.__class__ is int else _int({v})"
             elif kind == "float":
@@ -180,6 +224,8 @@ class TsvEncoder:
         return self._header
 
     def rows(self, rows: Rows) -> bytes:
+        if self._row_encoder is not None:
+            return self._row_encoder(rows)
         return self._encode(rows).encode("utf-8", "replace")
 
     def footer(self, result: StreamResult) -> bytes:
@@ -216,12 +262,19 @@ def _json_array(value: Any) -> list | str:
     return out
 
 
+def _utf8(text: str) -> bytes:
+    # a lone surrogate (only Python strings hold one) becomes the JSON escape \udXXX:
+    # it only occurs inside JSON strings, where that escape means the same
+    return text.encode("utf-8", "backslashreplace")
+
+
 class JsonEncoder:
     """JSON document (see the module docstring)."""
 
-    def __init__(self, fields: Sequence[Field]) -> None:
+    def __init__(self, fields: Sequence[Field], *, row_encoder: RowEncoder | None = None) -> None:
         if not fields:
             raise ValueError("a table needs at least one field")
+        self._row_encoder = row_encoder
         ns: dict[str, Any] = {
             "_t": text,
             "_ts": format_timestamp,
@@ -232,7 +285,7 @@ class JsonEncoder:
         exprs = []
         for i, field in enumerate(fields):
             v = f"v{i}"
-            kind = _kind(field)
+            kind = column_kind(field)
             if kind == "int":
                 expr = f"{v} if {v} is None or {v}.__class__ is int else _int({v})"
             elif kind == "float":
@@ -252,7 +305,12 @@ class JsonEncoder:
         body = "def encode(rows):\n    return [[{exprs}] for ({unpack},) in rows]\n"
         self._convert = _compile(fields, exprs, ns, body)
         self._dumps = json.JSONEncoder(
-            ensure_ascii=True, allow_nan=False, separators=(",", ":"), default=_json_default
+            ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default
+        ).encode
+        # rows as PostgreSQL's json_build_array writes them (", " between values), so that
+        # rows written by the database (tap/votable/text_copy.py) are the same bytes
+        self._dumps_row = json.JSONEncoder(
+            ensure_ascii=False, allow_nan=False, separators=(", ", ":"), default=_json_default
         ).encode
         metadata = [
             {
@@ -267,26 +325,30 @@ class JsonEncoder:
             }
             for f in fields
         ]
-        self._header = ('{"metadata":' + self._dumps(metadata) + ',\n"data":[').encode("utf-8")
+        self._header = _utf8('{"metadata":' + self._dumps(metadata) + ',\n"data":[')
         self._first = True
 
     def header(self) -> bytes:
         return self._header
 
     def rows(self, rows: Rows) -> bytes:
-        data = self._dumps(self._convert(rows))[1:-1]
+        if self._row_encoder is not None:
+            data = self._row_encoder(rows)
+        else:
+            dumps = self._dumps_row
+            data = _utf8(",\n".join([dumps(row) for row in self._convert(rows)]))
         if not data:
             return b""
         if self._first:
             self._first = False
-            return ("\n" + data).encode("utf-8")
-        return (",\n" + data).encode("utf-8")
+            return b"\n" + data
+        return b",\n" + data
 
     def footer(self, result: StreamResult) -> bytes:
         end = '\n],\n"overflow":' + ("true" if result.overflow else "false")
         if result.error is not None:
             end += ',\n"error":' + self._dumps(result.error_message or "error")
-        return (end + "}\n").encode("utf-8")
+        return _utf8(end + "}\n")
 
 
 # ----------------------------------------------------------------------------- streams
@@ -299,15 +361,17 @@ def csv_stream(
     overflow_after: int | None = None,
     header: bool = True,
     error_message: ErrorMessage | None = None,
+    row_encoder: RowEncoder | None = None,
     **_ignored: Any,
 ) -> ResultStream:
     """Stream a result as CSV; parameters as :func:`~tap.votable.votable_stream`.
 
+    ``row_encoder``: the batches are rows the database wrote (see the module docstring).
     ``infos``/``query``/``serialization`` are accepted and ignored, so that every writer
     can be called alike.
     """
     return ResultStream(
-        CsvEncoder(fields, header=header),
+        CsvEncoder(fields, header=header, row_encoder=row_encoder),
         batches,
         overflow_after=overflow_after,
         error_message=error_message,
@@ -321,11 +385,12 @@ def tsv_stream(
     overflow_after: int | None = None,
     header: bool = True,
     error_message: ErrorMessage | None = None,
+    row_encoder: RowEncoder | None = None,
     **_ignored: Any,
 ) -> ResultStream:
     """Stream a result as TSV; parameters as :func:`csv_stream`."""
     return ResultStream(
-        TsvEncoder(fields, header=header),
+        TsvEncoder(fields, header=header, row_encoder=row_encoder),
         batches,
         overflow_after=overflow_after,
         error_message=error_message,
@@ -338,11 +403,12 @@ def json_stream(
     *,
     overflow_after: int | None = None,
     error_message: ErrorMessage | None = None,
+    row_encoder: RowEncoder | None = None,
     **_ignored: Any,
 ) -> ResultStream:
     """Stream a result as JSON; parameters as :func:`csv_stream`."""
     return ResultStream(
-        JsonEncoder(fields),
+        JsonEncoder(fields, row_encoder=row_encoder),
         batches,
         overflow_after=overflow_after,
         error_message=error_message,
