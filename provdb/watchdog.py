@@ -186,29 +186,43 @@ def _stop_server(pgdata: Path) -> None:
 def watch(pgdata: Path, lock: Any, also_watch: int | None = None) -> str:
     """Poll until nobody uses the server of ``pgdata``; stop it; return why it ended.
 
-    Dead pids are removed from the handle file as they are seen (as the next provdb
-    start would), so the file only ever names live users.
+    ``lock`` is taken around every look (an :class:`ExistingFileLock` in the watchdog
+    process). Dead pids are removed from the handle file as they are seen (as the next
+    provdb start would), so the file only ever names live users.
     """
     me = os.getpid()
     while True:
-        if not pgdata.parent.is_dir():
-            return "data folder gone"  # removed under us: nothing left to guard
-        with lock:
-            if watchdog_pid(pgdata) not in (None, me):
-                return "another watchdog took over"
-            handles = _read_handles(pgdata)
-            alive = [p for p in handles if _alive(p)]
-            if alive != handles:
-                (pgdata / ".handle_pids.json").write_text(json.dumps(alive))
+        try:
+            lock.__enter__()
+        except FileNotFoundError:  # PROVDB_HOME removed under us: nothing left to guard
+            return "data folder gone"
+        try:
             if also_watch is not None and not _alive(also_watch):
                 also_watch = None
-            if not alive and also_watch is None:
-                stopped = _postmaster_pid(pgdata) is not None
-                if stopped:
-                    _stop_server(pgdata)
-                _forget_pid_file(pgdata, me)
-                return "stopped the server" if stopped else "server already stopped"
+            ended = _look_once(pgdata, me, also_watch)
+        finally:
+            lock.__exit__(None, None, None)
+        if ended:
+            return ended
         time.sleep(POLL_SECONDS)
+
+
+def _look_once(pgdata: Path, me: int, also_watch: int | None) -> str | None:
+    """One look under the lock: None while someone uses the server, else why we end."""
+    if watchdog_pid(pgdata) not in (None, me):
+        return "another watchdog took over"
+    handles = _read_handles(pgdata)
+    alive = [p for p in handles if _alive(p)]
+    if alive != handles:
+        with contextlib.suppress(OSError):
+            (pgdata / ".handle_pids.json").write_text(json.dumps(alive))
+    if alive or also_watch is not None:
+        return None
+    running = _postmaster_pid(pgdata) is not None
+    if running:
+        _stop_server(pgdata)
+    _forget_pid_file(pgdata, me)
+    return "stopped the server" if running else "server already stopped"
 
 
 def _forget_pid_file(pgdata: Path, me: int) -> None:
@@ -218,6 +232,40 @@ def _forget_pid_file(pgdata: Path, me: int) -> None:
             path.unlink()
     except (OSError, ValueError):
         pass
+
+
+class ExistingFileLock:
+    """The lock provdb holds around starting and stopping the server, never creating it.
+
+    The same ``fcntl.lockf`` on the whole file as ``fasteners.InterProcessLock`` (which
+    ``provdb.db`` uses), so the two exclude each other; but opening the file does not
+    create it nor its folder: a watchdog whose PROVDB_HOME was deleted must not bring an
+    empty one back. Raises FileNotFoundError when the file is gone.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> ExistingFileLock:
+        import fcntl
+
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import fcntl
+
+        if self._fd is not None:
+            fcntl.lockf(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
 
 
 def _daemonise() -> None:
@@ -235,8 +283,6 @@ def _daemonise() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m provdb.watchdog PGDATA [PID]``: guard the server of PGDATA."""
-    import fasteners
-
     args = sys.argv[1:] if argv is None else argv
     if not args or len(args) > 2:
         sys.stderr.write("usage: python -m provdb.watchdog PGDATA [PID]\n")
@@ -245,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     also_watch = int(args[1]) if len(args) == 2 else None
     _daemonise()
     # the same lock file provdb.db.start_embedded uses around start and stop
-    lock = fasteners.InterProcessLock(str(pgdata.parent / ".pgserver.lock"))
+    lock = ExistingFileLock(pgdata.parent / ".pgserver.lock")
     watch(pgdata, lock, also_watch)
     return 0
 

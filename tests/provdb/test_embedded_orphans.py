@@ -287,3 +287,14 @@ def test_without_its_watchdog_the_next_start_forgets_a_killed_provdb() -> None:
         assert _handles(pgdata) == []
     finally:
         _cleanup(home, killed)
+
+
+def test_a_watchdog_whose_home_was_deleted_leaves_without_recreating_it(tmp_path: Path) -> None:
+    from provdb.watchdog import ExistingFileLock, watch
+
+    home = tmp_path / "gone"  # as after `rm -rf PROVDB_HOME` under a running watchdog
+    lock = ExistingFileLock(home / ".pgserver.lock")
+    with pytest.raises(FileNotFoundError):
+        lock.__enter__()
+    assert watch(home / "pgdata", lock) == "data folder gone"
+    assert not home.exists()
