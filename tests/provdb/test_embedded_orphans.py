@@ -17,15 +17,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
 import psycopg
 import pytest
 
-from provdb.watchdog import pid_file, watchdog_pid
-from tests.conftest import REPO, free_port
+from provdb.watchdog import log_file, pid_file, watchdog_pid
+from tests.conftest import REPO
+from tests.servers import as_user, serve_provdb
 
 HOLD = """
 import sys, time
@@ -110,46 +110,19 @@ def _cleanup(home: Path, *procs: subprocess.Popen[str]) -> None:
     shutil.rmtree(home, ignore_errors=True)
 
 
-def _serve_as(user: str | None, home: Path, port: int, log: Path) -> subprocess.Popen[str]:
-    """``provdb serve`` on the embedded server of ``home``, as ``user`` (None: as we are)."""
+def _upgrade_as(user: str | None, home: Path) -> None:
+    """``provdb db upgrade`` on the embedded server of ``home``, as ``user``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PROVDB_", "PROMETHEUS"))}
-    env.update({"PROVDB_HOME": str(home), "PROVDB_METRICS": "0"})
-    command = [sys.executable, "-m", "provdb"]
-    if user:
-        entry = pwd.getpwnam(user)
-        command = [
-            "setpriv",
-            f"--reuid={entry.pw_uid}",
-            f"--regid={entry.pw_gid}",
-            "--clear-groups",
-            *command,
-        ]
-        # the unprivileged user must reach the checkout and the virtualenv
-        for target in (REPO, Path(sys.prefix)):
-            for folder in (target, *target.parents):
-                folder.chmod(folder.stat().st_mode | 0o005)
+    env["PROVDB_HOME"] = str(home)
     done = subprocess.run(
-        [*command, "db", "upgrade"], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
+        [*as_user(user), sys.executable, "-m", "provdb", "db", "upgrade"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    with open(log, "wb") as out:  # setpriv execs python: the pid is provdb's own
-        proc = subprocess.Popen(
-            [*command, "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    return proc
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 USERS = [
@@ -169,30 +142,26 @@ USERS = [
 def test_the_watchdog_stops_the_server_of_a_killed_provdb_serve(user: str | None) -> None:
     home = _home(user)
     pgdata = home / "pgdata"
-    port = free_port()
-    served = _serve_as(user, home, port, home / "serve.log")
     try:
-        _wait_for(
-            lambda: _answers(f"http://127.0.0.1:{port}/tap/availability") or served.poll(),
-            "provdb serve answered",
-            bound=120,
-        )
-        assert served.poll() is None, (home / "serve.log").read_text()[-3000:]
-        postmaster = _postmaster_pid(pgdata)
-        watchdog = watchdog_pid(pgdata)
-        assert postmaster is not None and watchdog is not None
-        if user:  # the watchdog runs as the user of the provdb that started the server
-            assert Path(f"/proc/{watchdog}").stat().st_uid == pwd.getpwnam(user).pw_uid
-        served.send_signal(signal.SIGKILL)  # no exit handler runs: no clean stop
-        served.wait(timeout=30)
-        # nobody starts provdb again: the watchdog alone stops the server, then itself
-        _wait_for(lambda: _gone(postmaster), "the postmaster of a killed provdb stopped")
-        assert not (pgdata / "postmaster.pid").exists()  # a clean shutdown, not a crash
-        _wait_for(lambda: _gone(watchdog), "the watchdog exited after stopping the server")
-        assert not pid_file(pgdata).exists()
-        assert _handles(pgdata) == []
+        _upgrade_as(user, home)
+        quiet = {"PROVDB_METRICS": "0"}
+        with serve_provdb(None, quiet, workers=2, home=home, user=user) as served:
+            postmaster = _postmaster_pid(pgdata)
+            watchdog = watchdog_pid(pgdata)
+            assert postmaster is not None and watchdog is not None
+            if user:  # the watchdog runs as the user of the provdb that started the server
+                assert psutil.Process(watchdog).uids().real == pwd.getpwnam(user).pw_uid
+            served.process.send_signal(signal.SIGKILL)  # no exit handler runs: no clean stop
+            served.process.wait(timeout=30)
+            # nobody starts provdb again: the watchdog alone stops the server, then itself
+            _wait_for(lambda: _gone(postmaster), "the postmaster of a killed provdb stopped")
+            assert not (pgdata / "postmaster.pid").exists()  # a clean shutdown, not a crash
+            _wait_for(lambda: _gone(watchdog), "the watchdog exited after stopping the server")
+            assert not pid_file(pgdata).exists()
+            assert not log_file(pgdata).exists()  # it wrote no failure
+            assert _handles(pgdata) == []
     finally:
-        _cleanup(home, served)
+        _cleanup(home)
 
 
 def test_the_watchdog_never_stops_a_server_that_a_live_provdb_uses() -> None:

@@ -12,7 +12,7 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from tests.tap.test_operations import serve
+from tests.servers import serve_provdb
 
 UWS = {"uws": "http://www.ivoa.net/xml/UWS/v1.0"}
 QUERY = {"LANG": "ADQL", "QUERY": "SELECT TOP 1 id FROM provenance.entity"}
@@ -39,9 +39,9 @@ def limited(archive_url: URL) -> Iterator[str]:
         "PROVDB_PROVSAP_MAX_IDS": "5",
         "PROVDB_PROVSAP_MAX_DEPTH": "10",
     }
-    with serve(archive_url, env, workers=2) as (site, log):
-        HOME["limited"] = Path(log).parent  # serve.log lies in the service's PROVDB_HOME
-        yield site + "/tap"
+    with serve_provdb(archive_url, env, workers=2) as served:
+        HOME["limited"] = served.home
+        yield served.tap
 
 
 #: PROVDB_HOME of the `limited` service (its per-client slot files are under clients/)
