@@ -14,9 +14,10 @@ never stops a server that a live provdb has registered, and a provdb starting wh
 watchdog leaves finds either a running watchdog or none (and starts one).
 
 The watchdog's pid lives in ``<PROVDB_HOME>/.pgserver-watchdog.pid`` (beside the lock,
-owned by whoever owns PROVDB_HOME). It runs as the user of the provdb that started it;
-as root, ``pg_ctl`` runs as the system user ``pgserver`` that owns the data, as the
-wheel does.
+owned by whoever owns PROVDB_HOME); a watchdog that fails writes why in
+``<PROVDB_HOME>/.pgserver-watchdog.log``. It runs as the
+user of the provdb that started it; as root, ``pg_ctl`` runs as the system user
+``pgserver`` that owns the data, as the wheel does.
 """
 
 from __future__ import annotations
@@ -31,7 +32,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ensure_watchdog", "main", "pid_file", "watchdog_pid"]
+__all__ = [
+    "ExistingFileLock",
+    "ensure_watchdog",
+    "log_file",
+    "main",
+    "pid_file",
+    "watch",
+    "watchdog_pid",
+]
 
 #: seconds between two looks at the handle file
 POLL_SECONDS = 1.0
@@ -42,6 +51,11 @@ _MODULE = "provdb.watchdog"
 def pid_file(pgdata: Path) -> Path:
     """Where the pid of ``pgdata``'s watchdog is kept."""
     return pgdata.parent / ".pgserver-watchdog.pid"
+
+
+def log_file(pgdata: Path) -> Path:
+    """Where a watchdog that failed wrote why (only then: normally there is no file)."""
+    return pgdata.parent / ".pgserver-watchdog.log"
 
 
 def watchdog_pid(pgdata: Path) -> int | None:
@@ -292,7 +306,14 @@ def main(argv: list[str] | None = None) -> int:
     _daemonise()
     # the same lock file provdb.db.start_embedded uses around start and stop
     lock = ExistingFileLock(pgdata.parent / ".pgserver.lock")
-    watch(pgdata, lock, also_watch)
+    try:
+        watch(pgdata, lock, also_watch)
+    except Exception:  # nobody reads our stderr: leave the reason beside the lock
+        import traceback
+
+        with contextlib.suppress(OSError), open(log_file(pgdata), "a") as out:
+            traceback.print_exc(file=out)
+        return 1
     return 0
 
 
