@@ -151,6 +151,7 @@ def test_the_watchdog_stops_the_server_of_a_killed_provdb_serve(user: str | None
             assert postmaster is not None and watchdog is not None
             if user:  # the watchdog runs as the user of the provdb that started the server
                 assert psutil.Process(watchdog).uids().real == pwd.getpwnam(user).pw_uid
+            workers = psutil.Process(served.process.pid).children(recursive=True)
             served.process.send_signal(signal.SIGKILL)  # no exit handler runs: no clean stop
             served.process.wait(timeout=30)
             # nobody starts provdb again: the watchdog alone stops the server, then itself
@@ -160,6 +161,9 @@ def test_the_watchdog_stops_the_server_of_a_killed_provdb_serve(user: str | None
             assert not pid_file(pgdata).exists()
             assert not log_file(pgdata).exists()  # it wrote no failure
             assert _handles(pgdata) == []
+            # its orphaned gunicorn workers leave too (their exit handlers take the
+            # server's lock, which would bring a deleted PROVDB_HOME back)
+            _wait_for(lambda: all(_gone(w.pid) for w in workers), "the workers exited")
     finally:
         _cleanup(home)
 
