@@ -1,4 +1,5 @@
-"""What every benchmark script shares: progress lines and the machine description.
+"""What every benchmark script shares: progress lines, the machine description, and a
+fresh embedded archive served by ``provdb serve``.
 
 Imported by the ``bench_*.py`` scripts (run from the repository root or anywhere: each
 script puts its own folder on ``sys.path`` first, as Python does for the script's folder).
@@ -11,13 +12,26 @@ import json
 import os
 import platform
 import re
+import shutil
+import socket
+import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["drop_secondary_keys", "log", "machine", "save_results"]
+__all__ = [
+    "drop_secondary_keys",
+    "embedded_archive",
+    "free_port",
+    "log",
+    "machine",
+    "save_results",
+    "served",
+]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -102,3 +116,89 @@ def drop_secondary_keys(cur: Any, tables: Sequence[str], schema: str = "provenan
         f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
         for table, name, definition in constraints
     ]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def embedded_archive(
+    workdir: Path, env: Mapping[str, str] | None = None
+) -> Iterator[dict[str, str]]:
+    """A fresh, migrated archive on the embedded server in ``workdir/provdb-home``.
+
+    ``workdir`` is emptied first. The server is held (and this process's PROVDB_*
+    pointed at it) until the block ends. Yields the environment for ``provdb``
+    subprocesses: the caller's without PROVDB_*, this PROVDB_HOME, ``env``, and this
+    checkout first on PYTHONPATH.
+    """
+    from provdb import migrate
+    from provdb.config import Settings
+    from provdb.db import connect, start_embedded
+
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    home = workdir / "provdb-home"
+    home.mkdir(parents=True)
+    child = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
+    child["PROVDB_HOME"] = str(home)
+    child.update(env or {})
+    child["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), child.get("PYTHONPATH")]))
+    os.environ.pop("PROVDB_DATABASE_URL", None)
+    os.environ["PROVDB_HOME"] = str(home)
+    server, _ = start_embedded(home / "pgdata")
+    try:
+        database = connect(Settings.from_env())
+        migrate.upgrade(database.engine)
+        database.dispose()
+        yield child
+    finally:
+        server.cleanup()  # type: ignore[attr-defined]
+
+
+@contextmanager
+def served(
+    env: Mapping[str, str], log_path: Path, *, workers: int = 1, start_seconds: float = 120
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``provdb serve --workers N`` with ``env`` until the block ends.
+
+    Waits until ``/tap/availability`` answers 200 (exits with a message naming
+    ``log_path``, its output, if it does not); yields ``(site URL, the process)``.
+    """
+    import urllib.request
+
+    port = free_port()
+    site = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "provdb", "serve", "--port", str(port)]
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen(
+            [*command, "--workers", str(workers)],
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+    try:
+        deadline = time.monotonic() + start_seconds
+        while True:
+            try:
+                with urllib.request.urlopen(site + "/tap/availability", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"provdb serve did not start; see {log_path}")
+            time.sleep(0.3)
+        yield site, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -32,9 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import REPO, log, machine, save_results
-
-PYTHON = sys.executable
+from _common import embedded_archive, log, machine, save_results, served
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -74,14 +70,6 @@ def votable_bytes(size: int) -> bytes:
         if len(data) <= size:
             return data
         n = int(n * size / len(data) * 0.995)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def worker_of(serve: subprocess.Popen):
@@ -165,66 +153,26 @@ def rows_cost(data: bytes) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from provdb import migrate
-    from provdb.config import Settings
-    from provdb.db import connect, start_embedded
-
-    if args.workdir.exists():
-        shutil.rmtree(args.workdir)
-    home = args.workdir / "provdb-home"
-    home.mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-    env["PROVDB_HOME"] = str(home)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    os.environ.pop("PROVDB_DATABASE_URL", None)
-    os.environ["PROVDB_HOME"] = str(home)
-    server, _ = start_embedded(home / "pgdata")
-    database = connect(Settings.from_env())
-    migrate.upgrade(database.engine)
-    database.dispose()
-    log("building the uploads")
-    cases = {"rows": votable_rows(args.rows), "bytes": votable_bytes(args.bytes)}
-    port = free_port()
-    site = f"http://127.0.0.1:{port}"
-    serve_log = open(args.workdir / "serve.log", "wb")  # noqa: SIM115 - closed below
-    serve = subprocess.Popen(
-        [PYTHON, "-m", "provdb", "serve", "--port", str(port), "--workers", "1"],
-        env=env,
-        stdout=serve_log,
-        stderr=subprocess.STDOUT,
-        cwd=REPO,
-    )
-    import requests
-
     results: dict = {}
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(site + "/tap/availability", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if serve.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"provdb serve did not start; see {args.workdir / 'serve.log'}")
-            time.sleep(0.3)
-        worker = worker_of(serve)
-        figures = {}
-        for name, data in cases.items():
-            figures[name] = measure_request(site, worker, data)
-            figures[name]["in_process_rows"] = rows_cost(data)
-            log(f"{name}: {figures[name]}")
-        results = {
-            "benchmark": "upload_memory",
-            "machine": machine(("provdb", "psycopg", "astropy")),
-            "limits": {"PROVDB_TAP_UPLOAD_BYTES": 20_000_000, "PROVDB_TAP_UPLOAD_ROWS": 1_000_000},
-            "cases": figures,
-        }
-    finally:
-        serve.terminate()
-        serve.wait(timeout=30)
-        serve_log.close()
-        server.cleanup()  # type: ignore[attr-defined]
+    with embedded_archive(args.workdir) as env:
+        log("building the uploads")
+        cases = {"rows": votable_rows(args.rows), "bytes": votable_bytes(args.bytes)}
+        with served(env, args.workdir / "serve.log", workers=1) as (site, serve):
+            worker = worker_of(serve)
+            figures = {}
+            for name, data in cases.items():
+                figures[name] = measure_request(site, worker, data)
+                figures[name]["in_process_rows"] = rows_cost(data)
+                log(f"{name}: {figures[name]}")
+            results = {
+                "benchmark": "upload_memory",
+                "machine": machine(("provdb", "psycopg", "astropy")),
+                "limits": {
+                    "PROVDB_TAP_UPLOAD_BYTES": 20_000_000,
+                    "PROVDB_TAP_UPLOAD_ROWS": 1_000_000,
+                },
+                "cases": figures,
+            }
     out = save_results(results, args.output, "upload-memory")
     log(f"-> {out}")
     return 0 if all(c["status"] == 200 for c in results["cases"].values()) else 1

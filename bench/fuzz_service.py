@@ -22,8 +22,6 @@ cases run per group and in all, 5xx found, other bad answers, wall time, machine
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -32,9 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import REPO, log, machine, save_results
-
-PYTHON = sys.executable
+from _common import REPO, embedded_archive, log, machine, save_results, served
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -55,14 +51,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--seed", type=int, default=12, help="hypothesis seed (same seed, same cases)")
     return p.parse_args(argv)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def fuzz_group(site: str, job: str, group: str, examples: int, seed: int) -> dict:
@@ -108,99 +96,54 @@ def fuzz_group(site: str, job: str, group: str, examples: int, seed: int) -> dic
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from provdb import migrate
-    from provdb.config import Settings
-    from provdb.db import connect, start_embedded
     from provdb.samples import path as samples_path
-
-    if args.workdir.exists():
-        shutil.rmtree(args.workdir)
-    home = args.workdir / "provdb-home"
-    home.mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-    env.update({"PROVDB_HOME": str(home), "PROVDB_INGEST_API": "1"})
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    os.environ.pop("PROVDB_DATABASE_URL", None)
-    os.environ["PROVDB_HOME"] = str(home)
-    server, _ = start_embedded(home / "pgdata")  # held for the whole run
-    database = connect(Settings.from_env())
-    migrate.upgrade(database.engine)
-    database.dispose()
-    samples = Path(samples_path())
-    subprocess.run(
-        [
-            PYTHON,
-            "-m",
-            "provdb",
-            "ingest",
-            "-q",
-            "--model",
-            str(samples / "lstosa/config/definition.yaml"),
-            str(samples),
-        ],
-        env=env,
-        check=True,
-        cwd=REPO,
-    )
-    port = free_port()
-    site = f"http://127.0.0.1:{port}"
-    serve_log = open(args.workdir / "serve.log", "wb")  # noqa: SIM115 - closed below
-    serve = subprocess.Popen(
-        [PYTHON, "-m", "provdb", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=serve_log,
-        stderr=subprocess.STDOUT,
-        cwd=REPO,
-    )
-    import requests
-
     from tests.tap.fuzz_requests import ENDPOINTS
 
-    results: dict = {}
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(site + "/tap/availability", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if serve.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"provdb serve did not start; see {args.workdir / 'serve.log'}")
-            time.sleep(0.3)
-        r = requests.post(
-            site + "/tap/async",
-            data={"LANG": "ADQL", "QUERY": "SELECT TOP 1 id FROM provenance.entity"},
-            allow_redirects=False,
-            timeout=30,
+    with embedded_archive(args.workdir, {"PROVDB_INGEST_API": "1"}) as env:
+        samples = Path(samples_path())
+        model = str(samples / "lstosa/config/definition.yaml")
+        subprocess.run(
+            [sys.executable, "-m", "provdb", "ingest", "-q", "--model", model, str(samples)],
+            env=env,
+            check=True,
+            cwd=REPO,
         )
-        job = r.headers["Location"].rsplit("/", 1)[1]
-        started = time.monotonic()
-        groups = {}
-        for group in sorted(ENDPOINTS):
-            t0 = time.monotonic()
-            groups[group] = fuzz_group(site, job, group, args.examples, args.seed)
-            groups[group]["seconds"] = round(time.monotonic() - t0, 1)
-            log(
-                f"{group}: {groups[group]['cases']} cases, {groups[group]['http_5xx']} 5xx, "
-                f"{groups[group]['bad_documents']} bad documents in {groups[group]['seconds']} s"
+        with served(env, args.workdir / "serve.log", workers=2) as (site, _):
+            import requests
+
+            r = requests.post(
+                site + "/tap/async",
+                data={"LANG": "ADQL", "QUERY": "SELECT TOP 1 id FROM provenance.entity"},
+                allow_redirects=False,
+                timeout=30,
             )
-        results = {
-            "benchmark": "fuzz_service",
-            "machine": machine(("provdb", "psycopg", "hypothesis")),
-            "parameters": {"examples_per_group": args.examples, "seed": args.seed, "workers": 2},
-            "cases_run": sum(g["cases"] for g in groups.values()),
-            "http_5xx_found": sum(g["http_5xx"] for g in groups.values()),
-            "bad_documents_found": sum(g["bad_documents"] for g in groups.values()),
-            "transport_errors": sum(g["transport_errors"] for g in groups.values()),
-            "seconds": round(time.monotonic() - started, 1),
-            "groups": groups,
-        }
-    finally:
-        serve.terminate()
-        serve.wait(timeout=30)
-        serve_log.close()
-        server.cleanup()  # type: ignore[attr-defined]
+            job = r.headers["Location"].rsplit("/", 1)[1]
+            started = time.monotonic()
+            groups = {}
+            for group in sorted(ENDPOINTS):
+                t0 = time.monotonic()
+                groups[group] = fuzz_group(site, job, group, args.examples, args.seed)
+                groups[group]["seconds"] = round(time.monotonic() - t0, 1)
+                log(
+                    f"{group}: {groups[group]['cases']} cases, {groups[group]['http_5xx']} 5xx, "
+                    f"{groups[group]['bad_documents']} bad documents in "
+                    f"{groups[group]['seconds']} s"
+                )
+            results = {
+                "benchmark": "fuzz_service",
+                "machine": machine(("provdb", "psycopg", "hypothesis")),
+                "parameters": {
+                    "examples_per_group": args.examples,
+                    "seed": args.seed,
+                    "workers": 2,
+                },
+                "cases_run": sum(g["cases"] for g in groups.values()),
+                "http_5xx_found": sum(g["http_5xx"] for g in groups.values()),
+                "bad_documents_found": sum(g["bad_documents"] for g in groups.values()),
+                "transport_errors": sum(g["transport_errors"] for g in groups.values()),
+                "seconds": round(time.monotonic() - started, 1),
+                "groups": groups,
+            }
     out = save_results(results, args.output, "fuzz")
     log(f"{results['cases_run']} cases, {results['http_5xx_found']} 5xx -> {out}")
     return 1 if results["http_5xx_found"] else 0

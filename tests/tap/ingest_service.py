@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,10 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy.engine import URL
 
-from tests.conftest import REPO, free_port
+from tests.servers import serve_provdb
 
 
 @dataclass
@@ -35,50 +30,10 @@ class Service:
 def serve(db_url: URL, home: Path, **env: str) -> Iterator[Service]:
     """``provdb serve`` (1 gunicorn worker) on ``db_url`` with ``env`` added; stopped on exit.
 
-    ``PROVDB_INGEST_API=1`` unless ``env`` says otherwise.
+    ``PROVDB_INGEST_API=1`` unless ``env`` says otherwise; ``home`` is kept afterwards.
     """
-    port = free_port()
-    home.mkdir(parents=True, exist_ok=True)
-    full = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-    full.update(
-        {
-            "PROVDB_DATABASE_URL": db_url.render_as_string(hide_password=False),
-            "PROVDB_HOME": str(home),
-            "PROVDB_INGEST_API": "1",
-        }
-    )
-    full.update(env)
-    log_path = home / "serve.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "provdb", "serve", "--port", str(port), "--workers", "1"],
-            env=full,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-        )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        try:
-            while True:
-                try:
-                    with urllib.request.urlopen(base + "/tap/availability", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    pytest.fail("provdb serve did not start:\n" + log_path.read_text()[-3000:])
-                time.sleep(0.2)
-            yield Service(base, home, home / "spool")
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with serve_provdb(db_url, {"PROVDB_INGEST_API": "1", **env}, home=home) as served:
+        yield Service(served.site, home, home / "spool")
 
 
 @dataclass

@@ -20,13 +20,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO
+from tests.servers import serve_provdb
 
 #: a query that computes for minutes before its first row on the sample archive
 SLOW = (
@@ -35,49 +35,8 @@ SLOW = (
 )
 
 
-@contextlib.contextmanager
-def serve(archive_url, env: dict[str, str], threads: int = 4) -> Iterator[str]:
-    """`provdb serve` with one worker and ``env``; yields the TAP base URL."""
-    port = free_port()
-    home = Path(tempfile.mkdtemp(prefix="provdb-test-bounded-"))
-    full = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-    full.update(
-        {
-            "PROVDB_DATABASE_URL": archive_url.render_as_string(hide_password=False),
-            "PROVDB_HOME": str(home),
-            "PROVDB_METRICS": "0",
-            **env,
-        }
-    )
-    log = open(home / "serve.log", "wb")  # noqa: SIM115 - closed below
-    cmd = [sys.executable, "-m", "provdb", "serve", "--port", str(port), "--workers", "1"]
-    cmd += ["--threads", str(threads)]
-    proc = subprocess.Popen(cmd, env=full, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-    base = f"http://127.0.0.1:{port}/tap"
-    try:
-        for _ in range(300):  # up to ~60 s
-            try:
-                with urllib.request.urlopen(base + "/availability", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None:
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("provdb serve did not start")
-        if proc.poll() is not None:
-            pytest.fail("provdb serve died:\n" + (home / "serve.log").read_text()[-3000:])
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        shutil.rmtree(home, ignore_errors=True)
+#: every server here: one worker, no /metrics (the tests count nothing there)
+QUIET = {"PROVDB_METRICS": "0"}
 
 
 def active(engine: sa.Engine, marker: str) -> list[int]:
@@ -122,7 +81,8 @@ def sync_url(base: str, query: str, **extra: str) -> str:
 
 def test_join_bomb_is_refused_at_once_with_a_dali_error(archive_url) -> None:
     joins = " ".join(f"JOIN provenance.entity AS t{i}" for i in range(1, 21))
-    with serve(archive_url, {}) as base:
+    with serve_provdb(archive_url, QUIET, threads=4) as served:
+        base = served.tap
         status, body, _ = get(sync_url(base, f"SELECT * FROM provenance.entity AS t0 {joins}"))
         assert status == 400
         assert 'QUERY_STATUS" value="ERROR"' in body
@@ -138,7 +98,10 @@ def test_join_bomb_is_refused_at_once_with_a_dali_error(archive_url) -> None:
 
 def test_translation_deadline_names_its_setting(archive_url) -> None:
     ors = " OR ".join(f"name = 'n{i}'" for i in range(90))
-    with serve(archive_url, {"PROVDB_TAP_TRANSLATE_SECONDS": "0.001"}) as base:
+    with serve_provdb(
+        archive_url, {**QUIET, "PROVDB_TAP_TRANSLATE_SECONDS": "0.001"}, threads=4
+    ) as served:
+        base = served.tap
         status, body = post_sync(base, f"SELECT name FROM provenance.entity WHERE {ors}")
         assert status == 400, body
         assert "PROVDB_TAP_TRANSLATE_SECONDS" in body
@@ -150,7 +113,8 @@ def test_translation_deadline_names_its_setting(archive_url) -> None:
 def test_sync_query_is_cancelled_when_its_client_disconnects(archive_url) -> None:
     engine = sa.create_engine(archive_url)
     try:
-        with serve(archive_url, {}) as base:
+        with serve_provdb(archive_url, QUIET, threads=4) as served:
+            base = served.tap
             url = urllib.parse.urlsplit(sync_url(base, SLOW))
             sock = socket.create_connection((url.hostname, url.port), timeout=10)
             sock.sendall(f"GET {url.path}?{url.query} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
@@ -178,7 +142,8 @@ def test_wait_is_capped_and_waiters_cannot_starve_queries(archive_url) -> None:
         # shorter than the longest WAIT: gthread heartbeats do not depend on requests
         "PROVDB_TAP_WORKER_TIMEOUT": "2",
     }
-    with serve(archive_url, env, threads=2) as base:
+    with serve_provdb(archive_url, {**QUIET, **env}, threads=2) as served:
+        base = served.tap
         data = urllib.parse.urlencode(
             {
                 "REQUEST": "doQuery",
@@ -220,13 +185,17 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def test_foreign_host_header_never_ends_up_in_urls(archive_url) -> None:
-    with serve(archive_url, {}) as base:
+    with serve_provdb(archive_url, QUIET, threads=4) as served:
+        base = served.tap
         status, body, _ = get(base + "/capabilities", headers={"Host": "evil.example"})
         assert status == 400
         assert "evil.example" not in body
         status, body, _ = get(base + "/capabilities", headers={"Host": "localhost"})
         assert status == 200 and "http://localhost/tap" in body
-    with serve(archive_url, {"PROVDB_TAP_BASE_URL": "https://archive.example.org/tap"}) as base:
+    with serve_provdb(
+        archive_url, {**QUIET, "PROVDB_TAP_BASE_URL": "https://archive.example.org/tap"}, threads=4
+    ) as served:
+        base = served.tap
         status, body, _ = get(base + "/capabilities", headers={"Host": "evil.example"})
         assert status == 400 and "evil.example" not in body
         status, body, _ = get(base + "/capabilities")
@@ -236,7 +205,8 @@ def test_foreign_host_header_never_ends_up_in_urls(archive_url) -> None:
 def test_requeued_job_of_a_killed_worker_has_its_backend_cancelled(archive_url) -> None:
     engine = sa.create_engine(archive_url)
     try:
-        with serve(archive_url, {}) as base:
+        with serve_provdb(archive_url, QUIET, threads=4) as served:
+            base = served.tap
             data = urllib.parse.urlencode(
                 {"LANG": "ADQL", "QUERY": SLOW, "PHASE": "RUN", "EXECUTIONDURATION": "40"}
             ).encode()
@@ -299,56 +269,43 @@ def test_embedded_server_death_gives_dali_503_then_a_restart() -> None:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    port = free_port()
-    log = open(home / "serve.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "provdb", "serve", "--port", str(port), "--workers", "1"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=REPO,
-    )
-    base = f"http://127.0.0.1:{port}/tap"
-    query = sync_url(base, "SELECT TOP 1 table_name FROM TAP_SCHEMA.tables")
     try:
-        for _ in range(300):
-            if proc.poll() is not None:
-                pytest.fail((home / "serve.log").read_text()[-3000:])
-            with contextlib.suppress(OSError):
-                if get(query, timeout=5)[0] == 200:
-                    break
-            time.sleep(0.2)
-        pidfile = home / "pgdata" / "postmaster.pid"
-        os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
-        statuses = []
-        for _ in range(150):  # bounded: ~60 s until the server is back
-            try:
-                status, body, headers = get(query, timeout=10)
-            except (OSError, http.client.HTTPException):
-                # the response in flight when the postmaster died may be cut short
-                time.sleep(0.4)
-                continue
-            statuses.append(status)
-            if status == 503:
-                # a pooled connection that died says "lost", a new one "not reachable"
-                assert "QUERY_STATUS" in body
-                assert "not reachable" in body or "connection was lost" in body, body[:500]
-                assert headers.get("Content-Type", "").startswith("application/x-votable+xml")
-            if status == 200 and 503 in statuses:
-                break
-            assert status in (200, 503), body[:500]
-            time.sleep(0.4)
-        assert 503 in statuses and statuses[-1] == 200, statuses
+        with serve_provdb(None, QUIET, home=home) as served:
+            _kill_the_embedded_server_and_see_it_back(served.tap, home)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
         # the server restarted by a worker is stopped with it; clean up whatever is left
         with contextlib.suppress(OSError, ValueError):
             pid = int((home / "pgdata" / "postmaster.pid").read_text().split()[0])
             os.kill(pid, signal.SIGTERM)
             time.sleep(2)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _kill_the_embedded_server_and_see_it_back(base: str, home: Path) -> None:
+    query = sync_url(base, "SELECT TOP 1 table_name FROM TAP_SCHEMA.tables")
+    for _ in range(300):  # the worker has connected once
+        with contextlib.suppress(OSError):
+            if get(query, timeout=5)[0] == 200:
+                break
+        time.sleep(0.2)
+    pidfile = home / "pgdata" / "postmaster.pid"
+    os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
+    statuses = []
+    for _ in range(150):  # bounded: ~60 s until the server is back
+        try:
+            status, body, headers = get(query, timeout=10)
+        except (OSError, http.client.HTTPException):
+            # the response in flight when the postmaster died may be cut short
+            time.sleep(0.4)
+            continue
+        statuses.append(status)
+        if status == 503:
+            # a pooled connection that died says "lost", a new one "not reachable"
+            assert "QUERY_STATUS" in body
+            assert "not reachable" in body or "connection was lost" in body, body[:500]
+            assert headers.get("Content-Type", "").startswith("application/x-votable+xml")
+        if status == 200 and 503 in statuses:
+            break
+        assert status in (200, 503), body[:500]
+        time.sleep(0.4)
+    assert 503 in statuses and statuses[-1] == 200, statuses

@@ -14,7 +14,7 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from tests.tap.test_operations import serve
+from tests.servers import serve_provdb
 
 UWS = {"uws": "http://www.ivoa.net/xml/UWS/v1.0"}
 QUERY = {"LANG": "ADQL", "QUERY": "SELECT TOP 1 id FROM provenance.entity"}
@@ -41,8 +41,8 @@ def limited(archive_url: URL) -> Iterator[str]:
         "PROVDB_PROVSAP_MAX_IDS": "5",
         "PROVDB_PROVSAP_MAX_DEPTH": "10",
     }
-    with serve(archive_url, env, workers=2) as (site, _log):
-        yield site + "/tap"
+    with serve_provdb(archive_url, env, workers=2) as served:
+        yield served.tap
 
 
 def _as(client: str) -> dict[str, str]:
@@ -219,8 +219,9 @@ def test_sync_limit_holds_across_two_service_instances(archive_url: URL) -> None
         "QUERY": "SELECT COUNT(*) FROM provenance.used AS a, provenance.used AS b, "
         "provenance.used AS c, provenance.used AS d",
     }
-    with serve(archive_url, env) as (site_a, log_a), serve(archive_url, env) as (site_b, log_b):
-        assert log_a.parent != log_b.parent  # two PROVDB_HOME folders
+    with serve_provdb(archive_url, env) as a, serve_provdb(archive_url, env) as b:
+        site_a, site_b = a.site, b.site
+        assert a.home != b.home  # two PROVDB_HOME folders
         answers: list[requests.Response] = []
         running = threading.Thread(
             target=lambda: answers.append(

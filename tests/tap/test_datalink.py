@@ -11,10 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +20,8 @@ import pyvo
 import requests
 
 from tests import dl3_files
-from tests.conftest import REPO, free_port, run_cli, scratch_database
+from tests.conftest import run_cli, scratch_database
+from tests.servers import serve_provdb
 
 # bysemantics(..., include_narrower=False): the narrower terms come from the IVOA vocabulary
 # server, which pyvo downloads (no network in the tests); the terms used here have none
@@ -65,41 +62,8 @@ def served(provdb_template, samples: Path, tmp_path_factory) -> Iterator[str]:
         assert done.returncode == 0, done.stderr
         done = run_cli("scan", str(folder), env=env)
         assert done.returncode == 0, done.stderr + done.stdout
-        port = free_port()
-        home = Path(tempfile.mkdtemp(prefix="provdb-test-datalink-"))
-        full = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-        full.update({**env, "PROVDB_HOME": str(home)})
-        log = open(home / "serve.log", "wb")  # noqa: SIM115 - closed at teardown
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "provdb", "serve", "--port", str(port), "--workers", "2"],
-            env=full,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-        )
-        root = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        try:
-            while True:
-                try:
-                    with urllib.request.urlopen(root + "/tap/availability", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    pytest.fail("serve did not start:\n" + (home / "serve.log").read_text())
-                time.sleep(0.2)
-            yield root
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log.close()
-            shutil.rmtree(home, ignore_errors=True)
+        with serve_provdb(url, workers=2, prefix="provdb-test-datalink-") as served:
+            yield served.site
 
 
 @pytest.fixture(scope="module")

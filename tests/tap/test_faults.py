@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from tests.conftest import run_cli
-from tests.tap.test_operations import serve
+from tests.servers import serve_provdb
 
 SLOW = (
     "SELECT COUNT(*) FROM provenance.used AS a, provenance.used AS b, "
@@ -87,7 +87,8 @@ def _is_dali_error(r: requests.Response) -> bool:
 
 def test_database_stopped_and_restarted_under_load(own_postgres: OwnPostgres) -> None:
     pg = own_postgres
-    with serve(pg.url, {}, workers=2) as (site, _log):
+    with serve_provdb(pg.url, workers=2) as served:
+        site = served.site
         tap = site + "/tap"
         assert requests.post(tap + "/sync", data=QUICK, timeout=30).status_code == 200
         seen: list[tuple[str, int, bool]] = []
@@ -146,7 +147,8 @@ def test_database_stopped_and_restarted_under_load(own_postgres: OwnPostgres) ->
 
 def test_worker_killed_during_a_job_does_not_leave_it_executing(archive_url: URL) -> None:
     engine = sa.create_engine(archive_url, poolclass=sa.NullPool)
-    with serve(archive_url, {"PROVDB_TAP_EXECUTION": "4"}, workers=1) as (site, _log):
+    with serve_provdb(archive_url, {"PROVDB_TAP_EXECUTION": "4"}, workers=1) as served:
+        site = served.site
         r = requests.post(
             site + "/tap/async", data={"LANG": "ADQL", "QUERY": SLOW, "PHASE": "RUN"}, timeout=30
         )
@@ -200,7 +202,8 @@ def _executing_on(engine: sa.Engine, job: str, besides: set[str], timeout: float
 def test_a_job_that_kills_its_worker_every_time_ends_error(archive_url: URL) -> None:
     engine = sa.create_engine(archive_url, poolclass=sa.NullPool)
     env = {"PROVDB_TAP_EXECUTION": "120", "PROVDB_TAP_JOB_MAX_ATTEMPTS": "2"}
-    with serve(archive_url, env, workers=1) as (site, _log):
+    with serve_provdb(archive_url, env, workers=1) as served:
+        site = served.site
         r = requests.post(
             site + "/tap/async", data={"LANG": "ADQL", "QUERY": SLOW, "PHASE": "RUN"}, timeout=30
         )

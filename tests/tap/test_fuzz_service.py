@@ -14,8 +14,8 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from sqlalchemy.engine import URL
 
+from tests.servers import serve_provdb
 from tests.tap.fuzz_requests import ENDPOINTS, FuzzRequest, check_response, send
-from tests.tap.test_operations import serve
 
 EXAMPLES = int(os.environ.get("PROVDB_FUZZ_EXAMPLES", "150"))
 
@@ -23,7 +23,8 @@ EXAMPLES = int(os.environ.get("PROVDB_FUZZ_EXAMPLES", "150"))
 @pytest.fixture(scope="module")
 def fuzz_site(archive_url: URL) -> Iterator[tuple[str, str]]:
     """A service with every endpoint on (/ingest too); yields (site, id of a real job)."""
-    with serve(archive_url, {"PROVDB_INGEST_API": "1"}, workers=2) as (site, _log):
+    with serve_provdb(archive_url, {"PROVDB_INGEST_API": "1"}, workers=2) as served:
+        site = served.site
         r = requests.post(
             site + "/tap/async",
             data={"LANG": "ADQL", "QUERY": "SELECT TOP 1 id FROM provenance.entity"},

@@ -21,7 +21,7 @@ import requests
 from sqlalchemy.engine import URL
 
 from tests.conftest import scratch_database
-from tests.tap.test_operations import serve
+from tests.servers import serve_provdb
 
 QUERY = "SELECT COUNT(*) AS n FROM provenance.entity"
 
@@ -36,7 +36,7 @@ def shared_db(provdb_template) -> Iterator[URL]:
 def instances(shared_db: URL) -> Iterator[list[str]]:
     env = {"PROVDB_TAP_RETENTION": "3600"}
     with ExitStack() as stack:
-        yield [stack.enter_context(serve(shared_db, env))[0] for _ in range(2)]
+        yield [stack.enter_context(serve_provdb(shared_db, env)).site for _ in range(2)]
 
 
 def _conn(url: URL) -> psycopg.Connection:

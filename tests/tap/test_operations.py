@@ -3,16 +3,10 @@ approximate row counts in /tap/tables, and what `provdb serve` prints."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,7 +15,7 @@ import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import URL
 
-from tests.conftest import REPO, free_port
+from tests.servers import Served, free_port, serve_provdb
 
 NIGHT = Path("generated/lstosa_simulate_processing/prov.log")  # a sample lstosa night
 
@@ -32,52 +26,6 @@ METADATA = {
     "PROVDB_SERVICE_CONTACT_NAME": "LST archive operators",
     "PROVDB_SERVICE_CONTACT_EMAIL": "lst-archive@example.org",
 }
-
-
-@contextmanager
-def serve(archive_url: URL, env: dict[str, str], workers: int = 1) -> Iterator[tuple[str, Path]]:
-    """`provdb serve` in a subprocess; yields (site URL, its output log)."""
-    port = free_port()
-    home = Path(tempfile.mkdtemp(prefix="provdb-test-ops-"))
-    full = {k: v for k, v in os.environ.items() if not k.startswith(("PROVDB_", "PROMETHEUS"))}
-    full.update(
-        {
-            "PROVDB_DATABASE_URL": archive_url.render_as_string(hide_password=False),
-            "PROVDB_HOME": str(home),
-            **env,
-        }
-    )
-    log_path = home / "serve.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "provdb", "serve", "--port", str(port), "--workers", str(workers)],
-        env=full,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=REPO,
-    )
-    site = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                if requests.get(site + "/tap/availability", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail("provdb serve did not start:\n" + log_path.read_text()[-3000:])
-            time.sleep(0.2)
-        yield site, log_path
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def scrape(site: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -210,22 +158,22 @@ def test_metrics_db_pool(tap_server: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def described(archive_url: URL) -> Iterator[tuple[str, Path]]:
+def described(archive_url: URL) -> Iterator[Served]:
     """A one-worker service with its metadata set (metrics in single-process mode)."""
-    with serve(archive_url, METADATA, workers=1) as running:
-        yield running
+    with serve_provdb(archive_url, METADATA, workers=1) as served:
+        yield served
 
 
-def test_serve_prints_the_ui_url_next_to_the_tap_url(described: tuple[str, Path]) -> None:
-    site, log = described
-    text = log.read_text()
+def test_serve_prints_the_ui_url_next_to_the_tap_url(described: Served) -> None:
+    site = described.site
+    text = described.log.read_text()
     assert f"provdb TAP service: {site}/tap (external database " in text
     assert f"provdb browser UI:  {site}/ui/" in text
     assert requests.get(site + "/ui/", timeout=10).status_code == 200
 
 
-def test_metadata_on_the_tap_home_page_and_the_ui(described: tuple[str, Path]) -> None:
-    site, _ = described
+def test_metadata_on_the_tap_home_page_and_the_ui(described: Served) -> None:
+    site = described.site
     home = requests.get(site + "/tap", timeout=10).text
     assert "<title>LST-1 provenance archive</title>" in home
     assert "<h1>LST-1 provenance archive</h1>" in home
@@ -239,8 +187,8 @@ def test_metadata_on_the_tap_home_page_and_the_ui(described: tuple[str, Path]) -
     assert 'href="mailto:lst-archive@example.org">LST archive operators</a>' in ui
 
 
-def test_metadata_in_vosi_capabilities(described: tuple[str, Path]) -> None:
-    site, _ = described
+def test_metadata_in_vosi_capabilities(described: Served) -> None:
+    site = described.site
     root = ET.fromstring(requests.get(site + "/tap/capabilities", timeout=10).content)
     tap = next(
         c for c in root.iter("capability") if c.get("standardID") == "ivo://ivoa.net/std/TAP"
@@ -260,8 +208,8 @@ def test_default_metadata(tap_server: str) -> None:
     assert "<description>provdb ProvTAP service: A TAP 1.1 / ADQL 2.1 service" in caps
 
 
-def test_single_process_metrics(described: tuple[str, Path]) -> None:
-    site, _ = described
+def test_single_process_metrics(described: Served) -> None:
+    site = described.site
     before = scrape(site)
     requests.get(site + "/ui/", timeout=10)
     after = scrape(site)
@@ -307,9 +255,9 @@ def test_metrics_count_a_held_sync_slot(described: tuple[str, Path], archive_url
 
 
 def test_metrics_can_be_switched_off(archive_url: URL) -> None:
-    with serve(archive_url, {"PROVDB_METRICS": "0"}) as (site, _):
-        assert requests.get(site + "/metrics", timeout=10).status_code == 404
-        assert requests.get(site + "/tap/availability", timeout=10).status_code == 200
+    with serve_provdb(archive_url, {"PROVDB_METRICS": "0"}) as served:
+        assert requests.get(served.site + "/metrics", timeout=10).status_code == 404
+        assert requests.get(served.tap + "/availability", timeout=10).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -398,8 +346,8 @@ def test_metrics_count_rejected_lines(db_url: URL, samples: Path, tmp_path: Path
     env = {"PROVDB_DATABASE_URL": db_url.render_as_string(hide_password=False)}
     assert run_cli("ingest", "-q", str(path), env=env).returncode == 1  # 1: lines rejected
 
-    with serve(db_url, {}) as (site, _):
-        values = scrape(site)
+    with serve_provdb(db_url) as served:
+        values = scrape(served.site)
     assert values[("provdb_ingest_rejected_lines_total", ())] == 1
     records = archive_scalar(db_url, "SELECT sum(n_records) FROM archive.ingest_file")
     assert values[("provdb_ingest_records_total", ())] == records > 0

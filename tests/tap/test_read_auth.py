@@ -10,7 +10,7 @@ import requests
 from pytest_postgresql.executors.noop import NoopExecutor
 
 from tests.conftest import run_cli, scratch_database
-from tests.tap.test_operations import serve
+from tests.servers import serve_provdb
 
 QUERY = {"LANG": "ADQL", "QUERY": "SELECT TOP 2 table_name FROM TAP_SCHEMA.tables"}
 
@@ -31,8 +31,8 @@ def secured(provdb_template: NoopExecutor) -> Iterator[tuple[str, dict[str, str]
             assert made.returncode == 0, made.stderr
             secrets[name] = made.stdout.strip().splitlines()[0]
         assert run_cli("token", "revoke", "gone", env=env).returncode == 0
-        with serve(url, {"PROVDB_TAP_READ_AUTH": "1"}, workers=1) as (site, _log):
-            yield site + "/tap", secrets, env["PROVDB_DATABASE_URL"]
+        with serve_provdb(url, {"PROVDB_TAP_READ_AUTH": "1"}, workers=1) as served:
+            yield served.tap, secrets, env["PROVDB_DATABASE_URL"]
 
 
 def _bearer(secret: str) -> dict[str, str]:

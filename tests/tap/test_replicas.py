@@ -18,7 +18,8 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import run_cli
 from tests.pg_cluster import Pair, start_pair, stop_pair
-from tests.tap.test_operations import scrape, serve
+from tests.servers import serve_provdb
+from tests.tap.test_operations import scrape
 
 DB = "provdb_replicas"
 COUNT = "SELECT COUNT(*) AS n FROM provenance.activity"
@@ -164,7 +165,8 @@ def test_service_reads_the_standby_sees_new_ingests_and_survives_its_loss(
         "PROVDB_READ_URLS": pair.standby.url(DB),
         "PROVDB_READ_RETRY": "2",
     }
-    with serve(make_url(pair.primary.url(DB)), env, workers=1) as (site, _log):
+    with serve_provdb(make_url(pair.primary.url(DB)), env, workers=1) as served:
+        site = served.site
         first = _sync(site, COUNT)
         assert first.headers["X-Provdb-Read"] == "replica-1"
         before = _count(first)

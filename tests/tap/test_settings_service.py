@@ -9,7 +9,7 @@ from __future__ import annotations
 import requests
 from sqlalchemy.engine import URL
 
-from tests.tap.test_operations import serve
+from tests.servers import serve_provdb
 from tests.tap.test_provsap import DL1B, PEDESTAL, _locations
 
 
@@ -20,7 +20,8 @@ def test_provsap_node_limit_and_ui_link_pattern_come_from_the_environment(
         "PROVDB_PROVSAP_NODE_LIMIT": "3",
         "PROVDB_UI_URL_PATTERN": "https://ui.example.org/{kind}?id={id}",
     }
-    with serve(archive_url, env) as (site, _):
+    with serve_provdb(archive_url, env) as served:
+        site = served.site
         params = {"ID": PEDESTAL, "DEPTH": "ALL", "DIRECTION": "FORTH"}
         r = requests.get(site + "/tap/provsap", params=params, timeout=60)
         # with the default limit (1000) this walk reaches DL1B whole (test_provsap.py)

@@ -22,7 +22,7 @@ from tap.config import TapConfig
 from tap.errors import UsageError
 from tap.query.fetch_url import FetchPolicy, FetchRefused, check_address, fetch_url
 from tap.query.upload import load_uploads
-from tests.tap.test_operations import serve
+from tests.servers import serve_provdb
 
 
 def _votable(rows: int = 3) -> bytes:
@@ -271,7 +271,8 @@ def _dali_error(r: requests.Response) -> str:
 def test_service_fetches_allowed_and_refuses_internal(archive_url: URL, remote: str) -> None:
     port = remote.rsplit(":", 1)[1]
     env = {"PROVDB_TAP_UPLOAD_ALLOW": "127.0.0.1/32", "PROVDB_TAP_UPLOAD_TIMEOUT": "2"}
-    with serve(archive_url, env) as (site, _log):
+    with serve_provdb(archive_url, env) as served:
+        site = served.site
         ok = _sync_upload(site, remote + "/table")
         assert ok.status_code == 200, ok.text[:800]
         assert ok.text.split() == ["s", "3"]
