@@ -218,10 +218,10 @@ def test_single_process_metrics(described: Served) -> None:
     assert any(name == "provdb_build_info" for name, _ in after)
 
 
-def test_metrics_count_a_held_sync_slot(described: tuple[str, Path], archive_url: URL) -> None:
+def test_metrics_count_a_held_sync_slot(described: Served, archive_url: URL) -> None:
     """A sync query that waits (on a table lock taken here) holds one slot-pool and one
     /sync-pool connection while it runs; both go back to idle when it ends."""
-    site, _ = described
+    site = described.site
     slot = ("provdb_db_slot_pool_connections", (("state", "in_use"),))
     sync = ("provdb_db_pool_connections", (("state", "in_use"),))
     engine = sa.create_engine(archive_url)
