@@ -12,9 +12,9 @@ same for workers of this host and of any other.
   (idle 10 s, then 3 probes 5 s apart; unacknowledged data at most 25 s) end the
   backend, so the worker is dead after at most :data:`DEAD_AFTER` seconds.
 
-Worker ids are ``host:pid:token``: the random token makes a restarted container (same
+Worker ids are ``host:token:pid``: the random token makes a restarted container (same
 host name, same small pid) a new worker, so its predecessor's jobs are not taken for
-its own.
+its own (the pid stays last: ``worker.rpartition(":")[2]``).
 """
 
 from __future__ import annotations
@@ -73,9 +73,9 @@ _NAME_BYTES = 63
 
 
 def worker_id(host: str | None = None) -> str:
-    """A new worker id for this process: ``host:pid:token`` (``host``: this machine's
+    """A new worker id for this process: ``host:token:pid`` (``host``: this machine's
     name unless given)."""
-    return f"{host or socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    return f"{host or socket.gethostname()}:{secrets.token_hex(3)}:{os.getpid()}"
 
 
 def presence_name(worker: str) -> str:

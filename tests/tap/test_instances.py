@@ -136,8 +136,8 @@ def _query_waits(url: URL, job_id: str) -> None:
 
 
 def _pid(worker: str) -> int:
-    """The process id in a worker id ``host:pid:token``."""
-    return int(worker.split(":")[-2])
+    """The process id in a worker id ``host:token:pid``."""
+    return int(worker.rpartition(":")[2])
 
 
 def _parent(pid: int) -> int:
@@ -204,7 +204,7 @@ def test_an_instance_on_another_host_is_alive_while_it_runs_and_dead_once_killed
                 conn.execute(
                     "UPDATE uws.job SET phase = 'EXECUTING', worker = %s, attempts = 1, "
                     "start_time = now() WHERE job_id = %s",
-                    (f"{far_host}:{pid}:dead00", ghost),
+                    (f"{far_host}:dead00:{pid}", ghost),
                 )
             _wait(shared_db, ghost, "COMPLETED")
             assert _wait(shared_db, job_id, "EXECUTING") == worker

@@ -85,7 +85,7 @@ def test_a_running_pid_on_this_host_does_not_make_a_worker_alive(
     store: JobStore, engine: sa.Engine
 ) -> None:
     # a restarted container reuses host name and pid: only the connection counts
-    reused = f"{socket.gethostname()}:{os.getpid()}:0a0a0a"
+    reused = f"{socket.gethostname()}:0a0a0a:{os.getpid()}"
     job = _executing(store, reused)
     assert store.requeue_orphans(None, max_attempts=3) == ([job.job_id], [])
 
@@ -128,7 +128,7 @@ def test_the_presence_connection_is_never_ended_for_idleness_and_probes_its_peer
     conninfo: str, presence: list
 ) -> None:
     own = make_conninfo(conninfo, options="-c search_path=uws")
-    conn = connect_presence(own, "h:1:abcdef")
+    conn = connect_presence(own, "h:abcdef:1")
     presence.append(conn)
     assert conn.autocommit
     # the server keeps it however long it is idle, and the user's own options stay
