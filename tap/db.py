@@ -212,6 +212,11 @@ class TapDatabase:
     def engine(self) -> sa.Engine:
         return self.database.engine
 
+    @property
+    def primary_conninfo(self) -> str:
+        """The primary's libpq connection string (with its password: keep it in memory)."""
+        return self._conninfo
+
     def connect_raw(self) -> psycopg.Connection:
         """A new psycopg connection (the caller closes it)."""
         return psycopg.connect(self._conninfo, application_name="provdb-tap")

@@ -556,6 +556,15 @@ _DECLARED = [
         default_text="(embedded server)",
     ),
     Setting(
+        "PROVDB_WORKER_HOST",
+        Text(),
+        None,
+        "Host name written in async worker ids instead of this machine's: the tests run "
+        "instances that look as if they were on other hosts.",
+        "development",
+        default_text="this machine's host name",
+    ),
+    Setting(
         "PROVDB_FUZZ_EXAMPLES",
         _POSITIVE,
         150,

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tap.errors import LimitError, NotFound, PhaseError, Unavailable
+from tap.uws.liveness import live_workers
 
 __all__ = ["ACTIVE", "FINAL", "Job", "JobStore", "Phase", "died_message"]
 
@@ -329,13 +330,17 @@ class JobStore:
             ).one_or_none()
         return _job(row) if row is not None else None
 
-    def set_query_pid(self, job_id: str, pid: int) -> None:
+    def set_query_pid(self, job_id: str, pid: int, worker: str | None = None) -> None:
+        """Record the backend pid of a job's query (``worker``: only while the job is
+        still that worker's)."""
+        mine = " AND worker = :w" if worker is not None else ""
         with self.engine.begin() as conn:
             conn.execute(
                 sa.text(
-                    "UPDATE uws.job SET query_pid = :p WHERE job_id = :id AND phase = 'EXECUTING'"
+                    "UPDATE uws.job SET query_pid = :p "
+                    f"WHERE job_id = :id AND phase = 'EXECUTING'{mine}"
                 ),
-                {"p": pid, "id": job_id},
+                {"p": pid, "id": job_id, "w": worker},
             )
 
     def finish(
@@ -349,17 +354,23 @@ class JobStore:
         result_mime: str | None = None,
         result_size: int | None = None,
         result_rows: int | None = None,
+        worker: str | None = None,
     ) -> bool:
-        """Record the end of an execution; False if the job was aborted meanwhile."""
+        """Record the end of an execution; False if the job was aborted meanwhile, or
+        (``worker`` given) is no longer that worker's: a worker taken for dead (its
+        connection to the primary was cut) that finishes late must not overwrite the
+        run of the worker that took the job over."""
+        mine = " AND worker = :worker" if worker is not None else ""
         with self.engine.begin() as conn:
             row = conn.execute(
                 sa.text(
                     "UPDATE uws.job SET phase = :phase, end_time = now(), query_pid = NULL, "
                     "error_message = :err, error_type = :etype, result_path = :path, "
                     "result_mime = :mime, result_size = :size, result_rows = :rows "
-                    "WHERE job_id = :id AND phase = 'EXECUTING' RETURNING job_id"
+                    f"WHERE job_id = :id AND phase = 'EXECUTING'{mine} RETURNING job_id"
                 ),
                 {
+                    "worker": worker,
                     "phase": phase.value,
                     "err": error,
                     "etype": error_type,
@@ -373,14 +384,17 @@ class JobStore:
         return row is not None
 
     def requeue_orphans(
-        self, alive: Callable[[str], bool], max_attempts: int | None = None
+        self, alive: Callable[[str], bool] | None = None, max_attempts: int | None = None
     ) -> tuple[list[str], list[str]]:
-        """Jobs EXECUTING on a worker that no longer runs (``alive(worker)`` is False)
-        go back to QUEUED, or end ERROR once they have had ``max_attempts`` attempts
-        (None: no limit); their queries on the primary are cancelled.
+        """Jobs EXECUTING on a worker that no longer runs go back to QUEUED, or end
+        ERROR once they have had ``max_attempts`` attempts (None: no limit); their
+        queries on the primary are cancelled.
 
-        The workers are judged on the rows read here, under their row locks: a job
-        claimed a moment ago by a live worker is never taken for an orphan.
+        A worker runs while its presence connection is open on the primary
+        (:mod:`tap.uws.liveness`), whatever host it is on; ``alive(worker)`` replaces
+        that rule (tests). The workers are judged after the rows are read here, under
+        their row locks: a job claimed a moment ago by a live worker is never taken for
+        an orphan (a worker claims only while its presence connection is open).
         Returns the ids (requeued, failed), so the caller can cancel their queries on
         read replicas too.
         """
@@ -391,8 +405,12 @@ class JobStore:
                     "FOR UPDATE SKIP LOCKED"
                 )
             ).all()
-            verdict = {w: alive(w) for w in {r.worker for r in rows if r.worker}}
-            orphans = [r for r in rows if r.worker and not verdict[r.worker]]
+            workers = {r.worker for r in rows if r.worker}
+            if alive is None:
+                living = live_workers(conn, workers)
+            else:
+                living = {w for w in workers if alive(w)}
+            orphans = [r for r in rows if r.worker and r.worker not in living]
             spent = [r.job_id for r in orphans if max_attempts and r.attempts >= max_attempts]
             again = [r.job_id for r in orphans if r.job_id not in spent]
             if again:

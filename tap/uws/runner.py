@@ -4,33 +4,35 @@ Every service process runs a few worker threads. A worker claims the oldest QUEU
 with ``FOR UPDATE SKIP LOCKED`` (so several processes, even on several hosts, share
 one job list without running a job twice), runs it with ``statement_timeout`` = the
 job's execution duration, writes the result to ``<PROVDB_HOME>/uws/<job>/result`` and
-records the outcome. Workers wake on ``NOTIFY provdb_uws`` (sent when a job is queued)
-or every second. One thread per process also destroys expired jobs and puts back in
-the queue the jobs of workers of this host that died (a restarted service finds its
-jobs), at most ``PROVDB_TAP_JOB_MAX_ATTEMPTS`` times in all: a query that kills its
-worker every time (out of memory, a crash) then ends ERROR saying so.
+records the outcome. The process holds one connection to the primary for its whole
+life: it shows the process's workers are alive (:mod:`tap.uws.liveness`) and it
+LISTENs on it, so workers wake on ``NOTIFY provdb_uws`` (sent when a job is queued) or
+every second. One thread per process also destroys expired jobs and puts back in the
+queue the jobs of workers that died, on this host or any other (their presence
+connection is gone), at most ``PROVDB_TAP_JOB_MAX_ATTEMPTS`` times in all: a query that
+kills its worker every time (out of memory, a crash) then ends ERROR saying so.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import socket
 import threading
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
+from provdb import settings
 from tap.datalink import job_links_url
 from tap.errors import TapError
 from tap.params import collect
 from tap.query.execute import QueryCancelled
 from tap.query.run import job_application_name, prepare, result_stream
 from tap.uws.jobs import Job, JobStore, Phase
+from tap.uws.liveness import connect_presence, worker_id
 
-__all__ = ["Worker", "run_job", "start_workers"]
+__all__ = ["Presence", "Worker", "run_job", "start_workers", "stop_workers"]
 
 log = logging.getLogger("provdb.tap.uws")
 
@@ -40,10 +42,6 @@ _EXT = {
     "text/tab-separated-values": "tsv",
     "application/json": "json",
 }
-
-
-def _worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def run_job(app: Flask, job: Job, store: JobStore) -> None:
@@ -56,13 +54,17 @@ def run_job(app: Flask, job: Job, store: JobStore) -> None:
     # paths, not contents: the upload budget decides how much of each file is read
     files = {part: folder / name for part, name in job.uploads.items() if (folder / name).is_file()}
     status: dict[str, Any] = {}
+    # a later attempt writes a file of its own: the worker of an earlier one, taken for
+    # dead while it still ran, may be writing (or dropping) its file in a shared home
+    stem = "result" if job.attempts <= 1 else f"result-{job.attempts}"
+    mine = job.worker
     try:
         prepared = prepare(
             params, db.catalog, config, files=files, timeout_s=job.execution_duration
         )
         prepared.datalink = job_links_url(app)
         mime = prepared.format.mime
-        target = folder / f"result.{_EXT.get(mime.split(';')[0], 'dat')}"
+        target = folder / f"{stem}.{_EXT.get(mime.split(';')[0], 'dat')}"
         size = 0
         with open(target, "wb") as out:
             label = job_application_name(job.job_id)
@@ -73,7 +75,7 @@ def run_job(app: Flask, job: Job, store: JobStore) -> None:
                     pooled=False, primary=bool(prepared.uploads), application_name=label
                 ),
                 role=db.reader_role,
-                on_pid=lambda pid: store.set_query_pid(job.job_id, pid),
+                on_pid=lambda pid: store.set_query_pid(job.job_id, pid, mine),
                 status=status,
                 application_name=label,
             ):
@@ -82,21 +84,37 @@ def run_job(app: Flask, job: Job, store: JobStore) -> None:
     except QueryCancelled as exc:
         # statement_timeout (execution duration) or an abort: UWS says ABORTED
         if not store.finish(
-            job.job_id, phase=Phase.ABORTED, error=exc.message, error_type="transient"
+            job.job_id,
+            phase=Phase.ABORTED,
+            error=exc.message,
+            error_type="transient",
+            worker=mine,
         ):
-            log.info("job %s was aborted", job.job_id)
+            log.info("job %s was aborted, or taken over by another worker", job.job_id)
         return
     except TapError as exc:
-        store.finish(job.job_id, phase=Phase.ERROR, error=exc.message, error_type="fatal")
+        store.finish(
+            job.job_id, phase=Phase.ERROR, error=exc.message, error_type="fatal", worker=mine
+        )
         return
     except Exception as exc:  # a bug or an outage: the job fails, the worker lives on
         log.exception("job %s failed", job.job_id)
         store.finish(
-            job.job_id, phase=Phase.ERROR, error=f"internal error: {exc}", error_type="transient"
+            job.job_id,
+            phase=Phase.ERROR,
+            error=f"internal error: {exc}",
+            error_type="transient",
+            worker=mine,
         )
         return
     if status.get("error"):
-        store.finish(job.job_id, phase=Phase.ERROR, error=str(status["error"]), error_type="fatal")
+        store.finish(
+            job.job_id,
+            phase=Phase.ERROR,
+            error=str(status["error"]),
+            error_type="fatal",
+            worker=mine,
+        )
         return
     if not store.finish(
         job.job_id,
@@ -105,24 +123,37 @@ def run_job(app: Flask, job: Job, store: JobStore) -> None:
         result_mime=mime,
         result_size=size,
         result_rows=status.get("rows"),
+        worker=mine,
     ):
-        log.info("job %s finished after being aborted; result dropped", job.job_id)
+        log.info("job %s finished after being aborted or taken over; result dropped", job.job_id)
         target.unlink(missing_ok=True)
 
 
 class Worker(threading.Thread):
     """Claims and runs queued jobs until the process exits."""
 
-    def __init__(self, app: Flask, name: str, wake: threading.Event, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        name: str,
+        presence: Presence,
+        stop: threading.Event,
+    ) -> None:
         super().__init__(name=name, daemon=True)
         self.app = app
-        self.wake = wake
+        self.presence = presence
+        self.wake = presence.wake
         self.stop = stop
         self.store = JobStore(app.extensions["provdb_tap_db"].engine)
-        self.ident_name = _worker_name()
+        self.ident_name = presence.worker
 
     def run(self) -> None:
         while not self.stop.is_set():
+            if not self.presence.up.is_set():
+                # without its presence connection this worker looks dead to every
+                # instance: a job it claimed would be taken away again at once
+                self.presence.up.wait(1.0)
+                continue
             try:
                 job = self.store.claim(self.ident_name)
             except Exception:
@@ -136,38 +167,50 @@ class Worker(threading.Thread):
             run_job(self.app, job, self.store)
 
 
-def _listen(app: Flask, wake: threading.Event, stop: threading.Event) -> None:
-    """Wake the workers on NOTIFY provdb_uws (falls back to polling on failure)."""
-    db = app.extensions["provdb_tap_db"]
-    while not stop.is_set():
-        try:
-            conn = db.connect_raw()
-            conn.autocommit = True
-            conn.execute("LISTEN provdb_uws")
-            while not stop.is_set():
-                for _ in conn.notifies(timeout=1.0):
-                    wake.set()
-            conn.close()
-        except Exception:
-            stop.wait(5)
+class Presence(threading.Thread):
+    """Holds this process's presence connection on the primary (its workers are alive
+    while it is open, :mod:`tap.uws.liveness`) and wakes the workers on
+    ``NOTIFY provdb_uws`` received on it; reconnects when it is lost."""
 
+    def __init__(self, app: Flask, worker: str, stop: threading.Event) -> None:
+        super().__init__(name="uws-presence", daemon=True)
+        self.app = app
+        self.worker = worker
+        self.stop = stop
+        #: set while the connection is open (workers claim only then)
+        self.up = threading.Event()
+        #: set on a notification: a job was queued
+        self.wake = threading.Event()
 
-def _alive(worker: str) -> bool:
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname():
-        return True  # another host's worker: not ours to judge
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, ValueError):
-        return False
-    except PermissionError:
-        return True
-    # a killed worker whose parent has not reaped it yet is a zombie: dead all the same
-    try:
-        stat = Path(f"/proc/{int(pid)}/stat").read_text()
-    except OSError:
-        return True  # no /proc (not Linux): os.kill said it exists
-    return stat.rpartition(")")[2].split()[0] != "Z"
+    def run(self) -> None:
+        db = self.app.extensions["provdb_tap_db"]
+        while not self.stop.is_set():
+            try:
+                conn = connect_presence(db.primary_conninfo, self.worker)
+            except Exception as exc:
+                log.warning(
+                    "async workers wait: cannot reach the primary (%s); retrying",
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                )
+                self.stop.wait(5)
+                continue
+            try:
+                conn.execute("LISTEN provdb_uws")
+                self.up.set()
+                self.wake.set()  # jobs queued while the connection was down
+                while not self.stop.is_set():
+                    for _ in conn.notifies(timeout=1.0):
+                        self.wake.set()
+            except Exception:
+                log.warning(
+                    "worker %s lost its connection to the primary: other instances may "
+                    "take its jobs over; reconnecting",
+                    self.worker,
+                )
+                self.stop.wait(1)
+            finally:
+                self.up.clear()
+                conn.close()
 
 
 def _housekeeping(app: Flask, stop: threading.Event, interval: float = 2.0) -> None:
@@ -177,7 +220,7 @@ def _housekeeping(app: Flask, stop: threading.Event, interval: float = 2.0) -> N
     max_attempts = app.config["TAP_CONFIG"].job_max_attempts
     while not stop.is_set():
         try:
-            requeued, failed = store.requeue_orphans(_alive, max_attempts)
+            requeued, failed = store.requeue_orphans(None, max_attempts)
             if requeued:
                 log.warning("re-queued %d jobs of workers that died", len(requeued))
             if failed:
@@ -202,18 +245,18 @@ def _housekeeping(app: Flask, stop: threading.Event, interval: float = 2.0) -> N
 
 
 def start_workers(app: Flask) -> threading.Event:
-    """Start this process's workers, the NOTIFY listener and the housekeeping thread.
+    """Start this process's workers, its presence connection (which also listens for
+    queued jobs) and the housekeeping thread.
 
     Returns the event that stops them all (also kept as ``app.extensions['uws_stop']``).
     """
-    wake, stop = threading.Event(), threading.Event()
-    threads: list[threading.Thread] = [
-        Worker(app, f"uws-worker-{i}", wake, stop)
+    stop = threading.Event()
+    presence = Presence(app, worker_id(settings.value("PROVDB_WORKER_HOST")), stop)
+    threads: list[threading.Thread] = [presence]
+    threads += [
+        Worker(app, f"uws-worker-{i}", presence, stop)
         for i in range(app.config["TAP_CONFIG"].async_workers)
     ]
-    threads.append(
-        threading.Thread(target=_listen, args=(app, wake, stop), name="uws-listen", daemon=True)
-    )
     threads.append(
         threading.Thread(
             target=_housekeeping, args=(app, stop), name="uws-housekeeping", daemon=True

@@ -1,6 +1,8 @@
 """Two `provdb serve` instances (two ports, two PROVDB_HOME) on one archive (issue 17,
 section 3): a job made on one is listed, read and aborted on the other, and when the
-instance running a job is killed the other takes the job over and finishes it.
+instance running a job is killed the other takes the job over and finishes it, also
+when the killed one is "on another host" (PROVDB_WORKER_HOST names another host in its
+worker ids: no pid of it means anything here).
 
 A job's query is held at a known point by a lock the test takes on the table it reads
 (no timing guess): it stays EXECUTING until the test lets it go.
@@ -24,6 +26,9 @@ from tests.conftest import scratch_database
 from tests.servers import serve_provdb
 
 QUERY = "SELECT COUNT(*) AS n FROM provenance.entity"
+#: a query that does not wait for the lock the tests take on provenance.entity
+FREE_QUERY = "SELECT TOP 1 table_name FROM TAP_SCHEMA.tables"
+ENV = {"PROVDB_TAP_RETENTION": "3600"}
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +39,8 @@ def shared_db(provdb_template) -> Iterator[URL]:
 
 @pytest.fixture
 def instances(shared_db: URL) -> Iterator[list[str]]:
-    env = {"PROVDB_TAP_RETENTION": "3600"}
     with ExitStack() as stack:
-        yield [stack.enter_context(serve_provdb(shared_db, env)).site for _ in range(2)]
+        yield [stack.enter_context(serve_provdb(shared_db, ENV)).site for _ in range(2)]
 
 
 def _conn(url: URL) -> psycopg.Connection:
@@ -64,8 +68,8 @@ def _wait(url: URL, job_id: str, phase: str, *, not_worker: str | None = None) -
             time.sleep(0.2)
 
 
-def _create(site: str, run: bool) -> str:
-    data = {"LANG": "ADQL", "QUERY": QUERY, "RESPONSEFORMAT": "csv"}
+def _create(site: str, run: bool, query: str = QUERY) -> str:
+    data = {"LANG": "ADQL", "QUERY": query, "RESPONSEFORMAT": "csv"}
     if run:
         data["PHASE"] = "RUN"
     r = requests.post(site + "/tap/async", data=data, allow_redirects=False, timeout=30)
@@ -115,6 +119,27 @@ def test_a_job_made_on_one_instance_is_listed_read_and_aborted_on_the_other(
     assert _job(a, job_id)["phase"] == "ABORTED"
 
 
+def _query_waits(url: URL, job_id: str) -> None:
+    """Wait (bounded) until the job's query runs (waits for the test's lock) and its
+    worker has recorded it."""
+    deadline = time.monotonic() + 60
+    with _conn(url) as conn:
+        conn.autocommit = True
+        while not (
+            _backends(url, job_id)
+            and conn.execute(
+                "SELECT query_pid FROM uws.job WHERE job_id = %s", (job_id,)
+            ).fetchone()[0]
+        ):
+            assert time.monotonic() < deadline, f"the query of job {job_id} never started"
+            time.sleep(0.2)
+
+
+def _pid(worker: str) -> int:
+    """The process id in a worker id ``host:token:pid``."""
+    return int(worker.rpartition(":")[2])
+
+
 def _parent(pid: int) -> int:
     stat = Path(f"/proc/{pid}/stat").read_text()
     return int(stat.rpartition(")")[2].split()[1])
@@ -128,7 +153,7 @@ def test_killing_the_instance_that_runs_a_job_lets_the_other_finish_it(
         lock.execute("LOCK TABLE provenance.entity IN ACCESS EXCLUSIVE MODE")
         job_id = _create(instances[0], run=True)
         worker = _wait(shared_db, job_id, "EXECUTING")
-        pid = int(worker.rpartition(":")[2])
+        pid = _pid(worker)
         master = _parent(pid)  # the instance: gunicorn's master, `provdb serve` itself
         os.kill(master, signal.SIGKILL)
         os.kill(pid, signal.SIGKILL)
@@ -149,3 +174,55 @@ def _answers(site: str) -> bool:
         return requests.get(site + "/tap/availability", timeout=5).status_code == 200
     except requests.RequestException:
         return False
+
+
+def test_an_instance_on_another_host_is_alive_while_it_runs_and_dead_once_killed(
+    shared_db: URL,
+) -> None:
+    far_host = "far-host.example.org"
+    with ExitStack() as stack:
+        lock = _conn(shared_db)
+        stack.callback(lock.close)
+        far = stack.enter_context(
+            serve_provdb(shared_db, {**ENV, "PROVDB_WORKER_HOST": far_host})
+        ).site
+        lock.execute("LOCK TABLE provenance.entity IN ACCESS EXCLUSIVE MODE")
+        job_id = _create(far, run=True)
+        worker = _wait(shared_db, job_id, "EXECUTING")
+        assert worker.startswith(far_host + ":"), worker
+        _query_waits(shared_db, job_id)  # the far worker holds no row lock now
+        near = stack.enter_context(serve_provdb(shared_db, ENV)).site
+        # freeze the far instance: it runs nothing (not even its housekeeping), but its
+        # connection to the primary stays open, as a busy instance's would
+        pid = _pid(worker)
+        master = _parent(pid)
+        for p in (master, pid):
+            os.kill(p, signal.SIGSTOP)
+        try:
+            # a job of a far worker that died: the near instance's housekeeping puts it
+            # back and runs it; the same pass saw the live far worker's job and left it
+            ghost = _create(near, run=False, query=FREE_QUERY)
+            with _conn(shared_db) as conn:
+                conn.execute(
+                    "UPDATE uws.job SET phase = 'EXECUTING', worker = %s, attempts = 1, "
+                    "start_time = now() WHERE job_id = %s",
+                    (f"{far_host}:dead00:{pid}", ghost),
+                )
+            _wait(shared_db, ghost, "COMPLETED")
+            assert _wait(shared_db, job_id, "EXECUTING") == worker
+        finally:
+            for p in (master, pid):
+                os.kill(p, signal.SIGKILL)
+        assert not _answers(far)
+        # killed: its connection is gone, the near instance requeues the job and runs it
+        _wait(shared_db, job_id, "EXECUTING", not_worker=worker)
+        lock.close()  # lets the query run
+        _wait(shared_db, job_id, "COMPLETED")
+        r = requests.get(f"{near}/tap/async/{job_id}/results/result", timeout=30)
+        assert r.status_code == 200, r.text
+        assert r.text.splitlines()[0] == "n"
+        with _conn(shared_db) as conn:
+            attempts, path = conn.execute(
+                "SELECT attempts, result_path FROM uws.job WHERE job_id = %s", (job_id,)
+            ).fetchone()
+        assert attempts == 2 and path == "result-2.csv"
