@@ -67,7 +67,10 @@ class Job(Base):
     result_mime: Mapped[str | None] = mapped_column(sa.Text, comment="Media type of the result")
     result_size: Mapped[int | None] = mapped_column(sa.BigInteger, comment="Result size, bytes")
     result_rows: Mapped[int | None] = mapped_column(sa.BigInteger, comment="Rows in the result")
-    worker: Mapped[str | None] = mapped_column(sa.Text, comment="host:token:pid of the executing worker (alive while its presence connection is)")
+    worker: Mapped[str | None] = mapped_column(
+        sa.Text,
+        comment="host:token:pid of the executing worker (alive while its presence connection is)",
+    )
     query_pid: Mapped[int | None] = mapped_column(
         sa.Integer, comment="PostgreSQL backend running the query (to cancel on abort)"
     )
