@@ -14,11 +14,17 @@ client's identity. The lock lives on a connection of a small pool of its own
 (``TapDatabase.connect_slots``), held until the response is closed; PostgreSQL frees it
 when that connection dies (a killed worker, a lost host), so a slot never leaks.
 
-Cost per sync request: one round trip to take a slot (a single statement tries the
-slots in order and stops at the first free one), on a pooled connection (which is
-probed with an empty query first only when it sat idle for over a second), and one to
-give it back after the last byte of the response is out. Two clients whose identities
-hash to the same ``k1`` (about 1 in 4 billion for a pair) share their slots.
+Cost per sync request: none of its own when the query runs on the primary (no read
+replicas): the slot is a transaction-level lock, ``pg_try_advisory_xact_lock(k1, slot)``,
+taken by the query's own connection in the round trip that starts its transaction
+(:class:`tap.query.execute.SlotClaim`; a single statement tries the slots in order and
+stops at the first free one) and freed by PostgreSQL when the transaction ends, after
+the last row. When queries go to read replicas, the slot stays on the primary:
+:class:`SyncSlot` takes a session lock on a connection of its own pool (one round trip,
+and one to give it back after the last byte of the response is out). Session and
+transaction locks with the same keys exclude each other, so both kinds count towards one
+limit. Two clients whose identities hash to the same ``k1`` (about 1 in 4 billion for a
+pair) share their slots.
 """
 
 from __future__ import annotations
@@ -34,8 +40,16 @@ from flask import current_app, g, request
 
 from tap.config import TapConfig
 from tap.errors import LimitError
+from tap.query.execute import SlotClaim
 
-__all__ = ["SyncSlot", "client_identity", "is_token_identity", "slot_key"]
+__all__ = [
+    "SyncSlot",
+    "client_identity",
+    "is_token_identity",
+    "limit_error",
+    "slot_claim",
+    "slot_key",
+]
 
 log = logging.getLogger("provdb.tap")
 
@@ -58,6 +72,20 @@ def client_identity() -> str:
             with contextlib.suppress(ValueError):  # not an address: keep the peer's
                 address = str(ipaddress.ip_address(forwarded[-1]))
     return f"addr:{address}"
+
+
+def limit_error(identity: str, slots: int) -> LimitError:
+    """The error (HTTP 429) for a client whose ``slots`` sync slots are all held."""
+    return LimitError(
+        f"this client ({identity}) already runs {slots} sync queries; at most {slots} at "
+        "once (PROVDB_TAP_MAX_SYNC_PER_CLIENT): wait for one to end, or use /async"
+    )
+
+
+def slot_claim(identity: str, slots: int) -> SlotClaim:
+    """A client's sync slot to take in its query's own transaction (no round trip of its
+    own; see the module docstring)."""
+    return SlotClaim(slot_key(identity), slots, lambda: limit_error(identity, slots))
 
 
 def is_token_identity(owner: str | None) -> bool:
@@ -109,11 +137,7 @@ class SyncSlot:
             raise
         if row is None:
             conn.close()
-            raise LimitError(
-                f"this client ({self.identity}) already runs {self.slots} sync queries; at "
-                f"most {self.slots} at once (PROVDB_TAP_MAX_SYNC_PER_CLIENT): wait for one "
-                "to end, or use /async"
-            )
+            raise limit_error(self.identity, self.slots)
         self._conn, self._slot = conn, row[0]
 
     def release(self) -> None:

@@ -7,12 +7,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request, stream_with_context
 
-from tap.clients import SyncSlot, client_identity
+from tap.clients import SyncSlot, client_identity, slot_claim
 from tap.config import TapConfig
 from tap.context import tap_db
 from tap.datalink import links_url
 from tap.params import collect
 from tap.query.client_watch import ClientWatch
+from tap.query.execute import SlotClaim
 from tap.query.run import prepare, result_stream
 
 bp = Blueprint("sync", __name__)
@@ -46,12 +47,17 @@ def _watch(sock: Any, used: dict[str, Any]) -> ClientWatch | None:
 @bp.route("/sync", methods=["GET", "POST"])
 def sync() -> Response:
     config = current_app.config["TAP_CONFIG"]
-    # one of the client's concurrent-query slots, held until the response is closed
-    # (a PostgreSQL advisory lock: the limit holds across every instance of the service)
+    # one of the client's concurrent-query slots (a PostgreSQL advisory lock: the limit
+    # holds across every instance of the service, see tap/clients.py)
+    if tap_db().router is None:
+        # taken by the query's own transaction, in the round trip that starts it
+        return _run(config, slot_claim(client_identity(), config.max_sync_per_client), None)
+    # reads may go to a replica: the slot is held on the primary until the response
+    # is closed
     slot = SyncSlot(tap_db().connect_slots, client_identity(), config.max_sync_per_client)
     slot.acquire()
     try:
-        response = _run(config, slot)
+        response = _run(config, None, slot)
     except BaseException:
         slot.release()
         raise
@@ -59,7 +65,7 @@ def sync() -> Response:
     return response
 
 
-def _run(config: TapConfig, slot: SyncSlot) -> Response:
+def _run(config: TapConfig, claim: SlotClaim | None, slot: SyncSlot | None) -> Response:
     params = request_params()
     db = tap_db()
     prepared = prepare(params, db.catalog, config, files=request.files)
@@ -83,6 +89,7 @@ def _run(config: TapConfig, slot: SyncSlot) -> Response:
         connect,
         role=db.reader_role,
         on_pid=watch.started if watch else None,
+        slot=claim,
     )
     # every header is set before the first chunk: errors after this point are reported
     # inside the document (trailing QUERY_STATUS=ERROR), never as an HTTP status
@@ -113,7 +120,8 @@ def _run(config: TapConfig, slot: SyncSlot) -> Response:
                 log.exception("cleaning up after a sync query failed")
             # free as soon as the last byte is out; call_on_close (idempotent release)
             # covers a response that is never iterated
-            slot.release()
+            if slot is not None:
+                slot.release()
 
     return Response(
         stream_with_context(chain()),

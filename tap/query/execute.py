@@ -4,11 +4,14 @@ Each query runs in its own transaction, on a connection no other query uses mean
 (``/sync`` takes it from :class:`tap.db.ConnectionPool`, which reuses it only once the
 transaction has ended):
 
-* ``SET TRANSACTION READ ONLY`` (unless uploads must be written into temporary tables
-  first), ``SET LOCAL ROLE provdb_tap_reader`` (SELECT on published tables only),
-  ``SET LOCAL statement_timeout`` = the execution duration and ``DateStyle`` ISO;
-* rows come from a server-side cursor in batches, so memory stays constant whatever
-  the result size;
+* ``BEGIN READ ONLY`` (unless uploads must be written into temporary tables first),
+  ``SET LOCAL ROLE provdb_tap_reader`` (SELECT on published tables only),
+  ``SET LOCAL statement_timeout`` = the execution duration and ``DateStyle`` ISO, and
+  (``QueryPlan.slot``) one of the client's concurrent-query slots, all in one round
+  trip (statements of ours, never the query's: it is always sent alone);
+* rows are streamed in chunks of ``QueryPlan.batch`` (libpq's chunked rows mode), so
+  memory stays constant whatever the result size, and a small result costs one round
+  trip (a server-side cursor cost four: declare, describe, fetch, close);
 * optionally (``QueryPlan.rewrite``) the query is first described (parse only, no
   planning: one round trip) and, given its result column types, replaced by another
   query whose rows are fetched in binary format (this is how PostgreSQL gets to write
@@ -22,6 +25,7 @@ transaction has ended):
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import selectors
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
@@ -31,6 +35,7 @@ from typing import Any, Protocol
 import psycopg
 from psycopg import pq
 from psycopg import sql as pgsql
+from psycopg.pq import TransactionStatus
 
 from tap.errors import QueryError, Unavailable
 from tap.query.copy_drain import drainer
@@ -42,6 +47,7 @@ __all__ = [
     "CopyQuery",
     "QueryCancelled",
     "QueryPlan",
+    "SlotClaim",
     "UploadTable",
     "result_types",
     "stream_rows",
@@ -84,6 +90,26 @@ class CopyQuery:
     decoder: Callable[[], ChunkDecoder] | None = None
 
 
+@dataclass(frozen=True)
+class SlotClaim:
+    """One of ``slots`` transaction-level advisory locks ``(key, 0 .. slots-1)``, taken in
+    the same round trip as the query's settings and freed by PostgreSQL when its
+    transaction ends (see :mod:`tap.clients`); ``refused()`` is the error to raise when
+    every one is held."""
+
+    key: int
+    slots: int
+    refused: Callable[[], Exception]
+
+    def statement(self) -> pgsql.Composed:
+        """The statement that takes the first free slot (a row) or none (no row); LIMIT
+        stops at the first lock taken (generate_series yields 0..n-1 in order)."""
+        return pgsql.SQL(
+            "SELECT s FROM generate_series(0, {}) AS s WHERE pg_try_advisory_xact_lock({}, s) "
+            "LIMIT 1"
+        ).format(pgsql.Literal(self.slots - 1), pgsql.Literal(self.key))
+
+
 @dataclass
 class QueryPlan:
     sql: str
@@ -103,6 +129,9 @@ class QueryPlan:
     #: type OIDs of the result columns when already known (a repeated query); else
     #: :func:`stream_rows` fills it in when it describes the query for ``rewrite``
     result_types: tuple[int, ...] | None = None
+    #: a client's concurrent-query slot to take in the query's own transaction; none
+    #: free: its ``refused()`` error is raised before the query runs
+    slot: SlotClaim | None = None
 
 
 def _friendly(exc: psycopg.Error) -> str:
@@ -180,22 +209,28 @@ def stream_rows(
 def _run_plan(
     conn: psycopg.Connection, plan: QueryPlan, on_pid: Callable[[int], None] | None
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """The statements of one run on ``conn`` (see :func:`stream_rows`)."""
+    """The statements of one run on ``conn`` (see :func:`stream_rows`).
+
+    A small query costs three round trips: BEGIN with the session settings (and the
+    client's slot), the query itself (its rows streamed in chunks of ``plan.batch``,
+    no server-side cursor to declare, describe and close), and COMMIT.
+    """
     if on_pid is not None:
         on_pid(conn.info.backend_pid)
-    with conn.transaction():
+    # BEGIN goes with the settings in one round trip: psycopg would send it on its own
+    conn.autocommit = True
+    try:
         with conn.cursor() as cur:
-            setup = []
+            setup = [pgsql.SQL("BEGIN READ ONLY" if not plan.uploads else "BEGIN")]
             timeout = pgsql.SQL("SET LOCAL statement_timeout = {}").format(
                 pgsql.Literal(max(plan.timeout_s, 0) * 1000)
             )
-            if not plan.uploads:
-                setup.append(pgsql.SQL("SET TRANSACTION READ ONLY"))
-            else:
+            if plan.uploads:
                 # the uploads' COPY runs under the query's time limit too; a READ
                 # ONLY transaction cannot create their temporary tables, so the
                 # query is confined by the reader role instead (SET LOCAL ROLE)
-                cur.execute(timeout)
+                cur.execute(pgsql.SQL("; ").join([*setup, timeout]))
+                setup = []
             for up in plan.uploads:
                 _create_upload(cur, up)
             if plan.role:
@@ -211,8 +246,16 @@ def _run_plan(
                         pgsql.Literal(plan.application_name)
                     )
                 )
+            if plan.slot is not None:
+                # last, so that its row is the last result of the batch
+                setup.append(plan.slot.statement())
             # one round trip: statements without parameters may be sent together
             cur.execute(pgsql.SQL("; ").join(setup))
+            if plan.slot is not None:
+                while cur.nextset():
+                    pass
+                if cur.fetchone() is None:
+                    raise plan.slot.refused()
         try:
             rewritten: str | CopyQuery | None = None
             if plan.rewrite is not None and conn.info.encoding == "utf-8":
@@ -222,16 +265,10 @@ def _run_plan(
             plan.rewritten = rewritten is not None
             if isinstance(rewritten, CopyQuery):
                 yield from _copy_batches(conn, rewritten, plan.batch)
-                return
-            with _server_cursor(conn, binary=plan.rewritten) as cur:
-                cur.itersize = plan.batch
-                cur.execute(plan.sql if rewritten is None else rewritten)
-                while True:
-                    rows = cur.fetchmany(plan.batch)
-                    if rows:
-                        yield rows
-                    if len(rows) < plan.batch:  # a short batch is the last one
-                        break
+            else:
+                yield from _streamed(
+                    conn, plan.sql if rewritten is None else rewritten, plan.rewritten, plan.batch
+                )
         except psycopg.errors.QueryCanceled:
             raise QueryCancelled(
                 f"query cancelled: it ran longer than the execution duration of "
@@ -239,26 +276,41 @@ def _run_plan(
             ) from None
         except psycopg.errors.InsufficientPrivilege as exc:
             raise QueryError(f"not allowed: {_friendly(exc)}") from None
-
-
-@contextlib.contextmanager
-def _server_cursor(conn: psycopg.Connection, *, binary: bool) -> Iterator[psycopg.ServerCursor]:
-    """The query's server-side cursor, closed at the end even when the connection died.
-
-    Closing sends CLOSE to the server; on a dead connection that fails and psycopg keeps the
-    cursor open (a ResourceWarning later). The connection is then closed first, so the
-    cursor closes locally, and the error goes on.
-    """
-    cur = conn.cursor(name="tap_query", binary=binary)
-    try:
-        yield cur
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback(conn)
+        raise
     finally:
-        try:
-            cur.close()
-        except psycopg.OperationalError:
-            conn.close()
-            cur.close()
-            raise
+        if not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE:
+            conn.autocommit = False  # as the pool handed it out (other users expect it)
+
+
+def _rollback(conn: psycopg.Connection) -> None:
+    """End a failed or abandoned run's transaction; a connection that cannot is closed
+    (its pool then drops it)."""
+    if conn.closed or conn.info.transaction_status == TransactionStatus.IDLE:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except psycopg.Error:
+        conn.close()
+
+
+def _streamed(
+    conn: psycopg.Connection, sql: str, binary: bool, batch: int
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Row batches of ``sql``, streamed in chunks of ``batch`` rows (libpq's chunked rows
+    mode): one round trip, and memory bounded by a chunk whatever the result size.
+
+    Closed early (MAXREC reached, client gone), psycopg cancels the query and drains it.
+    """
+    with conn.cursor(binary=binary) as cur, contextlib.closing(cur.stream(sql, size=batch)) as rows:
+        while True:
+            chunk = list(itertools.islice(rows, batch))
+            if chunk:
+                yield chunk
+            if len(chunk) < batch:  # a short batch is the last one
+                return
 
 
 def _copy_batches(conn: psycopg.Connection, query: CopyQuery, batch: int) -> Iterator[Any]:

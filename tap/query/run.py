@@ -24,7 +24,7 @@ from tap.config import TapConfig
 from tap.errors import QueryError, UsageError
 from tap.formats import OutputFormat, resolve_format
 from tap.params import TapParams
-from tap.query.execute import CopyQuery, QueryPlan, UploadTable, stream_rows
+from tap.query.execute import CopyQuery, QueryPlan, SlotClaim, UploadTable, stream_rows
 from tap.query.readahead import ReadAhead
 from tap.query.upload import load_uploads
 from tap.votable.binary2_copy import encoded_bytes, plan_binary2_copy
@@ -330,8 +330,12 @@ def result_stream(
     on_pid: Callable[[int], None] | None = None,
     status: dict[str, Any] | None = None,
     application_name: str | None = None,
+    slot: SlotClaim | None = None,
 ) -> Iterator[bytes]:
     """Encode the result of ``prepared``; ``status`` receives rows/overflow/error.
+
+    ``slot``: the client's concurrent-query slot, taken in the query's transaction
+    (its refusal raises before the first byte).
 
     ``application_name`` labels the query's backend in ``pg_stat_activity`` (async jobs:
     :func:`job_application_name`), so it can be cancelled after its process died.
@@ -342,6 +346,7 @@ def result_stream(
         role=role,
         uploads=prepared.uploads,
         application_name=application_name,
+        slot=slot,
     )
     if (
         (prepared.binary2_sql or prepared.binary2_copy)

@@ -148,9 +148,10 @@ def test_metrics_db_pool(tap_server: str) -> None:
     assert idle >= 1  # the connection of the query above went back to its pool
     max_idle = values[("provdb_db_pool_max_idle", ())]
     assert max_idle in (8, 16)  # 8 per worker process that has answered a request
-    # the query's sync slot was held on a connection of the slot pool, given back after it
+    # without read replicas the query's sync slot is a lock of its own transaction: the
+    # slot pool (session locks on the primary, for queries sent to replicas) stays unused
     assert values[("provdb_db_slot_pool_connections", (("state", "in_use"),))] == 0
-    assert values[("provdb_db_slot_pool_connections", (("state", "idle"),))] >= 1
+    assert values[("provdb_db_slot_pool_connections", (("state", "idle"),))] == 0
     assert values[("provdb_db_slot_pool_max_idle", ())] in (8, 16)
 
 
@@ -219,15 +220,21 @@ def test_single_process_metrics(described: Served) -> None:
 
 
 def test_metrics_count_a_held_sync_slot(described: Served, archive_url: URL) -> None:
-    """A sync query that waits (on a table lock taken here) holds one slot-pool and one
-    /sync-pool connection while it runs; both go back to idle when it ends."""
+    """A sync query that waits (on a table lock taken here) holds one /sync-pool
+    connection, and its slot as a lock of that connection's transaction (no slot-pool
+    connection without read replicas); both are free when it ends."""
     site = described.site
     slot = ("provdb_db_slot_pool_connections", (("state", "in_use"),))
     sync = ("provdb_db_pool_connections", (("state", "in_use"),))
     engine = sa.create_engine(archive_url)
+    held = sa.text(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted "
+        "AND a.application_name = 'provdb-tap'"
+    )
     answers: list[requests.Response] = []
     try:
-        with engine.connect() as conn:
+        with engine.connect() as conn, engine.connect() as probe:
             # the metrics' own queries read uws.job and archive.ingest_file, not this table
             conn.execute(sa.text("LOCK TABLE provenance.agent IN ACCESS EXCLUSIVE MODE"))
             query = {"LANG": "ADQL", "QUERY": "SELECT TOP 1 id FROM provenance.agent"}
@@ -242,15 +249,17 @@ def test_metrics_count_a_held_sync_slot(described: Served, archive_url: URL) -> 
             while values[sync] < 1 and time.monotonic() < deadline:
                 time.sleep(0.1)
                 values = scrape(site)
-            assert values[slot] == 1 and values[sync] == 1
+            assert values[sync] == 1 and values[slot] == 0
+            assert probe.execute(held).scalar() == 1  # the slot, on the query's connection
+            probe.rollback()
             conn.rollback()  # the lock goes: the query answers
-        waiting.join(timeout=60)
+            waiting.join(timeout=60)
+            assert probe.execute(held).scalar() == 0  # freed with the query's transaction
     finally:
         engine.dispose()
     assert answers and answers[0].status_code == 200, answers
     after = scrape(site)
     assert after[slot] == 0 and after[sync] == 0
-    assert after[("provdb_db_slot_pool_connections", (("state", "idle"),))] >= 1
     assert after[("provdb_db_slot_pool_max_idle", ())] == 8
 
 
