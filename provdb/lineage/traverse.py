@@ -124,7 +124,9 @@ def _candidates(ident: str) -> list[str]:
     for value in list(out):
         if "%" in value:
             out.append(unquote(value))
-    return list(dict.fromkeys(out))
+    # PostgreSQL text cannot hold NUL (a decoded "%00" would fail the whole lookup with
+    # an error) and no stored id contains one: such a candidate can only miss
+    return [c for c in dict.fromkeys(out) if "\x00" not in c]
 
 
 def resolve_ids(

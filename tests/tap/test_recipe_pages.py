@@ -88,3 +88,11 @@ def test_unknown_ids_give_the_helpful_404(client) -> None:
     r = client.get(f"/ui/diff?a={P2[0]}&b=nope.h5")
     assert r.status_code == 404 and "nope.h5" in r.get_data(as_text=True)
     assert client.get("/ui/diff?a=x").status_code == 400
+
+
+def test_an_id_that_decodes_to_nul_is_unknown_not_a_server_error(client) -> None:
+    # "%2500" reaches the page as "%00", which the id lookup percent-decodes: a NUL that
+    # PostgreSQL text cannot hold (found by the service fuzz test: it was an HTTP 500)
+    for path in ("/ui/reproduce/%2500", "/ui/entity/%2500", "/ui/reproduce/provdb:%2500"):
+        r = client.get(path)
+        assert r.status_code == 404, (path, r.status_code)
