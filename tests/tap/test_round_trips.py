@@ -88,6 +88,9 @@ def test_a_refused_slot_rolls_back_and_runs_nothing(app, tmp_path: Path, archive
     with psycopg.connect(conninfo, autocommit=True) as other:
         other.execute("SELECT pg_advisory_lock(%s, 0)", (slot_key("addr:127.0.0.1"),))
         response, trips = _traced_request(app, tmp_path, QUERY)
+        # given back here: a closed connection's backend frees its locks only when it has
+        # exited, a moment after the client hung up
+        other.execute("SELECT pg_advisory_unlock(%s, 0)", (slot_key("addr:127.0.0.1"),))
     assert response.status_code == 429 and response.headers["Retry-After"]
     assert b"at most 1 at once (PROVDB_TAP_MAX_SYNC_PER_CLIENT)" in response.data
     assert len(trips) == 2 and "ROLLBACK" in trips[1], trips  # the query never ran
