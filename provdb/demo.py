@@ -78,7 +78,7 @@ def load_samples(
     A file that fails is reported in :attr:`DemoReport.errors` (and through
     ``on_message``); the other files still go in, each in its own transaction.
     """
-    from provdb.ingest.lstosa_definition import load_model
+    from provdb.ingest.lstosa.definition import load_model
     from provdb.ingest.pipeline import ingest_file
     from provdb.scan.pipeline import scan_files
 

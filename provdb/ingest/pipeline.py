@@ -41,11 +41,11 @@ from provdb import __version__, obscore
 from provdb.answers import flags
 from provdb.config import ingest_limits
 from provdb.errors import IngestError, ParseError, ProvdbError
-from provdb.ingest import ctapipe_json, lstosa_log, w3c_prov
+from provdb.ingest import ctapipe_json, lstosa, w3c_prov
 from provdb.ingest.compression import iter_lines, open_binary
 from provdb.ingest.discovery import discover
 from provdb.ingest.load import Loader
-from provdb.ingest.lstosa_map import LstosaMapper
+from provdb.ingest.lstosa.map import LstosaMapper
 from provdb.ingest.raw_text import raw_text
 from provdb.ingest.records import (
     LstosaUnknown,
@@ -132,7 +132,7 @@ def detect_format(path: Path) -> str | None:
     w3c = w3c_prov.detect(head)
     if w3c:
         return w3c
-    if lstosa_log.detect(head):
+    if lstosa.detect(head):
         return "lstosa"
     return None
 
@@ -475,7 +475,7 @@ def _ingest_lstosa(
         lines = _HashingLines(fh, hasher, start_line, limits.max_line_bytes)
         max_field = limits.max_field_bytes
         suspects = lines.suspects
-        reader = lstosa_log.parse_lines(
+        reader = lstosa.parse_lines(
             lines, path=spath, start_line=start_line, start_offset=start_offset
         )
         rejects: list[tuple[int, int, str, bool, bytes]] = []
