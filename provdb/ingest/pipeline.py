@@ -55,7 +55,7 @@ from provdb.ingest.records import (
 )
 from provdb.versions import sync_session_versions
 
-__all__ = ["FORMATS", "FileResult", "detect_format", "discover", "ingest_file", "ingest_paths"]
+__all__ = ["FORMATS", "FileResult", "detect_format", "discover", "ingest_file"]
 
 #: Formats ``provdb ingest --format`` accepts.
 FORMATS = ("lstosa", "ctapipe", "prov-json", "prov-xml", "prov-n")
@@ -723,13 +723,3 @@ def _save_rejects(cur: Any, file_id: int, rejects: list[tuple], loader: Loader) 
     ) as cp:
         for line, offset, reason, is_error, raw in rejects:
             cp.write_row((file_id, line, offset, reason, is_error, raw, raw_text(raw)))
-
-
-def ingest_paths(
-    conn: Any,
-    files: list[Path],
-    **options: Any,
-) -> Iterator[FileResult]:
-    """Ingest each file in turn (one transaction each), yielding its result."""
-    for path in files:
-        yield ingest_file(conn, path, **options)

@@ -4,6 +4,6 @@
 each value comes from), :mod:`provdb.obscore.obscore_cli` is ``provdb obscore``.
 """
 
-from provdb.obscore.refresh import PRODUCT_LEVELS, publisher_did, rebuild, refresh_touched
+from provdb.obscore.refresh import PRODUCT_LEVELS, rebuild, refresh_touched
 
-__all__ = ["PRODUCT_LEVELS", "publisher_did", "rebuild", "refresh_touched"]
+__all__ = ["PRODUCT_LEVELS", "rebuild", "refresh_touched"]

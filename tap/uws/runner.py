@@ -224,13 +224,3 @@ def start_workers(app: Flask) -> threading.Event:
     app.extensions["uws_stop"] = stop
     app.extensions["uws_threads"] = threads
     return stop
-
-
-def stop_workers(app: Flask, timeout: float = 10.0) -> None:
-    """Stop the threads :func:`start_workers` started and wait for them."""
-    stop = app.extensions.get("uws_stop")
-    if stop is None:
-        return
-    stop.set()
-    for t in app.extensions.get("uws_threads", []):
-        t.join(timeout)
