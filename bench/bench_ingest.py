@@ -162,8 +162,8 @@ def provdb_parser_only(path: Path, *, with_mapper: bool) -> dict[str, Any]:
     """provdb's lstosa parser (and optionally the mapper) over the file, no database."""
     import gc
 
-    from provdb.ingest import lstosa_log
-    from provdb.ingest.lstosa_map import LstosaMapper
+    from provdb.ingest import lstosa
+    from provdb.ingest.lstosa.map import LstosaMapper
     from provdb.ingest.records import LstosaUnknown, NonProvenanceLine, RejectedLine
 
     gc.collect()
@@ -172,7 +172,7 @@ def provdb_parser_only(path: Path, *, with_mapper: bool) -> dict[str, Any]:
     mapper = LstosaMapper(path=str(path)) if with_mapper else None
     started = time.perf_counter()
     with open(path, "rb", buffering=1 << 20) as fh:
-        for item in lstosa_log.parse_lines(fh, path=str(path)):
+        for item in lstosa.parse_lines(fh, path=str(path)):
             if type(item) in skip:
                 continue
             n_records += 1

@@ -175,9 +175,9 @@ def _act_id(tag: str, key: str, when: str) -> str:
 
 def generate(cur: Any, nights: int, runs: int, subruns: int) -> dict[str, Any]:
     """Bulk-generate the archive in the current transaction; returns row counts."""
-    from provdb.schema import Session
+    from provdb.schema import ProcessingSession
 
-    session_table = Session.__table__.fullname
+    session_table = ProcessingSession.__table__.fullname
     t0 = time.perf_counter()
     cur.execute("SET LOCAL session_replication_role = replica")  # no FK triggers while loading
     cur.execute("SET LOCAL maintenance_work_mem = '1GB'")

@@ -1,8 +1,8 @@
 """What every ``provdb`` command shares: help settings, one-line errors, the archive.
 
-Kept apart from :mod:`provdb.cli` so that command modules elsewhere in the package
-(:mod:`provdb.answers`) use the same pieces without importing the click group that
-registers them.
+Kept apart from the :mod:`provdb.cli` package so that the runners the commands call
+(:mod:`provdb.ingest.ingest_cli`, :mod:`provdb.scan.scan_cli`) use the same pieces without
+importing the click group and every command it registers.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ def load_samples(
     A file that fails is reported in :attr:`DemoReport.errors` (and through
     ``on_message``); the other files still go in, each in its own transaction.
     """
-    from provdb.ingest.lstosa_definition import load_model
+    from provdb.ingest.lstosa.definition import load_model
     from provdb.ingest.pipeline import ingest_file
     from provdb.scan.pipeline import scan_files
 
@@ -112,10 +112,9 @@ def load_samples(
 def _upgrade(engine: sa.Engine) -> tuple[str | None, str | None]:
     """``provdb db upgrade``: create or migrate the schema (and the flags of old archives)."""
     from provdb import migrate
-    from provdb.db_cli import FLAGS_REVISION
 
     before, after = migrate.upgrade(engine)
-    if before and before < FLAGS_REVISION <= (after or ""):
+    if before and before < migrate.FLAGS_REVISION <= (after or ""):
         # as `provdb db upgrade`: an archive older than the flag table gets its flags once
         from provdb.answers.flags import rebuild_flags
 

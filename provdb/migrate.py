@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FILE_TEMPLATE",
+    "FLAGS_REVISION",
     "MigrationState",
     "alembic_config",
     "current",
@@ -40,6 +41,10 @@ __all__ = [
 #: the project's script names, e.g. ``20261203_0007_product_flags_and_entity_hashes.py``
 #: (the same template is in pyproject.toml's [tool.alembic] for the plain alembic command)
 FILE_TEMPLATE = "%(year)d%(month).2d%(day).2d_%(rev)s_%(slug)s"
+
+#: The migration that adds archive.product_flag: `provdb db upgrade` (and `provdb demo`)
+#: compute the flags of an archive that predates it, once (the rules live in the code).
+FLAGS_REVISION = "0007"
 
 
 def migrations_dir() -> Path:

@@ -57,7 +57,7 @@ def run_ingest(
         ) from None
     model = None
     if model_path:
-        from provdb.ingest.lstosa_definition import load_model
+        from provdb.ingest.lstosa.definition import load_model
 
         model = load_model(model_path)
     if follow:

@@ -41,11 +41,11 @@ from provdb import __version__, obscore
 from provdb.answers import flags
 from provdb.config import ingest_limits
 from provdb.errors import IngestError, ParseError, ProvdbError
-from provdb.ingest import ctapipe_json, lstosa_log, w3c_prov
+from provdb.ingest import ctapipe_json, lstosa, w3c_prov
 from provdb.ingest.compression import iter_lines, open_binary
 from provdb.ingest.discovery import discover
 from provdb.ingest.load import Loader
-from provdb.ingest.lstosa_map import LstosaMapper
+from provdb.ingest.lstosa.map import LstosaMapper
 from provdb.ingest.raw_text import raw_text
 from provdb.ingest.records import (
     LstosaUnknown,
@@ -55,7 +55,7 @@ from provdb.ingest.records import (
 )
 from provdb.versions import sync_session_versions
 
-__all__ = ["FORMATS", "FileResult", "detect_format", "discover", "ingest_file", "ingest_paths"]
+__all__ = ["FORMATS", "FileResult", "detect_format", "discover", "ingest_file"]
 
 #: Formats ``provdb ingest --format`` accepts.
 FORMATS = ("lstosa", "ctapipe", "prov-json", "prov-xml", "prov-n")
@@ -132,7 +132,7 @@ def detect_format(path: Path) -> str | None:
     w3c = w3c_prov.detect(head)
     if w3c:
         return w3c
-    if lstosa_log.detect(head):
+    if lstosa.detect(head):
         return "lstosa"
     return None
 
@@ -475,7 +475,7 @@ def _ingest_lstosa(
         lines = _HashingLines(fh, hasher, start_line, limits.max_line_bytes)
         max_field = limits.max_field_bytes
         suspects = lines.suspects
-        reader = lstosa_log.parse_lines(
+        reader = lstosa.parse_lines(
             lines, path=spath, start_line=start_line, start_offset=start_offset
         )
         rejects: list[tuple[int, int, str, bool, bytes]] = []
@@ -723,13 +723,3 @@ def _save_rejects(cur: Any, file_id: int, rejects: list[tuple], loader: Loader) 
     ) as cp:
         for line, offset, reason, is_error, raw in rejects:
             cp.write_row((file_id, line, offset, reason, is_error, raw, raw_text(raw)))
-
-
-def ingest_paths(
-    conn: Any,
-    files: list[Path],
-    **options: Any,
-) -> Iterator[FileResult]:
-    """Ingest each file in turn (one transaction each), yielding its result."""
-    for path in files:
-        yield ingest_file(conn, path, **options)

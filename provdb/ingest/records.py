@@ -6,7 +6,7 @@ Two layers, both plain dataclasses with no database inside:
   keys renamed to snake_case but nothing resolved. They carry the file position so
   every error and reject can name ``FILE:LINE``.
 * **Archive rows** (``*Row``) are what the loader writes: one dataclass per table of
-  the ``provenance`` / ``archive`` schemas. Mappers (``lstosa_map``) and the simpler
+  the ``provenance`` / ``archive`` schemas. Mappers (``lstosa.map``) and the simpler
   parsers (ctapipe, W3C PROV) produce them.
 
 Keeping the layers apart lets each parser be tested and benchmarked alone, and lets

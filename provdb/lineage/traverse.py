@@ -87,9 +87,9 @@ class UnknownNode(LookupError):
 
 def session_table() -> str:
     """The fully qualified name of the session table (renamed by a migration: never hardcode)."""
-    from provdb.schema import Session
+    from provdb.schema import ProcessingSession
 
-    return Session.__table__.fullname
+    return ProcessingSession.__table__.fullname
 
 
 # ----------------------------------------------------------------------------- connection

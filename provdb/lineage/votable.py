@@ -107,7 +107,7 @@ def to_prov_votable(graph: ProvGraph, *, request: dict[str, str] | None = None) 
     request:
         Request parameters echoed as INFOs (name -> value), e.g. ``{"ID": ..., "DEPTH": ...}``.
     """
-    from provdb.schema import Base, Session
+    from provdb.schema import Base, ProcessingSession
 
     tables = Base.metadata.tables
     level = Field(
@@ -202,7 +202,7 @@ def to_prov_votable(graph: ProvGraph, *, request: dict[str, str] | None = None) 
         )
 
     if graph.sessions:
-        table = Session.__table__
+        table = ProcessingSession.__table__
         columns = [c.name for c in table.columns]
         out.append(
             _table_xml(

@@ -44,7 +44,6 @@ from provdb.config import ObsCoreSettings
 __all__ = [
     "PRODUCT_LEVELS",
     "file_url",
-    "publisher_did",
     "rebuild",
     "refresh",
     "refresh_touched",
@@ -61,12 +60,6 @@ _PRODUCT_TYPE = (
 )
 _FILE = r"'\.(h5|hdf5|fits|fits\.gz|fits\.fz)$'"
 _DATALINK_FORMAT = "application/x-votable+xml;content=datalink"
-
-
-def publisher_did(entity_id: str, settings: ObsCoreSettings | None = None) -> str:
-    """``obs_publisher_did`` of an entity: ``<authority>?<entity id>``."""
-    settings = settings or ObsCoreSettings.from_env()
-    return f"{settings.authority}?{entity_id}"
 
 
 def file_url(settings: ObsCoreSettings, location: str | None, entity_id: str) -> str | None:

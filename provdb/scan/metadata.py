@@ -23,7 +23,7 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from provdb.scan.safe_pickle import NotPlainPickle, loads_plain, looks_like_pickle
@@ -123,18 +123,6 @@ class FileMetadata:
     content_hash_type: str | None = None
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
-
-    @property
-    def provenance_activity(self) -> dict[str, Any] | None:
-        """The ``/provenance/dl1_to_dl2`` activity (or the first stage's), if any."""
-        if "dl1_to_dl2" in self.provenance:
-            return self.provenance["dl1_to_dl2"]
-        return next(iter(self.provenance.values()), None)
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["versions"] = [v._asdict() for v in self.versions]
-        return jsonable(data)
 
 
 # ----------------------------------------------------------------------------- values

@@ -5,7 +5,7 @@ source of truth used by Alembic, TAP_SCHEMA and the VOTable writers.
 """
 
 from provdb.schema import jobs, lineage, tap_schema  # noqa: F401  (registers their tables)
-from provdb.schema.archive import Environment, Session
+from provdb.schema.archive import Environment, ProcessingSession
 from provdb.schema.base import ARCHIVE, PROVENANCE, SCHEMAS, Base
 from provdb.schema.bookkeeping import ActivitySource, IngestConflict, IngestFile, IngestReject
 from provdb.schema.configuration import (
@@ -56,7 +56,7 @@ __all__ = [
     "IngestReject",
     "Parameter",
     "ParameterDescription",
-    "Session",
+    "ProcessingSession",
     "UsageDescription",
     "Used",
     "WasAssociatedWith",

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped
 
 from provdb.schema.base import ARCHIVE, Base, fk_column, id_column, tap_column, text_column
 
-__all__ = ["Environment", "Session"]
+__all__ = ["Environment", "ProcessingSession"]
 
 
 class Environment(Base):
@@ -49,7 +49,7 @@ class Environment(Base):
     )
 
 
-class Session(Base):
+class ProcessingSession(Base):
     __tablename__ = "processing_session"
     __table_args__ = {
         "schema": ARCHIVE,

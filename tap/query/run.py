@@ -331,6 +331,7 @@ def result_stream(
     status: dict[str, Any] | None = None,
     application_name: str | None = None,
     slot: SlotClaim | None = None,
+    writer: Callable[..., Iterator[bytes]] | None = None,
 ) -> Iterator[bytes]:
     """Encode the result of ``prepared``; ``status`` receives rows/overflow/error.
 
@@ -339,6 +340,8 @@ def result_stream(
 
     ``application_name`` labels the query's backend in ``pg_stat_activity`` (async jobs:
     :func:`job_application_name`), so it can be cancelled after its process died.
+    ``writer`` replaces the format's writer (same call as ``OutputFormat.writer``):
+    :func:`tap.query.rows.result_rows` keeps the rows as values instead of bytes.
     """
     plan = QueryPlan(
         sql=prepared.sql,
@@ -384,13 +387,13 @@ def result_stream(
             options["row_encoder"] = row_encoder[0]
         if prepared.datalink and prepared.format.is_votable:
             options["datalink"] = prepared.datalink
-        writer = prepared.format.writer(
+        stream = (writer or prepared.format.writer)(
             prepared.fields, batches, overflow_after=prepared.limit, query=prepared.query, **options
         )
-        yield from writer
+        yield from stream
     finally:
         source.close()  # type: ignore[attr-defined]
-    result = getattr(writer, "result", None)
+    result = getattr(stream, "result", None)
     _remember_rows(prepared.types_key, getattr(result, "rows", None))
     if status is not None:
         status.update(

@@ -33,26 +33,33 @@ Pages (blueprint ``ui``, mounted at ``/ui`` by :func:`tap.app.create_app`):
                                        document, embeddable) or ``html``
 ``/ui/graph/expand?node=&drawn=``      JSON: a drawn node's neighbours beyond the
                                        drawing, for the viewer's expand (Alt+click)
-``/ui/reproduce/<id>``                  the recipe that regenerates a product
-                                       (``format=md|sh|json``; ``affected=1``: what a
-                                       change of it affects)
-``/ui/diff?a=&b=``                     two products' recipes compared step by step
-``/ui/night/<night>``                  a night's runs and its ``provdb check`` findings
-``/ui/stats?night=&run=&by=``          activity timing and failures, with SVG plots
 =====================================  ===============================================
 
 Every node of every graph links to its page; every page is a bookmarkable GET URL.
+
+Modules: :mod:`~tap.ui.blueprint` (the blueprint, ``PageError``, template helpers),
+:mod:`~tap.ui.helpers` (URLs, formatting), :mod:`~tap.ui.graph_request` (a page's lineage
+graph), one ``*_pages`` module per page kind (home, node, run, graph, version, adql,
+ingest, check, recipe, stats) and :mod:`~tap.ui.expand`; the SQL is in
+:mod:`~tap.ui.queries` and ``*_queries``.
 """
 
-from tap.ui import (
-    check_pages,  # noqa: F401  (registers /ui/night and entity flags)
-    expand,  # noqa: F401  (registers /ui/graph/expand)
-    ingest_pages,  # noqa: F401  (registers /ui/ingest and /ui/ingest/<id>)
-    recipe_pages,  # noqa: F401  (registers /ui/reproduce and /ui/diff)
-    stats_pages,  # noqa: F401  (registers /ui/stats on bp)
+# each page module registers its routes on the blueprint when imported
+from tap.ui import (  # noqa: F401
+    adql_pages,  # /ui/adql
+    check_pages,  # /ui/night and entity flags
+    expand,  # /ui/graph/expand
+    graph_pages,  # /ui/graph
+    home_pages,  # /ui/ and /ui/search
+    ingest_pages,  # /ui/ingest and /ui/ingest/<id>
+    node_pages,  # /ui/entity, /ui/activity, /ui/agent, /ui/environment
+    recipe_pages,  # /ui/reproduce and /ui/diff
+    run_pages,  # /ui/run/<night>/<run>
+    stats_pages,  # /ui/stats
+    version_pages,  # /ui/versions
 )
+from tap.ui.blueprint import bp
 from tap.ui.headers import add_security_headers
-from tap.ui.routes import bp
 
 bp.after_request(add_security_headers)
 

@@ -15,7 +15,7 @@ from flask import render_template
 
 from provdb.answers.checks import CheckError, run_checks
 from tap.ui import check_queries
-from tap.ui.routes import PageError, _connect, bp
+from tap.ui.blueprint import PageError, bp, connect
 
 __all__ = ["night"]
 
@@ -25,7 +25,7 @@ _NIGHT = re.compile(r"^\d{8}$")
 @bp.app_context_processor
 def _flag_helpers() -> dict[str, Any]:
     def product_flags(ident: str) -> list[dict[str, Any]]:
-        with _connect() as conn:
+        with connect() as conn:
             return check_queries.entity_flags(conn, ident)
 
     return {"product_flags": product_flags}
@@ -36,7 +36,7 @@ def night(night: str) -> Any:
     """The runs of a night and the findings of ``provdb check --night``."""
     if not _NIGHT.match(night):
         raise PageError(400, "Bad night", f"{night!r}: the URL is /ui/night/<YYYYMMDD>")
-    with _connect() as conn:
+    with connect() as conn:
         runs = check_queries.night_runs(conn, night)
         if not runs:
             raise PageError(

@@ -36,7 +36,8 @@ from provdb.lineage.dot import EDGE_STYLE, edge_label, node_url
 from provdb.lineage.neighbours import STEP_DIRECTIONS, expand
 from provdb.lineage.svg import edge_marker, node_fragment
 from provdb.lineage.traverse import UnknownNode
-from tap.ui.routes import DEFAULT_GRAPH_LIMIT, _connect, bp, node_pattern
+from tap.ui.blueprint import bp, connect
+from tap.ui.helpers import node_pattern
 
 __all__ = ["MAX_DRAWN", "graph_expand"]
 
@@ -70,7 +71,7 @@ def _key(text: Any, what: str) -> tuple[str, str]:
 def _page_limit() -> int:
     from tap.provsap import node_limit
 
-    configured = int(current_app.config.get("PROVDB_UI_GRAPH_LIMIT") or DEFAULT_GRAPH_LIMIT)
+    configured = int(current_app.config["PROVDB_UI_GRAPH_LIMIT"])
     return max(1, min(configured, node_limit()))
 
 
@@ -146,7 +147,7 @@ def graph_expand() -> Response:
         return _error(exc.status, exc.message)
     budget = max(0, req["limit"] - req["n_drawn"])
     try:
-        with _connect() as conn:
+        with connect() as conn:
             found = expand(conn, req["key"], req["direction"], drawn=req["drawn"], budget=budget)
     except UnknownNode:
         kind, ident = req["key"]

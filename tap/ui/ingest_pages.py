@@ -8,8 +8,9 @@ its offsets, counts by kind, every rejected line (line, reason, the raw text esc
 and every value that conflicted with the archive. Every "rejected N" of the UI links to
 the file's page (:func:`ingest_href`, a template helper).
 
-Configuration (``app.config``): ``PROVDB_UI_INGEST_PAGE`` (files per history page,
-default 50).
+Settings (the registry, :mod:`provdb.settings`; ``tap/app.py`` copies them into
+``app.config``): ``PROVDB_UI_INGEST_PAGE`` files per history page, ``PROVDB_UI_MAX_ROWS``
+most rejected lines and conflicts a file page lists.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ import sqlalchemy as sa
 from flask import Response, current_app, render_template, request, send_file, url_for
 
 from tap.ui import ingest_queries
-from tap.ui.routes import DEFAULT_MAX_ROWS, PageError, _connect, bp
+from tap.ui.blueprint import PageError, bp, connect
 
 __all__ = ["ingest_file", "ingest_history", "ingest_raw"]
 
-DEFAULT_PER_PAGE = 50
 #: the TAP tables an operator reads further (shown as ADQL on the file page)
 _ADQL_REJECTS = (
     "SELECT line_number, reason, raw_text FROM archive.ingest_reject "
@@ -71,8 +71,8 @@ def ingest_history() -> Any:
         )
     rejected = request.args.get("rejected", "") in ("1", "true", "yes")
     page = _int_arg("page", 1)
-    per_page = int(current_app.config.get("PROVDB_UI_INGEST_PAGE", DEFAULT_PER_PAGE))
-    with _connect() as conn:
+    per_page = int(current_app.config["PROVDB_UI_INGEST_PAGE"])
+    with connect() as conn:
         found = ingest_queries.history(
             conn, page=page, per_page=per_page, status=status, rejected=rejected
         )
@@ -104,8 +104,8 @@ def ingest_file(file_id: int) -> Any:
     a link to the log itself while the service can still read it."""
     from tap.datalink.links import log_readable
 
-    limit = int(current_app.config.get("PROVDB_UI_MAX_ROWS", DEFAULT_MAX_ROWS))
-    with _connect() as conn:
+    limit = int(current_app.config["PROVDB_UI_MAX_ROWS"])
+    with connect() as conn:
         found = ingest_queries.file_page(conn, file_id, limit=limit)
     if found is None:
         raise PageError(
@@ -129,7 +129,7 @@ def ingest_raw(file_id: int) -> Response:
     """The ingested log file as it is on disk now (only files the archive ingested)."""
     from tap.datalink.links import log_media_type, log_readable
 
-    with _connect() as conn:
+    with connect() as conn:
         path = conn.execute(
             sa.text("SELECT path FROM archive.ingest_file WHERE id = :i"), {"i": file_id}
         ).scalar()

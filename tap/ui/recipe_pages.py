@@ -31,7 +31,7 @@ from provdb.answers.recipe_format import (
     recipe_md,
     recipe_sh,
 )
-from tap.ui.routes import PageError, _connect, bp
+from tap.ui.blueprint import PageError, bp, connect
 
 __all__ = ["diff_page", "reproduce_page"]
 
@@ -70,7 +70,7 @@ def reproduce_page(ident: str) -> Any:
     if fmt not in allowed:
         raise PageError(400, "Bad format", f"format={fmt!r}: use one of {', '.join(allowed)}")
     try:
-        with _connect() as conn:
+        with connect() as conn:
             result = affected_products(conn, ident) if affected else build_recipe(conn, ident)
     except (UnknownProduct, AmbiguousProduct) as exc:
         raise _lookup_error(exc, ident) from None
@@ -97,7 +97,7 @@ def diff_page() -> Any:
     if fmt not in ("html", "text", "json"):
         raise PageError(400, "Bad format", f"format={fmt!r}: use html, text or json")
     recipes = []
-    with _connect() as conn:
+    with connect() as conn:
         for ident in (a, b):
             try:
                 recipes.append(build_recipe(conn, ident))

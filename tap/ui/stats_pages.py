@@ -13,7 +13,8 @@ from typing import Any
 from flask import render_template, request, url_for
 from markupsafe import Markup
 
-from tap.ui.routes import PageError, _adql_literal, _connect, bp, node_href, run_href
+from tap.ui.blueprint import PageError, bp, connect
+from tap.ui.helpers import adql_literal, node_href, run_href
 
 __all__ = ["stats"]
 
@@ -33,10 +34,10 @@ def _group_href(by: str, night: str | None, run: str | None) -> Any:
             # a run's activities and its night's calibration: the view archive.run_activity
             date, _, number = run.rpartition("_")
             where = [
-                f"activity_name = {_adql_literal(group)}",
-                f"observation_run = {_adql_literal(number)}",
+                f"activity_name = {adql_literal(group)}",
+                f"observation_run = {adql_literal(number)}",
             ]
-            where += [f"observation_date = {_adql_literal(d)}" for d in {date, night} if d]
+            where += [f"observation_date = {adql_literal(d)}" for d in {date, night} if d]
             query = (
                 "SELECT activity_id AS id, activity_name AS name, run_id, start_time, end_time\n"
                 f"FROM archive.run_activity\nWHERE {' AND '.join(where)}\nORDER BY start_time"
@@ -44,13 +45,13 @@ def _group_href(by: str, night: str | None, run: str | None) -> Any:
             return url_for("ui.adql", query=query)
         # the activities provdb stats counts (no run-wise copies; see provdb.answers.stats)
         where = [
-            f"a.name = {_adql_literal(group)}",
+            f"a.name = {adql_literal(group)}",
             "a.start_time IS NOT NULL",
             "(s.id IS NULL OR (s.source_format <> 'lstosa-run-wise' AND NOT "
             "(s.source_format LIKE 'prov-%' AND s.observation_run IS NOT NULL)))",
         ]
         if night:
-            where.append(f"s.observation_date = {_adql_literal(night)}")
+            where.append(f"s.observation_date = {adql_literal(night)}")
         query = (
             "SELECT a.id, a.name, a.start_time, a.end_time, a.status, a.exit_code\n"
             "FROM provenance.activity AS a\n"
@@ -72,7 +73,7 @@ def stats() -> Any:
     run = (request.args.get("run") or "").strip() or None
     by = (request.args.get("by") or "step").strip()
     try:
-        with _connect() as conn:
+        with connect() as conn:
             report = activity_stats(conn, night=night, run=run, by=by, top=20)
             rows = timeline(conn, night=night, run=run) if (night or run) else []
     except StatsError as exc:

@@ -32,7 +32,7 @@ from tap.query.run import job_application_name, prepare, result_stream
 from tap.uws.jobs import Job, JobStore, Phase
 from tap.uws.liveness import connect_presence, worker_id
 
-__all__ = ["Presence", "Worker", "run_job", "start_workers", "stop_workers"]
+__all__ = ["Presence", "Worker", "run_job", "start_workers"]
 
 log = logging.getLogger("provdb.tap.uws")
 
@@ -267,13 +267,3 @@ def start_workers(app: Flask) -> threading.Event:
     app.extensions["uws_stop"] = stop
     app.extensions["uws_threads"] = threads
     return stop
-
-
-def stop_workers(app: Flask, timeout: float = 10.0) -> None:
-    """Stop the threads :func:`start_workers` started and wait for them."""
-    stop = app.extensions.get("uws_stop")
-    if stop is None:
-        return
-    stop.set()
-    for t in app.extensions.get("uws_threads", []):
-        t.join(timeout)

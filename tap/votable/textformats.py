@@ -38,10 +38,12 @@ from .stream import ErrorMessage, ResultStream, StreamResult
 __all__ = [
     "CsvEncoder",
     "JsonEncoder",
+    "JsonValues",
     "RowEncoder",
     "TsvEncoder",
     "column_kind",
     "csv_stream",
+    "json_metadata",
     "json_stream",
     "tsv_stream",
 ]
@@ -268,6 +270,56 @@ def _utf8(text: str) -> bytes:
     return text.encode("utf-8", "backslashreplace")
 
 
+def _json_converter(fields: Sequence[Field]) -> Callable[[Rows], list[list[Any]]]:
+    """``convert(rows)``: each row as the list of values the JSON document holds."""
+    ns: dict[str, Any] = {
+        "_t": text,
+        "_ts": format_timestamp,
+        "_float": _json_float,
+        "_int": int,
+        "_arr": _json_array,
+    }
+    exprs = []
+    for i, field in enumerate(fields):
+        v = f"v{i}"
+        kind = column_kind(field)
+        if kind == "int":
+            expr = f"{v} if {v} is None or {v}.__class__ is int else _int({v})"
+        elif kind == "float":
+            expr = (
+                f"{v} if {v}.__class__ is float and {v} - {v} == 0"
+                f" else None if {v} is None else _float({v})"
+            )
+        elif kind == "bool":
+            expr = f"None if {v} is None else bool({v})"
+        elif kind == "timestamp":
+            expr = f"None if {v} is None else _ts({v})"
+        elif kind == "array":
+            expr = f"None if {v} is None else _arr({v})"
+        else:
+            expr = f"{v} if {v} is None or {v}.__class__ is str else _t({v})"
+        exprs.append(expr)
+    body = "def encode(rows):\n    return [[{exprs}] for ({unpack},) in rows]\n"
+    return _compile(fields, exprs, ns, body)
+
+
+def json_metadata(fields: Sequence[Field]) -> list[dict[str, Any]]:
+    """The ``metadata`` list of the JSON document: one dict per column."""
+    return [
+        {
+            "name": f.name,
+            "datatype": f.datatype,
+            "arraysize": f.arraysize,
+            "xtype": f.xtype,
+            "unit": f.unit,
+            "ucd": f.ucd,
+            "utype": f.utype,
+            "description": f.description,
+        }
+        for f in fields
+    ]
+
+
 class JsonEncoder:
     """JSON document (see the module docstring)."""
 
@@ -275,35 +327,7 @@ class JsonEncoder:
         if not fields:
             raise ValueError("a table needs at least one field")
         self._row_encoder = row_encoder
-        ns: dict[str, Any] = {
-            "_t": text,
-            "_ts": format_timestamp,
-            "_float": _json_float,
-            "_int": int,
-            "_arr": _json_array,
-        }
-        exprs = []
-        for i, field in enumerate(fields):
-            v = f"v{i}"
-            kind = column_kind(field)
-            if kind == "int":
-                expr = f"{v} if {v} is None or {v}.__class__ is int else _int({v})"
-            elif kind == "float":
-                expr = (
-                    f"{v} if {v}.__class__ is float and {v} - {v} == 0"
-                    f" else None if {v} is None else _float({v})"
-                )
-            elif kind == "bool":
-                expr = f"None if {v} is None else bool({v})"
-            elif kind == "timestamp":
-                expr = f"None if {v} is None else _ts({v})"
-            elif kind == "array":
-                expr = f"None if {v} is None else _arr({v})"
-            else:
-                expr = f"{v} if {v} is None or {v}.__class__ is str else _t({v})"
-            exprs.append(expr)
-        body = "def encode(rows):\n    return [[{exprs}] for ({unpack},) in rows]\n"
-        self._convert = _compile(fields, exprs, ns, body)
+        self._convert = _json_converter(fields)
         self._dumps = json.JSONEncoder(
             ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default
         ).encode
@@ -312,19 +336,7 @@ class JsonEncoder:
         self._dumps_row = json.JSONEncoder(
             ensure_ascii=False, allow_nan=False, separators=(", ", ":"), default=_json_default
         ).encode
-        metadata = [
-            {
-                "name": f.name,
-                "datatype": f.datatype,
-                "arraysize": f.arraysize,
-                "xtype": f.xtype,
-                "unit": f.unit,
-                "ucd": f.ucd,
-                "utype": f.utype,
-                "description": f.description,
-            }
-            for f in fields
-        ]
+        metadata = json_metadata(fields)
         self._header = _utf8('{"metadata":' + self._dumps(metadata) + ',\n"data":[')
         self._first = True
 
@@ -349,6 +361,53 @@ class JsonEncoder:
         if result.error is not None:
             end += ',\n"error":' + self._dumps(result.error_message or "error")
         return _utf8(end + "}\n")
+
+
+def _plain(value: Any) -> Any:
+    """A value inside an array column as the JSON document gives it back once decoded
+    (what :class:`json.JSONEncoder` and ``_json_default`` would make of it)."""
+    if value is None or value.__class__ in (str, int, bool):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (str, int)):
+        return value
+    return _plain(_json_default(value))
+
+
+class JsonValues:
+    """The rows of the JSON document as Python values, kept in :attr:`data` (no bytes).
+
+    An :class:`~tap.votable.stream.Encoder` for pages that show a result (the UI's ADQL
+    page): each value is what decoding the JSON document would give, without writing and
+    parsing the text.
+    """
+
+    def __init__(self, fields: Sequence[Field]) -> None:
+        if not fields:
+            raise ValueError("a table needs at least one field")
+        self._convert = _json_converter(fields)
+        self._arrays = [i for i, f in enumerate(fields) if column_kind(f) == "array"]
+        #: the converted rows, in order
+        self.data: list[list[Any]] = []
+
+    def header(self) -> bytes:
+        return b""
+
+    def rows(self, rows: Rows) -> bytes:
+        converted = self._convert(rows)
+        for i in self._arrays:
+            for row in converted:
+                row[i] = _plain(row[i])
+        self.data.extend(converted)
+        return b""
+
+    def footer(self, result: StreamResult) -> bytes:
+        return b""
 
 
 # ----------------------------------------------------------------------------- streams

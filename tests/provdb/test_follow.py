@@ -377,7 +377,7 @@ def test_ops_files_run_the_follow_command_with_sigterm() -> None:
 
     import yaml
 
-    from provdb.cli import ingest
+    from provdb.cli.ingest import ingest
 
     unit = (REPO / "docker/provdb-follow.service").read_text()
     joined = unit.replace("\\\n", " ")

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from provdb.ingest.lstosa_definition import load_model
+from provdb.ingest.lstosa.definition import load_model
 from provdb.ingest.pipeline import FileResult, ingest_file
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "make_synthetic.py"

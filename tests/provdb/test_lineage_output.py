@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from provdb.ingest.lstosa_definition import load_model
+from provdb.ingest.lstosa.definition import load_model
 from provdb.ingest.pipeline import ingest_file
 from provdb.lineage.export import FORMATS, parse_format, run_graph, serialize
 from provdb.lineage.provjson import VOPROV_NAMESPACE

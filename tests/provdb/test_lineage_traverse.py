@@ -181,7 +181,7 @@ def test_activities_come_with_parameters_config_session_descriptions(night: sa.E
 
 
 def test_descriptions_come_along_with_a_model(engine: sa.Engine, samples: Path) -> None:
-    from provdb.ingest.lstosa_definition import load_model
+    from provdb.ingest.lstosa.definition import load_model
 
     model = load_model(samples / "lstosa/config/definition.yaml")
     raw = engine.raw_connection()

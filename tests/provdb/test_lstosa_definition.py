@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from provdb.errors import ParseError
-from provdb.ingest.lstosa_definition import ACTIVITY_TYPES, Model, load_model, model_from_bytes
+from provdb.ingest.lstosa.definition import ACTIVITY_TYPES, Model, load_model, model_from_bytes
 from tests.provdb import logprov_files
 
 

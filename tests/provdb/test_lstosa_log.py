@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from provdb.errors import ParseError
-from provdb.ingest.lstosa_log import (
+from provdb.ingest.lstosa import (
     BARE_DICT,
     LOGPROV_PREFIX,
     LSTOSA_PREFIX,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from provdb.ingest.lstosa_definition import Model, load_model
+from provdb.ingest.lstosa.definition import Model, load_model
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "make_synthetic.py"
 

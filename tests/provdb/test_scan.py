@@ -15,6 +15,7 @@ import json
 import os
 import pickle
 import re
+from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -23,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from provdb.ingest.identifiers import path_entity_id
-from provdb.scan.metadata import decode_config, jsonable
+from provdb.scan.metadata import FileMetadata, decode_config, jsonable
 from provdb.scan.safe_pickle import NotPlainPickle, loads_plain
 from tests.conftest import run_cli
 
@@ -359,7 +360,7 @@ def test_sample_hdf5_files_give_the_versions_of_the_dump(samples: Path) -> None:
     with h5py.File(samples / H5_SAMPLES / "dl2_LST-1.Run01807.0000.h5") as f:
         raw = bytes(f["dl2/event/telescope/parameters/LST_LSTCam"].attrs["config"])
     assert jsonable(pickle.loads(raw)) == dl2.config  # (inf as text: jsonb has no inf)
-    activity = dl2.provenance_activity
+    activity = dl2.provenance["dl1_to_dl2"]
     assert activity["activity_uuid"] == "eeeede2d-482b-4443-bde2-2e3a20af5149"
     assert activity["status"] == "running" and activity["stop"] == {}
     meta = read_any(samples / H5_SAMPLES / "dl1_meta_sample.h5")
@@ -390,6 +391,13 @@ def test_generated_tree_readers(tree: tuple[Path, dict[str, Any]]) -> None:
     assert dl3.extra["primary_header"]["TELESCOP"] == "CTA-N"
 
 
+def _as_json(meta: FileMetadata) -> dict[str, Any]:
+    """Everything read from a file, as comparable JSON-able values."""
+    data = asdict(meta)
+    data["versions"] = [v._asdict() for v in meta.versions]
+    return jsonable(data)
+
+
 def test_parallel_reading_gives_the_serial_result(tree: tuple[Path, dict[str, Any]]) -> None:
     from provdb.scan.pipeline import _read_all, classify
 
@@ -399,8 +407,8 @@ def test_parallel_reading_gives_the_serial_result(tree: tuple[Path, dict[str, An
         for p in sorted(root.rglob("*"))
         if p.is_file() and (kind := classify(p)) is not None
     ]
-    serial = [(m.to_json(), text) for m, text in _read_all(tasks, 1)]
-    parallel = [(m.to_json(), text) for m, text in _read_all(tasks, 2)]
+    serial = [(_as_json(m), text) for m, text in _read_all(tasks, 1)]
+    parallel = [(_as_json(m), text) for m, text in _read_all(tasks, 2)]
     assert len(serial) == len(tasks) >= 10
     assert parallel == serial
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import time
 from html import unescape
@@ -609,6 +610,89 @@ def test_adql_page_shows_errors_and_cuts_long_results(client, app) -> None:
     app.config["PROVDB_UI_MAX_ROWS"] = 7
     html = get_ok(client, "/ui/adql?query=" + quote("SELECT id FROM provenance.entity"))
     assert "7 rows shown: the result has more" in text_of(html)
+
+
+#: queries whose columns cover every kind of value the ADQL page shows: integers, floats,
+#: text, JSON documents (text), timestamps, booleans, byte arrays (lists) and NULLs
+TYPED_QUERIES = (
+    "SELECT id, path, format, size_bytes, mtime, records, state, first_ingest, duration_s\n"
+    "FROM archive.ingest_file ORDER BY id",
+    "SELECT r.id, r.line_number, r.reason, r.is_error, r.raw, r.raw_text, f.state\n"
+    "FROM archive.ingest_reject AS r JOIN archive.ingest_file AS f ON f.id = r.ingest_file_id\n"
+    "ORDER BY r.id",
+)
+
+
+@pytest.fixture
+def typed(archive: sa.Engine) -> sa.Engine:
+    """The archive with two rejected lines (a boolean and a byte array) and NULL states."""
+    with archive.begin() as c:
+        c.execute(sa.text("UPDATE archive.ingest_file SET state = NULL"))
+        file_id = c.execute(sa.text("SELECT min(id) FROM archive.ingest_file")).scalar_one()
+        for line, (raw, is_error) in enumerate(((b"\x00\xffab", False), (b"{'x': 1", True))):
+            c.execute(
+                sa.text(
+                    "INSERT INTO archive.ingest_reject (ingest_file_id, line_number, "
+                    "byte_offset, reason, is_error, raw, raw_text) "
+                    "VALUES (:f, :n, 0, 'test reason', :e, :r, 'shown')"
+                ),
+                {"f": file_id, "n": line + 1, "e": is_error, "r": raw},
+            )
+    return archive
+
+
+def _sync_json(client, query: str) -> dict[str, Any]:
+    r = client.get(
+        "/tap/sync", query_string={"LANG": "ADQL", "RESPONSEFORMAT": "json", "QUERY": query}
+    )
+    assert r.status_code == 200, r.get_data(as_text=True)
+    return json.loads(r.get_data(as_text=True))
+
+
+def _types(rows: list[list[Any]]) -> list[list[type]]:
+    return [[type(v) for v in row] for row in rows]
+
+
+def test_adql_page_rows_are_the_json_results_values(app, client, typed) -> None:
+    """The page takes its rows from the query layer, not from a JSON document it parses:
+    the same columns, rows, value types and NULLs as /sync's JSON result."""
+    from tap.ui.adql_pages import run_adql
+
+    seen: set[type] = set()
+    for query in TYPED_QUERIES:
+        expected = _sync_json(client, query)
+        with app.test_request_context("/ui/adql"):
+            got = run_adql(query, 1000)
+        assert got["error"] is None and got["overflow"] is False
+        assert got["columns"] == expected["metadata"]
+        assert got["rows"] == expected["data"] and len(got["rows"]) >= 2
+        assert _types(got["rows"]) == _types(expected["data"])
+        seen |= {t for row in _types(got["rows"]) for t in row}
+    assert {int, float, str, bool, list, type(None)} <= seen  # every kind was compared
+    with app.test_request_context("/ui/adql"):
+        cut = run_adql(TYPED_QUERIES[1], 1)
+    assert (
+        cut["overflow"] is True and cut["rows"] == _sync_json(client, TYPED_QUERIES[1])["data"][:1]
+    )
+
+
+def test_adql_page_shows_nulls_booleans_and_arrays(client, typed) -> None:
+    html = get_ok(client, "/ui/adql?query=" + quote(TYPED_QUERIES[1]))
+    table = re.search(r'<table class="result" id="result">(.*?)</table>', html, flags=re.S)
+    assert table
+    rows = re.findall(r"<tr>(.*?)</tr>", table.group(1).split("<tbody>")[1], flags=re.S)
+    cells = [
+        [
+            re.sub(r"\s+", "", unescape(re.sub(r"<[^>]+>", "", c)))
+            for c in re.findall(r"<td>(.*?)</td>", r, flags=re.S)
+        ]
+        for r in rows
+    ]
+    assert [c[1:] for c in cells] == [
+        ["1", "testreason", "false", "[0,255,97,98]", "shown", "null"],
+        ["2", "testreason", "true", "[123,39,120,39,58,32,49]", "shown", "null"],
+    ]
+    assert html.count('<span class="null">null</span>') == 2
 
 
 # ----------------------------------------------------------------------------- graph

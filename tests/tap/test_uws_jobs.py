@@ -16,7 +16,6 @@ from provdb.config import Settings
 from tap.app import create_app
 from tap.config import TapConfig
 from tap.uws.jobs import JobStore, Phase
-from tap.uws.runner import stop_workers
 
 
 def _app(db_url: URL, home: Path, *, workers: bool):
@@ -24,12 +23,22 @@ def _app(db_url: URL, home: Path, *, workers: bool):
     return create_app(settings, TapConfig(async_workers=2), start_workers=workers)
 
 
+def _stop_workers(app, timeout: float = 10.0) -> None:
+    """Stop the threads ``start_workers`` started (the service never needs to) and wait."""
+    stop = app.extensions.get("uws_stop")
+    if stop is None:
+        return
+    stop.set()
+    for t in app.extensions.get("uws_threads", []):
+        t.join(timeout)
+
+
 @pytest.fixture
 def apps(db_url: URL, tmp_path: Path) -> Iterator[list]:
     made: list = []
     yield made
     for app in made:
-        stop_workers(app)
+        _stop_workers(app)
         app.extensions["provdb_tap_db"].database.dispose()
 
 

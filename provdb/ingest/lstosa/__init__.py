@@ -48,7 +48,9 @@ Modules
 :mod:`~provdb.ingest.lstosa.payload` payload text to dict;
 :mod:`~provdb.ingest.lstosa.record` dict to typed record;
 :mod:`~provdb.ingest.lstosa.line_loop` the loop over lines;
-:mod:`~provdb.ingest.lstosa.reader` the reader and the entry points.
+:mod:`~provdb.ingest.lstosa.reader` the reader and the entry points;
+:mod:`~provdb.ingest.lstosa.map` records to archive rows (``LstosaMapper``);
+:mod:`~provdb.ingest.lstosa.definition` lstosa's ``definition.yaml`` model.
 """
 
 from provdb.ingest.lstosa.formats import BARE_DICT, LOGPROV_PREFIX, LSTOSA_PREFIX, detect

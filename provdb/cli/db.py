@@ -1,6 +1,6 @@
 """The ``provdb db`` command group: create, migrate, inspect, back up the archive database.
 
-Registered in :mod:`provdb.cli`; ``dump`` and ``restore`` come from :mod:`provdb.backup_cli`.
+Registered in :mod:`provdb.cli`; ``dump`` and ``restore`` come from :mod:`provdb.cli.backup`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from pathlib import Path
 import click
 
 from provdb import __version__
-from provdb.backup_cli import dump_cmd, restore_cmd
+from provdb.cli.backup import dump_cmd, restore_cmd
 from provdb.cli_support import CONTEXT_SETTINGS, handle_errors, open_archive
 
-__all__ = ["FLAGS_REVISION", "db"]
+__all__ = ["db"]
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -35,10 +35,6 @@ def db() -> None:
     """
 
 
-#: The migration that adds archive.product_flag (filled by ``db upgrade`` for older archives).
-FLAGS_REVISION = "0007"
-
-
 @db.command("upgrade", context_settings=CONTEXT_SETTINGS)
 @click.option(
     "--revision", default="head", show_default=True, help="Target migration (default: newest)."
@@ -55,7 +51,7 @@ def db_upgrade(revision: str) -> None:
     flags = None
     try:
         before, after = migrate.upgrade(database.engine, revision)
-        if before and before < FLAGS_REVISION <= (after or ""):
+        if before and before < migrate.FLAGS_REVISION <= (after or ""):
             # migrations keep frozen SQL, the rules live in the code: an archive that
             # predates the flag table gets its flags computed here, once
             from provdb.answers.flags import rebuild_flags

@@ -1,6 +1,6 @@
 """lstosa prov.log records -> archive rows (pure: no database).
 
-The parser (:mod:`provdb.ingest.lstosa_log`) yields one record per line; this module
+The parser (:mod:`provdb.ingest.lstosa`) yields one record per line; this module
 links them into activities, sessions and relations the way the spec requires:
 
 * records of one traced call are joined through ``activity_id`` **inside their
@@ -106,7 +106,7 @@ class LstosaMapper:
     timezone:
         IANA zone the naive lstosa times are in (``UTC`` by default).
     model:
-        An lstosa definition model (:class:`provdb.ingest.lstosa_definition.Model`)
+        An lstosa definition model (:class:`provdb.ingest.lstosa.definition.Model`)
         whose description ids are attached to activities, entities and relations.
     state:
         A state dict from :meth:`state` of an earlier ingest of the same file.
