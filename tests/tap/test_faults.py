@@ -216,6 +216,7 @@ def test_a_job_that_kills_its_worker_every_time_ends_error(archive_url: URL) -> 
             killed.add(worker)
         # generous: on a loaded CI machine gunicorn's replacement worker boots slowly
         deadline = time.monotonic() + 120
+        backends: list = []
         while True:
             with engine.connect() as conn:
                 phase, attempts, message = conn.execute(
