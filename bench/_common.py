@@ -118,6 +118,20 @@ def drop_secondary_keys(cur: Any, tables: Sequence[str], schema: str = "provenan
     ]
 
 
+def bench_home(workdir: Path, *, reuse: bool) -> tuple[Path, dict[str, str]]:
+    """The PROVDB_HOME of a benchmark under ``workdir`` (emptied unless ``reuse``) and the
+    environment of the service it will start: no PROVDB_* of the caller's, this checkout
+    first on the import path."""
+    home = workdir / "provdb-home"
+    if home.exists() and not reuse:
+        shutil.rmtree(home)
+    home.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
+    env["PROVDB_HOME"] = str(home)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return home, env
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:

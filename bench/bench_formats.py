@@ -50,7 +50,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from _common import log, machine, save_results  # noqa: E402  (bench/ is on sys.path)
+from _common import bench_home, log, machine, save_results  # noqa: E402  (bench/ is on sys.path)
 from bench_tap import (  # noqa: E402
     PYTHON,
     Service,
@@ -270,18 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     from tap.adql import translate
     from tap.catalog import catalog_from_metadata
 
-    home = args.workdir / "provdb-home"
-    if home.exists() and not args.reuse:
-        shutil.rmtree(home)
-    home.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
+    home, env = bench_home(args.workdir, reuse=args.reuse)
     env.update(
         {
-            "PROVDB_HOME": str(home),
             "PROVDB_TAP_MAXREC": str(max(args.stream_rows, args.rows)),
             # the clients all come from 127.0.0.1: one client for the per-client limit
             "PROVDB_TAP_MAX_SYNC_PER_CLIENT": str(max(args.clients * 2, 4)),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
         }
     )
     os.environ.pop("PROVDB_DATABASE_URL", None)

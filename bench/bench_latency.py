@@ -54,7 +54,7 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 sys.path.insert(0, str(REPO))
 
-from _common import log, machine  # noqa: E402
+from _common import bench_home, log, machine  # noqa: E402
 from bench_tap import (  # noqa: E402
     ONE_ROW,
     Service,
@@ -224,13 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     from provdb.config import Settings
     from provdb.db import connect, start_embedded
 
-    home = args.workdir / "provdb-home"
-    if home.exists() and not args.reuse:
-        shutil.rmtree(home)
-    home.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-    env["PROVDB_HOME"] = str(home)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    home, env = bench_home(args.workdir, reuse=args.reuse)
     for key in [k for k in os.environ if k.startswith("PROVDB_")]:
         os.environ.pop(key)
     os.environ["PROVDB_HOME"] = str(home)

@@ -76,7 +76,7 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 sys.path.insert(0, str(REPO))
 
-from _common import drop_secondary_keys, log, machine, save_results  # noqa: E402  (bench/ is on sys.path: the script's folder)
+from _common import bench_home, drop_secondary_keys, log, machine, save_results  # noqa: E402  (bench/ is on sys.path: the script's folder)
 
 #: tables the load fills (their secondary indexes are rebuilt after the load)
 LOADED = ("activity", "entity", "used", "wasgeneratedby", "parameter")
@@ -763,13 +763,7 @@ def main(argv: list[str] | None = None) -> int:
     from tap.catalog import catalog_from_metadata
     from tap.config import TapConfig
 
-    home = args.workdir / "provdb-home"
-    if home.exists() and not args.reuse:
-        shutil.rmtree(home)
-    home.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-    env["PROVDB_HOME"] = str(home)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    home, env = bench_home(args.workdir, reuse=args.reuse)
     from tap.votable.binary2_copy import available
 
     transcoder_built = available()
