@@ -138,7 +138,9 @@ def _replace(cur: Any, scope_table: str | None) -> int:
             (rule, RULES[rule]),
         )
     where = (
-        "" if scope_table is None else f"WHERE f.entity_id IN (SELECT entity_id FROM {scope_table})"
+        ""
+        if scope_table is None
+        else f"WHERE f.entity_id = ANY(ARRAY(SELECT entity_id FROM {scope_table}))"
     )
     cur.execute(
         "WITH gone AS (DELETE FROM archive.product_flag f "
