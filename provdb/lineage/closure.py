@@ -129,8 +129,9 @@ def update_closure(cur: Any) -> int:
     cur.execute(
         "CREATE TEMP TABLE _lineage_affected ON COMMIT DROP AS "
         "SELECT entity_id FROM _lineage_dirty "
+        # by index: as a join this scanned the whole closure per file (0.6 s at 100 nights)
         "UNION SELECT l.entity_id FROM archive.lineage l "
-        "JOIN _lineage_dirty d ON l.ancestor_id = d.entity_id"
+        "WHERE l.ancestor_id = ANY(ARRAY(SELECT entity_id FROM _lineage_dirty))"
     )
     cur.execute(
         "DELETE FROM archive.lineage WHERE entity_id IN (SELECT entity_id FROM _lineage_affected)"
