@@ -249,6 +249,32 @@ def ingest_night(
 # ----------------------------------------------------------------------------- main
 
 
+def compact_plan(node: dict[str, Any], depth: int = 0) -> list[str]:
+    """An EXPLAIN (FORMAT JSON) plan as indented one-line nodes: type, relation, actual
+    rows x loops and time (the full JSON of every statement would be megabytes)."""
+    node = node.get("Plan", node)
+    what = node.get("Node Type", "?")
+    if node.get("Relation Name"):
+        what += f" on {node['Relation Name']}"
+    if node.get("Index Name"):
+        what += f" using {node['Index Name']}"
+    line = (
+        f"{'  ' * depth}{what} (rows={node.get('Actual Rows')} "
+        f"loops={node.get('Actual Loops')} time={node.get('Actual Total Time')} ms)"
+    )
+    return [line] + [x for child in node.get("Plans", []) for x in compact_plan(child, depth + 1)]
+
+
+def compact_explains(nights: list[dict[str, Any]]) -> None:
+    """Replace the full JSON plans of ``nights`` by :func:`compact_plan` text, in place."""
+    for night in nights:
+        for entry in night.get("explain", []):
+            if "plan" in entry:
+                plan = entry.pop("plan")
+                entry["execution_ms"] = plan.get("Execution Time")
+                entry["plan_text"] = compact_plan(plan)
+
+
 def summarise(nights: list[dict[str, Any]], window: int = 10) -> dict[str, Any]:
     """First and last ``window`` nights side by side (medians: the machine is shared, so
     single nights vary), and the growth of the closure and of the database."""
@@ -344,6 +370,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--label", default="", help="a note stored in the results (e.g. 'before the fix')"
     )
     p.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="results of an earlier run (older code) whose flag upkeep the plot draws dashed",
+    )
+    p.add_argument(
         "--queries", action="store_true", help="measure the read side after the last night"
     )
     p.add_argument("--queries-only", action="store_true", help="only measure the read side")
@@ -396,11 +428,13 @@ def main(argv: list[str] | None = None) -> int:
     archive.start(fresh)
 
     def save() -> None:
+        compact_explains(results["nights"])
         results["summary"] = summarise(results["nights"])
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(results, indent=1) + "\n")
         if results["nights"]:
-            write_svg(results, plot)
+            before = json.loads(args.before.read_text()) if args.before else None
+            write_svg(results, plot, before)
 
     try:
         for index in range(args.start_night, args.nights if not args.queries_only else 0):

@@ -1,8 +1,9 @@
 """The plot of bench_year.py: ingest speed and archive size against nights (plain SVG).
 
-matplotlib is not a provdb dependency, so the two panels are written by hand: records/s
-of every night (with the first night's 80 % line, the year benchmark's goal) and the
-database size with the share of the lineage closure. Standard library only.
+matplotlib is not a provdb dependency, so the three panels are written by hand: records/s
+of every night (with the first night's 80 % line, the year benchmark's goal), the
+database size with the share of the lineage closure, and the seconds of the upkeep steps
+(closure, flags, ObsCore) per night. Standard library only.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ def _panel(
     series: list[tuple[str, str, list[float]]],
     unit: str,
     guide: tuple[float, str] | None = None,
+    marks: list[int] | None = None,
 ) -> list[str]:
-    top = _nice(max([max(v) for _, _, v in series if v] + [guide[0] if guide else 0]))
+    top = _nice(max([max(v) for _, _, v, *_ in series if v] + [guide[0] if guide else 0]))
     n = max(xs) if xs else 1
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
 
@@ -52,10 +54,11 @@ def _panel(
     ]
     for k in range(5):
         v = top * k / 4
+        label = f"{v:,.0f}" if top >= 20 else f"{v:.1f}"
         out.append(
             f'<line x1="{LEFT}" x2="{LEFT + pw}" y1="{py(v):.1f}" y2="{py(v):.1f}" stroke="#eee"/>'
             f'<text x="{LEFT - 6}" y="{py(v) + 4:.1f}" font-size="11" text-anchor="end">'
-            f"{v:,.0f}</text>"
+            f"{label}</text>"
         )
     for k in range(6):
         x = 1 + (n - 1) * k / 5
@@ -76,10 +79,19 @@ def _panel(
             f'stroke="#c33" stroke-dasharray="5,4"/><text x="{LEFT + pw - 4}" y="{py(v) - 4:.1f}" '
             f'font-size="11" fill="#c33" text-anchor="end">{escape(label)}</text>'
         )
-    for i, (name, colour, values) in enumerate(series):
-        points = " ".join(f"{px(x):.1f},{py(v):.1f}" for x, v in zip(xs, values, strict=True))
+    for night in marks or []:  # nights from which a fix was in effect
         out.append(
-            f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"/>'
+            f'<line x1="{px(night):.1f}" x2="{px(night):.1f}" y1="{y0 + TOP}" '
+            f'y2="{y0 + TOP + ph}" stroke="#888" stroke-dasharray="2,3"/>'
+            f'<text x="{px(night) + 2:.1f}" y="{y0 + TOP + ph - 4}" font-size="9" '
+            f'fill="#666">fix</text>'
+        )
+    for i, (name, colour, values, *own_xs) in enumerate(series):
+        at = own_xs[0] if own_xs else xs
+        dash = ' stroke-dasharray="4,3"' if own_xs else ""
+        points = " ".join(f"{px(x):.1f},{py(v):.1f}" for x, v in zip(at, values, strict=True))
+        out.append(
+            f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"{dash}/>'
         )
         out.append(
             f'<rect x="{LEFT + 10}" y="{y0 + TOP + 8 + 16 * i}" width="12" height="3" '
@@ -89,8 +101,9 @@ def _panel(
     return out
 
 
-def write_svg(results: dict[str, Any], path: Path) -> Path:
-    """Draw the nights of ``results`` (bench_year.py's JSON) into ``path``."""
+def write_svg(results: dict[str, Any], path: Path, before: dict[str, Any] | None = None) -> Path:
+    """Draw the nights of ``results`` (bench_year.py's JSON) into ``path``; ``before``: the
+    results of a run with older code, whose flag upkeep is drawn dashed for comparison."""
     nights = results["nights"]
     xs = [n["night"] for n in nights]
     speed = [n.get("records_per_s", 0.0) for n in nights]
@@ -107,7 +120,7 @@ def write_svg(results: dict[str, Any], path: Path) -> Path:
     params = results.get("parameters", {})
     scale = f"{params.get('runs')} runs x {params.get('subruns')} subruns per night"
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{2 * H}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{3 * H}" '
         f'font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>'
     ]
     first = speed[0] if speed else 0
@@ -128,6 +141,30 @@ def write_svg(results: dict[str, Any], path: Path) -> Path:
             ("archive.lineage + lineage_edge", "#d9822b", closure),
         ],
         "GB",
+    )
+    parts += _panel(
+        2 * H,
+        "Archive upkeep inside each ingest (what could grow with the archive)",
+        xs,
+        [
+            ("lineage closure", "#d9822b", [n["closure_s"] for n in nights]),
+            ("product flags", "#7b3fa0", [n["steps_s"].get("flags", 0.0) for n in nights]),
+            ("ObsCore rows", "#2a8a3e", [n["steps_s"].get("obscore", 0.0) for n in nights]),
+        ]
+        + (
+            [
+                (
+                    "product flags before the fixes (dashed)",
+                    "#c33",
+                    [n["steps_s"].get("flags", 0.0) for n in before["nights"]],
+                    [n["night"] for n in before["nights"]],
+                )
+            ]
+            if before
+            else []
+        ),
+        "seconds per night",
+        marks=[c["from_night"] for c in results.get("code_changes", [])],
     )
     parts.append("</svg>")
     path.parent.mkdir(parents=True, exist_ok=True)
