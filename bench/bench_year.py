@@ -409,7 +409,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     if output.exists() and (args.start_night > 0 or args.queries_only):
         results = json.loads(output.read_text())
-        results["nights"] = [n for n in results.get("nights", []) if n["night"] <= args.start_night]
+        if not args.queries_only:  # resume: keep the nights before --start-night
+            results["nights"] = [
+                n for n in results.get("nights", []) if n["night"] <= args.start_night
+            ]
     results.setdefault("benchmark", "year of nights (bench/bench_year.py)")
     results.setdefault("started", datetime.now(UTC).isoformat(timespec="seconds"))
     results["machine"] = machine()
