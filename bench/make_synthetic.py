@@ -57,6 +57,10 @@ Grown nights (issue #11, for the provenance answers and their benchmark):
   config, the RF model folder, the run's merged DL1 file; output: the run's DL2 file),
   ``--failures K`` of them ending with status ``error`` and exit code 1 (their output
   still registered); see ``synthetic_ctapipe.py``.
+* ``--dl3`` (with ``--dl2``): after the subruns, one ``dl2_to_dl3`` burst per run (and
+  per reprocessed run): every DL2 subrun file of the run, the IRF file and the DL3 tool
+  config used, the run's ``DL3/<date>/v0.1.0/.../dl3_LST-1.Run01807.fits`` generated
+  (``2 x subruns + 10`` lines).
 
 Without these options the output is byte-identical to what it was before them.
 
@@ -119,7 +123,13 @@ from synthetic_lstosa import (  # noqa: E402  (after the sys.path line above)
 
 
 def expected_counts(
-    runs: int, subruns: int, calibration: int = 1, *, dl2: bool = False, reprocess: int = 0
+    runs: int,
+    subruns: int,
+    calibration: int = 1,
+    *,
+    dl2: bool = False,
+    reprocess: int = 0,
+    dl3: bool = False,
 ) -> dict[str, int]:
     """Lines of each kind in a night of ``runs`` x ``subruns`` and ``calibration`` sequences.
 
@@ -127,25 +137,33 @@ def expected_counts(
     ``used``, ``generated``, ``derived``, ``member``, ``end``) plus ``warning`` (the
     non-provenance lines) and ``total``. ``dl2`` adds a ``dl1_to_dl2`` burst (18 lines)
     per subrun; ``reprocess`` > 0 adds the calibration rerun (every calibration sequence
-    again, at least one) and the subruns of the first ``reprocess`` runs again.
+    again, at least one) and the subruns of the first ``reprocess`` runs again;
+    ``dl3`` adds a ``dl2_to_dl3`` burst (``2 * subruns + 10`` lines) per (re)processed run.
     """
-    n = runs * subruns + min(max(reprocess, 0), runs) * subruns
+    reruns = min(max(reprocess, 0), runs)
+    n = runs * subruns + reruns * subruns
     c = calibration + (max(calibration, 1) if reprocess > 0 else 0)
     d = n if dl2 else 0
+    t = runs + reruns if dl3 else 0  # dl2_to_dl3 activities
     counts = {
-        "session": 3 * n + 2 * c + d,
-        "start": 3 * n + 2 * c + d,
-        "parameters": n + d,
-        "entity": 17 * n + 7 * c + 7 * d,
-        "used": 11 * n + 3 * c + 6 * d,
-        "generated": 6 * n + 4 * c + d,
+        "session": 3 * n + 2 * c + d + t,
+        "start": 3 * n + 2 * c + d + t,
+        "parameters": n + d + t,
+        "entity": 17 * n + 7 * c + 7 * d + t * (subruns + 3),
+        "used": 11 * n + 3 * c + 6 * d + t * (subruns + 2),
+        "generated": 6 * n + 4 * c + d + t,
         "derived": n,
         "member": 0,
-        "end": 3 * n + 2 * c + d,
+        "end": 3 * n + 2 * c + d + t,
         "warning": n,
     }
     counts["total"] = sum(counts.values())
-    assert counts["total"] == (LINES_PER_SUBRUN * n + LINES_PER_CALIBRATION * c + LINES_PER_DL2 * d)
+    assert counts["total"] == (
+        LINES_PER_SUBRUN * n
+        + LINES_PER_CALIBRATION * c
+        + LINES_PER_DL2 * d
+        + t * (2 * subruns + 10)
+    )
     return counts
 
 
@@ -165,6 +183,7 @@ def generate_night(
     zero_us_rate: float = 0.001,
     dl2: bool = False,
     reprocess: int = 0,
+    dl3: bool = False,
 ) -> Iterator[bytes]:
     """Yield the lines (``bytes`` ending in ``b"\\n"``) of a synthetic lstosa ``prov.log``.
 
@@ -199,6 +218,10 @@ def generate_night(
         After the night, rerun the calibration (same output paths, ``REPROCESS_VERSION``)
         and then reprocess the first ``reprocess`` runs (same paths, new generations);
         the later runs keep products made from the old calibration (stale).
+    dl3:
+        Needs ``dl2``. After the subruns, one ``dl2_to_dl3`` burst per run (and per
+        reprocessed run): every DL2 subrun file of the run, the IRF file and the DL3 tool
+        config used, the run's DL3 file generated.
     """
     if runs < 0 or subruns < 0 or calibration < 0 or packages < 0:
         raise ValueError("runs, subruns, calibration and packages must not be negative")
@@ -208,6 +231,8 @@ def generate_night(
         raise ValueError("first_run must be positive")
     if reprocess < 0:
         raise ValueError("reprocess must not be negative")
+    if dl3 and not dl2:
+        raise ValueError("dl3 needs dl2 (the DL3 step reads the DL2 subrun files)")
     if not 0.0 <= zero_us_rate <= 1.0:
         raise ValueError("zero_us_rate must be a probability")
     try:
@@ -229,6 +254,7 @@ def generate_night(
         zero_us_rate=zero_us_rate,
         dl2=dl2,
         reprocess=reprocess,
+        dl3=dl3,
     )
     return night.lines()
 
@@ -326,6 +352,12 @@ def _parser() -> argparse.ArgumentParser:
         help="add a dl1_to_dl2 burst per subrun (18 lines), as lstosa traced it before 2025",
     )
     p.add_argument(
+        "--dl3",
+        action="store_true",
+        help="with --dl2: add a dl2_to_dl3 burst per run (all the run's DL2 subrun files, "
+        "the IRF and the DL3 config -> the run's DL3 file)",
+    )
+    p.add_argument(
         "--reprocess",
         type=int,
         default=0,
@@ -366,6 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             zero_us_rate=args.zero_us_rate,
             dl2=args.dl2,
             reprocess=args.reprocess,
+            dl3=args.dl3,
         )
         if args.failures and not args.ctapipe_log:
             raise ValueError("--failures needs --ctapipe-log PATH")

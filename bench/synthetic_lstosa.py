@@ -40,6 +40,10 @@ RF_MODELS = (
     ("RFModelGammanessFile", "cls_gh.sav"),
 )
 LINES_PER_DL2 = 18  # dl1_to_dl2: session, start, parameters, 6 x (entity + used), 2, end
+# dl2_to_dl3 (one per run): session, start, parameters, (subruns + 2) x (entity + used),
+# entity + wasGeneratedBy of the DL3 file, end -> 2 * subruns + 10 lines
+IRF_FILE = "IRF/20240131_allsky_v0.10.5_all_dec/dec_2276/irf_tailcut84_gh0.7_theta0.2.fits.gz"
+DL3_CONFIG = "lstosa/cfg/dl3_tool_config.json"  # under SOFTWARE_ROOT
 INVERSION_RATE = 0.001  # interleaved mode: share of lines whose record time goes backwards
 _COEFF_ROLE = "Coefficients calibration file"
 _SYS_ROLE = "Systematic correction factor file"
@@ -72,6 +76,8 @@ CONTENT_TYPES = {
     "RFModelDispSignFile": "application/x-spss-sav",
     "RFModelGammanessFile": "application/x-spss-sav",
     "DL2SubrunDataset": "application/x-hdf",
+    "IRFFile": "application/fits",
+    "DL3RunFile": "application/fits",
 }
 
 # installed distributions of the sample's lstosa environment (names only)
@@ -178,9 +184,11 @@ class _Night:
         zero_us_rate: float,
         dl2: bool = False,
         reprocess: int = 0,
+        dl3: bool = False,
     ) -> None:
         self.runs = runs
         self.dl2 = dl2
+        self.dl3 = dl3
         self.reprocess = min(reprocess, runs)
         self.subruns = subruns
         self.date = obs_date.strftime("%Y%m%d")
@@ -229,6 +237,8 @@ class _Night:
         data_root = self.base.rsplit("/", 1)[0] or "/"
         self.models_dir = f"{data_root.rstrip('/')}/{MODELS_DIR}"
         self.dl2_config = f"{SOFTWARE_ROOT}/{DL2_CONFIG}"
+        self.irf_file = f"{data_root.rstrip('/')}/{IRF_FILE}"
+        self.dl3_config = f"{SOFTWARE_ROOT}/{DL3_CONFIG}"
 
         # run numbers: calibration pairs just below the first data run when possible
         npairs = max(calibration, 1)
@@ -655,6 +665,60 @@ class _Night:
 
         return _Task(4 if self.dl2 else 3, make)
 
+    # ---- DL3 (one per run) -----------------------------------------------------------
+
+    def _dl3_task(self, run_index: int, rerun: bool = False) -> _Task:
+        """lstchain's DL2 -> DL3 step of one run: every DL2 subrun file of the run, the IRF
+        and the DL3 tool config -> the run's DL3 file (which gathers the whole run)."""
+        run = f"{self.first_run + run_index:05d}"
+        dl2_dir = f"{self.base}/DL2/{self.date}/{PROD_ID}/{DL2_PROD_ID}"
+        dl3 = f"{self.base}/DL3/{self.date}/{PROD_ID}/{DL2_PROD_ID}/dl3_LST-1.Run{run}.fits"
+        template = self.data_session_new if rerun else self.data_session
+        node = self.rng.choice(self.node_names)
+        args = [self.data_script, "--config", self.config_file, f"--date={self.date_dash}"]
+        args += [f"--prod-id={PROD_ID}", "--dl3", run, "LST1"]
+
+        def make(task: _Task, phase: int, start: int) -> _Burst:
+            tag = f"dl2_to_dl3:{run}"
+            session = {
+                "SID": f"{self.date}{run}",
+                "NAME": run,
+                "RUN": run,
+                "TAG": tag,
+                "ARGS": args,
+                "NODE": node,
+                "BOOT": self.nodes[node],
+            }
+            aid = self._activity_id()
+            items: list[tuple[str, Any]] = []
+            self._open(items, template, session, aid, "dl2_to_dl3", start, self.data_script)
+            params = {"SourceName": "Crab", "GammanessCut": 0.7, "ThetaCut": 0.2}
+            items.append(
+                ("P", repr({"activity_id": aid, "parameters": params, "session_tag": tag}))
+            )
+            used = []
+            for subrun in range(self.subruns):
+                dl2 = f"{dl2_dir}/dl2_LST-1.Run{run}.{subrun:04d}.h5"
+                used.append(("DL2SubrunDataset", "DL2 subrun dataset", dl2, _entity_id(dl2)))
+            used.append(("IRFFile", "Instrument response functions", self.irf_file, None))
+            used.append(("AnalysisConfigFile", _CONFIG_ROLE, self.dl3_config, None))
+            self._io(items, aid, tag, used, True)
+            self._io(items, aid, tag, [("DL3RunFile", "DL3 run file", dl3, _entity_id(dl3))], False)
+            end = self._close(items, aid, tag, start, (30, 120))
+            return _Burst(task, items, end)
+
+        return _Task(1, make)
+
+    def _dl3_waves(self, count: int, rerun: bool = False) -> Iterator[bytes]:
+        wave: list[_Task] = []
+        for run_index in range(count):
+            wave.append(self._dl3_task(run_index, rerun))
+            if len(wave) == self.interleave:
+                yield from self._wave(wave)
+                wave = []
+        if wave:
+            yield from self._wave(wave)
+
     # ---- emission --------------------------------------------------------------------
 
     def lines(self) -> Iterator[bytes]:
@@ -669,6 +733,8 @@ class _Night:
                     wave = []
         if wave:
             yield from self._wave(wave)
+        if self.dl3:
+            yield from self._dl3_waves(self.runs)
         if self.reprocess:
             yield from self._reprocessing()
 
@@ -685,6 +751,8 @@ class _Night:
                     wave = []
         if wave:
             yield from self._wave(wave)
+        if self.dl3:
+            yield from self._dl3_waves(self.reprocess, rerun=True)
 
     def _wave(self, tasks: list[_Task]) -> Iterator[bytes]:
         """Run ``tasks`` concurrently: per phase, write their bursts interleaved."""

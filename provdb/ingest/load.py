@@ -132,6 +132,8 @@ _NOT_COMPARED = frozenset({"night", "source_format"})
 #: Where conflicts of one source file collect until :meth:`Loader.save_conflicts`
 _CONFLICT_STAGE = "_stage_ingest_conflict"
 _SOURCE_STAGE = "_stage_activity_source"
+#: entities of a batch that are new or get a column filled in (provdb.answers.flags)
+_CHANGED_STAGE = "_stage_entity_changed"
 
 # Bare targets to create before relations: (target table, [(staging table, column)])
 _REFERENCES = {
@@ -388,6 +390,8 @@ class Loader:
             for t in active:
                 if t.key is not None:
                     self._find_conflicts(cur, t, lines.get(t))
+                    if t.table == "provenance.entity":
+                        self._note_changed_entities(cur, t)
                     self._merge_objects(cur, t, len(buffers[t]))
             self._create_bare_targets(cur, {t.table for t in active})
             for t in active:
@@ -423,11 +427,13 @@ class Loader:
                     )
                     if table in tables
                 ],
-                entity_stages=[
-                    _stage(table)
-                    for table in ("provenance.used", "provenance.wasgeneratedby")
-                    if table in tables
-                ],
+                entity_stages=(
+                    [_stage("provenance.wasgeneratedby")]
+                    if "provenance.wasgeneratedby" in tables
+                    else []
+                )
+                + ([_CHANGED_STAGE] if "provenance.entity" in tables else []),
+                used_stages=[_stage("provenance.used")] if "provenance.used" in tables else [],
                 hash_stage=_stage("provenance.entity") if "provenance.entity" in tables else None,
             )
             # the activities this file gave records of (archive.activity_source, saved per
@@ -529,6 +535,23 @@ class Loader:
         added = max(cur.rowcount, 0)
         cur.execute(f"TRUNCATE {_SOURCE_STAGE}")
         return added
+
+    def _note_changed_entities(self, cur: psycopg.Cursor, t: _Target) -> None:
+        """Before the merge: the staged entities that are new or will get a column filled
+        in (the merge keeps the first non-null value), in ``_CHANGED_STAGE``. Only those
+        can change their descendants' flags; an entity re-sighted unchanged (a config file
+        every night uses) cannot (see provdb.answers.flags)."""
+        filled = " OR ".join(
+            f"(e.{c} IS NULL AND s.{c} IS NOT NULL)" for c in t.columns if c != "id"
+        )
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_CHANGED_STAGE} (entity_id text) ON COMMIT DROP"
+        )
+        cur.execute(f"TRUNCATE {_CHANGED_STAGE}")
+        cur.execute(
+            f"INSERT INTO {_CHANGED_STAGE} SELECT s.id FROM {_stage(t.table)} s "
+            f"LEFT JOIN {t.table} e ON e.id = s.id WHERE e.id IS NULL OR {filled}"
+        )
 
     def _merge_objects(self, cur: psycopg.Cursor, t: _Target, offered: int) -> None:
         key = t.key[0]  # type: ignore[index]

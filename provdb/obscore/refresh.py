@@ -123,7 +123,10 @@ def _select(settings: ObsCoreSettings, scope: str | None) -> tuple[str, list[Any
     """The SELECT producing ``ivoa.obscore`` rows for the entities in ``scope``."""
     # parameters in the order of their placeholders in the statement
     params: list[Any] = [settings.collection, settings.authority + "?"]
-    where = "" if scope is None else f"AND e.id IN (SELECT entity_id FROM {scope})"
+    # = ANY(ARRAY(...)): index lookups of the scope's ids; as "IN (SELECT ...)" the
+    # planner scanned every entity (and its regular expression) for each ingested file,
+    # 1.2 s at 75 nights against 0.14 s (bench/bench_year.py)
+    where = "" if scope is None else f"AND e.id = ANY(ARRAY(SELECT entity_id FROM {scope}))"
     access_url, access_format = _access_url(settings, params)
     params += [settings.fov, settings.fov, settings.facility, settings.instrument]
     sql = f"""
@@ -238,7 +241,9 @@ def refresh(cur: Any, scope: str | None, settings: ObsCoreSettings | None = None
     if scope is None:
         cur.execute("DELETE FROM ivoa.obscore")
     else:
-        cur.execute(f"DELETE FROM ivoa.obscore WHERE entity_id IN (SELECT entity_id FROM {scope})")
+        cur.execute(
+            f"DELETE FROM ivoa.obscore WHERE entity_id = ANY(ARRAY(SELECT entity_id FROM {scope}))"
+        )
     sql, params = _select(settings, scope)
     cur.execute(f"INSERT INTO ivoa.obscore ({_COLUMNS}) {sql}", params)
     return max(cur.rowcount, 0)

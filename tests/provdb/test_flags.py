@@ -128,3 +128,125 @@ def test_scanned_hashes_regeneration_and_a_silent_change(
     assert _flags(engine) == _rebuilt(engine)
     result = run_cli("check", "--rule", "hash-conflict", "--format", "json", env=cli_env)
     assert result.returncode == 1 and files["DL1.0000"] in result.stdout
+
+
+def _synthetic_module():
+    """bench/make_synthetic.py, imported by path (bench/ is not a package)."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "make_synthetic.py"
+    spec = importlib.util.spec_from_file_location("make_synthetic", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("make_synthetic", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _affected_after(engine: sa.Engine, entity_id: str, **stages: bool) -> set[str]:
+    """Entities update_flags recomputes when one batch names ``entity_id`` as a used input
+    (``used=True``) or as a generated/changed entity (``touched=True``); rolled back."""
+    from provdb.answers import flags
+
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        with conn.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE _one (entity_id text)")
+            cur.execute("INSERT INTO _one VALUES (%s)", (entity_id,))
+            flags.note_batch(
+                cur,
+                entity_stages=["_one"] if stages.get("touched") else [],
+                used_stages=["_one"] if stages.get("used") else [],
+            )
+            flags.update_flags(cur)
+            cur.execute("SELECT entity_id FROM _flags_affected")
+            affected = {row[0] for row in cur.fetchall()}
+        conn.rollback()
+        return affected
+    finally:
+        raw.close()
+
+
+def test_a_file_every_night_uses_does_not_recompute_the_whole_archive(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """The month's time calibration file is an input of every night's products: a new use
+    of it (the next night) refreshes it alone; a change of it, all its descendants. Before
+    this, each night recomputed the flags of every earlier product (bench_year.py)."""
+    synth = _synthetic_module()
+    for night, (date, first_run) in enumerate((("20250101", 2000), ("20250102", 2010))):
+        path = tmp_path / f"{date}.prov.log"
+        path.write_bytes(
+            b"".join(
+                synth.generate_night(
+                    2,
+                    2,
+                    date=date,
+                    seed=night + 1,
+                    first_run=first_run,
+                    dl2=True,
+                    dl3=True,
+                    connected_calibration=True,
+                )
+            )
+        )
+        assert _ingest(engine, path).status == "new"
+    with engine.connect() as conn:
+        (calib,) = conn.execute(
+            sa.text("SELECT id FROM provenance.entity WHERE name = 'TimeCalibrationFile'")
+        ).one()
+        descendants = set(
+            conn.execute(
+                sa.text("SELECT entity_id FROM archive.lineage WHERE ancestor_id = :a"),
+                {"a": calib},
+            ).scalars()
+        )
+    assert len(descendants) > 20  # both nights' DL1, DL2 and DL3 products
+    assert _affected_after(engine, calib, used=True) == {calib}
+    assert _affected_after(engine, calib, touched=True) == descendants | {calib}
+    # and the flags the two nights left are those of a full recompute
+    assert _flags(engine) == _rebuilt(engine)
+
+
+def test_an_unchanged_re_sighting_touches_nothing_but_a_filled_gap_does(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """The loader marks an entity as changed only when it is new or gets a column filled
+    in (the merge keeps first values): re-reading the same entity record changes nothing."""
+    from provdb.ingest.load import _CHANGED_STAGE
+
+    synth = _synthetic_module()
+    path = tmp_path / "night.prov.log"
+    path.write_bytes(b"".join(synth.generate_night(1, 2, dl2=True, connected_calibration=True)))
+    assert _ingest(engine, path).status == "new"
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        with conn.cursor() as cur:
+            cur.execute("SELECT id, location FROM provenance.entity ORDER BY id LIMIT 2")
+            (same, same_loc), (gap, _) = cur.fetchall()
+            cur.execute("UPDATE provenance.entity SET content_type = NULL WHERE id = %s", (gap,))
+            cur.execute(
+                "CREATE TEMP TABLE _stage_entity AS "
+                "SELECT * FROM provenance.entity WHERE id IN (%s, %s)",
+                (same, gap),
+            )
+            cur.execute("UPDATE _stage_entity SET content_type = 'application/x-hdf'")
+            cur.execute(
+                "UPDATE _stage_entity SET content_type = e.content_type "
+                "FROM provenance.entity e WHERE e.id = _stage_entity.id "
+                "AND e.content_type IS NOT NULL"
+            )
+            from provdb.ingest.load import TABLES, Loader
+
+            entity = next(t for t in TABLES if t.table == "provenance.entity")
+            Loader(conn, source_format="lstosa")._note_changed_entities(cur, entity)
+            cur.execute(f"SELECT entity_id FROM {_CHANGED_STAGE}")
+            changed = {row[0] for row in cur.fetchall()}
+        conn.rollback()
+    finally:
+        raw.close()
+    assert same_loc
+    assert changed == {gap}

@@ -572,6 +572,48 @@ def test_grown_counts(ms: ModuleType) -> None:
         ms.generate_night(reprocess=-1)
 
 
+def test_dl3_bursts_gather_each_run(ms: ModuleType) -> None:
+    """--dl3: one dl2_to_dl3 per (re)processed run, using every DL2 subrun file of the run,
+    the IRF and the DL3 config, generating the run's DL3 file; counts as expected_counts."""
+    for runs, subruns, reprocess, interleave in [(2, 3, 0, 1), (3, 2, 1, 2), (2, 4, 5, 3)]:
+        recs = parse(
+            night(
+                ms,
+                runs=runs,
+                subruns=subruns,
+                dl2=True,
+                dl3=True,
+                reprocess=reprocess,
+                interleave=interleave,
+                packages=3,
+            )
+        )
+        got = Counter(r.kind for r in recs)
+        want = ms.expected_counts(runs, subruns, 1, dl2=True, reprocess=reprocess, dl3=True)
+        assert {k: got.get(k, 0) for k in want if k != "total"} == {
+            k: v for k, v in want.items() if k != "total"
+        }
+        starts = {r.d["activity_id"]: r for r in recs if r.kind == "start"}
+        dl3 = [a for a, r in starts.items() if r.d["name"] == "dl2_to_dl3"]
+        assert len(dl3) == runs + min(reprocess, runs)
+        dl2_files = {
+            r.d["generated_id"]
+            for r in recs
+            if r.kind == "generated" and "DL2" in r.d["generated_role"]
+        }
+        for aid in dl3:
+            used = [r.d for r in recs if r.kind == "used" and r.d["activity_id"] == aid]
+            made = [r.d for r in recs if r.kind == "generated" and r.d["activity_id"] == aid]
+            assert sum(u["used_id"] in dl2_files for u in used) == subruns
+            assert {u["used_role"] for u in used} >= {"Instrument response functions"}
+            assert [g["generated_role"] for g in made] == ["DL3 run file"]
+    assert b"".join(night(ms, runs=2, subruns=3, dl2=True)) == b"".join(
+        night(ms, runs=2, subruns=3, dl2=True, dl3=False)
+    )
+    with pytest.raises(ValueError, match="dl3 needs dl2"):
+        ms.generate_night(dl3=True)
+
+
 def test_dl2_bursts_follow_the_model(ms: ModuleType, model: Model) -> None:
     recs = parse(night(ms, runs=2, subruns=3, dl2=True, interleave=2, packages=3))
     bursts = bursts_of(recs)

@@ -1,0 +1,487 @@
+#!/usr/bin/env python
+"""A year of nights: ingest synthetic lstosa nights one after the other into ONE archive.
+
+What it does, in order:
+
+1. opens the archive: a ``PROVDB_HOME`` in ``--workdir`` (default
+   ``/tmp/provdb-bench-year``) whose embedded PostgreSQL this process starts and holds,
+   or ``--database-url``; on a fresh start (``--start-night 0``) it empties it (drops
+   every provdb table: ``--allow-reset`` is required with ``--database-url``) and runs
+   ``provdb db upgrade``;
+2. for every night from ``--start-night`` to ``--nights`` - 1: generates it with
+   provdb's generator (``make_synthetic.generate_night``: lstosa record grammar,
+   ``--runs`` x ``--subruns``, the night's calibration run shared by its data runs
+   (``connected_calibration``), DL1 -> DL2 per subrun and DL2 -> DL3 per run, every
+   ``--reprocess-every``-th night the calibration and ``--reprocess-runs`` runs redone
+   with a newer lstchain, and the run-wise ctapipe ``lstchain_dl1_to_dl2`` log, with one
+   failed call every ``--failure-every``-th night); dates go on day by day from
+   ``--first-date``, run numbers grow night after night;
+3. ingests the night's folder with one ``provdb ingest`` process (``_year_ingest.py``:
+   the same command, with a stopwatch on the closure, flag, version and ObsCore
+   maintenance steps) and records: records, wall seconds, records/s, seconds of each
+   maintenance step, peak RSS (``wait4``), and then the archive: ``pg_database_size``,
+   the size and estimated rows of the big tables, and every ``--count-every`` nights the
+   exact number of ``archive.lineage`` rows;
+4. writes ``bench/results/<date>-year.json`` (``--output``) after **every** night (so a
+   run can be stopped and resumed with ``--start-night``) and redraws the plot
+   (``--plot``, an SVG of records/s and archive size against nights);
+5. with ``--explain-nights 1,N``: on those nights the closure and flag statements run
+   under ``EXPLAIN (ANALYZE, BUFFERS)``; their plans are kept in the results file;
+6. with ``--queries`` (after the last night, or alone with ``--queries-only``): the
+   read side on the final archive, through ``/tap/sync``, ProvSAP and the UI of a real
+   ``provdb serve`` with the direct PostgreSQL time beside each (``year_queries.py``);
+7. with ``--partitioning``: a by-night partitioned copy of ``provenance.used`` against
+   the table: lookups, removing a night, vacuum (``year_partitioning.py``).
+
+Example (the scale the figures in bench/README.md were taken at)::
+
+    python bench/bench_year.py --nights 200 --runs 6 --subruns 40 --explain-nights 1,200 --queries
+    python bench/bench_year.py --nights 200 --start-night 57      # resume after a stop
+    python bench/bench_year.py --queries-only                     # the read side again
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "bench"
+PYTHON = sys.executable
+sys.path.insert(0, str(REPO))
+
+from _common import log, machine  # noqa: E402  (bench/ is on sys.path: the script's folder)
+from bench_ingest import run_with_rusage, summary_figures  # noqa: E402
+from make_synthetic import ctapipe_log, generate_night  # noqa: E402
+from year_plot import write_svg  # noqa: E402
+
+#: the tables whose size is recorded every night
+BIG_TABLES = (
+    "provenance.entity",
+    "provenance.activity",
+    "provenance.used",
+    "provenance.wasgeneratedby",
+    "provenance.wasderivedfrom",
+    "provenance.wasassociatedwith",
+    "provenance.parameter",
+    "archive.lineage",
+    "archive.lineage_edge",
+    "archive.product_flag",
+    "archive.entity_hash",
+    "archive.software",
+    "archive.activity_source",
+    "archive.processing_session",
+    "ivoa.obscore",
+)
+
+
+def default_output() -> Path:
+    return BENCH / "results" / f"{datetime.now().date().isoformat()}-year.json"
+
+
+# ----------------------------------------------------------------------------- archive
+
+
+class YearArchive:
+    """One archive for the whole year: an embedded server held here, or an external URL."""
+
+    def __init__(self, workdir: Path, database_url: str | None) -> None:
+        self.home = workdir / "provdb-home"
+        self.database_url = database_url
+        self.server: Any = None
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
+        env["PROVDB_HOME"] = str(self.home)
+        env["COLUMNS"] = "200"  # keep provdb's summary table on one line per row
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+        if database_url:
+            env["PROVDB_DATABASE_URL"] = database_url
+        self.env = env
+        self.db: Any = None
+
+    def start(self, fresh: bool) -> None:
+        if self.database_url is None:
+            if fresh:
+                shutil.rmtree(self.home, ignore_errors=True)
+            from provdb.db import start_embedded
+
+            self.server, _ = start_embedded(self.home / "pgdata")
+        if fresh:
+            self.provdb(["db", "downgrade", "--revision", "base", "--yes"])
+        self.provdb(["db", "upgrade"])
+        from provdb.config import Settings
+        from provdb.db import connect
+
+        self.db = connect(Settings.from_env(self.env))
+
+    def provdb(self, args: list[str]) -> dict[str, Any]:
+        res = run_with_rusage([PYTHON, "-m", "provdb", *args], self.env)
+        if res["returncode"] not in (0, 1):
+            raise SystemExit(f"provdb {' '.join(args)} failed:\n{res['stdout']}{res['stderr']}")
+        return res
+
+    def sql(self, statement: str) -> list[tuple]:
+        import sqlalchemy as sa
+
+        with self.db.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(statement))]
+
+    def sizes(self, exact_lineage: bool) -> dict[str, Any]:
+        """Database size, and size and estimated rows of each big table."""
+        out: dict[str, Any] = {
+            "database_mb": self.sql("SELECT pg_database_size(current_database())")[0][0] / 1e6
+        }
+        names = ", ".join(f"'{t}'" for t in BIG_TABLES)
+        rows = self.sql(
+            "SELECT n.nspname || '.' || c.relname, pg_total_relation_size(c.oid), "
+            "pg_relation_size(c.oid), c.reltuples::bigint FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            f"WHERE n.nspname || '.' || c.relname IN ({names}) AND c.relkind IN ('r', 'p')"
+        )
+        out["tables"] = {
+            name: {"total_mb": total / 1e6, "heap_mb": heap / 1e6, "rows_estimate": max(est, 0)}
+            for name, total, heap, est in sorted(rows)
+        }
+        if exact_lineage:
+            out["lineage_rows"] = self.sql("SELECT count(*) FROM archive.lineage")[0][0]
+            out["lineage_edge_rows"] = self.sql("SELECT count(*) FROM archive.lineage_edge")[0][0]
+            out["entity_rows"] = self.sql("SELECT count(*) FROM provenance.entity")[0][0]
+        return out
+
+    def stop(self) -> None:
+        if self.db is not None:
+            self.db.dispose()
+        if self.server is not None:
+            self.server._cleanup()  # stops the server when we are its last user
+            self.server = None
+
+
+# ----------------------------------------------------------------------------- nights
+
+
+def night_plan(args: argparse.Namespace, index: int) -> dict[str, Any]:
+    """What night ``index`` (0-based) holds: date, runs, reprocessing, failures."""
+    date = datetime.strptime(args.first_date, "%Y%m%d") + timedelta(days=index)
+    return {
+        "night": index + 1,
+        "date": date.strftime("%Y%m%d"),
+        "first_run": 2000 + index * (args.runs + 4),  # calibration pair just below
+        "reprocess": args.reprocess_runs
+        if args.reprocess_every and (index + 1) % args.reprocess_every == 0
+        else 0,
+        "failures": 1 if args.failure_every and (index + 1) % args.failure_every == 0 else 0,
+    }
+
+
+def write_night(args: argparse.Namespace, plan: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Generate the night's prov.log and ctapipe log in ``folder``; returns sizes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = generate_night(
+        args.runs,
+        args.subruns,
+        date=plan["date"],
+        seed=plan["night"],
+        first_run=plan["first_run"],
+        connected_calibration=True,
+        dl2=True,
+        dl3=True,
+        reprocess=plan["reprocess"],
+        interleave=args.interleave,
+    )
+    n = 0
+    with open(folder / f"{plan['date']}.prov.log", "wb") as out:
+        for line in lines:
+            out.write(line)
+            n += 1
+    chunks = ctapipe_log(
+        args.runs,
+        date=plan["date"],
+        seed=plan["night"],
+        first_run=plan["first_run"],
+        failures=plan["failures"],
+    )
+    (folder / f"{plan['date']}.dl1_to_dl2.provenance.log").write_text("".join(chunks))
+    size = sum(p.stat().st_size for p in folder.iterdir())
+    return {"prov_log_lines": n, "bytes": size}
+
+
+def ingest_night(
+    archive: YearArchive, folder: Path, workdir: Path, explain: bool
+) -> dict[str, Any]:
+    """One ``provdb ingest`` process over the night's folder, with its step timings."""
+    phases = workdir / "phases.json"
+    plans = workdir / "explain.json"
+    env = dict(archive.env, PROVDB_BENCH_PHASES=str(phases))
+    if explain:
+        env["PROVDB_BENCH_EXPLAIN"] = str(plans)
+    res = run_with_rusage([PYTHON, str(BENCH / "_year_ingest.py"), "ingest", str(folder)], env)
+    if res["returncode"] != 0:
+        raise SystemExit(
+            f"ingest of {folder} failed ({res['returncode']}):\n{res['stdout']}{res['stderr']}"
+        )
+    figures = summary_figures(res["stdout"])
+    steps = json.loads(phases.read_text())
+    out: dict[str, Any] = {
+        "records": figures["records"],
+        "wall_s": round(res["wall_s"], 3),
+        "provdb_time_s": figures["provdb_time_s"],
+        "user_s": round(res["user_s"], 2),
+        "peak_rss_mb": round(res["peak_rss_mb"], 1),
+        "status": figures["status"],
+        "steps_s": {k: round(v, 3) for k, v in steps["seconds"].items()},
+    }
+    if figures["records"]:
+        out["records_per_s"] = round(figures["records"] / res["wall_s"], 1)
+    closure_s = steps["seconds"].get("closure_edges", 0) + steps["seconds"].get("closure_update", 0)
+    out["closure_s"] = round(closure_s, 3)
+    if explain and plans.exists():
+        out["explain"] = json.loads(plans.read_text())
+        plans.unlink()
+    return out
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def compact_plan(node: dict[str, Any], depth: int = 0) -> list[str]:
+    """An EXPLAIN (FORMAT JSON) plan as indented one-line nodes: type, relation, actual
+    rows x loops and time (the full JSON of every statement would be megabytes)."""
+    node = node.get("Plan", node)
+    what = node.get("Node Type", "?")
+    if node.get("Relation Name"):
+        what += f" on {node['Relation Name']}"
+    if node.get("Index Name"):
+        what += f" using {node['Index Name']}"
+    line = (
+        f"{'  ' * depth}{what} (rows={node.get('Actual Rows')} "
+        f"loops={node.get('Actual Loops')} time={node.get('Actual Total Time')} ms)"
+    )
+    return [line] + [x for child in node.get("Plans", []) for x in compact_plan(child, depth + 1)]
+
+
+def compact_explains(nights: list[dict[str, Any]]) -> None:
+    """Replace the full JSON plans of ``nights`` by :func:`compact_plan` text, in place."""
+    for night in nights:
+        for entry in night.get("explain", []):
+            if "plan" in entry:
+                plan = entry.pop("plan")
+                entry["execution_ms"] = plan.get("Execution Time")
+                entry["plan_text"] = compact_plan(plan)
+
+
+def summarise(nights: list[dict[str, Any]], window: int = 10) -> dict[str, Any]:
+    """First and last ``window`` nights side by side (medians: the machine is shared, so
+    single nights vary), and the growth of the closure and of the database."""
+    import statistics
+
+    if not nights:
+        return {}
+    first, last = nights[:window], nights[-window:]
+
+    def med(rows: list[dict[str, Any]], get: Any) -> float:
+        return round(statistics.median(get(n) for n in rows), 3)
+
+    def step(name: str) -> Any:
+        return lambda n: n["steps_s"].get(name, 0.0)
+
+    out: dict[str, Any] = {
+        "nights": len(nights),
+        "window": window,
+        "records_total": sum(n["records"] or 0 for n in nights),
+    }
+    for label, get in (
+        ("records_per_s", lambda n: n.get("records_per_s", 0.0)),
+        ("wall_s", lambda n: n["wall_s"]),
+        ("closure_s", lambda n: n["closure_s"]),
+        ("flags_s", step("flags")),
+        ("obscore_s", step("obscore")),
+        ("versions_s", step("versions")),
+        ("peak_rss_mb", lambda n: n["peak_rss_mb"]),
+        ("load_average_1m", lambda n: n["load_average_1m"]),
+    ):
+        out[label] = {"first_nights_median": med(first, get), "last_nights_median": med(last, get)}
+    speed = out["records_per_s"]
+    if speed["first_nights_median"]:
+        speed["last_over_first"] = round(
+            speed["last_nights_median"] / speed["first_nights_median"], 3
+        )
+    out["peak_rss_mb"]["max"] = max(n["peak_rss_mb"] for n in nights)
+    out["database_gb_final"] = round(nights[-1]["archive"]["database_mb"] / 1000, 2)
+    counted = [n for n in nights if "lineage_rows" in n["archive"]]
+    if counted:
+        out["lineage_rows_per_night"] = [
+            [n["night"], n["archive"]["lineage_rows"], n["archive"]["entity_rows"]] for n in counted
+        ]
+    return out
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="bench_year.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--nights", type=int, default=200, help="nights in the year (default 200)")
+    p.add_argument("--runs", type=int, default=30, help="data runs per night (default 30)")
+    p.add_argument("--subruns", type=int, default=150, help="subruns per run (default 150)")
+    p.add_argument(
+        "--start-night",
+        type=int,
+        default=0,
+        help="resume: first night to ingest, 0-based (default 0: a fresh archive); the "
+        "results of the nights before it are kept from --output",
+    )
+    p.add_argument("--first-date", default="20250101", help="date of night 1, YYYYMMDD")
+    p.add_argument("--interleave", type=int, default=4, help="concurrent processes (default 4)")
+    p.add_argument(
+        "--reprocess-every", type=int, default=10, help="every N-th night is reprocessed"
+    )
+    p.add_argument("--reprocess-runs", type=int, default=2, help="runs redone when reprocessed")
+    p.add_argument(
+        "--failure-every", type=int, default=7, help="a failed ctapipe call every N nights"
+    )
+    p.add_argument(
+        "--count-every", type=int, default=10, help="exact lineage row count every N nights"
+    )
+    p.add_argument(
+        "--explain-nights",
+        default="",
+        help="comma-separated 1-based nights whose closure/flag statements are EXPLAIN ANALYZEd",
+    )
+    p.add_argument("--workdir", type=Path, default=Path("/tmp/provdb-bench-year"))
+    p.add_argument("--database-url", help="an external server instead of the embedded one")
+    p.add_argument("--allow-reset", action="store_true", help="allow emptying --database-url")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="results JSON (default bench/results/<date>-year.json)",
+    )
+    p.add_argument(
+        "--plot", type=Path, default=None, help="SVG plot (default: the output with .svg)"
+    )
+    p.add_argument(
+        "--label", default="", help="a note stored in the results (e.g. 'before the fix')"
+    )
+    p.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="results of an earlier run (older code) whose flag upkeep the plot draws dashed",
+    )
+    p.add_argument(
+        "--queries", action="store_true", help="measure the read side after the last night"
+    )
+    p.add_argument("--queries-only", action="store_true", help="only measure the read side")
+    p.add_argument(
+        "--partitioning",
+        action="store_true",
+        help="after the nights: measure a by-night partitioned copy of provenance.used "
+        "against the table (year_partitioning.py)",
+    )
+    args = p.parse_args(argv)
+    if (
+        args.database_url
+        and args.start_night == 0
+        and not args.queries_only
+        and not args.allow_reset
+    ):
+        p.error(
+            "--database-url with a fresh start drops every provdb table there: add --allow-reset"
+        )
+    if args.start_night < 0 or args.nights < 1 or args.runs < 1 or args.subruns < 1:
+        p.error("--nights, --runs and --subruns must be positive, --start-night not negative")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    output = args.output or default_output()
+    plot = args.plot or output.with_suffix(".svg")
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    explain_nights = {int(x) for x in args.explain_nights.split(",") if x.strip()}
+    results: dict[str, Any] = {}
+    if output.exists() and (args.start_night > 0 or args.queries_only):
+        results = json.loads(output.read_text())
+        if not args.queries_only:  # resume: keep the nights before --start-night
+            results["nights"] = [
+                n for n in results.get("nights", []) if n["night"] <= args.start_night
+            ]
+    results.setdefault("benchmark", "year of nights (bench/bench_year.py)")
+    results.setdefault("started", datetime.now(UTC).isoformat(timespec="seconds"))
+    results["machine"] = machine()
+    results["machine"]["note"] = (
+        "shared machine: 2 vCPUs used at the same time by other jobs (test suites, "
+        "benchmarks); figures vary from night to night"
+    )
+    results["parameters"] = {
+        k: (str(v) if isinstance(v, Path) else v)
+        for k, v in vars(args).items()
+        if k not in ("output", "plot")
+    }
+    results.setdefault("nights", [])
+    archive = YearArchive(args.workdir, args.database_url)
+    fresh = args.start_night == 0 and not args.queries_only
+    archive.start(fresh)
+
+    def save() -> None:
+        compact_explains(results["nights"])
+        results["summary"] = summarise(results["nights"])
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(results, indent=1) + "\n")
+        if results["nights"]:
+            before = json.loads(args.before.read_text()) if args.before else None
+            write_svg(results, plot, before)
+
+    try:
+        for index in range(args.start_night, args.nights if not args.queries_only else 0):
+            plan = night_plan(args, index)
+            folder = args.workdir / "nights" / plan["date"]
+            started = time.perf_counter()
+            made = write_night(args, plan, folder)
+            generated_s = time.perf_counter() - started
+            figures = ingest_night(archive, folder, args.workdir, plan["night"] in explain_nights)
+            shutil.rmtree(folder)
+            exact = plan["night"] == 1 or plan["night"] % args.count_every == 0
+            exact = exact or plan["night"] == args.nights
+            night = {**plan, **made, "generate_s": round(generated_s, 2), **figures}
+            night["archive"] = archive.sizes(exact_lineage=exact)
+            night["load_average_1m"] = round(os.getloadavg()[0], 2)
+            results["nights"].append(night)
+            save()
+            steps = figures["steps_s"]
+            log(
+                f"night {plan['night']}/{args.nights} {plan['date']}: "
+                f"{figures['records']:,} records in {figures['wall_s']:.1f} s "
+                f"({figures.get('records_per_s', 0):,.0f}/s), "
+                f"closure {figures['closure_s']:.2f} s, "
+                f"flags {steps.get('flags', 0):.2f} s, RSS {figures['peak_rss_mb']:.0f} MB, "
+                f"db {night['archive']['database_mb']:,.0f} MB"
+            )
+        if args.queries or args.queries_only:
+            from year_queries import measure_queries
+
+            results["queries"] = measure_queries(archive.env, archive.sql, results)
+            save()
+        if args.partitioning:
+            from year_partitioning import measure_partitioning
+
+            url = archive.db.engine.url.set(drivername="postgresql")
+            results["partitioning"] = measure_partitioning(
+                url.render_as_string(hide_password=False)
+            )
+            save()
+    finally:
+        archive.stop()
+    log(f"results -> {output}, plot -> {plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
