@@ -209,7 +209,15 @@ def cli_env(db_url: URL) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def archive_url(provdb_template: NoopExecutor, samples: Path) -> Iterator[URL]:
     """A session database holding every sample log, ingested by the real CLI."""
-    with scratch_database(provdb_template, "provdb_archive") as url:
+    with sample_archive(provdb_template, samples, "provdb_archive") as url:
+        yield url
+
+
+@contextmanager
+def sample_archive(pg: NoopExecutor, samples: Path, prefix: str) -> Iterator[URL]:
+    """A database of its own holding every sample log (ingested by the real CLI), dropped
+    on exit: for tests whose services must not share the session archive's job queue."""
+    with scratch_database(pg, prefix) as url:
         env = {"PROVDB_DATABASE_URL": url.render_as_string(hide_password=False)}
         result = run_cli(
             "ingest",

@@ -18,7 +18,7 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, sample_archive
 from tests.servers import serve_provdb
 
 SLOW = (
@@ -145,7 +145,17 @@ def test_database_stopped_and_restarted_under_load(own_postgres: OwnPostgres) ->
     assert all(doc for _, _, doc in seen), "a 503 of /tap without a DALI error document"
 
 
-def test_worker_killed_during_a_job_does_not_leave_it_executing(archive_url: URL) -> None:
+@pytest.fixture(scope="module")
+def own_archive(provdb_template, samples: Path) -> Iterator[URL]:
+    """The samples in a database of their own: no other test's service shares its job
+    queue (another instance's housekeeping, with its own PROVDB_TAP_JOB_MAX_ATTEMPTS,
+    would requeue this module's orphaned jobs too)."""
+    with sample_archive(provdb_template, samples, "provdb_faults") as url:
+        yield url
+
+
+def test_worker_killed_during_a_job_does_not_leave_it_executing(own_archive: URL) -> None:
+    archive_url = own_archive
     engine = sa.create_engine(archive_url, poolclass=sa.NullPool)
     with serve_provdb(archive_url, {"PROVDB_TAP_EXECUTION": "4"}, workers=1) as served:
         site = served.site
@@ -199,7 +209,8 @@ def _executing_on(engine: sa.Engine, job: str, besides: set[str], timeout: float
         time.sleep(0.1)
 
 
-def test_a_job_that_kills_its_worker_every_time_ends_error(archive_url: URL) -> None:
+def test_a_job_that_kills_its_worker_every_time_ends_error(own_archive: URL) -> None:
+    archive_url = own_archive
     engine = sa.create_engine(archive_url, poolclass=sa.NullPool)
     env = {"PROVDB_TAP_EXECUTION": "120", "PROVDB_TAP_JOB_MAX_ATTEMPTS": "2"}
     with serve_provdb(archive_url, env, workers=1) as served:
