@@ -351,7 +351,11 @@ def result_stream(
         application_name=application_name,
         slot=slot,
     )
-    if (
+    # a writer of its own (the UI's rows) takes the database's rows as values: no rewrite
+    # that makes PostgreSQL encode them
+    if writer is not None:
+        pass
+    elif (
         (prepared.binary2_sql or prepared.binary2_copy)
         and prepared.format.serialization == "binary2"
         and not _small_shape(prepared.types_key)
