@@ -9,8 +9,8 @@ derived tables current are wrapped with timers first:
 * ``sync_session_versions``, ``flags.update_flags`` (``archive.product_flag``) and
   ``obscore.refresh_touched`` (``ivoa.obscore``), once per file.
 
-Seconds per step go to the JSON file named by ``PROVDB_BENCH_PHASES`` when the process
-exits. With ``PROVDB_BENCH_EXPLAIN=FILE`` the statements of ``update_closure`` and
+Seconds per step go to the JSON file named by ``BENCH_YEAR_PHASES`` when the process
+exits. With ``BENCH_YEAR_EXPLAIN=FILE`` the statements of ``update_closure`` and
 ``update_flags`` are also run under ``EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)`` (which
 executes them, so the archive is the same) and their plans written to FILE.
 Nothing of provdb is changed: only timed.
@@ -40,7 +40,7 @@ _seconds: dict[str, float] = {}
 _calls: dict[str, int] = {}
 _lock = threading.Lock()
 _plans: list[dict[str, Any]] = []
-_EXPLAIN = os.environ.get("PROVDB_BENCH_EXPLAIN")
+_EXPLAIN = os.environ.get("BENCH_YEAR_EXPLAIN")
 
 
 class _ExplainingCursor:
@@ -107,7 +107,7 @@ def _timed(name: str, fn: Callable[..., Any], explain: bool = False) -> Callable
 
 
 def _save() -> None:
-    out = os.environ.get("PROVDB_BENCH_PHASES")
+    out = os.environ.get("BENCH_YEAR_PHASES")
     if out:
         Path(out).write_text(json.dumps({"seconds": _seconds, "calls": _calls}, indent=1))
     if _EXPLAIN:

@@ -217,9 +217,9 @@ def ingest_night(
     """One ``provdb ingest`` process over the night's folder, with its step timings."""
     phases = workdir / "phases.json"
     plans = workdir / "explain.json"
-    env = dict(archive.env, PROVDB_BENCH_PHASES=str(phases))
+    env = dict(archive.env, BENCH_YEAR_PHASES=str(phases))
     if explain:
-        env["PROVDB_BENCH_EXPLAIN"] = str(plans)
+        env["BENCH_YEAR_EXPLAIN"] = str(plans)
     res = run_with_rusage([PYTHON, str(BENCH / "_year_ingest.py"), "ingest", str(folder)], env)
     if res["returncode"] != 0:
         raise SystemExit(
