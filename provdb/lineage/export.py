@@ -189,7 +189,9 @@ def run_graph(
         A malformed run, night or step.
     """
     from provdb.cursor import cursor
+    from provdb.lineage.run_sql import run_activity_sql, run_entity_sql
     from provdb.lineage.traverse import execute, fill_graph
+    from provdb.versions import session_table
 
     number = _run_number(run)
     if step not in STEPS:
@@ -201,9 +203,12 @@ def run_graph(
     with cursor(conn) as cur:
         execute(
             cur,
-            "SELECT DISTINCT observation_date FROM archive.run_activity "
-            "WHERE observation_run = %(r)s AND (%(n)s::text IS NULL OR observation_date = %(n)s) "
-            "ORDER BY 1",
+            # the nights of the run's own sessions: archive.run_activity's nights (a
+            # night's calibration joins only runs that have sessions of their own)
+            f"SELECT DISTINCT s.observation_date FROM {session_table()} s "
+            "JOIN provenance.activity a ON a.session_id = s.id "
+            "WHERE s.observation_run = %(r)s AND s.source_format = 'lstosa' "
+            "AND (%(n)s::text IS NULL OR s.observation_date = %(n)s) ORDER BY 1",
             {"r": number, "n": night},
         )
         nights = [r[0] for r in cur.fetchall()]
@@ -218,18 +223,19 @@ def run_graph(
         run_id = f"{nights[0]}_{number}"
         execute(
             cur,
-            "SELECT DISTINCT activity_id FROM archive.run_activity WHERE run_id = %(r)s "
-            "AND (%(s)s = 'all' OR step_group = %(s)s) ORDER BY 1",
-            {"r": run_id, "s": step},
+            "SELECT DISTINCT activity_id "
+            f"FROM ({run_activity_sql('%(nights)s', '%(runs)s')}) ra "
+            "WHERE %(s)s = 'all' OR step_group = %(s)s ORDER BY 1",
+            {"nights": [nights[0]], "runs": [number], "s": step},
         )
         activities = [r[0] for r in cur.fetchall()]
         if not activities:
             raise RunNotFound(f"no {step} activity for run {run_id} in the archive")
         execute(
             cur,
-            "SELECT DISTINCT entity_id FROM archive.run_entity WHERE run_id = %(r)s "
-            "AND step_group = %(s)s ORDER BY 1",
-            {"r": run_id, "s": step},
+            "SELECT DISTINCT entity_id "
+            f"FROM ({run_entity_sql('%(nights)s', '%(runs)s', '%(s)s')}) re ORDER BY 1",
+            {"nights": [nights[0]], "runs": [number], "s": step},
         )
         entities = [r[0] for r in cur.fetchall()]
     graph = ProvGraph(depth=None, direction="BACK", limit=len(activities) + len(entities))

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from provdb.lineage.run_sql import run_activity_sql, run_entity_sql
 from provdb.versions import TRACKED_PACKAGES, session_table
 
 __all__ = [
@@ -65,8 +66,7 @@ def home_page(conn: sa.Connection, *, runs: int = 30, ingests: int = 10) -> dict
         conn,
         f"""
         SELECT r.*,
-               (SELECT array_agg(rs.step_group) FROM archive.run_step rs
-                WHERE rs.run_id = r.observation_date || '_' || r.observation_run) AS steps
+               NULL AS steps
         FROM (
             SELECT observation_date, observation_run,
                    string_agg(DISTINCT concat_ws(' ', software_package, software_version), ', ')
@@ -82,6 +82,10 @@ def home_page(conn: sa.Connection, *, runs: int = 30, ingests: int = 10) -> dict
         """,
         n=runs,
     )
+    steps = run_step_groups(conn, [(r["observation_date"], r["observation_run"]) for r in run_list])
+    for r in run_list:
+        found = steps.get((r["observation_date"], r["observation_run"]))
+        r["steps"] = sorted(found) if found else None
     recent = rows(
         conn,
         """
@@ -525,56 +529,87 @@ def agent_page(conn: sa.Connection, ident: str, *, limit: int = LIST_LIMIT) -> d
 def run_page(conn: sa.Connection, night: str, run: str, step: str) -> dict[str, Any]:
     """The run's step groups (archive.run_step), activities per name and run-level files."""
     run_id = f"{night}_{run}"
+    one_run = run_activity_sql(":nights", ":runs")
     steps = rows(
         conn,
-        """
-        SELECT step_group, n_activities, start_time, end_time, software_versions
-        FROM archive.run_step WHERE run_id = :r
+        f"""
+        SELECT step_group, count(*) AS n_activities, min(start_time) AS start_time,
+               max(end_time) AS end_time, string_agg(DISTINCT software_version, ',')
+                   AS software_versions
+        FROM (SELECT step_group, start_time, end_time, software_version FROM ({one_run}) a
+              UNION ALL
+              SELECT 'all', start_time, end_time, software_version FROM ({one_run}) a) x
+        GROUP BY step_group
         ORDER BY CASE step_group WHEN 'calibration' THEN 0 WHEN 'r0_to_dl1' THEN 1
                  WHEN 'dl1_to_dl2' THEN 2 WHEN 'all' THEN 9 ELSE 5 END
         """,
-        r=run_id,
+        nights=[night],
+        runs=[run],
     )
     activities = rows(
         conn,
-        """
+        f"""
         SELECT activity_name, count(*) AS n, min(start_time) AS start_time,
                max(end_time) AS end_time, string_agg(DISTINCT software_version, ', ') AS versions
-        FROM archive.run_activity
-        WHERE run_id = :r AND (:s = 'all' OR step_group = :s)
+        FROM ({one_run}) a
+        WHERE :s = 'all' OR step_group = :s
         GROUP BY activity_name ORDER BY min(start_time), activity_name
         """,
-        r=run_id,
+        nights=[night],
+        runs=[run],
         s=step,
     )
     files = rows(
         conn,
-        """
+        f"""
         SELECT entity_id, entity_name, location, subrun_level,
                string_agg(DISTINCT relation, ', ') AS relations,
                string_agg(DISTINCT role, ', ') AS roles
-        FROM archive.run_entity WHERE run_id = :r AND step_group = :s
+        FROM ({run_entity_sql(":nights", ":runs", ":s")}) f
         GROUP BY entity_id, entity_name, location, subrun_level
         ORDER BY subrun_level, entity_name, location
         """,
-        r=run_id,
+        nights=[night],
+        runs=[run],
         s=step,
     )
     return {"run_id": run_id, "steps": steps, "activities": activities, "files": files}
+
+
+def run_step_groups(
+    conn: sa.Connection, runs: list[tuple[str, str]]
+) -> dict[tuple[str, str], set[str]]:
+    """The step groups (``archive.run_step``'s, ``all`` included) of each ``(night, run)``."""
+    if not runs:
+        return {}
+    found: dict[tuple[str, str], set[str]] = {}
+    for row in rows(
+        conn,
+        f"""
+        SELECT DISTINCT observation_date, observation_run, step_group
+        FROM ({run_activity_sql(":nights", ":runs")}) a
+        """,
+        nights=[night for night, _ in runs],
+        runs=[run for _, run in runs],
+    ):
+        key = (row["observation_date"], row["observation_run"])
+        found.setdefault(key, {"all"}).add(row["step_group"])
+    return found
 
 
 def run_activities(conn: sa.Connection, night: str, run: str, step: str) -> list[dict]:
     """Every activity of a run step (the subrun detail)."""
     return rows(
         conn,
-        """
+        f"""
         SELECT activity_id AS id, activity_name AS name, step_group, start_time, end_time,
                software_version
-        FROM archive.run_activity
-        WHERE run_id = :r AND (:s = 'all' OR step_group = :s)
+        FROM ({run_activity_sql(":nights", ":runs")}) a
+        WHERE :s = 'all' OR step_group = :s
         ORDER BY start_time NULLS LAST, activity_id
         """,
-        r=f"{night}_{run}",
+        nights=[night],
+        runs=[run],
         s=step,
     )
 
@@ -618,11 +653,7 @@ def version_totals(conn: sa.Connection, source: str) -> dict[str, int]:
     sessions of the products' generating activities (package ``software_package``).
     """
     if source == "product_version":
-        sql = """
-            SELECT count(DISTINCT (package, version)) AS versions,
-                   count(DISTINCT package) AS packages
-            FROM archive.product_version
-        """
+        return _software_version_totals(conn)
     else:
         sql = f"""
             SELECT count(DISTINCT (s.software_package, s.software_version)) AS versions,
@@ -635,6 +666,52 @@ def version_totals(conn: sa.Connection, source: str) -> dict[str, int]:
         """
     row = one(conn, sql)
     return {"versions": int(row["versions"] or 0), "packages": int(row["packages"] or 0)}
+
+
+# A session's software row counts for ``archive.product_version`` when the session
+# generated something. Joining every product to its session's ~170 environment packages
+# (what the view does) takes minutes at year scale, so the pairs are found in one pass
+# over archive.software and each is checked through ONE of its sessions (index lookups);
+# only a pair whose sampled session generated nothing is checked against all its rows.
+_VERSION_PAIRS = """
+    SELECT p.package, p.version,
+           p.from_file OR EXISTS (
+               SELECT 1 FROM provenance.activity a
+               JOIN provenance.wasgeneratedby g ON g.activity_id = a.id
+               WHERE a.session_id = p.a_session) AS counted
+    FROM (SELECT package, version, bool_or(entity_id IS NOT NULL) AS from_file,
+                 min(session_id) AS a_session
+          FROM archive.software GROUP BY package, version) p
+"""
+
+_VERSION_PAIRS_RECHECK = """
+    SELECT DISTINCT w.package, w.version
+    FROM archive.software w
+    WHERE w.package = ANY(:packages) AND (w.package, w.version) IN (
+              SELECT * FROM unnest(CAST(:packages AS text[]), CAST(:versions AS text[])))
+      AND EXISTS (SELECT 1 FROM provenance.activity a
+                  JOIN provenance.wasgeneratedby g ON g.activity_id = a.id
+                  WHERE a.session_id = w.session_id)
+"""
+
+
+def _software_version_totals(conn: sa.Connection) -> dict[str, int]:
+    """``version_totals`` over ``archive.product_version`` without scanning the view."""
+    pairs = conn.execute(sa.text(_VERSION_PAIRS)).all()
+    found = {(package, version) for package, version, counted in pairs if counted}
+    doubtful = [(package, version) for package, version, counted in pairs if not counted]
+    if doubtful:
+        found.update(
+            tuple(row)
+            for row in conn.execute(
+                sa.text(_VERSION_PAIRS_RECHECK),
+                {
+                    "packages": [package for package, _ in doubtful],
+                    "versions": [version for _, version in doubtful],
+                },
+            )
+        )
+    return {"versions": len(found), "packages": len({package for package, _ in found})}
 
 
 def versions_source(conn: sa.Connection, catalog: Any) -> str:
