@@ -132,6 +132,25 @@ def bench_home(workdir: Path, *, reuse: bool) -> tuple[Path, dict[str, str]]:
     return home, env
 
 
+def upgrade_archive(env: Mapping[str, str], conninfo: str) -> tuple[str, int]:
+    """``provdb db upgrade`` of the benchmark archive (SystemExit with its output if it
+    fails), then the server's version and how many entities the archive already holds."""
+    import psycopg
+
+    up = subprocess.run(
+        [sys.executable, "-m", "provdb", "db", "upgrade"],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+    )
+    if up.returncode:
+        raise SystemExit(f"provdb db upgrade failed:\n{up.stdout}{up.stderr}")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+        existing = conn.execute("SELECT count(*) FROM provenance.entity").fetchone()[0]
+    return version, existing
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:

@@ -50,9 +50,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from _common import bench_home, log, machine, save_results  # noqa: E402  (bench/ is on sys.path)
+from _common import bench_home, log, machine, save_results, upgrade_archive  # noqa: E402  (bench/ is on sys.path)
 from bench_tap import (  # noqa: E402
-    PYTHON,
     Service,
     _direct_fetch,
     _download,
@@ -295,14 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     services: list[Service] = []
     try:
-        up = subprocess.run(
-            [PYTHON, "-m", "provdb", "db", "upgrade"], env=env, capture_output=True, text=True
-        )
-        if up.returncode:
-            raise SystemExit(f"provdb db upgrade failed:\n{up.stdout}{up.stderr}")
+        results["machine"]["postgresql"], existing = upgrade_archive(env, conninfo)
         with psycopg.connect(conninfo, autocommit=True) as conn:
-            results["machine"]["postgresql"] = conn.execute("SHOW server_version").fetchone()[0]
-            existing = conn.execute("SELECT count(*) FROM provenance.entity").fetchone()[0]
             if not (existing and args.reuse):
                 log("generating the archive in SQL ({entities:,} entities) ...".format(**sizes))
                 t = time.perf_counter()

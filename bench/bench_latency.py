@@ -42,7 +42,6 @@ import os
 import pstats
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,7 +53,7 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 sys.path.insert(0, str(REPO))
 
-from _common import bench_home, log, machine  # noqa: E402
+from _common import bench_home, log, machine, upgrade_archive  # noqa: E402
 from bench_tap import (  # noqa: E402
     ONE_ROW,
     Service,
@@ -244,14 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     service: Service | None = None
     try:
-        up = subprocess.run(
-            [PYTHON, "-m", "provdb", "db", "upgrade"], env=env, capture_output=True, text=True
-        )
-        if up.returncode:
-            raise SystemExit(f"provdb db upgrade failed:\n{up.stdout}{up.stderr}")
+        run["machine"]["postgresql"], existing = upgrade_archive(env, conninfo)
         with psycopg.connect(conninfo, autocommit=True) as conn:
-            run["machine"]["postgresql"] = conn.execute("SHOW server_version").fetchone()[0]
-            existing = conn.execute("SELECT count(*) FROM provenance.entity").fetchone()[0]
             if not (existing and args.reuse):
                 e = args.entities
                 sizes = {

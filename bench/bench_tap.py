@@ -76,7 +76,7 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 sys.path.insert(0, str(REPO))
 
-from _common import bench_home, drop_secondary_keys, log, machine, save_results  # noqa: E402  (bench/ is on sys.path: the script's folder)
+from _common import bench_home, drop_secondary_keys, log, machine, save_results, upgrade_archive  # noqa: E402  (bench/ is on sys.path: the script's folder)
 
 #: tables the load fills (their secondary indexes are rebuilt after the load)
 LOADED = ("activity", "entity", "used", "wasgeneratedby", "parameter")
@@ -802,14 +802,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     service: Service | None = None
     try:
-        up = subprocess.run(
-            [PYTHON, "-m", "provdb", "db", "upgrade"], env=env, capture_output=True, text=True
-        )
-        if up.returncode:
-            raise SystemExit(f"provdb db upgrade failed:\n{up.stdout}{up.stderr}")
+        results["machine"]["postgresql"], existing = upgrade_archive(env, conninfo)
         with psycopg.connect(conninfo, autocommit=True) as conn:
-            results["machine"]["postgresql"] = conn.execute("SHOW server_version").fetchone()[0]
-            existing = conn.execute("SELECT count(*) FROM provenance.entity").fetchone()[0]
             if existing and args.reuse:
                 log(f"reusing the archive in {home} ({existing:,} entities)")
                 results["generation"] = {"reused": True}
