@@ -19,6 +19,7 @@ from provdb.schema.base import (
     text_column,
     time_column,
 )
+from provdb.schema.product_type import PRODUCT_TYPE_INDEX, PRODUCT_TYPE_INDEX_SQL
 
 __all__ = ["Activity", "Agent", "Entity"]
 
@@ -116,12 +117,17 @@ class Entity(Base):
     """A thing with fixed aspects: a file, a dataset, a value, a collection."""
 
     __tablename__ = "entity"
-    __table_args__ = {
-        "schema": PROVENANCE,
-        "comment": "ProvDM Entity: files and datasets; for files the id is lstosa's md5 of the "
-        "absolute path, shared by every source",
-        "info": {"utype": "voprov:Entity"},
-    }
+    __table_args__ = (
+        # the data level of archive.product_version (migration 0015): a product_type
+        # filter on that view is an index lookup, with statistics, not a full scan
+        sa.Index(PRODUCT_TYPE_INDEX, sa.text(PRODUCT_TYPE_INDEX_SQL)),
+        {
+            "schema": PROVENANCE,
+            "comment": "ProvDM Entity: files and datasets; for files the id is lstosa's md5 "
+            "of the absolute path, shared by every source",
+            "info": {"utype": "voprov:Entity"},
+        },
+    )
 
     id: Mapped[str] = id_column(
         "Unique entity identifier (lstosa: md5 hex digest of the file path)",

@@ -49,6 +49,8 @@ class Software(Base):
         ),
         sa.CheckConstraint("(entity_id IS NULL) <> (session_id IS NULL)", name="one_subject"),
         sa.Index("ix_software_package_version", "package", "major", "minor", "patch"),
+        # version = '0.12.4' as written (migration 0015): the index above only has the parts
+        sa.Index("ix_software_package_version_text", "package", "version"),
         {
             "schema": ARCHIVE,
             "comment": "Software versions found in files (provdb scan) and in processing "

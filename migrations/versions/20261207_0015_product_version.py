@@ -1,0 +1,50 @@
+"""indexes for archive.product_version at year scale
+
+* provenance.entity: an index on the data-level expression that the view
+  archive.product_version calls product_type (the same expression, so the planner
+  matches it): ``product_type = 'DL3'`` becomes an index lookup with statistics (ANALYZE
+  gathers them for an expression index) instead of two regular expressions over every
+  entity, and both arms of the view's UNION start from the few products of that type.
+* archive.software (package, version): ``version = '0.12.4'`` as written, which the
+  (package, major, minor, patch) index cannot answer without reading every row of the
+  package.
+
+The view itself is unchanged (same columns, same rows); PostgreSQL maintains both
+indexes on every ingest, scan and deletion, so nothing in provdb keeps them current.
+Expression frozen here on purpose (a migration must not change when provdb's code does);
+provdb.schema.product_type holds the live copy the models declare.
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+
+revision = '0015'
+down_revision = '0014'
+branch_labels = None
+depends_on = None
+
+_LEVEL = r"'(?:^|[^A-Z0-9])(R0|R1|DL[0-5])(?![0-9])'"
+PRODUCT_TYPE = (
+    "coalesce(attributes #>> '{scan,data_level}', "
+    f"substring(upper(name) from {_LEVEL}), "
+    f"substring(upper(location) from {_LEVEL[:-1]}[^/]*$'))"
+)
+
+
+def upgrade() -> None:
+    op.execute(f"CREATE INDEX ix_entity_product_type ON provenance.entity (({PRODUCT_TYPE}))")
+    op.create_index('ix_software_package_version_text', 'software', ['package', 'version'], unique=False, schema='archive')
+    # statistics of the new expression now, not at the next autovacuum: without them the
+    # planner guesses 0.5 % of the entities for any product_type
+    op.execute("ANALYZE provenance.entity")
+
+
+def downgrade() -> None:
+    op.drop_index('ix_software_package_version_text', table_name='software', schema='archive')
+    op.drop_index('ix_entity_product_type', table_name='entity', schema='provenance')
