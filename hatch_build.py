@@ -1,9 +1,10 @@
-"""Build hook: compiles the optional C modules ``tap/votable/_binary2copy.c`` and
-``tap/query/_copydrain.c``.
+"""Build hook: compiles the optional C modules ``tap/votable/_binary2copy.c``,
+``tap/query/_copydrain.c`` and ``tap/votable/_textcopy.c``.
 
 The first makes large VOTable BINARY2 results about twice as fast (see
 tap/votable/binary2_copy.py), the second reads COPY data from libpq many rows per call
-(tap/query/copy_drain.py: CSV/TSV/JSON results). They are optional: when no C compiler
+(tap/query/copy_drain.py: CSV/TSV/JSON results), the third writes CSV, TSV and JSON rows
+from plain COPY text rows (tap/votable/text_copy.py). They are optional: when no C compiler
 is at hand the build goes on without them (with a warning); the service then writes
 BINARY2 through PostgreSQL (tap/votable/binary2_sql.py) and reads COPY rows one by one.
 setuptools drives the compiler, so the flags are those Python itself was built with, on
@@ -25,6 +26,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 MODULES = {
     "tap.votable._binary2copy": "tap/votable/_binary2copy.c",
     "tap.query._copydrain": "tap/query/_copydrain.c",
+    "tap.votable._textcopy": "tap/votable/_textcopy.c",
 }
 SOURCE = ", ".join(MODULES.values())
 

@@ -24,6 +24,14 @@ over each batch's bytes:
   undone by one ``replace``. JSON text holds no raw LF (it is escaped), so every LF is a
   row end: it becomes ``,\\n``.
 
+**Compiled** (``_textcopy.c``, built by hatch_build.py; optional): the query runs as a
+plain ``COPY ... (FORMAT text)`` of its columns, the cheapest output PostgreSQL has (the
+psql floor), and one C call per batch writes CSV, TSV or JSON from those rows with the
+column kinds known from the result types (:func:`compiled_kind`): no ``json_build_array``
+nor timestamp expressions per value in the database, and ``jsonb`` and ``float8`` columns
+too (their text as Python writes it: compact JSON, ``repr``). Without the module, the
+plans above (PostgreSQL writing each format) run, with the same bytes.
+
 Timestamps are the DALI text of :func:`~provdb.votable.values.format_timestamp` (the
 expression :mod:`.binary2_sql` uses); outside years 1-9999 and for the infinities they
 are written as PostgreSQL writes them (the Python writer cannot read those).
@@ -41,13 +49,31 @@ from .binary2_copy import EncodedRows
 from .db_kinds import PG_TYPES, wrap_query
 from .textformats import column_kind
 
-__all__ = ["TEXT_COPY_FORMATS", "TextCopy", "plan_text_copy", "text_kind"]
+try:  # built by hatch_build.py; optional (without it PostgreSQL writes each format)
+    from . import _textcopy
+except ImportError:  # pragma: no cover - depends on the installation
+    _textcopy = None  # type: ignore[assignment]
+
+__all__ = [
+    "COMPILED",
+    "TEXT_COPY_FORMATS",
+    "TextCopy",
+    "compiled_kind",
+    "plan_text_copy",
+    "text_kind",
+]
+
+#: whether the compiled converter (``_textcopy``) is built
+COMPILED = _textcopy is not None
 
 #: the output formats (``OutputFormat.name``) this module writes
 TEXT_COPY_FORMATS = ("csv", "tsv", "json")
 
 _INTS = ("int2", "int4", "int8")
 _TEXT = ("text", "varchar")
+_JSONB = 3802  # pg_type.dat
+#: the output format's letter for ``_textcopy.convert``
+_FMT_LETTER = {"csv": "c", "tsv": "t", "json": "j"}
 _TS_RANGE = "BETWEEN '0001-01-01' AND '9999-12-31 23:59:59.999999'"
 
 
@@ -65,6 +91,20 @@ def text_kind(field: Field, oid: int) -> str | None:
         return "text"
     if kind == "timestamp" and pgtype in ("timestamp", "timestamptz", "date"):
         return pgtype
+    return None
+
+
+def compiled_kind(field: Field, oid: int) -> str | None:
+    """The letter of the column (``field``, result type ``oid``) for the compiled
+    converter (see ``_textcopy.c``), or None when only the Python writer writes it."""
+    kind = text_kind(field, oid)
+    if kind is not None:
+        return {"int": "i", "bool": "b", "text": "s", "date": "d"}.get(kind, "t")
+    column = column_kind(field)
+    if column == "text" and oid == _JSONB:
+        return "j"
+    if column == "float" and PG_TYPES.get(oid) == "float8":
+        return "f"
     return None
 
 
@@ -116,11 +156,15 @@ class TextCopy:
     sql: str
     fmt: str
     columns: int
+    #: the compiled converter's column letters (``FORMAT text`` rows), or None
+    kinds: str | None = None
 
     def encode(self, rows: Sequence[Any]) -> bytes:
         """The bytes of a batch of COPY messages (one row each, LF-terminated): CSV rows
         with CRLF ends, TSV rows, or JSON rows ``[...]`` separated by ``,\\n`` (no
         separator before the first or after the last)."""
+        if self.kinds is not None:
+            return _textcopy.convert(_joined(rows), self.kinds, _FMT_LETTER[self.fmt])
         if self.fmt == "csv":
             return csv_rows(rows, single=self.columns == 1)
         data = _joined(rows)
@@ -158,7 +202,12 @@ def csv_rows(rows: Sequence[Any], *, single: bool = False) -> bytes:
 
 
 def plan_text_copy(
-    fmt: str, sql: str, fields: Sequence[Field], oids: Sequence[int]
+    fmt: str,
+    sql: str,
+    fields: Sequence[Field],
+    oids: Sequence[int],
+    *,
+    compiled: bool | None = None,
 ) -> TextCopy | None:
     """The query ``sql`` as a COPY writing ``fmt`` (see the module docstring), or None.
 
@@ -172,9 +221,16 @@ def plan_text_copy(
         Its result columns as VOTable fields, in order.
     oids:
         The PostgreSQL type OID of each result column (from describing the query).
+    compiled:
+        Use the compiled converter (default: when it is built); False: PostgreSQL
+        writes the format (the plans without it, also what the tests compare).
     """
     if fmt not in TEXT_COPY_FORMATS or not fields or len(fields) != len(oids):
         return None
+    if compiled is None:
+        compiled = COMPILED
+    if compiled:
+        return _plan_compiled(fmt, sql, fields, oids)
     kinds = [text_kind(f, oid) for f, oid in zip(fields, oids, strict=True)]
     if None in kinds:
         return None
@@ -188,3 +244,20 @@ def plan_text_copy(
         options = "FORMAT csv" if fmt == "csv" else "FORMAT text, NULL ''"
     copy = f"COPY ({wrap_query(sql, selects, len(kinds))}) TO STDOUT ({options})"
     return TextCopy(copy, fmt, len(kinds))
+
+
+def _plan_compiled(
+    fmt: str, sql: str, fields: Sequence[Field], oids: Sequence[int]
+) -> TextCopy | None:
+    """The plain ``FORMAT text`` COPY whose rows ``_textcopy.convert`` writes as ``fmt``."""
+    letters = [compiled_kind(f, oid) for f, oid in zip(fields, oids, strict=True)]
+    if None in letters:
+        return None
+    kinds = "".join(letters)  # type: ignore[arg-type]
+    # timestamptz: its UTC time (the session's time zone is the client's business)
+    selects = [
+        f"(c{i} AT TIME ZONE 'UTC')" if PG_TYPES.get(oid) == "timestamptz" else f"c{i}"
+        for i, oid in enumerate(oids)
+    ]
+    copy = f"COPY ({wrap_query(sql, selects, len(kinds))}) TO STDOUT (FORMAT text)"
+    return TextCopy(copy, fmt, len(kinds), kinds)

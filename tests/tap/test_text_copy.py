@@ -102,6 +102,19 @@ def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     return request.param
 
 
+@pytest.fixture(params=["compiled", "sql"])
+def converter(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of writing the format: the compiled converter of plain COPY text rows
+    (tap/votable/_textcopy.c) when it is built, and PostgreSQL writing each format (the
+    plans without it)."""
+    from tap.votable import text_copy
+
+    if request.param == "compiled" and not text_copy.COMPILED:
+        pytest.skip("tap/votable/_textcopy.c is not built (no C compiler at install)")
+    monkeypatch.setattr(text_copy, "COMPILED", request.param == "compiled")
+    return request.param
+
+
 @pytest.fixture
 def values_db(empty_db_url: URL) -> Iterator[str]:
     """conninfo of a database holding table ``v`` (COLUMNS) in an awkward session setup."""
@@ -131,7 +144,9 @@ def write(
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("batch", [1, 5, 1000])
-def test_copy_writes_the_python_bytes(reader: str, values_db: str, fmt: str, batch: int) -> None:
+def test_copy_writes_the_python_bytes(
+    reader: str, converter: str, values_db: str, fmt: str, batch: int
+) -> None:
     sql = f"SELECT {', '.join(name for name, *_ in COLUMNS)} FROM v ORDER BY k"
     expected, rewritten = write(values_db, fmt, sql, FIELDS, copy=False)
     assert not rewritten
@@ -142,7 +157,9 @@ def test_copy_writes_the_python_bytes(reader: str, values_db: str, fmt: str, bat
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("column", [name for name, *_ in COLUMNS])
-def test_each_kind_alone(reader: str, values_db: str, fmt: str, column: str) -> None:
+def test_each_kind_alone(
+    reader: str, converter: str, values_db: str, fmt: str, column: str
+) -> None:
     """One column (CSV writes a lone empty field ``""``, not an empty line)."""
     field = next(f for name, _, f, _ in COLUMNS if name == column)
     sql = f"SELECT {column} FROM v ORDER BY k"
@@ -151,7 +168,7 @@ def test_each_kind_alone(reader: str, values_db: str, fmt: str, column: str) -> 
     assert got == write(values_db, fmt, sql, [field], copy=False)[0]
 
 
-def test_known_csv_bytes(reader: str, values_db: str) -> None:
+def test_known_csv_bytes(reader: str, converter: str, values_db: str) -> None:
     """RFC 4180: CRLF row ends, quotes doubled, line breaks kept inside quotes; NULL and
     empty text are empty fields; a one-column NULL is ``""``."""
     sql = "SELECT k, t FROM v WHERE k IN (0, 1, 2, 3, 4, 8) ORDER BY k"
@@ -171,7 +188,7 @@ def test_known_csv_bytes(reader: str, values_db: str) -> None:
     assert one == b't\r\nplain\r\n""\r\n""\r\n'
 
 
-def test_known_tsv_and_json_bytes(reader: str, values_db: str) -> None:
+def test_known_tsv_and_json_bytes(reader: str, converter: str, values_db: str) -> None:
     sql = "SELECT k, t, ts FROM v WHERE k IN (2, 5, 6, 7) ORDER BY k"
     fields = [Field("k", "int"), FIELDS[4], FIELDS[6]]
     tsv, _ = write(values_db, "tsv", sql, fields, copy=True)
@@ -190,14 +207,84 @@ def test_known_tsv_and_json_bytes(reader: str, values_db: str) -> None:
     assert json.loads(doc)["data"][3][1] == "non-ascii é and 😀 ok"
 
 
-def test_columns_python_writes_otherwise_are_declined() -> None:
-    """floats, numeric, arrays, json, uuid: the Python writer keeps them (None)."""
-    assert plan_text_copy("csv", "SELECT 1", [Field("x", "double")], [701]) is None
-    assert plan_text_copy("csv", "SELECT 1", [Field("x", "char", "*")], [3802]) is None
-    assert plan_text_copy("csv", "SELECT 1", [Field("x", "char", "*")], [2950]) is None
-    assert plan_text_copy("json", "SELECT 1", [Field("x", "long")], [1700]) is None
-    assert plan_text_copy("votable", "SELECT 1", [Field("x", "long")], [20]) is None
-    assert plan_text_copy("tsv", "SELECT 1", [Field("x", "long")], [20]) is not None
+@pytest.mark.parametrize("compiled", [True, False])
+def test_columns_python_writes_otherwise_are_declined(compiled: bool) -> None:
+    """numeric, float4, arrays, json, uuid: the Python writer keeps them (None); without
+    the compiled converter also float8 and jsonb."""
+
+    def plan(fmt: str, field: Field, oid: int) -> object:
+        return plan_text_copy(fmt, "SELECT 1", [field], [oid], compiled=compiled)
+
+    assert (plan("csv", Field("x", "double"), 701) is None) is not compiled
+    assert (plan("csv", Field("x", "char", "*"), 3802) is None) is not compiled
+    assert plan("csv", Field("x", "float"), 700) is None
+    assert plan("csv", Field("x", "char", "*"), 114) is None  # json: text kept as written
+    assert plan("csv", Field("x", "char", "*"), 2950) is None
+    assert plan("csv", Field("x", "double", "*"), 1022) is None
+    assert plan("json", Field("x", "long"), 1700) is None
+    assert plan("votable", Field("x", "long"), 20) is None
+    assert plan("tsv", Field("x", "long"), 20) is not None
+
+
+#: jsonb and float8 values, written by the compiled converter only
+JSONB = [
+    """'{"b": [1, 2.50, -0.0, 1e3, 12345678901234567890.125], "a": "x, \\"y\\"\\n\\t\\\\"}'""",
+    """'"a top-level string, with \\"quotes\\" and \\u0001 é"'""",
+    "'null'",
+    "NULL",
+    "'[]'",
+    """'{"deep": {"k": [true, false, null, {}], "e": ""}, "u": "😀\\u001f"}'""",
+    "'3.25'",
+    "'-17'",
+    """'""'""",
+    "'1e-7'",
+]
+FLOATS = [
+    "'NaN'",
+    "'Infinity'",
+    "'-Infinity'",
+    "NULL",
+    "'-0'",
+    "'0.1'",
+    "'1e15'",
+    "'1e16'",
+    "'1.7976931348623157e308'",
+    "'5e-324'",
+]
+
+
+@pytest.fixture
+def json_float_db(values_db: str) -> str:
+    with psycopg.connect(values_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE jf (k int PRIMARY KEY, j jsonb, f float8, t text)")
+        for k, (j, f) in enumerate(zip(JSONB, FLOATS, strict=True)):
+            conn.execute(f"INSERT INTO jf VALUES ({k}, {j}, {f}, {TEXTS[k]})")
+    return values_db
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("columns", ["k, j, f, t", "j", "f"])
+def test_compiled_jsonb_and_float8_are_the_python_bytes(
+    reader: str, json_float_db: str, fmt: str, columns: str
+) -> None:
+    """jsonb as Python's json.dumps writes what psycopg read (compact, floats as repr, a
+    top-level string as its text, ``null`` as NULL); float8 as repr, NaN/+Inf/-Inf
+    (JSON: null)."""
+    from tap.votable import text_copy
+
+    if not text_copy.COMPILED:
+        pytest.skip("tap/votable/_textcopy.c is not built (no C compiler at install)")
+    known = {
+        "k": Field("k", "int"),
+        "j": Field("j", "char", "*", xtype="json"),
+        "f": Field("f", "double"),
+        "t": Field("t", "char", "*"),
+    }
+    fields = [known[c.strip()] for c in columns.split(",")]
+    sql = f"SELECT {columns} FROM jf ORDER BY k"
+    got, rewritten = write(json_float_db, fmt, sql, fields, copy=True, batch=3)
+    assert rewritten
+    assert got == write(json_float_db, fmt, sql, fields, copy=False)[0]
 
 
 def test_csv_line_ends_only_outside_quotes() -> None:
@@ -225,7 +312,7 @@ def prepared(fmt: str, sql: str, fields: list[Field], *, copy: bool, limit: int)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_overflow_is_the_same(reader: str, values_db: str, fmt: str) -> None:
+def test_overflow_is_the_same(reader: str, converter: str, values_db: str, fmt: str) -> None:
     """MAXREC cuts the COPY's rows where it cuts Python's; JSON says overflow."""
     with psycopg.connect(values_db, autocommit=True) as conn:
         conn.execute(
@@ -247,7 +334,9 @@ def test_overflow_is_the_same(reader: str, values_db: str, fmt: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_error_midway_ends_the_document_well(reader: str, values_db: str, fmt: str) -> None:
+def test_error_midway_ends_the_document_well(
+    reader: str, converter: str, values_db: str, fmt: str
+) -> None:
     """The database fails at row 12,001 of 30,000: the rows before it are written, the
     JSON document ends with "error", CSV/TSV just end; the status has the error."""
     with psycopg.connect(values_db, autocommit=True) as conn:
