@@ -14,11 +14,21 @@ What it does, in order:
    request** (cProfile's call count divided by the requests; its top entries by own
    time go into the results, to say where the time goes). Both are deterministic;
 3. **over real HTTP**: ``provdb serve --workers 2 --threads 8`` (gunicorn) on a free
-   port; ``--single`` sequential one-row requests over one keep-alive session (median,
-   p95), beside the same SQL through one persistent psycopg connection (the floor);
-4. ``--clients`` concurrent client processes doing the same for ``--duration`` s:
-   requests/s and the CPU share of clients, workers and PostgreSQL (``bench_tap.py``'s
-   measure).
+   port; ``--single`` sequential one-row requests over one keep-alive connection
+   (median, p95), beside the same SQL through one persistent psycopg connection (the
+   floor), with the **CPU milliseconds per request of each side** (``cpu_ms_per_request``:
+   the client, the service's processes (gunicorn master and workers, from /proc) and
+   PostgreSQL's (postmaster and backends)) and the **bytes on the wire** per request;
+   these CPU figures hardly depend on the machine's load, unlike the latencies;
+4. with ``--strace`` (needs ``strace``), the **system calls per request** of the
+   service's processes (``strace -c -f`` attached to the workers for ``--single``
+   more requests; strace slows them, so this runs after the timed measures);
+5. ``--clients`` concurrent client processes doing the same for ``--duration`` s:
+   requests/s and the CPU per request of clients, workers and PostgreSQL.
+
+``--client`` chooses the HTTP client of 3 and 5: ``http.client`` (the default, the
+standard library's, ~0.2 ms of CPU per request) or ``requests`` (python-requests, as the
+first runs did: ~1 ms per request, which the clients take from the same 2 CPUs).
 
 The load average of the machine (``os.getloadavg()``) is recorded at the start and the
 end: on a shared VM it says how far the latency figures can be trusted (the round trip
@@ -27,7 +37,13 @@ and call counts do not depend on it).
 ``--label`` names the run (e.g. ``before`` / ``after`` a change); runs are merged into
 one results file (``bench/results/<date>-latency.json`` or ``--output``) under that key.
 
-Example::
+The measurement of issue 17 (one-row median over keep-alive, requests/s with 8
+clients, CPU per request of each side, system calls), in one command, writing
+``bench/results/<date>-latency.json``::
+
+    python bench/bench_latency.py --strace --label after
+
+Comparing two versions of the code::
 
     python bench/bench_latency.py --keep --label before     # build, measure, keep
     python bench/bench_latency.py --reuse --label after      # measure the same archive again
@@ -59,6 +75,7 @@ from bench_tap import (  # noqa: E402
     Service,
     generate,
     measure_concurrent,
+    postgres_cpu,
     stats_ms,
     tap_form,
 )
@@ -76,6 +93,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (2)")
     p.add_argument("--threads", type=int, default=8, help="threads per worker (8)")
     p.add_argument("--max-sync", type=int, default=16, help="PROVDB_TAP_MAX_SYNC_PER_CLIENT (16)")
+    p.add_argument(
+        "--client",
+        choices=("http.client", "requests"),
+        default="http.client",
+        help="HTTP client of the sequential and concurrent runs (default http.client)",
+    )
+    p.add_argument(
+        "--strace",
+        action="store_true",
+        help="also count the service's system calls per request (strace -c -f)",
+    )
     p.add_argument("--label", default="run", help="key of this run in the results file")
     p.add_argument("--workdir", type=Path, default=Path("/tmp/provdb-bench-latency"))
     p.add_argument("--keep", action="store_true", help="keep the archive afterwards")
@@ -181,9 +209,73 @@ def measure_in_process(ids: list[str], n: int) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- over HTTP
 
 
-def measure_http(base: str, conninfo: str, ids: list[str], n: int) -> dict[str, Any]:
+class _Poster:
+    """One keep-alive HTTP connection that POSTs TAP forms: the standard library's
+    http.client (light) or a python-requests session (what the first runs used)."""
+
+    def __init__(self, base: str, kind: str) -> None:
+        from urllib.parse import urlsplit
+
+        self.kind = kind
+        self.base = base
+        url = urlsplit(base)
+        self.path = url.path + "/sync"
+        if kind == "requests":
+            import requests
+
+            self._session = requests.Session()
+        else:
+            import http.client
+
+            self._conn = http.client.HTTPConnection(url.hostname, url.port)
+
+    def post(self, form: dict[str, str]) -> tuple[int, bytes, int, int]:
+        """``(status, body, bytes sent, bytes received)`` of one request (headers
+        included, as sent and received on the wire)."""
+        from urllib.parse import urlencode
+
+        if self.kind == "requests":
+            r = self._session.post(f"{self.base}/sync", data=form)
+            req = r.request
+            sent = len(req.body or b"") + sum(len(k) + len(v) + 4 for k, v in req.headers.items())
+            body = r.content
+            head = sum(len(k) + len(v) + 4 for k, v in r.headers.items())
+            return r.status_code, body, sent + 40, head + 17 + len(body)
+        data = urlencode(form).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        self._conn.request("POST", self.path, body=data, headers=headers)
+        r = self._conn.getresponse()
+        body = r.read()
+        head = sum(len(k) + len(v) + 4 for k, v in r.getheaders())
+        # request line + the Host, Accept-Encoding and Content-Length http.client adds
+        sent = len(data) + len(self.path) + 76
+        sent += sum(len(k) + len(v) + 4 for k, v in headers.items())
+        return r.status, body, sent, head + 17 + len(body)
+
+    def close(self) -> None:
+        if self.kind == "requests":
+            self._session.close()
+        else:
+            self._conn.close()
+
+
+def _service_cpu(service: Service) -> float:
+    """CPU seconds of the service's processes so far: the gunicorn master and workers."""
+    import psutil
+
+    total = sum(service.cpu_times().values())
+    try:
+        t = psutil.Process(service.proc.pid).cpu_times()
+        total += t.user + t.system
+    except psutil.Error:
+        pass
+    return total
+
+
+def measure_http(
+    service: Service, pgdata: Path, conninfo: str, ids: list[str], n: int, client: str
+) -> dict[str, Any]:
     import psycopg
-    import requests
 
     from tap.adql import translate
     from tap.catalog import catalog_from_metadata
@@ -191,16 +283,23 @@ def measure_http(base: str, conninfo: str, ids: list[str], n: int) -> dict[str, 
     rng = random.Random(1)
     sample = [rng.choice(ids) for _ in range(n)]
     http: list[float] = []
-    with requests.Session() as s:
+    sent = received = 0
+    poster = _Poster(service.base, client)
+    try:
         for i in range(20):
-            s.post(f"{base}/sync", data=tap_form(ONE_ROW.format(id=ids[i])))
+            poster.post(tap_form(ONE_ROW.format(id=ids[i])))
+        cpu0, pg0, me0 = _service_cpu(service), postgres_cpu(pgdata), time.process_time()
         for eid in sample:
             t = time.perf_counter()
-            r = s.post(f"{base}/sync", data=tap_form(ONE_ROW.format(id=eid)))
-            body = r.content
+            status, body, out, back = poster.post(tap_form(ONE_ROW.format(id=eid)))
             http.append((time.perf_counter() - t) * 1000)
-            if r.status_code != 200 or b"STREAM" not in body:
-                raise SystemExit(f"one-row query failed: {r.status_code} {body[:300]!r}")
+            if status != 200 or b"STREAM" not in body:
+                raise SystemExit(f"one-row query failed: {status} {body[:300]!r}")
+            sent += out
+            received += back
+        cpu1, pg1, me1 = _service_cpu(service), postgres_cpu(pgdata), time.process_time()
+    finally:
+        poster.close()
     catalog = catalog_from_metadata()
     direct: list[float] = []
     with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -210,7 +309,107 @@ def measure_http(base: str, conninfo: str, ids: list[str], n: int) -> dict[str, 
             rows = conn.execute(sql).fetchall()
             direct.append((time.perf_counter() - t) * 1000)
             assert len(rows) == 1
-    return {"tap_keep_alive": stats_ms(http), "direct_psycopg": stats_ms(direct)}
+    return {
+        "client": client,
+        "tap_keep_alive": stats_ms(http),
+        "direct_psycopg": stats_ms(direct),
+        "cpu_ms_per_request": {
+            "client": round((me1 - me0) / n * 1000, 3),
+            "service": round((cpu1 - cpu0) / n * 1000, 3),
+            "postgresql": round((pg1 - pg0) / n * 1000, 3),
+            "note": "CPU time (user+system, from /proc) over the sequential requests / n; "
+            "/proc counts in clock ticks (10 ms), hence n of several hundred",
+        },
+        "bytes_per_request": {
+            "sent": round(sent / n),
+            "received": round(received / n),
+            "note": "HTTP headers and body as parsed (chunk framing not counted)",
+        },
+    }
+
+
+def _light_client(
+    base: str, ids: list[str], seed: int, start_at: float, stop_at: float, out: Any
+) -> None:
+    """bench_tap's concurrent client with http.client instead of python-requests."""
+    rng = random.Random(seed)
+    lat: list[float] = []
+    errors: list[str] = []
+    poster = _Poster(base, "http.client")
+    poster.post(tap_form(ONE_ROW.format(id=ids[seed % len(ids)])))  # connect
+    while time.time() < start_at:
+        time.sleep(0.001)
+    c0 = os.times()
+    while time.time() < stop_at:
+        t = time.perf_counter()
+        try:
+            status, body, _, _ = poster.post(tap_form(ONE_ROW.format(id=rng.choice(ids))))
+            if status != 200 or b'value="ERROR"' in body:
+                errors.append(f"HTTP {status}: {body[:200]!r}")
+            else:
+                lat.append((time.perf_counter() - t) * 1000)
+        except Exception as exc:  # any failure counts as an error
+            errors.append(repr(exc)[:200])
+            poster.close()
+            poster = _Poster(base, "http.client")
+    c1 = os.times()
+    poster.close()
+    out.put(
+        {
+            "latencies": lat,
+            "errors": errors,
+            "cpu_s": (c1.user - c0.user) + (c1.system - c0.system),
+        }
+    )
+
+
+def measure_syscalls(service: Service, ids: list[str], n: int, client: str) -> dict[str, Any]:
+    """System calls per request of the service's processes: ``strace -c -f`` attached to
+    the gunicorn workers while ``n`` sequential one-row requests run."""
+    import signal
+    import subprocess
+
+    strace = shutil.which("strace")
+    if strace is None:
+        return {"skipped": "strace is not installed (apt-get install strace)"}
+    pids = [str(w.pid) for w in service.workers()]
+    out = Path(tempfile.mkstemp(prefix="provdb-strace-", suffix=".txt")[1])
+    cmd = [strace, "-c", "-f", "-o", str(out)]
+    for pid in pids:
+        cmd += ["-p", pid]
+    tracer = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached
+    rng = random.Random(2)
+    poster = _Poster(service.base, client)
+    try:
+        for _ in range(n):
+            status, body, _, _ = poster.post(tap_form(ONE_ROW.format(id=rng.choice(ids))))
+            if status != 200:
+                raise SystemExit(f"one-row query failed under strace: {status} {body[:300]!r}")
+    finally:
+        poster.close()
+        time.sleep(0.5)
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(timeout=30)
+    text = out.read_text(errors="replace")
+    out.unlink()
+    calls: dict[str, int] = {}
+    total = None
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and parts[-1] == "total":
+            total = int(parts[3])
+        elif len(parts) >= 5 and parts[3].isdigit() and not line.startswith("%"):
+            calls[parts[-1]] = int(parts[3])
+    if total is None:
+        return {"skipped": f"strace gave no summary: {text[:300]!r}"}
+    top = sorted(calls.items(), key=lambda kv: kv[1], reverse=True)[:10]
+    return {
+        "requests": n,
+        "syscalls_per_request": round(total / n, 1),
+        "top": {name: round(count / n, 2) for name, count in top},
+        "note": "strace -c -f on the gunicorn workers; includes their idle polling",
+    }
 
 
 # ----------------------------------------------------------------------------- main
@@ -272,11 +471,22 @@ def main(argv: list[str] | None = None) -> int:
         service.wait_ready()
         run["service"] = f"provdb serve --workers {args.workers} --threads {args.threads}"
         log(f"over HTTP: {args.single} sequential one-row requests ...")
-        run["one_row"] = measure_http(service.base, conninfo, ids, args.single)
+        run["one_row"] = measure_http(
+            service, home / "pgdata", conninfo, ids, args.single, args.client
+        )
         log(f"{args.clients} concurrent clients for {args.duration:.0f} s ...")
         run["concurrent"] = measure_concurrent(
-            service, home / "pgdata", ids, args.clients, args.duration
+            service,
+            home / "pgdata",
+            ids,
+            args.clients,
+            args.duration,
+            client=_light_client if args.client == "http.client" else None,
         )
+        run["concurrent"]["client"] = args.client
+        if args.strace:
+            log(f"system calls of {args.single} requests (strace) ...")
+            run["syscalls"] = measure_syscalls(service, ids, args.single, args.client)
         run["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         if service is not None:
@@ -299,7 +509,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{ip['python_calls_per_request']:,} Python calls per request; one row over "
         f"keep-alive {one['tap_keep_alive']['median_ms']} ms median (psycopg alone "
         f"{one['direct_psycopg']['median_ms']} ms); {conc['requests_per_s']} requests/s with "
-        f"{args.clients} clients, {conc['errors']} errors; load {run['load_average_at_end']}"
+        f"{args.clients} clients, {conc['errors']} errors; CPU ms per request (sequential): "
+        f"{one['cpu_ms_per_request']}; load {run['load_average_at_end']}"
     )
     print(f"results: {output}")
     return 0

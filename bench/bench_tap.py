@@ -640,14 +640,22 @@ def _client(
 
 
 def measure_concurrent(
-    service: Service, pgdata: Path, ids: list[str], clients: int, duration: float
+    service: Service,
+    pgdata: Path,
+    ids: list[str],
+    clients: int,
+    duration: float,
+    client: Any = None,
 ) -> dict[str, Any]:
+    """``clients`` processes running ``client`` (default :func:`_client`, python-requests)
+    for ``duration`` s: requests/s, latencies and the CPU of each side."""
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     start_at = time.time() + 2.0
     stop_at = start_at + duration
+    target = client or _client
     procs = [
-        ctx.Process(target=_client, args=(service.base, ids, i, start_at, stop_at, queue))
+        ctx.Process(target=target, args=(service.base, ids, i, start_at, stop_at, queue))
         for i in range(clients)
     ]
     for p in procs:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -232,6 +233,8 @@ class _Metrics:
         )
         self.info.labels(version=__version__).set(1)
         self.app = app
+        self._last_pools: tuple[dict[str, int], ...] | None = None
+        self._pools_lock = threading.Lock()
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint=endpoint, status=f"{status // 100}xx").inc()
@@ -240,13 +243,21 @@ class _Metrics:
 
     def update_pool(self) -> None:
         db = self.app.extensions["provdb_tap_db"]
-        for stats, gauge, gauge_max in (
-            (db.pool_stats(), self.pool, self.pool_max),
-            (db.slot_pool_stats(), self.slot_pool, self.slot_pool_max),
-        ):
-            gauge.labels(state="in_use").set(stats["in_use"])
-            gauge.labels(state="idle").set(stats["idle"])
-            gauge_max.set(stats["max_idle"])
+        # most requests leave the pools as they found them: the six gauge writes (a file
+        # write each in multi-process mode) are for changes only; under the lock, the
+        # last values written are the ones remembered
+        with self._pools_lock:
+            pools = (db.pool_stats(), db.slot_pool_stats())
+            if pools == self._last_pools:
+                return
+            self._last_pools = pools
+            for stats, gauge, gauge_max in (
+                (pools[0], self.pool, self.pool_max),
+                (pools[1], self.slot_pool, self.slot_pool_max),
+            ):
+                gauge.labels(state="in_use").set(stats["in_use"])
+                gauge.labels(state="idle").set(stats["idle"])
+                gauge_max.set(stats["max_idle"])
 
     def exposition(self) -> bytes:
         self.update_pool()

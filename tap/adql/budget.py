@@ -141,6 +141,11 @@ def deadline(seconds: float) -> Iterator[None]:
                 raise TranslationTimeout
 
     previous = sys.getprofile()
+    if previous is not None and not callable(previous):
+        # a profiler written in C runs (cProfile: sys.getprofile() gives its Profile
+        # object), and sys.setprofile could not put it back: no deadline under it
+        yield
+        return
     sys.setprofile(hook)
     try:
         yield

@@ -60,9 +60,28 @@ class LiteralSplit:
     values: tuple[str, ...]
 
 
+#: a string literal: quotes, with ``''`` for a quote inside (the ADQL tokenizer's only
+#: string escape)
+_LITERAL = re.compile(r"'((?:[^']|'')*)'")
+#: what the fast split leaves to the tokenizer: identifiers in double quotes and
+#: comments (either may hold a quote), backslashes
+_TOKENIZER_ONLY = re.compile(r'"|--|\\')
+
+
 def split_literals(adql: str) -> LiteralSplit | None:
     """The shape and string literals of ``adql``; None without string literals, or when
-    the query does not even tokenize (its translation will say why)."""
+    the query does not even tokenize (its translation will say why).
+
+    Most queries are cut by a regular expression (~3 us instead of ~50 us for sqlglot's
+    tokenizer, a twentieth of a one-row query's CPU): when the query has no double
+    quote, comment or backslash, every quote belongs to a string literal, and the
+    tokenizer would find the same literals. A literal glued to a word (``N'..'``,
+    ``x'..'``), literals only spaces apart (the parts of one) or a stray quote send the
+    query to the tokenizer.
+    """
+    fast = _split_fast(adql)
+    if fast is not None:
+        return fast or None
     try:
         tokens = tokenize(adql)
     except ADQLError:
@@ -80,6 +99,34 @@ def split_literals(adql: str) -> LiteralSplit | None:
     if not values:
         return None
     parts.append(adql[position:])
+    return LiteralSplit("".join(parts), tuple(values))
+
+
+def _split_fast(adql: str) -> LiteralSplit | bool | None:
+    """:func:`split_literals` without the tokenizer: the split, False (no literal), or
+    None when the tokenizer must decide (see there)."""
+    if _TOKENIZER_ONLY.search(adql) is not None:
+        return None
+    parts: list[str] = []
+    values: list[str] = []
+    position = 0
+    for match in _LITERAL.finditer(adql):
+        start = match.start()
+        before = adql[position:start]
+        if "'" in before or (start and (adql[start - 1].isalnum() or adql[start - 1] in "_$")):
+            return None
+        if values and not before.strip():  # parts of one literal (ADQL 2.1, 2.1.2)
+            return None
+        parts.append(before)
+        parts.append(f"'{_marker(len(values))}'")
+        values.append(match.group(1).replace("''", "'"))
+        position = match.end()
+    rest = adql[position:]
+    if "'" in rest:
+        return None
+    if not values:
+        return False
+    parts.append(rest)
     return LiteralSplit("".join(parts), tuple(values))
 
 

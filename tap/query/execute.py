@@ -25,6 +25,7 @@ transaction has ended):
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import selectors
@@ -102,12 +103,17 @@ class SlotClaim:
     refused: Callable[[], Exception]
 
     def statement(self) -> pgsql.Composed:
-        """The statement that takes the first free slot (a row) or none (no row); LIMIT
-        stops at the first lock taken (generate_series yields 0..n-1 in order)."""
-        return pgsql.SQL(
-            "SELECT s FROM generate_series(0, {}) AS s WHERE pg_try_advisory_xact_lock({}, s) "
-            "LIMIT 1"
-        ).format(pgsql.Literal(self.slots - 1), pgsql.Literal(self.key))
+        """The statement that takes the first free slot (see :func:`slot_statement`)."""
+        return slot_statement(self.key, self.slots)
+
+
+def slot_statement(key: int, slots: int) -> pgsql.Composed:
+    """The statement that takes the first free one of ``slots`` slots of ``key`` (a row)
+    or none (no row); LIMIT stops at the first lock taken (generate_series yields
+    0..n-1 in order)."""
+    return pgsql.SQL(
+        "SELECT s FROM generate_series(0, {}) AS s WHERE pg_try_advisory_xact_lock({}, s) LIMIT 1"
+    ).format(pgsql.Literal(slots - 1), pgsql.Literal(key))
 
 
 @dataclass
@@ -217,45 +223,29 @@ def _run_plan(
     """
     if on_pid is not None:
         on_pid(conn.info.backend_pid)
-    # BEGIN goes with the settings in one round trip: psycopg would send it on its own
-    conn.autocommit = True
+    # Our own statements go through libpq directly (``_exec``): they are fixed text, and
+    # psycopg's cursor, query conversion and autocommit switching cost more CPU than
+    # the one-row query they surround (~60 us). psycopg then sees the transaction open
+    # and sends no BEGIN of its own, whatever the connection's autocommit.
+    slot = (plan.slot.key, plan.slot.slots) if plan.slot is not None else None
     try:
-        with conn.cursor() as cur:
-            setup = [pgsql.SQL("BEGIN READ ONLY" if not plan.uploads else "BEGIN")]
-            timeout = pgsql.SQL("SET LOCAL statement_timeout = {}").format(
-                pgsql.Literal(max(plan.timeout_s, 0) * 1000)
+        if plan.uploads:
+            # the uploads' COPY runs under the query's time limit too; a READ ONLY
+            # transaction cannot create their temporary tables, so the query is
+            # confined by the reader role instead (SET LOCAL ROLE, after them)
+            _exec(conn, _setup_sql("BEGIN", None, plan.timeout_s, None, None))
+            with conn.cursor() as cur:
+                for up in plan.uploads:
+                    _create_upload(cur, up)
+            setup = _setup_sql(None, plan.role, plan.timeout_s, plan.application_name, slot)
+        else:
+            setup = _setup_sql(
+                "BEGIN READ ONLY", plan.role, plan.timeout_s, plan.application_name, slot
             )
-            if plan.uploads:
-                # the uploads' COPY runs under the query's time limit too; a READ
-                # ONLY transaction cannot create their temporary tables, so the
-                # query is confined by the reader role instead (SET LOCAL ROLE)
-                cur.execute(pgsql.SQL("; ").join([*setup, timeout]))
-                setup = []
-            for up in plan.uploads:
-                _create_upload(cur, up)
-            if plan.role:
-                setup.append(pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(plan.role)))
-            setup.append(timeout)
-            # ISO date output whatever the server's default: psycopg cannot read
-            # some other styles back, and rewritten queries write timestamps with
-            # ::text. Only the output changes; the input order (MDY/DMY) stays.
-            setup.append(pgsql.SQL("SET LOCAL DateStyle = ISO"))
-            if plan.application_name:
-                setup.append(
-                    pgsql.SQL("SET LOCAL application_name = {}").format(
-                        pgsql.Literal(plan.application_name)
-                    )
-                )
-            if plan.slot is not None:
-                # last, so that its row is the last result of the batch
-                setup.append(plan.slot.statement())
-            # one round trip: statements without parameters may be sent together
-            cur.execute(pgsql.SQL("; ").join(setup))
-            if plan.slot is not None:
-                while cur.nextset():
-                    pass
-                if cur.fetchone() is None:
-                    raise plan.slot.refused()
+        # one round trip: statements without parameters may be sent together
+        res = _exec(conn, setup)
+        if plan.slot is not None and res.ntuples == 0:
+            raise plan.slot.refused()
         try:
             rewritten: str | CopyQuery | None = None
             if plan.rewrite is not None and conn.info.encoding == "utf-8":
@@ -276,13 +266,10 @@ def _run_plan(
             ) from None
         except psycopg.errors.InsufficientPrivilege as exc:
             raise QueryError(f"not allowed: {_friendly(exc)}") from None
-        conn.execute("COMMIT")
+        _exec(conn, b"COMMIT")
     except BaseException:
         _rollback(conn)
         raise
-    finally:
-        if not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE:
-            conn.autocommit = False  # as the pool handed it out (other users expect it)
 
 
 def _rollback(conn: psycopg.Connection) -> None:
@@ -294,6 +281,56 @@ def _rollback(conn: psycopg.Connection) -> None:
         conn.execute("ROLLBACK")
     except psycopg.Error:
         conn.close()
+
+
+def _exec(conn: psycopg.Connection, statements: bytes) -> Any:
+    """Run ``statements`` (simple query protocol, one round trip) on ``conn``'s libpq
+    connection; returns the last result, raises the ``psycopg.Error`` of a failed one.
+
+    libpq's blocking call releases the GIL while it waits; a cancel request (client
+    gone, abort) makes it return the error like any other."""
+    if conn.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    res = conn.pgconn.exec_(statements)
+    if res.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
+        raise psycopg.errors.error_from_result(res, encoding=conn.info.encoding)
+    return res
+
+
+@functools.lru_cache(maxsize=1024)
+def _setup_sql(
+    begin: str | None,
+    role: str | None,
+    timeout_s: int,
+    application_name: str | None,
+    slot: tuple[int, int] | None,
+) -> bytes:
+    """The statements that open a run's transaction (``begin``), confine it (role,
+    statement timeout, ISO dates, label) and take the client's slot ``(key, slots)``, as
+    one string: built once per combination (roles, timeouts and labels are few, slot
+    keys one per client; bounded), not composed again for every query.
+
+    DateStyle ISO whatever the server's default: psycopg cannot read some other styles
+    back, and rewritten queries write timestamps with ::text. Only the output changes;
+    the input order (MDY/DMY) stays. The slot's statement goes last, so that its row
+    (a free slot) or none is the result returned.
+    """
+    parts = [pgsql.SQL(begin)] if begin else []  # type: ignore[arg-type]
+    if role:
+        parts.append(pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(role)))
+    parts.append(
+        pgsql.SQL("SET LOCAL statement_timeout = {}").format(
+            pgsql.Literal(max(timeout_s, 0) * 1000)
+        )
+    )
+    parts.append(pgsql.SQL("SET LOCAL DateStyle = ISO"))
+    if application_name:
+        parts.append(
+            pgsql.SQL("SET LOCAL application_name = {}").format(pgsql.Literal(application_name))
+        )
+    if slot is not None:
+        parts.append(slot_statement(*slot))
+    return pgsql.SQL("; ").join(parts).as_bytes(None)
 
 
 def _streamed(
