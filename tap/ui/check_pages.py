@@ -73,11 +73,12 @@ def night(night: str) -> Any:
             others = night_session_findings(conn, night)
         except CheckError as exc:
             raise PageError(404, f"Night {night}", str(exc)) from None
-        products, counts = check_queries.night_flag_counts(conn, night)
-        wanted = [f for f in others if rule is None or f.rule == rule]
         # the first offset + page of the flags suffice: merged with the other findings
         # in report order, the page is cut from the front of both
-        flags = check_queries.night_flags(conn, night, rule, offset + FINDINGS_PAGE)
+        products, counts, flags = check_queries.night_flags(
+            conn, night, rule, offset + FINDINGS_PAGE
+        )
+    wanted = [f for f in others if rule is None or f.rule == rule]
     for f in others:
         counts[(f.rule, f.severity)] = counts.get((f.rule, f.severity), 0) + 1
     by_rule = {r: sum(n for (k, _), n in counts.items() if k == r) for r in RULES}

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from provdb.answers.checks import Finding
 
-__all__ = ["entity_flags", "night_flag_counts", "night_flags", "night_runs"]
+__all__ = ["entity_flags", "night_flags", "night_runs"]
 
 _FLAGS = sa.text(
     """
@@ -64,48 +64,46 @@ _NIGHT_PRODUCTS = """
         WHERE s.night = to_date(:night, 'YYYYMMDD'))
 """
 
-_FLAG_COUNTS = sa.text(
+# one statement (the night's products found once): the count of products, the flags per
+# rule and severity, and the first :n flags in report order (code-point order, as
+# provdb.answers.checks.finding_order sorts in Python)
+_NIGHT_FLAGS = sa.text(
     f"""
-    WITH {_NIGHT_PRODUCTS}
-    SELECT NULL AS rule, NULL AS severity, count(*) AS n FROM night_products
+    WITH {_NIGHT_PRODUCTS}, flags AS MATERIALIZED (
+        SELECT f.rule, f.severity, f.entity_id, f.detail, f.cause_id
+        FROM archive.product_flag f
+        WHERE f.entity_id = ANY(ARRAY(SELECT entity_id FROM night_products))
+    )
+    SELECT 'products' AS part, NULL AS rule, NULL AS severity, NULL AS entity_id,
+           NULL AS detail, NULL AS cause_id, NULL AS location, count(*) AS n
+    FROM night_products
     UNION ALL
-    SELECT f.rule, f.severity, count(*)
-    FROM archive.product_flag f
-    WHERE f.entity_id = ANY(ARRAY(SELECT entity_id FROM night_products))
-    GROUP BY f.rule, f.severity
-    """
-)
-
-# ordered as provdb.answers.checks.finding_order (code-point order, as Python sorts)
-_FLAGS_PAGE = sa.text(
-    f"""
-    WITH {_NIGHT_PRODUCTS}
-    SELECT f.rule, f.severity, f.entity_id, f.detail, f.cause_id, e.location
-    FROM archive.product_flag f
-    JOIN provenance.entity e ON e.id = f.entity_id
-    WHERE f.entity_id = ANY(ARRAY(SELECT entity_id FROM night_products))
-      AND (CAST(:rule AS text) IS NULL OR f.rule = :rule)
-    ORDER BY CASE f.severity WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,
-             f.rule COLLATE "C", f.entity_id COLLATE "C", f.detail COLLATE "C"
-    LIMIT :n
+    SELECT 'count', rule, severity, NULL, NULL, NULL, NULL, count(*)
+    FROM flags GROUP BY rule, severity
+    UNION ALL
+    (SELECT 'flag', f.rule, f.severity, f.entity_id, f.detail, f.cause_id, e.location, NULL
+     FROM flags f JOIN provenance.entity e ON e.id = f.entity_id
+     WHERE CAST(:rule AS text) IS NULL OR f.rule = :rule
+     ORDER BY CASE f.severity WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,
+              f.rule COLLATE "C", f.entity_id COLLATE "C", f.detail COLLATE "C"
+     LIMIT :n)
     """
 )
 
 
-def night_flag_counts(conn: sa.Connection, night: str) -> tuple[int, dict[tuple[str, str], int]]:
-    """The night's products (``YYYYMMDD``) and its flags per ``(rule, severity)``."""
-    products, counts = 0, {}
-    for rule, severity, n in conn.execute(_FLAG_COUNTS, {"night": night}):
-        if rule is None:
-            products = int(n)
+def night_flags(
+    conn: sa.Connection, night: str, rule: str | None, n: int
+) -> tuple[int, dict[tuple[str, str], int], list[Finding]]:
+    """The night's (``YYYYMMDD``) products, its flags per ``(rule, severity)``, and its
+    first ``n`` flags (of ``rule``, or all) in report order, as findings."""
+    products, counts, flags = 0, {}, []
+    for r in conn.execute(_NIGHT_FLAGS, {"night": night, "rule": rule, "n": n}):
+        if r.part == "products":
+            products = int(r.n)
+        elif r.part == "count":
+            counts[(r.rule, r.severity)] = int(r.n)
         else:
-            counts[(rule, severity)] = int(n)
-    return products, counts
-
-
-def night_flags(conn: sa.Connection, night: str, rule: str | None, n: int) -> list[Finding]:
-    """The first ``n`` flags of the night's products (of ``rule``, or all), in report order."""
-    return [
-        Finding(r.rule, r.severity, "entity", r.entity_id, r.detail, r.cause_id, r.location)
-        for r in conn.execute(_FLAGS_PAGE, {"night": night, "rule": rule, "n": n})
-    ]
+            flags.append(
+                Finding(r.rule, r.severity, "entity", r.entity_id, r.detail, r.cause_id, r.location)
+            )
+    return products, counts, flags
