@@ -479,15 +479,14 @@ def run_page(conn: sa.Connection, night: str, run: str, step: str) -> dict[str, 
     steps = rows(
         conn,
         f"""
-        SELECT step_group, count(*) AS n_activities, min(start_time) AS start_time,
-               max(end_time) AS end_time, string_agg(DISTINCT software_version, ',')
-                   AS software_versions
-        FROM (SELECT step_group, start_time, end_time, software_version FROM ({one_run}) a
-              UNION ALL
-              SELECT 'all', start_time, end_time, software_version FROM ({one_run}) a) x
-        GROUP BY step_group
-        ORDER BY CASE step_group WHEN 'calibration' THEN 0 WHEN 'r0_to_dl1' THEN 1
-                 WHEN 'dl1_to_dl2' THEN 2 WHEN 'all' THEN 9 ELSE 5 END
+        SELECT COALESCE(step_group, 'all') AS step_group, count(*) AS n_activities,
+               min(start_time) AS start_time, max(end_time) AS end_time,
+               string_agg(DISTINCT software_version, ',') AS software_versions
+        FROM ({one_run}) a
+        -- each group and the run as a whole ('all') from one reading of the run
+        GROUP BY GROUPING SETS ((step_group), ())
+        ORDER BY CASE COALESCE(step_group, 'all') WHEN 'calibration' THEN 0
+                 WHEN 'r0_to_dl1' THEN 1 WHEN 'dl1_to_dl2' THEN 2 WHEN 'all' THEN 9 ELSE 5 END
         """,
         nights=[night],
         runs=[run],
