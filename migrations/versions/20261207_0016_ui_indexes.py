@@ -21,20 +21,39 @@ from __future__ import annotations
 
 from alembic import op
 
-
-revision = '0016'
-down_revision = '0014'
+revision = "0016"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index('ix_used_entity_activity', 'used', ['entity_id', 'activity_id'], unique=False, schema='provenance')
-    op.create_index('ix_processing_session_date_run', 'processing_session', ['observation_date', 'observation_run'], unique=False, schema='archive')
-    op.create_index('ix_software_version_session', 'software', ['package', 'version', 'session_id'], unique=False, schema='archive')
+    op.create_index(
+        "ix_used_entity_activity",
+        "used",
+        ["entity_id", "activity_id"],
+        unique=False,
+        schema="provenance",
+    )
+    op.create_index(
+        "ix_processing_session_date_run",
+        "processing_session",
+        ["observation_date", "observation_run"],
+        unique=False,
+        schema="archive",
+    )
+    op.create_index(
+        "ix_software_version_session",
+        "software",
+        ["package", "version", "session_id"],
+        unique=False,
+        schema="archive",
+    )
 
 
 def downgrade() -> None:
-    op.drop_index('ix_software_version_session', table_name='software', schema='archive')
-    op.drop_index('ix_processing_session_date_run', table_name='processing_session', schema='archive')
-    op.drop_index('ix_used_entity_activity', table_name='used', schema='provenance')
+    op.drop_index("ix_software_version_session", table_name="software", schema="archive")
+    op.drop_index(
+        "ix_processing_session_date_run", table_name="processing_session", schema="archive"
+    )
+    op.drop_index("ix_used_entity_activity", table_name="used", schema="provenance")
