@@ -485,6 +485,7 @@ def run_page(conn: sa.Connection, night: str, run: str, step: str) -> dict[str, 
         FROM ({one_run}) a
         -- each group and the run as a whole ('all') from one reading of the run
         GROUP BY GROUPING SETS ((step_group), ())
+        HAVING count(*) > 0  -- the whole of an unknown run: no row (the page says 404)
         ORDER BY CASE COALESCE(step_group, 'all') WHEN 'calibration' THEN 0
                  WHEN 'r0_to_dl1' THEN 1 WHEN 'dl1_to_dl2' THEN 2 WHEN 'all' THEN 9 ELSE 5 END
         """,
