@@ -38,6 +38,7 @@ Example (the scale the figures in bench/README.md were taken at)::
     python bench/bench_year.py --nights 200 --runs 6 --subruns 40 --explain-nights 1,200 --queries
     python bench/bench_year.py --nights 200 --start-night 57      # resume after a stop
     python bench/bench_year.py --queries-only                     # the read side again
+    python bench/bench_year.py --queries-only --only ui           # the UI pages only
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from _common import log, machine  # noqa: E402  (bench/ is on sys.path: the scri
 from bench_ingest import run_with_rusage, summary_figures  # noqa: E402
 from make_synthetic import ctapipe_log, generate_night  # noqa: E402
 from year_plot import write_svg  # noqa: E402
+from year_queries import GROUPS  # noqa: E402
 
 #: the tables whose size is recorded every night
 BIG_TABLES = (
@@ -380,6 +382,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--queries-only", action="store_true", help="only measure the read side")
     p.add_argument(
+        "--only",
+        action="append",
+        choices=GROUPS,
+        help="with --queries or --queries-only: measure only this group of the read side "
+        "(repeatable; e.g. --only ui: the UI home, night and run pages)",
+    )
+    p.add_argument(
         "--partitioning",
         action="store_true",
         help="after the nights: measure a by-night partitioned copy of provenance.used "
@@ -395,6 +404,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(
             "--database-url with a fresh start drops every provdb table there: add --allow-reset"
         )
+    if args.only and not (args.queries or args.queries_only):
+        p.error("--only chooses among the read side's groups: add --queries-only (or --queries)")
     if args.start_night < 0 or args.nights < 1 or args.runs < 1 or args.subruns < 1:
         p.error("--nights, --runs and --subruns must be positive, --start-night not negative")
     return args
@@ -467,7 +478,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.queries or args.queries_only:
             from year_queries import measure_queries
 
-            results["queries"] = measure_queries(archive.env, archive.sql, results)
+            only = tuple(args.only) if args.only else GROUPS
+            results["queries"] = measure_queries(archive.env, archive.sql, results, only)
             save()
         if args.partitioning:
             from year_partitioning import measure_partitioning

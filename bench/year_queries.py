@@ -12,10 +12,15 @@ PostgreSQL (psycopg, the SQL that ``tap.adql.translate`` makes of the ADQL) besi
 * every product affected by one calibration file (``archive.lineage`` on the ancestor);
 * a night's ``provdb check --night`` (a process: wall time) and its UI page;
 * the UI home page and a run page.
+
+``only`` picks some of these groups (:data:`GROUPS`): ``sync`` (the ADQL queries),
+``provsap``, ``ui`` (the three pages, each with the 1-minute load average of the
+machine after it), ``check`` (the ``provdb check`` process).
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -27,6 +32,8 @@ from typing import Any
 from _common import log
 
 REPEAT = 7
+#: the groups of measurements ``--only`` may choose
+GROUPS = ("sync", "provsap", "ui", "check")
 #: seconds a UI page may take before it is recorded as timed out
 PAGE_TIMEOUT = 20
 
@@ -51,8 +58,17 @@ def _timed(fn: Callable[[], Any], repeat: int = REPEAT) -> tuple[dict[str, Any],
     return {"cold_ms": round(cold * 1000, 1), **_stats(samples)}, out
 
 
-def measure_queries(env: dict[str, str], sql: Callable[[str], list[tuple]], results: dict) -> dict:
-    """Measure the read side on the archive ``env`` points at; returns the figures."""
+def measure_queries(
+    env: dict[str, str],
+    sql: Callable[[str], list[tuple]],
+    results: dict,
+    only: tuple[str, ...] = GROUPS,
+) -> dict:
+    """Measure the read side on the archive ``env`` points at; returns the figures.
+
+    ``only``: the groups of :data:`GROUPS` to measure (default: all).
+    """
+
     import psycopg
     import requests
     from bench_tap import Service, tap_form
@@ -83,6 +99,7 @@ def measure_queries(env: dict[str, str], sql: Callable[[str], list[tuple]], resu
         f"AND e.location LIKE '%/{night}/%' ORDER BY e.location LIMIT 1"
     )[0]
     out["subjects"] = {"night": night, "run": run, "dl3": dl3, "pedestal_file": pedestal}
+    out["groups"] = list(only)
 
     pg = psycopg.connect(conninfo, autocommit=True)  # one persistent connection, like the pool
 
@@ -133,6 +150,8 @@ def measure_queries(env: dict[str, str], sql: Callable[[str], list[tuple]], resu
             ),
         }
         for name, (adql, maxrec) in adql_queries.items():
+            if "sync" not in only:
+                break
             sql_text = translate(adql, catalog, maxrec=maxrec).sql
             over_http, rows = _timed(sync(adql, maxrec))
             in_pg, direct_rows = _timed(direct(sql_text))
@@ -160,9 +179,10 @@ def measure_queries(env: dict[str, str], sql: Callable[[str], list[tuple]], resu
             r.raise_for_status()
             return {"bytes": len(r.content), "server_timing": r.headers.get("Server-Timing")}
 
-        timing, info = _timed(provsap)
-        out["dl3_lineage_provsap"] = {"provsap_http": timing, **info}
-        log(f"ProvSAP DL3 lineage: {timing['median_ms']} ms ({info['server_timing']})")
+        if "provsap" in only:
+            timing, info = _timed(provsap)
+            out["dl3_lineage_provsap"] = {"provsap_http": timing, **info}
+            log(f"ProvSAP DL3 lineage: {timing['median_ms']} ms ({info['server_timing']})")
 
         base = service.base.rsplit("/tap", 1)[0]
 
@@ -174,21 +194,23 @@ def measure_queries(env: dict[str, str], sql: Callable[[str], list[tuple]], resu
 
             return run_it
 
-        for name, path in (
+        pages = (
             ("ui_run_page", f"/ui/run/{night}/{run}"),
             ("ui_night_page", f"/ui/night/{night}"),
             ("ui_home", "/ui/"),
-        ):
+        )
+        for name, path in pages if "ui" in only else ():
             try:
-                timing, size = _timed(page(path), repeat=3)
+                timing, size = _timed(page(path))
             except requests.Timeout:
                 # a page that takes minutes is a finding, not a reason to lose the rest
                 out[name] = {"path": path, "timed_out_after_s": PAGE_TIMEOUT}
                 log(f"{name} {path}: no answer within {PAGE_TIMEOUT} s")
                 http = requests.Session()  # the timed-out connection is not reused
                 continue
-            out[name] = {"path": path, "bytes": size, "http": timing}
-            log(f"{name} {path}: {timing['median_ms']} ms")
+            load = round(os.getloadavg()[0], 2)
+            out[name] = {"path": path, "bytes": size, "http": timing, "load_average_1m": load}
+            log(f"{name} {path}: {timing['median_ms']} ms (load {load})")
     finally:
         service.stop()
         pg.close()
@@ -205,6 +227,8 @@ def measure_queries(env: dict[str, str], sql: Callable[[str], list[tuple]], resu
             raise SystemExit(f"provdb check failed: {proc.stderr}")
         return {"wall_s": round(time.perf_counter() - t, 2), "exit_status": proc.returncode}
 
+    if "check" not in only:
+        return out
     runs = [check() for _ in range(2)]
     out["night_check_cli"] = {
         "command": f"provdb check --night {night} --format json",

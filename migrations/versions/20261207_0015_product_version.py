@@ -5,12 +5,13 @@
   matches it): ``product_type = 'DL3'`` becomes an index lookup with statistics (ANALYZE
   gathers them for an expression index) instead of two regular expressions over every
   entity, and both arms of the view's UNION start from the few products of that type.
-* archive.software (package, version): ``version = '0.12.4'`` as written, which the
-  (package, major, minor, patch) index cannot answer without reading every row of the
-  package.
+* (``version = '0.12.4'`` as written is answered by migration 0016's
+  archive.software (package, version, session_id) index, which the
+  (package, major, minor, patch) index could not do without reading every row of the
+  package.)
 
-The view itself is unchanged (same columns, same rows); PostgreSQL maintains both
-indexes on every ingest, scan and deletion, so nothing in provdb keeps them current.
+The view itself is unchanged (same columns, same rows); PostgreSQL maintains the
+index on every ingest, scan and deletion, so nothing in provdb keeps them current.
 Expression frozen here on purpose (a migration must not change when provdb's code does);
 provdb.schema.product_type holds the live copy the models declare.
 
@@ -39,12 +40,10 @@ PRODUCT_TYPE = (
 
 def upgrade() -> None:
     op.execute(f"CREATE INDEX ix_entity_product_type ON provenance.entity (({PRODUCT_TYPE}))")
-    op.create_index('ix_software_package_version_text', 'software', ['package', 'version'], unique=False, schema='archive')
     # statistics of the new expression now, not at the next autovacuum: without them the
     # planner guesses 0.5 % of the entities for any product_type
     op.execute("ANALYZE provenance.entity")
 
 
 def downgrade() -> None:
-    op.drop_index('ix_software_package_version_text', table_name='software', schema='archive')
     op.drop_index('ix_entity_product_type', table_name='entity', schema='provenance')

@@ -64,6 +64,8 @@ __all__ = [
     "CheckReport",
     "Finding",
     "entity_findings",
+    "finding_order",
+    "night_session_findings",
     "rule_sql",
     "run_checks",
 ]
@@ -511,27 +513,57 @@ def run_checks(
         else:
             report.n_subjects = len(ids)
         found_list = list(entity_findings(cur, ids, chosen))
-        if "failed-ancestor" in chosen and ident is None:
-            sql = _FAILED_ACTIVITIES.format(where=where)
-            for subject, cause, detail in _rows(cur, sql, params):
-                found_list.append(
-                    Finding("failed-ancestor", "error", "activity", subject, detail, cause)
-                )
-        if "incomplete-run" in chosen and ident is None:
-            for subject, step, missing, reached, total in _rows(
-                cur, _INCOMPLETE_RUN.format(where=where), params
-            ):
-                detail = (
-                    f"{step} missing for subrun(s) {', '.join(missing)} "
-                    f"({reached} of {total} subruns reached it)"
-                )
-                found_list.append(Finding("incomplete-run", "warning", "run", subject, detail))
+        if ident is None:
+            found_list += _session_findings(cur, where, params, chosen)
         _locate(cur, found_list)
-    rank = {s: i for i, s in enumerate(SEVERITIES)}
-    report.findings = sorted(
-        found_list, key=lambda f: (rank[f.severity], f.rule, f.subject_id, f.detail)
-    )
+    report.findings = sorted(found_list, key=finding_order)
     return report
+
+
+def finding_order(finding: Finding) -> tuple[int, str, str, str]:
+    """Sort key of a report's findings: most severe first, then rule, subject, detail."""
+    return (SEVERITIES.index(finding.severity), finding.rule, finding.subject_id, finding.detail)
+
+
+def _session_findings(
+    cur: Any, where: str, params: dict[str, Any], chosen: Sequence[str]
+) -> list[Finding]:
+    """The findings that are not a product's: failed activities that generated nothing
+    and incomplete runs, for the sessions ``where`` selects."""
+    found: list[Finding] = []
+    if "failed-ancestor" in chosen:
+        sql = _FAILED_ACTIVITIES.format(where=where)
+        for subject, cause, detail in _rows(cur, sql, params):
+            found.append(Finding("failed-ancestor", "error", "activity", subject, detail, cause))
+    if "incomplete-run" in chosen:
+        for subject, step, missing, reached, total in _rows(
+            cur, _INCOMPLETE_RUN.format(where=where), params
+        ):
+            detail = (
+                f"{step} missing for subrun(s) {', '.join(missing)} "
+                f"({reached} of {total} subruns reached it)"
+            )
+            found.append(Finding("incomplete-run", "warning", "run", subject, detail))
+    return found
+
+
+def night_session_findings(
+    conn: Any, night: str, rules: Sequence[str] | None = None
+) -> list[Finding]:
+    """What ``run_checks(night=...)`` finds besides the products' own rules.
+
+    The product rules are kept per product in ``archive.product_flag`` (read those for a
+    night at archive scale, as the UI's night page does); these findings are of
+    activities (failed, generated nothing) and runs (incomplete), so they have no flag.
+
+    Raises
+    ------
+    CheckError
+        A malformed night.
+    """
+    where, params = _session_where(_night(night), None)
+    with cursor(conn) as cur:
+        return _session_findings(cur, where, params, tuple(rules) if rules else tuple(RULES))
 
 
 def _locate(cur: Any, findings: list[Finding]) -> None:

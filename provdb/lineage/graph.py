@@ -36,6 +36,7 @@ from typing import Any
 
 __all__ = [
     "DESCRIPTION_CLASSES",
+    "MORE_CAP",
     "NODE_KINDS",
     "RELATIONS",
     "Edge",
@@ -45,6 +46,11 @@ __all__ = [
 
 #: The ProvDM core classes that are graph nodes.
 NODE_KINDS = ("entity", "activity", "agent")
+
+#: Most neighbours beyond a drawing counted for one node
+#: (:func:`provdb.lineage.neighbours.unexplored`): a node with more is given
+#: ``MORE_CAP + 1``, drawn as "more than 1000" (the user expands it to see them).
+MORE_CAP = 1000
 
 #: relation -> (kind of the source node, kind of the target node, (source col, target col),
 #: archive table)

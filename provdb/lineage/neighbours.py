@@ -23,10 +23,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from provdb.cursor import cursor
-from provdb.lineage.graph import Node, ProvGraph
+from provdb.lineage.graph import MORE_CAP, Node, ProvGraph
 from provdb.lineage.traverse import UnknownNode, execute, fill_graph
 
-__all__ = ["STEP_DIRECTIONS", "Expansion", "expand", "unexplored"]
+__all__ = ["MORE_CAP", "STEP_DIRECTIONS", "Expansion", "expand", "unexplored"]
 
 #: Directions of a step: ProvSAP's two, and both at once (activity and run pages).
 STEP_DIRECTIONS = ("BACK", "FORTH", "BOTH")
@@ -86,29 +86,78 @@ def _tokens(keys: Iterable[tuple[str, str]]) -> list[str]:
     return sorted({_TOKEN[k] + i for k, i in keys if k in _TOKEN})
 
 
+def _capped_sql(direction: str) -> str:
+    """Per node (a LATERAL of its own index lookups), at most ``%(raw)s`` link rows.
+
+    The LIMIT stops each node's index scans early; it needs plain (not bitmap) index
+    scans, which the ``(entity_id, activity_id)`` index of ``used`` gives (migration 0016).
+    """
+    parts = []
+    for kind, token in _TOKEN.items():
+        links = [
+            f"SELECT '{_TOKEN[tk]}' || x.{tc} AS t FROM provenance.{table} x WHERE x.{fc} = k.id"
+            for fk, table, fc, tk, tc in _steps(direction)
+            if fk == kind
+        ]
+        if not links:
+            continue
+        union = "\n        UNION ALL ".join(links)
+        parts.append(
+            f"SELECT '{token}' || k.id AS f, p.t FROM unnest(%({kind})s::text[]) AS k(id)\n"
+            f"  CROSS JOIN LATERAL (SELECT t FROM (\n        {union}) u\n"
+            "    WHERE NOT (t = ANY(%(seen)s::text[])) LIMIT %(raw)s) p"
+        )
+    body = "\n  UNION ALL ".join(parts)
+    return f"SELECT f, count(DISTINCT t), count(*) FROM (\n  {body}\n) p GROUP BY f"
+
+
 def unexplored(
     conn: object,
     keys: Iterable[tuple[str, str]],
     direction: str,
     *,
     drawn: Iterable[tuple[str, str]] | None = None,
+    cap: int = MORE_CAP,
 ) -> dict[tuple[str, str], int]:
     """How many neighbours each of ``keys`` has outside ``drawn`` (default: ``keys``).
 
     Only nodes with at least one such neighbour are in the answer. Ids the archive does
-    not know (a run page's folded nodes) have none.
+    not know (a run page's folded nodes) have none. Counts stop above ``cap``: a node
+    with more neighbours than that (a calibration file every run of a night used, the
+    agent of every activity) gets ``cap + 1``, so that a drawing's cost does not grow
+    with the archive; :func:`expand` gives the exact number when asked.
     """
     keys = list(keys)
     seen = _tokens(keys if drawn is None else drawn)
     if not keys:
         return {}
-    sql = (
-        f"SELECT f, count(DISTINCT t) FROM (\n  {_pairs_sql(direction)}\n) p "
-        "WHERE NOT (t = ANY(%(seen)s::text[])) GROUP BY f"
-    )
+    if cap < 1:
+        raise ValueError("cap must be >= 1")
+    # cap + 1 link rows decide "more than cap" unless some of them link the same pair
+    # twice (roles, several relations): only such a node is counted again, exactly
+    raw = cap + 1
+    params = {**_split(keys), "seen": seen}
+    out: dict[tuple[str, str], int] = {}
+    unsure: list[tuple[str, str]] = []
     with cursor(conn) as cur:
-        execute(cur, sql, {**_split(keys), "seen": seen})
-        return {(_KIND[f[0]], f[1:]): int(n) for f, n in cur.fetchall()}
+        execute(cur, _capped_sql(direction), {**params, "raw": raw})
+        for f, distinct, links in cur.fetchall():
+            key = (_KIND[f[0]], f[1:])
+            if distinct > cap:
+                out[key] = cap + 1
+            elif links >= raw:  # cut among repeated pairs: count this one exactly
+                unsure.append(key)
+            else:
+                out[key] = int(distinct)
+        if unsure:
+            sql = (
+                f"SELECT f, count(DISTINCT t) FROM (\n  {_pairs_sql(direction)}\n) p "
+                "WHERE NOT (t = ANY(%(seen)s::text[])) GROUP BY f"
+            )
+            execute(cur, sql, {**_split(unsure), "seen": seen})
+            for f, n in cur.fetchall():
+                out[(_KIND[f[0]], f[1:])] = min(int(n), cap + 1)
+    return out
 
 
 @dataclass

@@ -54,7 +54,7 @@ from provdb.lineage.dot import (
     node_url,
     to_dot,
 )
-from provdb.lineage.graph import ProvGraph
+from provdb.lineage.graph import MORE_CAP, ProvGraph
 from provdb.lineage.labels import LabelBox, place_labels
 
 __all__ = [
@@ -527,6 +527,8 @@ def _node_markup(node: Any, graph: ProvGraph, b: _Box, url_pattern: str, more: i
     url = escape(node_url(node.kind, node.id, url_pattern))
     start = ' data-start="true"' if node.start else ""
     extra = f' data-more="{int(more)}"' if more else ""
+    if more > MORE_CAP:  # counted up to the cap only: the viewer says "more than ..."
+        extra += f' data-more-over="{MORE_CAP}"'
     out = [
         f'<g class="node {node.kind}" id="{escape(f"{node.kind}:{node.id}")}"{start}{extra}>'
         f'<a href="{url}" xlink:href="{url}" target="_top">'

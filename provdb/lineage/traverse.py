@@ -44,6 +44,7 @@ The functions take a psycopg 3 connection, a SQLAlchemy ``Connection`` or an ``E
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import unquote
@@ -468,6 +469,7 @@ def fill_graph(conn: Any, graph: ProvGraph, *, agents: bool = True) -> ProvGraph
     return graph.finish()
 
 
+@functools.cache  # called for every node, relation and parameter of a graph
 def _desc_col(name: str) -> str:
     """Column referencing a description: activityDescription -> activity_description_id."""
     out = "".join("_" + c.lower() if c.isupper() else c for c in name)

@@ -51,11 +51,16 @@ class Environment(Base):
 
 class ProcessingSession(Base):
     __tablename__ = "processing_session"
-    __table_args__ = {
-        "schema": ARCHIVE,
-        "comment": "Execution contexts: one lstosa session (night, run(s), software version, "
-        "configuration, environment) shared by all activities it covers",
-    }
+    __table_args__ = (
+        # the latest runs (UI home page: read backwards, stopped at the runs shown) and a
+        # run's sessions
+        sa.Index("ix_processing_session_date_run", "observation_date", "observation_run"),
+        {
+            "schema": ARCHIVE,
+            "comment": "Execution contexts: one lstosa session (night, run(s), software "
+            "version, configuration, environment) shared by all activities it covers",
+        },
+    )
 
     id: Mapped[str] = id_column(
         "'<source session id>-<digest of the context>': reprocessings with another software "

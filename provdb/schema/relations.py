@@ -49,13 +49,19 @@ def _table_args(name: str, comment: str, utype: str, *unique: str) -> tuple:
 
 class Used(Base):
     __tablename__ = "used"
-    __table_args__ = _table_args(
-        "used",
-        "ProvDM Used: an activity used an entity, in a role",
-        "voprov:Used",
-        "activity_id",
-        "entity_id",
-        "role",
+    __table_args__ = (
+        # the consumers of an entity by an index-only scan that a LIMIT stops early: a
+        # calibration file is used by every subrun of its night, and the UI counts a
+        # drawn node's neighbours only up to a cap (provdb.lineage.neighbours)
+        sa.Index("ix_used_entity_activity", "entity_id", "activity_id"),
+        *_table_args(
+            "used",
+            "ProvDM Used: an activity used an entity, in a role",
+            "voprov:Used",
+            "activity_id",
+            "entity_id",
+            "role",
+        ),
     )
 
     id: Mapped[int] = _rowid()

@@ -49,8 +49,10 @@ class Software(Base):
         ),
         sa.CheckConstraint("(entity_id IS NULL) <> (session_id IS NULL)", name="one_subject"),
         sa.Index("ix_software_package_version", "package", "major", "minor", "patch"),
-        # version = '0.12.4' as written (migration 0015): the index above only has the parts
-        sa.Index("ix_software_package_version_text", "package", "version"),
+        # version = '0.12.4' as written (archive.product_version filters, migration 0016) and
+        # the distinct (package, version) pairs by a skip scan, each with a session of it
+        # (the UI's software version totals, tap/ui/home_queries.py)
+        sa.Index("ix_software_version_session", "package", "version", "session_id"),
         {
             "schema": ARCHIVE,
             "comment": "Software versions found in files (provdb scan) and in processing "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import render_template, request
 
 from tap.context import tap_db
-from tap.ui import queries
+from tap.ui import home_queries, queries
 from tap.ui.blueprint import bp, connect
 
 __all__ = ["home", "search"]
@@ -14,9 +14,9 @@ __all__ = ["home", "search"]
 @bp.route("/", methods=["GET"])
 def home() -> str:
     with connect() as conn:
-        data = queries.home_page(conn)
+        data = home_queries.home_page(conn)
         source = queries.versions_source(conn, tap_db().catalog)
-        data["software"] = queries.version_totals(conn, source)
+        data["software"] = home_queries.version_totals(conn, source)
     return render_template("ui/home.html", **data)
 
 

@@ -21,7 +21,6 @@ __all__ = [
     "agent_page",
     "entity_page",
     "environment",
-    "home_page",
     "known_nodes",
     "run_page",
     "search",
@@ -42,59 +41,6 @@ def one(conn: sa.Connection, sql: str, **params: Any) -> dict[str, Any] | None:
 
 def _cut(items: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], bool]:
     return (items[:limit], True) if len(items) > limit else (items, False)
-
-
-# ----------------------------------------------------------------------------- home
-
-
-def home_page(conn: sa.Connection, *, runs: int = 30, ingests: int = 10) -> dict[str, Any]:
-    s = session_table()
-    totals = one(
-        conn,
-        f"""
-        SELECT (SELECT count(DISTINCT observation_date) FROM {s}
-                WHERE observation_date IS NOT NULL) AS nights,
-               (SELECT count(*) FROM (SELECT DISTINCT observation_date, observation_run
-                                      FROM {s} WHERE observation_run IS NOT NULL) r) AS runs,
-               (SELECT count(*) FROM provenance.activity) AS activities,
-               (SELECT count(*) FROM provenance.entity) AS entities,
-               (SELECT count(*) FROM provenance.agent) AS agents,
-               (SELECT count(*) FROM archive.ingest_file) AS ingested_files
-        """,
-    )
-    run_list = rows(
-        conn,
-        f"""
-        SELECT r.*,
-               NULL AS steps
-        FROM (
-            SELECT observation_date, observation_run,
-                   string_agg(DISTINCT concat_ws(' ', software_package, software_version), ', ')
-                       FILTER (WHERE software_version IS NOT NULL) AS software_versions,
-                   count(*) AS sessions
-            FROM {s}
-            WHERE observation_run IS NOT NULL AND observation_date ~ '^[0-9]{{8}}$'
-            GROUP BY observation_date, observation_run
-            ORDER BY observation_date DESC, observation_run DESC
-            LIMIT :n
-        ) r
-        ORDER BY r.observation_date DESC, r.observation_run DESC
-        """,
-        n=runs,
-    )
-    steps = run_step_groups(conn, [(r["observation_date"], r["observation_run"]) for r in run_list])
-    for r in run_list:
-        found = steps.get((r["observation_date"], r["observation_run"]))
-        r["steps"] = sorted(found) if found else None
-    recent = rows(
-        conn,
-        """
-        SELECT id, path, format, n_records, n_rejects, status, last_ingest, duration_s
-        FROM archive.ingest_file ORDER BY last_ingest DESC, id DESC LIMIT :n
-        """,
-        n=ingests,
-    )
-    return {"totals": totals or {}, "runs": run_list, "ingests": recent}
 
 
 # ----------------------------------------------------------------------------- search
@@ -533,15 +479,15 @@ def run_page(conn: sa.Connection, night: str, run: str, step: str) -> dict[str, 
     steps = rows(
         conn,
         f"""
-        SELECT step_group, count(*) AS n_activities, min(start_time) AS start_time,
-               max(end_time) AS end_time, string_agg(DISTINCT software_version, ',')
-                   AS software_versions
-        FROM (SELECT step_group, start_time, end_time, software_version FROM ({one_run}) a
-              UNION ALL
-              SELECT 'all', start_time, end_time, software_version FROM ({one_run}) a) x
-        GROUP BY step_group
-        ORDER BY CASE step_group WHEN 'calibration' THEN 0 WHEN 'r0_to_dl1' THEN 1
-                 WHEN 'dl1_to_dl2' THEN 2 WHEN 'all' THEN 9 ELSE 5 END
+        SELECT COALESCE(step_group, 'all') AS step_group, count(*) AS n_activities,
+               min(start_time) AS start_time, max(end_time) AS end_time,
+               string_agg(DISTINCT software_version, ',') AS software_versions
+        FROM ({one_run}) a
+        -- each group and the run as a whole ('all') from one reading of the run
+        GROUP BY GROUPING SETS ((step_group), ())
+        HAVING count(*) > 0  -- the whole of an unknown run: no row (the page says 404)
+        ORDER BY CASE COALESCE(step_group, 'all') WHEN 'calibration' THEN 0
+                 WHEN 'r0_to_dl1' THEN 1 WHEN 'dl1_to_dl2' THEN 2 WHEN 'all' THEN 9 ELSE 5 END
         """,
         nights=[night],
         runs=[run],
@@ -643,75 +589,6 @@ def resolve(conn: sa.Connection, q: str) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- versions
-
-
-def version_totals(conn: sa.Connection, source: str) -> dict[str, int]:
-    """How many software versions (distinct package and version) products were made with.
-
-    The one definition the home page and the versions page share: from
-    ``archive.product_version`` (``source == "product_version"``), else from the
-    sessions of the products' generating activities (package ``software_package``).
-    """
-    if source == "product_version":
-        return _software_version_totals(conn)
-    else:
-        sql = f"""
-            SELECT count(DISTINCT (s.software_package, s.software_version)) AS versions,
-                   count(DISTINCT s.software_package) AS packages
-            FROM {session_table()} s
-            WHERE s.software_version IS NOT NULL AND EXISTS (
-                SELECT 1 FROM provenance.activity a
-                JOIN provenance.wasgeneratedby g ON g.activity_id = a.id
-                WHERE a.session_id = s.id)
-        """
-    row = one(conn, sql)
-    return {"versions": int(row["versions"] or 0), "packages": int(row["packages"] or 0)}
-
-
-# A session's software row counts for ``archive.product_version`` when the session
-# generated something. Joining every product to its session's ~170 environment packages
-# (what the view does) takes minutes at year scale, so the pairs are found in one pass
-# over archive.software and each is checked through ONE of its sessions (index lookups);
-# only a pair whose sampled session generated nothing is checked against all its rows.
-_VERSION_PAIRS = """
-    SELECT p.package, p.version,
-           p.from_file OR EXISTS (
-               SELECT 1 FROM provenance.activity a
-               JOIN provenance.wasgeneratedby g ON g.activity_id = a.id
-               WHERE a.session_id = p.a_session) AS counted
-    FROM (SELECT package, version, bool_or(entity_id IS NOT NULL) AS from_file,
-                 min(session_id) AS a_session
-          FROM archive.software GROUP BY package, version) p
-"""
-
-_VERSION_PAIRS_RECHECK = """
-    SELECT DISTINCT w.package, w.version
-    FROM archive.software w
-    WHERE w.package = ANY(:packages) AND (w.package, w.version) IN (
-              SELECT * FROM unnest(CAST(:packages AS text[]), CAST(:versions AS text[])))
-      AND EXISTS (SELECT 1 FROM provenance.activity a
-                  JOIN provenance.wasgeneratedby g ON g.activity_id = a.id
-                  WHERE a.session_id = w.session_id)
-"""
-
-
-def _software_version_totals(conn: sa.Connection) -> dict[str, int]:
-    """``version_totals`` over ``archive.product_version`` without scanning the view."""
-    pairs = conn.execute(sa.text(_VERSION_PAIRS)).all()
-    found = {(package, version) for package, version, counted in pairs if counted}
-    doubtful = [(package, version) for package, version, counted in pairs if not counted]
-    if doubtful:
-        found.update(
-            tuple(row)
-            for row in conn.execute(
-                sa.text(_VERSION_PAIRS_RECHECK),
-                {
-                    "packages": [package for package, _ in doubtful],
-                    "versions": [version for _, version in doubtful],
-                },
-            )
-        )
-    return {"versions": len(found), "packages": len({package for package, _ in found})}
 
 
 def versions_source(conn: sa.Connection, catalog: Any) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 from flask import render_template, request
 
 from tap.context import tap_db
-from tap.ui import queries
+from tap.ui import home_queries, queries
 from tap.ui.blueprint import bp, connect
 from tap.ui.helpers import adql_literal
 
@@ -64,7 +64,7 @@ def versions() -> Any:
                 else []
             )
             adql_summary, adql_products = _session_versions_adql(version, product_type)
-        totals = queries.version_totals(conn, source)
+        totals = home_queries.version_totals(conn, source)
     return render_template(
         "ui/versions.html",
         source=source,

@@ -3,12 +3,15 @@ constructed reprocessing night of tests/provdb/check_scenario.py."""
 
 from __future__ import annotations
 
+import re
 from html import unescape
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from provdb.answers.checks import run_checks
+from tap.ui import check_pages
 from tests.provdb import check_scenario as sc
 from tests.provdb.test_checks import ingest
 from tests.tap.test_ui import make_app
@@ -59,3 +62,53 @@ def test_night_page_errors(client) -> None:
     c, _ = client
     assert "/ui/night/<YYYYMMDD>" in _get(c, "/ui/night/2020-01", status=400)
     assert "No night 20210101" in _get(c, "/ui/night/20210101", status=404)
+
+
+def _rows(html: str) -> list[tuple[str, str, str]]:
+    """(severity, rule, detail) of each finding row of a night page."""
+    return re.findall(
+        r'<tr class="(\w+)"><td>\w+</td><td>([\w-]+)</td>\n<td>.*?</td>\n<td>(.*?)</td>', html
+    )
+
+
+def test_night_page_shows_what_provdb_check_finds(client, engine: sa.Engine) -> None:
+    c, _ = client
+    report = run_checks(engine, night="20200117")
+    html = _get(c, "/ui/night/20200117")
+    s = report.summary()
+    assert f"{s['findings']} finding(s) over {s['products_checked']} products" in html
+    assert _rows(html) == [(f.severity, f.rule, f.detail) for f in report.findings]
+    # every rule with findings links to the night's findings of that rule only
+    for rule, n in s["by_rule"].items():
+        if n:
+            assert f'href="/ui/night/20200117?rule={rule}">{rule} {n}</a>' in html
+            only = _get(c, f"/ui/night/20200117?rule={rule}")
+            assert _rows(only) == [
+                (f.severity, f.rule, f.detail) for f in report.findings if f.rule == rule
+            ]
+
+
+def test_night_page_pages_through_findings(client, engine: sa.Engine, monkeypatch) -> None:
+    c, _ = client
+    report = run_checks(engine, night="20200117")
+    assert len(report.findings) > 4
+    monkeypatch.setattr(check_pages, "FINDINGS_PAGE", 2)
+    seen: list[tuple[str, str, str]] = []
+    url = "/ui/night/20200117"
+    while url:
+        html = _get(c, url)
+        seen += _rows(html)
+        more = re.search(r'<a class="more" href="([^"]+)">show (\d+) more</a>', html)
+        url = more.group(1) if more else None
+        assert len(seen) <= len(report.findings)
+    assert seen == [(f.severity, f.rule, f.detail) for f in report.findings]
+    assert f"findings 3-4 of {len(report.findings)}" in _get(c, "/ui/night/20200117?offset=2")
+    assert "No finding beyond the first" in _get(c, "/ui/night/20200117?offset=100000")
+
+
+def test_night_page_refuses_bad_paging(client) -> None:
+    c, _ = client
+    assert "rule='nonsense': use one of stale" in _get(
+        c, "/ui/night/20200117?rule=nonsense", status=400
+    )
+    assert "offset='-1': use a number" in _get(c, "/ui/night/20200117?offset=-1", status=400)

@@ -281,8 +281,10 @@
       var on = hasMore(id);
       g.classList.toggle("more", on);
       if (title) {
-        title.textContent = g.dataset.tooltip + (on ? "\n" + g.dataset.more +
-          " more " + towards() + " not drawn: Alt+click to add them" : "");
+        // data-more-over: the server counted up to that many only (a huge fan-out)
+        var count = g.dataset.moreOver ? "more than " + g.dataset.moreOver : g.dataset.more + " more";
+        title.textContent = g.dataset.tooltip + (on ? "\n" + count + " " + towards() +
+          " not drawn: Alt+click to add them" : "");
       }
     }
     function make(tag, attrs, parent) {
@@ -337,6 +339,7 @@
       var left = body.total - body.added;
       if (left > 0) nodes[id].dataset.more = left;
       else delete nodes[id].dataset.more;
+      delete nodes[id].dataset.moreOver;  // the expansion counted them all
       markMore(id);
       var obstacles = Object.keys(geom).map(function (k) { return place.rect(geom[k]); })
         .concat(labelRects.filter(Boolean));
