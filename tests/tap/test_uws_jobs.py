@@ -16,6 +16,7 @@ from provdb.config import Settings
 from tap.app import create_app
 from tap.config import TapConfig
 from tap.uws.jobs import JobStore, Phase
+from tests.tap.queued_jobs import queued_job
 
 
 def _app(db_url: URL, home: Path, *, workers: bool):
@@ -84,13 +85,7 @@ def test_jobs_of_a_dead_worker_go_back_to_the_queue(
     app = _app(db_url, tmp_path, workers=False)
     apps.append(app)
     store = JobStore(app.extensions["provdb_tap_db"].engine)
-    job = store.create(
-        parameters=[("LANG", "ADQL"), ("QUERY", "SELECT TOP 1 * FROM TAP_SCHEMA.tables")],
-        run_id=None,
-        execution_duration=60,
-        destruction=datetime.now(UTC) + timedelta(hours=1),
-    )
-    store.run(job.job_id)
+    job = queued_job(store)
     import socket
 
     claimed = store.claim(f"{socket.gethostname()}:999999")  # a pid that does not exist
@@ -106,13 +101,7 @@ def test_a_job_whose_workers_keep_dying_ends_error_after_the_attempt_limit(
     app = _app(db_url, tmp_path, workers=False)
     apps.append(app)
     store = JobStore(app.extensions["provdb_tap_db"].engine)
-    job = store.create(
-        parameters=[("LANG", "ADQL"), ("QUERY", "SELECT TOP 1 * FROM TAP_SCHEMA.tables")],
-        run_id=None,
-        execution_duration=60,
-        destruction=datetime.now(UTC) + timedelta(hours=1),
-    )
-    store.run(job.job_id)
+    job = queued_job(store)
     dead = {"host:1", "host:2"}
     claimed = store.claim("host:1")
     assert claimed is not None and claimed.attempts == 1
@@ -166,16 +155,8 @@ def test_two_processes_never_run_a_job_twice(
     store = JobStore(a.extensions["provdb_tap_db"].engine)
     ids = []
     for i in range(12):
-        job = store.create(
-            parameters=[
-                ("LANG", "ADQL"),
-                ("QUERY", f"SELECT TOP {i + 1} * FROM TAP_SCHEMA.columns"),
-            ],
-            run_id=f"r{i}",
-            execution_duration=60,
-            destruction=datetime.now(UTC) + timedelta(hours=1),
-        )
-        store.run(job.job_id)
+        query = f"SELECT TOP {i + 1} * FROM TAP_SCHEMA.columns"
+        job = queued_job(store, query, run_id=f"r{i}")
         ids.append(job.job_id)
     apps.append(_app(db_url, tmp_path, workers=True))
     apps.append(_app(db_url, tmp_path, workers=True))
