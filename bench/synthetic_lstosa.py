@@ -446,6 +446,12 @@ class _Night:
             f"calibration_filters_52.Run{cal}.0000.pdf",
         }
 
+    def _command(self, before: list[str], after: list[str]) -> list[str]:
+        """A sequencer script's command line: ``before``, ``-s`` when simulating, the
+        config and date, then ``after``."""
+        args = [*before, "-s"] if self.simulate else list(before)
+        return [*args, "--config", self.config_file, f"--date={self.date_dash}", *after]
+
     def _session(
         self, sid: str, name: str, tag: str, args: list[str], node: str, **ids: str
     ) -> dict[str, Any]:
@@ -468,17 +474,9 @@ class _Night:
             # the rerun regenerates the very files the data runs were calibrated with
             template = self.calib_session_new
             paths = self._calib_paths(ped, cal, self._data_calib_version())
-        args = [self.calib_script]
-        if self.simulate:
-            args.append("-s")
-        args += [
-            "--config",
-            self.config_file,
-            f"--date={self.date_dash}",
-            f"--drs4-pedestal-run={ped}",
-            f"--pedcal-run={cal}",
-            "LST1",
-        ]
+        args = self._command(
+            [self.calib_script], [f"--drs4-pedestal-run={ped}", f"--pedcal-run={cal}", "LST1"]
+        )
         node = self.rng.choice(self.node_names)
         sid = f"{ped}{cal}"
 
@@ -554,13 +552,7 @@ class _Night:
         dl1b = f"{dl1_dir}/{DL1_PROD_ID}/dl1_LST-1.Run{run}.{sub}.h5"
         check_dir = f"{dl1_dir}/{DL1_PROD_ID}"
         dl1a_id, muons_id, dl1b_id = _entity_id(dl1a), _entity_id(muons), _entity_id(dl1b)
-        args = [self.data_script, "--input-state=legacy_raw"]
-        if self.simulate:
-            args.append("-s")
-        args += [
-            "--config",
-            self.config_file,
-            f"--date={self.date_dash}",
+        after = [
             f"--prod-id={PROD_ID}",
             f"--drive-file={pointing}",
             f"--run-summary={summary}",
@@ -573,6 +565,7 @@ class _Night:
             f"{run}.{sub}",
             "LST1",
         ]
+        args = self._command([self.data_script, "--input-state=legacy_raw"], after)
         node = self.rng.choice(self.node_names)
         sid = f"{self.date}{run}"
 
