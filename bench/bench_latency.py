@@ -53,21 +53,20 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 sys.path.insert(0, str(REPO))
 
-from _common import bench_home, log, machine, upgrade_archive  # noqa: E402
+from _common import argument_parser, bench_home, log, machine, upgrade_archive  # noqa: E402
 from bench_tap import (  # noqa: E402
     ONE_ROW,
     Service,
     generate,
     measure_concurrent,
+    one_row_over_http,
     stats_ms,
     tap_form,
 )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = argument_parser(__doc__)
     p.add_argument("--entities", type=int, default=100_000, help="default 100,000")
     p.add_argument("--requests", type=int, default=2000, help="in-process requests (2,000)")
     p.add_argument("--single", type=int, default=500, help="sequential HTTP requests (500)")
@@ -183,24 +182,13 @@ def measure_in_process(ids: list[str], n: int) -> dict[str, Any]:
 
 def measure_http(base: str, conninfo: str, ids: list[str], n: int) -> dict[str, Any]:
     import psycopg
-    import requests
 
     from tap.adql import translate
     from tap.catalog import catalog_from_metadata
 
     rng = random.Random(1)
     sample = [rng.choice(ids) for _ in range(n)]
-    http: list[float] = []
-    with requests.Session() as s:
-        for i in range(20):
-            s.post(f"{base}/sync", data=tap_form(ONE_ROW.format(id=ids[i])))
-        for eid in sample:
-            t = time.perf_counter()
-            r = s.post(f"{base}/sync", data=tap_form(ONE_ROW.format(id=eid)))
-            body = r.content
-            http.append((time.perf_counter() - t) * 1000)
-            if r.status_code != 200 or b"STREAM" not in body:
-                raise SystemExit(f"one-row query failed: {r.status_code} {body[:300]!r}")
+    http, _ = one_row_over_http(base, ids, sample, warmup=20)
     catalog = catalog_from_metadata()
     direct: list[float] = []
     with psycopg.connect(conninfo, autocommit=True) as conn:
