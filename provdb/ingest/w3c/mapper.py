@@ -10,7 +10,7 @@ database, no printing.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import astuple
 from datetime import datetime
 from typing import Any, Final
@@ -46,6 +46,7 @@ from provdb.ingest.w3c.attributes import (
     parse_time,
     source_id,
     vo,
+    vo_fields,
 )
 from provdb.ingest.w3c.statements import ELEMENT_KINDS, QName, Stmt, place, value_text
 
@@ -60,6 +61,48 @@ _DESCRIPTION_CLASSES: Final = frozenset(
         "configFileDescription",
     }
 )
+
+
+#: the session attributes (lstosa's run-wise PROV-JSON) stored under their own name
+_SESSION_KEYS: Final = (
+    "observation_date",
+    "observation_run",
+    "pedestal_run",
+    "calibration_run",
+    "software_version",
+    "config_file",
+    "config_file_hash",
+    "config_file_hash_type",
+)
+
+#: the relations between two elements that become one row each: kind -> (attribute of the
+#: first end, of the second, what the skip warning says is missing, the row maker)
+_PAIRS: Final[dict[str, tuple[str, str, str, Callable[[Mapper, QName, QName, Attrs], Any]]]] = {
+    "wasAssociatedWith": (
+        "activity",
+        "agent",
+        "an activity or an agent",
+        lambda m, act, agent, a: AssociationRow(m.act_ref(act), m.agent_ref(agent), vo(a, "role")),
+    ),
+    "wasAttributedTo": (
+        "entity",
+        "agent",
+        "an entity or an agent",
+        lambda m, ent, agent, a: AttributionRow(m.ent_ref(ent), m.agent_ref(agent), vo(a, "role")),
+    ),
+    "wasDerivedFrom": (
+        "generatedEntity",
+        "usedEntity",
+        "both entities",
+        lambda m, gen, used, a: DerivationRow(m.ent_ref(gen), m.ent_ref(used)),
+    ),
+    "wasInformedBy": (
+        "informed",
+        "informant",
+        "both activities",
+        lambda m, informed, informant, a: InformRow(m.act_ref(informed), m.act_ref(informant)),
+    ),
+}
 
 
 class Mapper:
@@ -211,34 +254,13 @@ class Mapper:
                     )
                 )
                 gen_roles.append((act.key, role))
-            elif kind == "wasAssociatedWith":
-                act, agent = a.ref("activity"), a.ref("agent")
-                if act is None or agent is None:
-                    self.warn(st.line, "wasAssociatedWith without an activity or an agent skipped")
+            elif kind in _PAIRS:
+                first, second, both, make = _PAIRS[kind]
+                one, other = a.ref(first), a.ref(second)
+                if one is None or other is None:
+                    self.warn(st.line, f"{kind} without {both} skipped")
                     continue
-                other_rows.append(
-                    AssociationRow(self.act_ref(act), self.agent_ref(agent), vo(a, "role"))
-                )
-            elif kind == "wasAttributedTo":
-                ent, agent = a.ref("entity"), a.ref("agent")
-                if ent is None or agent is None:
-                    self.warn(st.line, "wasAttributedTo without an entity or an agent skipped")
-                    continue
-                other_rows.append(
-                    AttributionRow(self.ent_ref(ent), self.agent_ref(agent), vo(a, "role"))
-                )
-            elif kind == "wasDerivedFrom":
-                gen, used = a.ref("generatedEntity"), a.ref("usedEntity")
-                if gen is None or used is None:
-                    self.warn(st.line, "wasDerivedFrom without both entities skipped")
-                    continue
-                other_rows.append(DerivationRow(self.ent_ref(gen), self.ent_ref(used)))
-            elif kind == "wasInformedBy":
-                informed, informant = a.ref("informed"), a.ref("informant")
-                if informed is None or informant is None:
-                    self.warn(st.line, "wasInformedBy without both activities skipped")
-                    continue
-                other_rows.append(InformRow(self.act_ref(informed), self.act_ref(informant)))
+                other_rows.append(make(self, one, other, a))
             elif kind == "hadMember":
                 coll = a.ref("collection")
                 members = a.refs("entity")
@@ -299,11 +321,7 @@ class Mapper:
             ad_rows[node.qname.key] = ActivityDescriptionRow(
                 id=self.entity_id(node.qname),
                 name=vo(a, "name") or a.take("prov:label") or node.qname.local,
-                version=vo(a, "version"),
-                description=vo(a, "description"),
-                docurl=vo(a, "docurl"),
-                type=vo(a, "type"),
-                subtype=vo(a, "subtype"),
+                **vo_fields(a, "version", "description", "docurl", "type", "subtype"),
             )
         ed_rows: dict[str, EntityDescriptionRow] = {}
         for node in self.declared("entityDescription"):
@@ -311,10 +329,7 @@ class Mapper:
             ed_rows[node.qname.key] = EntityDescriptionRow(
                 id=self.entity_id(node.qname),
                 name=vo(a, "name") or a.take("prov:label") or node.qname.local,
-                description=vo(a, "description"),
-                docurl=vo(a, "docurl"),
-                type=vo(a, "type"),
-                content_type=vo(a, "contentType"),
+                **vo_fields(a, "description", "docurl", "type", content_type="contentType"),
             )
         ud_rows: list[UsageDescriptionRow | GenerationDescriptionRow] = []
         role_desc: dict[tuple[str, str, str], str] = {}  # (cls, AD key, role) -> desc id
@@ -341,9 +356,7 @@ class Mapper:
                         activity_description_id=ad_rows[ad_key].id,
                         role=role,
                         entity_description_id=ed_rows[ed_key].id if ed_key in ed_rows else None,
-                        description=vo(a, "description"),
-                        type=vo(a, "type"),
-                        multiplicity=vo(a, "multiplicity"),
+                        **vo_fields(a, "description", "type", "multiplicity"),
                     )
                 )
                 role_desc.setdefault((cls, ad_key, role), desc_id)
@@ -363,16 +376,9 @@ class Mapper:
                 activity_description_id=ad_rows[ad_key].id,
                 name=vo(a, "name") or node.qname.local,
                 datatype=vo(a, "valueType") or vo(a, "datatype") or "char",
-                arraysize=vo(a, "arraysize"),
-                xtype=vo(a, "xtype"),
-                unit=vo(a, "unit"),
-                ucd=vo(a, "ucd"),
                 utype=vo(a, "utype") or vo(a, "uType"),
-                min_value=vo(a, "min"),
-                max_value=vo(a, "max"),
-                default_value=vo(a, "default"),
-                options=vo(a, "options"),
-                description=vo(a, "description"),
+                **vo_fields(a, "arraysize", "xtype", "unit", "ucd", "options", "description"),
+                **vo_fields(a, min_value="min", max_value="max", default_value="default"),
             )
         cd_rows: dict[str, ConfigFileDescriptionRow] = {}
         for node in self.declared("configFileDescription"):
@@ -617,14 +623,7 @@ class Mapper:
             id=self.session_id(node.qname),
             original_id=source_id(node.qname),
             name=a.take("prov:label"),
-            observation_date=a.take("observation_date"),
-            observation_run=a.take("observation_run"),
-            pedestal_run=a.take("pedestal_run"),
-            calibration_run=a.take("calibration_run"),
-            software_version=a.take("software_version"),
-            config_file=a.take("config_file"),
-            config_file_hash=a.take("config_file_hash"),
-            config_file_hash_type=a.take("config_file_hash_type"),
+            **{key: a.take(key) for key in _SESSION_KEYS},
         )
 
     def entity_row(self, node: Node) -> EntityRow:
