@@ -166,12 +166,8 @@ def plan_text_copy(
     ----------
     fmt:
         ``csv``, ``tsv`` or ``json`` (anything else: None).
-    sql:
-        The PostgreSQL query (one SELECT, as the ADQL translator writes it).
-    fields:
-        Its result columns as VOTable fields, in order.
-    oids:
-        The PostgreSQL type OID of each result column (from describing the query).
+    sql, fields, oids:
+        As for :func:`~tap.votable.binary2_sql.plan_binary2_sql`.
     """
     if fmt not in TEXT_COPY_FORMATS or not fields or len(fields) != len(oids):
         return None
