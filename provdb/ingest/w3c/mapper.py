@@ -75,32 +75,29 @@ _SESSION_KEYS: Final = (
     "config_file_hash_type",
 )
 
-#: the relations between two elements that become one row each: kind -> (attribute of the
-#: first end, of the second, what the skip warning says is missing, the row maker)
-_PAIRS: Final[dict[str, tuple[str, str, str, Callable[[Mapper, QName, QName, Attrs], Any]]]] = {
-    "wasAssociatedWith": (
-        "activity",
-        "agent",
-        "an activity or an agent",
-        lambda m, act, agent, a: AssociationRow(m.act_ref(act), m.agent_ref(agent), vo(a, "role")),
+#: the relations between two elements: kind -> (attribute of the first end, of the
+#: second, what the warning says is missing when either is absent: the relation is skipped)
+_ENDS: Final = {
+    "used": ("activity", "entity", "an activity or an entity"),
+    "wasGeneratedBy": ("entity", "activity", "an entity or an activity"),
+    "wasAssociatedWith": ("activity", "agent", "an activity or an agent"),
+    "wasAttributedTo": ("entity", "agent", "an entity or an agent"),
+    "wasDerivedFrom": ("generatedEntity", "usedEntity", "both entities"),
+    "wasInformedBy": ("informed", "informant", "both activities"),
+    "wasConfiguredBy": ("configured", "configurator", "both ends"),
+}
+
+#: the relations whose two ends (see _ENDS) become one row as they are: kind -> row maker
+_PAIRS: Final[dict[str, Callable[[Mapper, QName, QName, Attrs], ArchiveRow]]] = {
+    "wasAssociatedWith": lambda m, act, agent, a: AssociationRow(
+        m.act_ref(act), m.agent_ref(agent), vo(a, "role")
     ),
-    "wasAttributedTo": (
-        "entity",
-        "agent",
-        "an entity or an agent",
-        lambda m, ent, agent, a: AttributionRow(m.ent_ref(ent), m.agent_ref(agent), vo(a, "role")),
+    "wasAttributedTo": lambda m, ent, agent, a: AttributionRow(
+        m.ent_ref(ent), m.agent_ref(agent), vo(a, "role")
     ),
-    "wasDerivedFrom": (
-        "generatedEntity",
-        "usedEntity",
-        "both entities",
-        lambda m, gen, used, a: DerivationRow(m.ent_ref(gen), m.ent_ref(used)),
-    ),
-    "wasInformedBy": (
-        "informed",
-        "informant",
-        "both activities",
-        lambda m, informed, informant, a: InformRow(m.act_ref(informed), m.act_ref(informant)),
+    "wasDerivedFrom": lambda m, gen, used, a: DerivationRow(m.ent_ref(gen), m.ent_ref(used)),
+    "wasInformedBy": lambda m, informed, informant, a: InformRow(
+        m.act_ref(informed), m.act_ref(informant)
     ),
 }
 
@@ -220,11 +217,14 @@ class Mapper:
             a = Attrs(st.attrs)
             kind = st.kind
             self._line = st.line
-            if kind == "used":
-                act, ent = a.ref("activity"), a.ref("entity")
-                if act is None or ent is None:
-                    self.warn(st.line, "used without an activity or an entity skipped")
+            if kind in _ENDS:
+                first, second, missing = _ENDS[kind]
+                one, other = a.ref(first), a.ref(second)
+                if one is None or other is None:
+                    self.warn(st.line, f"{kind} without {missing} skipped")
                     continue
+            if kind == "used":
+                act, ent = one, other
                 role = vo(a, "role")
                 if role is None and "Setup" in {local_of(t) for t in a.values("prov:type")}:
                     role = "Setup"
@@ -240,10 +240,7 @@ class Mapper:
                 used_roles.append((act.key, role))
                 parameter_entities[ent.key].append(act)
             elif kind == "wasGeneratedBy":
-                ent, act = a.ref("entity"), a.ref("activity")
-                if act is None or ent is None:
-                    self.warn(st.line, "wasGeneratedBy without an entity or an activity skipped")
-                    continue
+                ent, act = one, other
                 role = vo(a, "role")
                 time_text = a.take("prov:time", "voprov:time")
                 if time_text:
@@ -255,12 +252,7 @@ class Mapper:
                 )
                 gen_roles.append((act.key, role))
             elif kind in _PAIRS:
-                first, second, both, make = _PAIRS[kind]
-                one, other = a.ref(first), a.ref(second)
-                if one is None or other is None:
-                    self.warn(st.line, f"{kind} without {both} skipped")
-                    continue
-                other_rows.append(make(self, one, other, a))
+                other_rows.append(_PAIRS[kind](self, one, other, a))
             elif kind == "hadMember":
                 coll = a.ref("collection")
                 members = a.refs("entity")
@@ -282,10 +274,7 @@ class Mapper:
             elif kind == "isRelatedTo":
                 self.link_related(st, a, parent_ad, related_ed)
             elif kind == "wasConfiguredBy":
-                act, conf = a.ref("configured"), a.ref("configurator")
-                if act is None or conf is None:
-                    self.warn(st.line, "wasConfiguredBy without both ends skipped")
-                    continue
+                act, conf = one, other
                 artefact = vo(a, "artefactType")
                 cls = self.cls_of(conf)
                 if cls not in ("parameter", "configFile"):
@@ -341,12 +330,7 @@ class Mapper:
                 a = Attrs(node.attrs)
                 ad_key = parent_ad.get(node.qname.key)
                 role = vo(a, "role")
-                if ad_key not in ad_rows or role is None:
-                    self.warn(
-                        node.line,
-                        f"{cls} {node.qname.written!r} skipped: "
-                        + ("no role" if role is None else "not related to an activityDescription"),
-                    )
+                if not self.kept(node, cls, ad_key in ad_rows, "role", role):
                     continue
                 ed_key = related_ed.get(node.qname.key)
                 desc_id = self.entity_id(node.qname)
@@ -385,16 +369,8 @@ class Mapper:
             a = Attrs(node.attrs)
             ad_key = parent_ad.get(node.qname.key)
             content_type = vo(a, "contentType")
-            if ad_key not in ad_rows or content_type is None:
-                self.warn(
-                    node.line,
-                    f"configFileDescription {node.qname.written!r} skipped: "
-                    + (
-                        "no contentType"
-                        if content_type is None
-                        else "not related to an activityDescription"
-                    ),
-                )
+            related = ad_key in ad_rows
+            if not self.kept(node, "configFileDescription", related, "contentType", content_type):
                 continue
             cd_rows[node.qname.key] = ConfigFileDescriptionRow(
                 id=self.entity_id(node.qname),
@@ -615,6 +591,15 @@ class Mapper:
             f"isRelatedTo between {ends[0].written!r} and {ends[1].written!r} "
             "does not link known descriptions: skipped",
         )
+
+    def kept(self, node: Node, cls: str, related: bool, need: str, value: str | None) -> bool:
+        """Whether a description is kept: ``related`` to a known activityDescription, with
+        its attribute ``need`` (``value``); if not, warn why it is skipped."""
+        if related and value is not None:
+            return True
+        why = f"no {need}" if value is None else "not related to an activityDescription"
+        self.warn(node.line, f"{cls} {node.qname.written!r} skipped: {why}")
+        return False
 
     # -- element rows ------------------------------------------------------------------
     def session_row(self, node: Node) -> SessionRow:
