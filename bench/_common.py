@@ -7,6 +7,7 @@ script puts its own folder on ``sys.path`` first, as Python does for the script'
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import os
@@ -34,6 +35,14 @@ __all__ = [
 ]
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def argument_parser(doc: str | None, prog: str | None = None) -> argparse.ArgumentParser:
+    """A benchmark script's parser: its module docstring ``doc`` as the description,
+    printed by ``--help`` as written."""
+    return argparse.ArgumentParser(
+        prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
 
 
 def save_results(results: dict[str, Any], output: Path | None, name: str) -> Path:
@@ -118,6 +127,30 @@ def drop_secondary_keys(cur: Any, tables: Sequence[str], schema: str = "provenan
     ]
 
 
+def provdb_env(
+    home: Path,
+    *,
+    wide: bool = False,
+    database_url: str | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment of a benchmark's ``provdb`` subprocesses: the caller's without its
+    PROVDB_*, PROVDB_HOME=``home``, ``extra``, this checkout first on the import path.
+
+    ``wide`` sets COLUMNS=200 (provdb's summary table keeps one line per row);
+    ``database_url`` sets PROVDB_DATABASE_URL (an external server).
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
+    env["PROVDB_HOME"] = str(home)
+    if wide:
+        env["COLUMNS"] = "200"
+    env.update(extra or {})
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    if database_url:
+        env["PROVDB_DATABASE_URL"] = database_url
+    return env
+
+
 def bench_home(workdir: Path, *, reuse: bool) -> tuple[Path, dict[str, str]]:
     """The PROVDB_HOME of a benchmark under ``workdir`` (emptied unless ``reuse``) and the
     environment of the service it will start: no PROVDB_* of the caller's, this checkout
@@ -126,10 +159,7 @@ def bench_home(workdir: Path, *, reuse: bool) -> tuple[Path, dict[str, str]]:
     if home.exists() and not reuse:
         shutil.rmtree(home)
     home.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-    env["PROVDB_HOME"] = str(home)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return home, env
+    return home, provdb_env(home)
 
 
 def upgrade_archive(env: Mapping[str, str], conninfo: str) -> tuple[str, int]:
@@ -177,10 +207,7 @@ def embedded_archive(
         shutil.rmtree(workdir)
     home = workdir / "provdb-home"
     home.mkdir(parents=True)
-    child = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-    child["PROVDB_HOME"] = str(home)
-    child.update(env or {})
-    child["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), child.get("PYTHONPATH")]))
+    child = provdb_env(home, extra=env)
     os.environ.pop("PROVDB_DATABASE_URL", None)
     os.environ["PROVDB_HOME"] = str(home)
     server, _ = start_embedded(home / "pgdata")

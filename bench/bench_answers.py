@@ -67,7 +67,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from _common import log, machine, save_results  # noqa: E402  (bench/ is on sys.path: the script's folder)
+from _common import argument_parser, log, machine, provdb_env, save_results  # noqa: E402  (bench/ is on sys.path: the script's folder)
 
 from provdb.samples import path as samples_path  # noqa: E402
 
@@ -135,17 +135,13 @@ class Home:
             shutil.rmtree(path)
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-        env["PROVDB_HOME"] = str(path / "provdb-home")
-        env["COLUMNS"] = "200"  # provdb's summary table on one line per row
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-        self.env = env
+        self.env = provdb_env(path / "provdb-home", wide=True)
         from provdb import migrate
         from provdb.config import Settings
         from provdb.db import connect, start_embedded
 
         self.server, _ = start_embedded(path / "provdb-home" / "pgdata")
-        self.database = connect(Settings.from_env(env))
+        self.database = connect(Settings.from_env(self.env))
         migrate.upgrade(self.database.engine)
 
     def count(self, sql: str) -> int:
@@ -481,11 +477,7 @@ def measure_affected(recipe: Any, home: Home, params: dict[str, int]) -> dict[st
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="bench_answers.py",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = argument_parser(__doc__, "bench_answers.py")
     p.add_argument("--parts", default="night,archive", help="night, archive or both")
     g = p.add_argument_group("the grown night")
     g.add_argument("--runs", type=int, default=30)

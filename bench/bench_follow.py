@@ -42,7 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import REPO, log, machine, save_results
+from _common import REPO, log, machine, provdb_env, save_results
 
 PYTHON = sys.executable
 
@@ -197,9 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     home, night = args.workdir / "provdb-home", args.workdir / "night"
     home.mkdir(parents=True)
     night.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-    env["PROVDB_HOME"] = str(home)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env = provdb_env(home)
     os.environ.pop("PROVDB_DATABASE_URL", None)
     os.environ["PROVDB_HOME"] = str(home)
     server, _ = start_embedded(home / "pgdata")  # held for the whole benchmark

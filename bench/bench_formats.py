@@ -50,7 +50,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from _common import bench_home, log, machine, save_results, upgrade_archive  # noqa: E402  (bench/ is on sys.path)
+from _common import argument_parser, bench_home, log, machine, save_results, upgrade_archive  # noqa: E402  (bench/ is on sys.path)
 from bench_tap import (  # noqa: E402
     Service,
     _direct_fetch,
@@ -252,11 +252,7 @@ def measure_parameter_filter(base: str, conninfo: str, sql_of: Any, repeat: int)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="bench_formats.py",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = argument_parser(__doc__, "bench_formats.py")
     p.add_argument("--entities", type=int, default=1_000_000)
     p.add_argument("--activities", type=int, help="default entities / 4")
     p.add_argument("--used", type=int, default=2_000_000)

@@ -52,7 +52,7 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 sys.path.insert(0, str(REPO))
 
-from _common import log, machine, save_results  # noqa: E402  (bench/ is on sys.path: the script's folder)
+from _common import argument_parser, log, machine, provdb_env, save_results  # noqa: E402  (bench/ is on sys.path: the script's folder)
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -202,13 +202,7 @@ class Archive:
         self.database_url = database_url
         self.home = workdir / "provdb-home"
         self.server: Any = None
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-        env["PROVDB_HOME"] = str(self.home)
-        env["COLUMNS"] = "200"  # keep provdb's summary table on one line per row
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-        if database_url:
-            env["PROVDB_DATABASE_URL"] = database_url
-        self.env = env
+        self.env = provdb_env(self.home, wide=True, database_url=database_url)
 
     def start(self) -> dict[str, Any]:
         if self.database_url is None:
@@ -320,11 +314,7 @@ def append_rest(src: Path, dst: Path, skip: int) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="bench_ingest.py",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = argument_parser(__doc__, "bench_ingest.py")
     p.add_argument("--runs", type=int, default=30, help="data runs of the night (default 30)")
     p.add_argument("--subruns", type=int, default=150, help="subruns per run (default 150)")
     p.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")

@@ -69,7 +69,7 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 sys.path.insert(0, str(REPO))
 
-from _common import bench_home, log, machine, upgrade_archive  # noqa: E402
+from _common import argument_parser, bench_home, log, machine, upgrade_archive  # noqa: E402
 from bench_tap import (  # noqa: E402
     ONE_ROW,
     Service,
@@ -82,9 +82,7 @@ from bench_tap import (  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = argument_parser(__doc__)
     p.add_argument("--entities", type=int, default=100_000, help="default 100,000")
     p.add_argument("--requests", type=int, default=2000, help="in-process requests (2,000)")
     p.add_argument("--single", type=int, default=500, help="sequential HTTP requests (500)")

@@ -76,7 +76,15 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 sys.path.insert(0, str(REPO))
 
-from _common import bench_home, drop_secondary_keys, log, machine, save_results, upgrade_archive  # noqa: E402  (bench/ is on sys.path: the script's folder)
+from _common import (  # noqa: E402  (bench/ is on sys.path: the script's folder)
+    argument_parser,
+    bench_home,
+    drop_secondary_keys,
+    log,
+    machine,
+    save_results,
+    upgrade_archive,
+)
 
 #: tables the load fills (their secondary indexes are rebuilt after the load)
 LOADED = ("activity", "entity", "used", "wasgeneratedby", "parameter")
@@ -449,18 +457,17 @@ def postgres_cpu(pgdata: Path) -> float:
 # ----------------------------------------------------------------------------- measures
 
 
-def measure_one_row(
-    base: str, conninfo: str, sql_of: Any, ids: list[str], n: int
-) -> dict[str, Any]:
-    import psycopg
+def one_row_over_http(
+    base: str, ids: list[str], sample: list[str], *, warmup: int
+) -> tuple[list[float], int]:
+    """The one-row query of each entity id of ``sample`` over one keep-alive session,
+    after ``warmup`` untimed ones: the milliseconds of each, and the bytes read."""
     import requests
 
-    rng = random.Random(1)
-    sample = [rng.choice(ids) for _ in range(n)]
     http: list[float] = []
     nbytes = 0
     with requests.Session() as s:
-        for i in range(10):  # warm-up: imports, catalog, plans, connections
+        for i in range(warmup):
             s.post(f"{base}/sync", data=tap_form(ONE_ROW.format(id=ids[i % len(ids)])))
         for eid in sample:
             t = time.perf_counter()
@@ -470,6 +477,18 @@ def measure_one_row(
             if r.status_code != 200 or b"STREAM" not in body:
                 raise SystemExit(f"one-row query failed: {r.status_code} {body[:500]!r}")
             nbytes += len(body)
+    return http, nbytes
+
+
+def measure_one_row(
+    base: str, conninfo: str, sql_of: Any, ids: list[str], n: int
+) -> dict[str, Any]:
+    import psycopg
+
+    rng = random.Random(1)
+    sample = [rng.choice(ids) for _ in range(n)]
+    # warm-up: imports, catalog, plans, connections
+    http, nbytes = one_row_over_http(base, ids, sample, warmup=10)
     direct: list[float] = []
     translate: list[float] = []
     with psycopg.connect(conninfo) as conn:
@@ -707,11 +726,7 @@ def measure_concurrent(
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="bench_tap.py",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = argument_parser(__doc__, "bench_tap.py")
     p.add_argument("--entities", type=int, default=1_000_000, help="default 1,000,000")
     p.add_argument(
         "--activities", type=int, help="default entities / 4 (4 steps per subrun of 6 files)"

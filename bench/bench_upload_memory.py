@@ -30,13 +30,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import embedded_archive, log, machine, save_results, served
+from _common import argument_parser, embedded_archive, log, machine, save_results, served
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = argument_parser(__doc__)
     p.add_argument("--rows", type=int, default=1_000_000, help="rows of the 'rows' case")
     p.add_argument("--bytes", type=int, default=19_900_000, help="size of the 'bytes' case")
     p.add_argument("--workdir", type=Path, default=Path("/tmp/provdb-bench-upload"))

@@ -58,7 +58,7 @@ BENCH = REPO / "bench"
 PYTHON = sys.executable
 sys.path.insert(0, str(REPO))
 
-from _common import log, machine  # noqa: E402  (bench/ is on sys.path: the script's folder)
+from _common import argument_parser, log, machine, provdb_env  # noqa: E402  (bench/ is on sys.path: the script's folder)
 from bench_ingest import run_with_rusage, summary_figures  # noqa: E402
 from make_synthetic import ctapipe_log, generate_night  # noqa: E402
 from year_plot import write_svg  # noqa: E402
@@ -98,13 +98,7 @@ class YearArchive:
         self.home = workdir / "provdb-home"
         self.database_url = database_url
         self.server: Any = None
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-        env["PROVDB_HOME"] = str(self.home)
-        env["COLUMNS"] = "200"  # keep provdb's summary table on one line per row
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-        if database_url:
-            env["PROVDB_DATABASE_URL"] = database_url
-        self.env = env
+        self.env = provdb_env(self.home, wide=True, database_url=database_url)
         self.db: Any = None
 
     def start(self, fresh: bool) -> None:
@@ -324,11 +318,7 @@ def summarise(nights: list[dict[str, Any]], window: int = 10) -> dict[str, Any]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="bench_year.py",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = argument_parser(__doc__, "bench_year.py")
     p.add_argument("--nights", type=int, default=200, help="nights in the year (default 200)")
     p.add_argument("--runs", type=int, default=30, help="data runs per night (default 30)")
     p.add_argument("--subruns", type=int, default=150, help="subruns per run (default 150)")

@@ -30,13 +30,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import REPO, embedded_archive, log, machine, save_results, served
+from _common import REPO, argument_parser, embedded_archive, log, machine, save_results, served
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = argument_parser(__doc__)
     p.add_argument(
         "--examples", type=int, default=2000, help="cases per endpoint group (default 2000)"
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -446,6 +446,26 @@ class _Night:
             f"calibration_filters_52.Run{cal}.0000.pdf",
         }
 
+    def _command(self, before: list[str], after: list[str]) -> list[str]:
+        """A sequencer script's command line: ``before``, ``-s`` when simulating, the
+        config and date, then ``after``."""
+        args = [*before, "-s"] if self.simulate else list(before)
+        return [*args, "--config", self.config_file, f"--date={self.date_dash}", *after]
+
+    def _session(
+        self, sid: str, name: str, tag: str, args: list[str], node: str, **ids: str
+    ) -> dict[str, Any]:
+        """The values a session template is filled with (``ids``: RUN, or PED and CAL)."""
+        return {
+            "SID": sid,
+            "NAME": name,
+            **ids,
+            "TAG": tag,
+            "ARGS": args,
+            "NODE": node,
+            "BOOT": self.nodes[node],
+        }
+
     def _calibration_task(self, k: int, rerun: bool = False) -> _Task:
         ped, cal = (f"{r:05d}" for r in self.pairs[k])
         template = self.calib_session
@@ -454,36 +474,19 @@ class _Night:
             # the rerun regenerates the very files the data runs were calibrated with
             template = self.calib_session_new
             paths = self._calib_paths(ped, cal, self._data_calib_version())
-        args = [self.calib_script]
-        if self.simulate:
-            args.append("-s")
-        args += [
-            "--config",
-            self.config_file,
-            f"--date={self.date_dash}",
-            f"--drs4-pedestal-run={ped}",
-            f"--pedcal-run={cal}",
-            "LST1",
-        ]
+        args = self._command(
+            [self.calib_script], [f"--drs4-pedestal-run={ped}", f"--pedcal-run={cal}", "LST1"]
+        )
         node = self.rng.choice(self.node_names)
         sid = f"{ped}{cal}"
 
         def make(task: _Task, phase: int, start: int) -> _Burst:
             name = ("drs4_pedestal", "calibrate_charge")[phase]
-            session = {
-                "SID": sid,
-                "NAME": f"{ped}-{cal}",
-                "PED": ped,
-                "CAL": cal,
-                "TAG": f"{name}:{ped}-{cal}",
-                "ARGS": args,
-                "NODE": node,
-                "BOOT": self.nodes[node],
-            }
+            tag = f"{name}:{ped}-{cal}"
+            session = self._session(sid, f"{ped}-{cal}", tag, args, node, PED=ped, CAL=cal)
             aid = self._activity_id()
             items: list[tuple[str, Any]] = []
             self._open(items, template, session, aid, name, start, self.calib_script)
-            tag = session["TAG"]
             raw = f"{self.base}/R0G/{self.date}/LST-1.1.Run{ped if phase == 0 else cal}.fits.fz"
             if phase == 0:
                 used = [("RawObservationFile", "Subrun for pedestal", raw, None)]
@@ -549,13 +552,7 @@ class _Night:
         dl1b = f"{dl1_dir}/{DL1_PROD_ID}/dl1_LST-1.Run{run}.{sub}.h5"
         check_dir = f"{dl1_dir}/{DL1_PROD_ID}"
         dl1a_id, muons_id, dl1b_id = _entity_id(dl1a), _entity_id(muons), _entity_id(dl1b)
-        args = [self.data_script, "--input-state=legacy_raw"]
-        if self.simulate:
-            args.append("-s")
-        args += [
-            "--config",
-            self.config_file,
-            f"--date={self.date_dash}",
+        after = [
             f"--prod-id={PROD_ID}",
             f"--drive-file={pointing}",
             f"--run-summary={summary}",
@@ -568,21 +565,14 @@ class _Night:
             f"{run}.{sub}",
             "LST1",
         ]
+        args = self._command([self.data_script, "--input-state=legacy_raw"], after)
         node = self.rng.choice(self.node_names)
         sid = f"{self.date}{run}"
 
         def make(task: _Task, phase: int, start: int) -> _Burst:
             name = ("r0_to_dl1", "dl1ab", "dl1_datacheck", "dl1_to_dl2")[phase]
             tag = f"{name}:{run}"
-            session = {
-                "SID": sid,
-                "NAME": run,
-                "RUN": run,
-                "TAG": tag,
-                "ARGS": args,
-                "NODE": node,
-                "BOOT": self.nodes[node],
-            }
+            session = self._session(sid, run, tag, args, node, RUN=run)
             aid = self._activity_id()
             items: list[tuple[str, Any]] = []
             if phase == 0:
@@ -680,15 +670,7 @@ class _Night:
 
         def make(task: _Task, phase: int, start: int) -> _Burst:
             tag = f"dl2_to_dl3:{run}"
-            session = {
-                "SID": f"{self.date}{run}",
-                "NAME": run,
-                "RUN": run,
-                "TAG": tag,
-                "ARGS": args,
-                "NODE": node,
-                "BOOT": self.nodes[node],
-            }
+            session = self._session(f"{self.date}{run}", run, tag, args, node, RUN=run)
             aid = self._activity_id()
             items: list[tuple[str, Any]] = []
             self._open(items, template, session, aid, "dl2_to_dl3", start, self.data_script)
@@ -710,29 +692,18 @@ class _Night:
         return _Task(1, make)
 
     def _dl3_waves(self, count: int, rerun: bool = False) -> Iterator[bytes]:
-        wave: list[_Task] = []
-        for run_index in range(count):
-            wave.append(self._dl3_task(run_index, rerun))
-            if len(wave) == self.interleave:
-                yield from self._wave(wave)
-                wave = []
-        if wave:
-            yield from self._wave(wave)
+        return self._waves(self._dl3_task(run_index, rerun) for run_index in range(count))
 
     # ---- emission --------------------------------------------------------------------
 
     def lines(self) -> Iterator[bytes]:
         for k in range(self.calibration):
             yield from self._wave([self._calibration_task(k)])
-        wave: list[_Task] = []
-        for run_index in range(self.runs):
-            for subrun in range(self.subruns):
-                wave.append(self._subrun_task(run_index, subrun))
-                if len(wave) == self.interleave:
-                    yield from self._wave(wave)
-                    wave = []
-        if wave:
-            yield from self._wave(wave)
+        yield from self._waves(
+            self._subrun_task(run_index, subrun)
+            for run_index in range(self.runs)
+            for subrun in range(self.subruns)
+        )
         if self.dl3:
             yield from self._dl3_waves(self.runs)
         if self.reprocess:
@@ -742,17 +713,25 @@ class _Night:
         """Calibration rerun (every pair), then the first ``reprocess`` runs again."""
         for k in range(len(self.pairs)):
             yield from self._wave([self._calibration_task(k, rerun=True)])
-        wave: list[_Task] = []
-        for run_index in range(self.reprocess):
-            for subrun in range(self.subruns):
-                wave.append(self._subrun_task(run_index, subrun, rerun=True))
-                if len(wave) == self.interleave:
-                    yield from self._wave(wave)
-                    wave = []
-        if wave:
-            yield from self._wave(wave)
+        yield from self._waves(
+            self._subrun_task(run_index, subrun, rerun=True)
+            for run_index in range(self.reprocess)
+            for subrun in range(self.subruns)
+        )
         if self.dl3:
             yield from self._dl3_waves(self.reprocess, rerun=True)
+
+    def _waves(self, tasks: Iterable[_Task]) -> Iterator[bytes]:
+        """Run ``tasks`` in waves of ``interleave`` (the last one may be smaller); each task
+        is made only when its wave is about to run, so the random draws keep their order."""
+        wave: list[_Task] = []
+        for task in tasks:
+            wave.append(task)
+            if len(wave) == self.interleave:
+                yield from self._wave(wave)
+                wave = []
+        if wave:
+            yield from self._wave(wave)
 
     def _wave(self, tasks: list[_Task]) -> Iterator[bytes]:
         """Run ``tasks`` concurrently: per phase, write their bursts interleaved."""

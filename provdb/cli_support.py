@@ -16,7 +16,13 @@ import click
 
 from provdb.errors import DatabaseError, ProvdbError
 
-__all__ = ["CONTEXT_SETTINGS", "fail", "handle_errors", "open_archive", "write_output"]
+__all__ = [
+    "CONTEXT_SETTINGS",
+    "fail",
+    "handle_errors",
+    "open_archive",
+    "write_output",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

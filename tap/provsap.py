@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import psycopg
 from flask import Blueprint, Response, current_app, request
@@ -46,7 +47,7 @@ from provdb import settings
 from tap.context import tap_db
 from tap.errors import NotFound, ServiceError, Unavailable, UsageError
 
-__all__ = ["DEFAULT_NODE_LIMIT", "bp", "node_limit", "parse_request"]
+__all__ = ["DEFAULT_NODE_LIMIT", "bp", "node_limit", "parse_request", "walk"]
 
 bp = Blueprint("provsap", __name__)
 log = logging.getLogger("provdb.tap")
@@ -60,6 +61,23 @@ _FALSE = ("FALSE", "0", "NO", "F")
 def node_limit() -> int:
     """The service's node limit (app config: PROVDB_PROVSAP_NODE_LIMIT, validated)."""
     return max(1, int(current_app.config.get("PROVSAP_NODE_LIMIT") or DEFAULT_NODE_LIMIT))
+
+
+def walk(conn: Any, ids: list[str], req: dict[str, Any]) -> Any:
+    """The lineage graph of ``ids`` with the depth, direction, agent, members and limit of
+    a checked request (:func:`parse_request`, or the UI's graph parameters); 60 s at most."""
+    from provdb.lineage.traverse import lineage
+
+    return lineage(
+        conn,
+        ids,
+        depth=req["depth"],
+        direction=req["direction"],
+        agent=req["agent"],
+        members=req["members"],
+        limit=req["limit"],
+        statement_timeout_ms=60_000,
+    )
 
 
 def _ui_pattern() -> str:
@@ -178,7 +196,7 @@ def parse_request(
 @bp.route("/provsap", methods=["GET", "POST"])
 def provsap() -> Response:
     from provdb.lineage.export import FORMATS, serialize
-    from provdb.lineage.traverse import UnknownNode, lineage
+    from provdb.lineage.traverse import UnknownNode
 
     items = list(request.args.items(multi=True))
     if request.method == "POST":
@@ -194,16 +212,7 @@ def provsap() -> Response:
     t0 = time.perf_counter()
     try:
         with db.read_engine_connect() as conn:
-            graph = lineage(
-                conn,
-                req["ids"],
-                depth=req["depth"],
-                direction=req["direction"],
-                agent=req["agent"],
-                members=req["members"],
-                limit=req["limit"],
-                statement_timeout_ms=60_000,
-            )
+            graph = walk(conn, req["ids"], req)
     except UnknownNode as exc:
         raise NotFound(str(exc)) from None
     except ValueError as exc:

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from pytest_postgresql.janitor import DatabaseJanitor
 from sqlalchemy.engine import URL, make_url
 
 from provdb.samples import path as samples_path
-from tests.servers import free_port, serve_provdb
+from tests.servers import as_user, free_port, serve_provdb
 
 __all__ = ["REPO", "free_port", "run_cli", "scratch_database", "serve_provdb"]
 
@@ -180,14 +180,21 @@ def empty_db_url(pg_server: NoopExecutor) -> Iterator[URL]:
 # ----------------------------------------------------------------------------- CLI
 
 
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 300
+def run_python(
+    argv: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 300,
+    user: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m provdb ARGS`` in a real subprocess (as a user would)."""
+    """Run ``python ARGV`` from the checkout in a real subprocess: without the caller's
+    PROVDB_* settings, with ``env``; as the system ``user`` if given (root only, see
+    :func:`tests.servers.as_user`). Output is captured as text."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "provdb", *args],
+        [*as_user(user), sys.executable, *argv],
         capture_output=True,
         text=True,
         env=full_env,
@@ -195,6 +202,26 @@ def run_cli(
         timeout=timeout,
         cwd=REPO,
     )
+
+
+def run_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 300,
+    user: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m provdb ARGS`` in a real subprocess (as a user would); see
+    :func:`run_python`."""
+    return run_python(["-m", "provdb", *args], env=env, input=input, timeout=timeout, user=user)
+
+
+def run_bench_script(
+    script: str, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run ``bench/SCRIPT ARGS`` in a real subprocess (the benchmarks' own tests); see
+    :func:`run_python`."""
+    return run_python([str(REPO / "bench" / script), *args], env=env, timeout=timeout)
 
 
 @pytest.fixture

@@ -66,7 +66,7 @@ class Served:
 
     def log_text(self, tail: int = 3000) -> str:
         """The last ``tail`` characters of its output."""
-        return self.log.read_text(errors="replace")[-tail:]
+        return _tail(self.log, tail)
 
 
 def as_user(user: str | None) -> list[str]:
@@ -142,21 +142,45 @@ def serve_provdb(
     if threads is not None:
         command += ["--threads", str(threads)]
     command += list(args)
+    site = f"http://127.0.0.1:{port}"
     log_path = home / "serve.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, env=full, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-    served = Served(f"http://127.0.0.1:{port}", home, log_path, proc)
     try:
-        deadline = time.monotonic() + START_SECONDS
-        while not _answers(served.tap + "/availability"):
+        with running(command, full, log_path, site + "/tap/availability", "provdb serve") as proc:
+            yield Served(site, home, log_path, proc)
+    finally:
+        if own_home:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+@contextmanager
+def running(
+    command: Sequence[str],
+    env: Mapping[str, str],
+    log_path: Path,
+    url: str,
+    name: str,
+    *,
+    start_seconds: float = START_SECONDS,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``command`` (from the checkout, its output into ``log_path``) until the block
+    ends, entering it once ``url`` answers 200.
+
+    Fails the test, quoting the output, if the process (``name`` in the message) exits
+    or ``start_seconds`` pass first; on exit it is terminated (killed if it lingers).
+    """
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            list(command), env=dict(env), stdout=log, stderr=subprocess.STDOUT, cwd=REPO
+        )
+    try:
+        deadline = time.monotonic() + start_seconds
+        while not _answers(url):
             if proc.poll() is not None:
-                pytest.fail(f"provdb serve exited with {proc.returncode}:\n{served.log_text()}")
+                pytest.fail(f"{name} exited with {proc.returncode}:\n{_tail(log_path)}")
             if time.monotonic() > deadline:
-                pytest.fail(
-                    f"provdb serve did not answer in {START_SECONDS} s:\n{served.log_text()}"
-                )
+                pytest.fail(f"{name} did not answer in {start_seconds} s:\n{_tail(log_path)}")
             time.sleep(0.2)
-        yield served
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -164,5 +188,7 @@ def serve_provdb(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=30)
-        if own_home:
-            shutil.rmtree(home, ignore_errors=True)
+
+
+def _tail(log_path: Path, tail: int = 3000) -> str:
+    return log_path.read_text(errors="replace")[-tail:]

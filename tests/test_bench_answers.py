@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import REPO, SAMPLES
-
-BENCH = REPO / "bench" / "bench_answers.py"
+from tests.conftest import SAMPLES, run_bench_script
 
 #: relation rows bench_lineage.generate writes (its docstring): 25 per subrun, and per
 #: night the calibration chain's (drs4_pedestal: 1 used + 1 generation + 1 association;
@@ -19,15 +15,10 @@ PER_SUBRUN, PER_NIGHT = 25, 9
 
 
 def run_bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-    env["PROVDB_SAMPLES"] = str(SAMPLES)
-    return subprocess.run(
-        [sys.executable, str(BENCH), "--home", str(tmp_path / "home"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        cwd=REPO,
+    return run_bench_script(
+        "bench_answers.py",
+        *("--home", str(tmp_path / "home"), *args),
+        env={"PROVDB_SAMPLES": str(SAMPLES)},
     )
 
 

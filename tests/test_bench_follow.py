@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.conftest import run_bench_script
 
 
 def test_bench_follow_measures_latency_and_memory(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
     output = tmp_path / "follow.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "bench_follow.py"),
-            "--seconds",
-            "3",
-            "--rate",
-            "5",
-            "--interval",
-            "0.5",
-            "--workdir",
-            str(tmp_path / "work"),
-            "--output",
-            str(output),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        cwd=REPO,
+    result = run_bench_script(
+        "bench_follow.py",
+        *("--seconds", "3", "--rate", "5", "--interval", "0.5"),
+        *("--workdir", str(tmp_path / "work"), "--output", str(output)),
     )
     assert output.exists(), result.stderr[-3000:]
     figures = json.loads(output.read_text())

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.conftest import run_bench_script
 
 
 def test_bench_obscore_tiny(tmp_path: Path) -> None:
     out = tmp_path / "obscore.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-    done = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "bench_obscore.py"), "--products", "2000",
-         "--repeat", "1", "--touched", "50", "--home", str(tmp_path / "home"),
-         "--output", str(out)],
-        capture_output=True, text=True, env=env, timeout=600, cwd=REPO,
-    )  # fmt: skip
+    done = run_bench_script(
+        "bench_obscore.py",
+        *("--products", "2000", "--repeat", "1", "--touched", "50"),
+        *("--home", str(tmp_path / "home"), "--output", str(out)),
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(out.read_text())["results"]
     assert results["table_rows"] == 2000

@@ -4,38 +4,19 @@ a real ``provdb serve``), writes its results incrementally and resumes."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from tests.conftest import REPO
-
-BENCH = REPO / "bench" / "bench_year.py"
+from tests.conftest import run_bench_script
 
 
 def run_bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-    return subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            "--runs",
-            "1",
-            "--subruns",
-            "2",
-            "--workdir",
-            str(tmp_path / "work"),
-            "--output",
-            str(tmp_path / "year.json"),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
+    work, output = str(tmp_path / "work"), str(tmp_path / "year.json")
+    return run_bench_script(
+        "bench_year.py",
+        *("--runs", "1", "--subruns", "2", "--workdir", work, "--output", output, *args),
         timeout=900,
-        cwd=REPO,
     )
 
 

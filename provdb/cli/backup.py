@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
+from provdb.cli import options
 from provdb.cli_support import CONTEXT_SETTINGS, handle_errors, open_archive
 
 __all__ = ["dump_cmd", "restore_cmd"]
+
+R = TypeVar("R")
 
 
 def _progress(quiet: bool):  # type: ignore[no-untyped-def]
@@ -23,6 +28,25 @@ def _progress(quiet: bool):  # type: ignore[no-untyped-def]
     return show
 
 
+def _on_archive(
+    quiet: bool,
+    announce: Callable[[Any], str],
+    work: Callable[[Any, Callable[[int, int, str], None] | None], R],
+) -> R:
+    """Run ``work(database, progress)`` on the archive, said first (``announce``) and
+    with its progress line cleared after, unless ``quiet``; the archive is closed."""
+    database = open_archive()
+    try:
+        if not quiet:
+            click.echo(announce(database), err=True)
+        result = work(database, _progress(quiet))
+    finally:
+        database.dispose()
+    if not quiet and sys.stderr.isatty():
+        click.echo("\r\033[K", nl=False, err=True)
+    return result
+
+
 def _size(n: int) -> str:
     for unit in ("bytes", "kB", "MB", "GB"):
         if n < 1000 or unit == "GB":
@@ -34,7 +58,7 @@ def _size(n: int) -> str:
 @click.command("dump", context_settings=CONTEXT_SETTINGS)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress and no summary line.")
+@options.quiet("No progress and no summary line.")
 @handle_errors
 def dump_cmd(file: Path, force: bool, quiet: bool) -> None:
     """Back the archive up into FILE (pg_dump custom format, compressed).
@@ -52,16 +76,12 @@ def dump_cmd(file: Path, force: bool, quiet: bool) -> None:
     """
     from provdb import backup
 
-    database = open_archive()
-    try:
-        if not quiet:
-            click.echo(f"Dumping the {database.kind} archive {database.location} ...", err=True)
-        result = backup.dump(database, file, force=force, progress=_progress(quiet))
-    finally:
-        database.dispose()
+    result = _on_archive(
+        quiet,
+        lambda database: f"Dumping the {database.kind} archive {database.location} ...",
+        lambda database, progress: backup.dump(database, file, force=force, progress=progress),
+    )
     if not quiet:
-        if sys.stderr.isatty():
-            click.echo("\r\033[K", nl=False, err=True)
         click.echo(
             f"Dumped {result.counts.describe()} to {result.path} "
             f"({_size(result.size)}, {result.seconds:.1f} s, pg_dump {result.tool.version})."
@@ -75,7 +95,7 @@ def dump_cmd(file: Path, force: bool, quiet: bool) -> None:
     is_flag=True,
     help="Replace the contents of an archive that is not empty (default: refuse).",
 )
-@click.option("--quiet", "-q", is_flag=True, help="No progress and no summary line.")
+@options.quiet("No progress and no summary line.")
 @handle_errors
 def restore_cmd(file: Path, clean: bool, quiet: bool) -> None:
     """Restore a `provdb db dump` FILE into the archive.
@@ -93,19 +113,14 @@ def restore_cmd(file: Path, clean: bool, quiet: bool) -> None:
     """
     from provdb import backup
 
-    database = open_archive()
-    try:
-        if not quiet:
-            click.echo(
-                f"Restoring {file} into the {database.kind} archive {database.location} ...",
-                err=True,
-            )
-        result = backup.restore(database, file, clean=clean, progress=_progress(quiet))
-    finally:
-        database.dispose()
+    result = _on_archive(
+        quiet,
+        lambda database: (
+            f"Restoring {file} into the {database.kind} archive {database.location} ..."
+        ),
+        lambda database, progress: backup.restore(database, file, clean=clean, progress=progress),
+    )
     if not quiet:
-        if sys.stderr.isatty():
-            click.echo("\r\033[K", nl=False, err=True)
         click.echo(
             f"Restored {result.counts.describe()} from {result.path} "
             f"({result.seconds:.1f} s, pg_restore {result.tool.version})."

@@ -7,6 +7,7 @@ import sys
 import click
 
 from provdb.answers.checks import RULES, SEVERITIES
+from provdb.cli import options
 from provdb.cli_support import CONTEXT_SETTINGS, handle_errors, open_archive
 
 __all__ = ["check"]
@@ -23,19 +24,11 @@ __all__ = ["check"]
     type=click.Choice(list(RULES)),
     help="Run only this rule (repeatable; default: all).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Aligned table and summary, or JSON {findings, summary}.",
-)
-@click.option(
+@options.formats("text", "json", help="Aligned table and summary, or JSON {findings, summary}.")
+@options.choice(
     "--fail-on",
-    type=click.Choice([*SEVERITIES, "never"]),
+    choices=[*SEVERITIES, "never"],
     default="error",
-    show_default=True,
     help="Exit 1 when a finding is at or above this severity.",
 )
 @click.option(

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from provdb import __version__
+from provdb.cli import options
 from provdb.cli.backup import dump_cmd, restore_cmd
 from provdb.cli_support import CONTEXT_SETTINGS, handle_errors, open_archive
 
@@ -36,9 +37,7 @@ def db() -> None:
 
 
 @db.command("upgrade", context_settings=CONTEXT_SETTINGS)
-@click.option(
-    "--revision", default="head", show_default=True, help="Target migration (default: newest)."
-)
+@options.value("--revision", default="head", help="Target migration (default: newest).")
 @handle_errors
 def db_upgrade(revision: str) -> None:
     """Create the archive schema, or migrate it to the newest version.
@@ -72,10 +71,9 @@ def db_upgrade(revision: str) -> None:
 
 
 @db.command("downgrade", context_settings=CONTEXT_SETTINGS)
-@click.option(
+@options.value(
     "--revision",
     default="-1",
-    show_default=True,
     help="Target migration: -1 (one step back), a revision id, or 'base' (drop everything).",
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation when going to 'base'.")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from provdb.cli import options
 from provdb.cli_support import CONTEXT_SETTINGS, handle_errors, open_archive
 
 if TYPE_CHECKING:
@@ -16,13 +17,7 @@ __all__ = ["demo"]
 
 
 @click.command("demo", context_settings=CONTEXT_SETTINGS)
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to listen on (0.0.0.0 for every interface).",
-)
-@click.option("--port", default=8080, show_default=True, type=int, help="TCP port.")
+@options.listen
 @click.option("--no-serve", is_flag=True, help="Load the samples and stop; do not serve.")
 @handle_errors
 def demo(host: str, port: int, no_serve: bool) -> None:

@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from provdb.cli import options
 from provdb.cli_support import CONTEXT_SETTINGS, handle_errors
 from provdb.config import Settings
 
@@ -18,13 +19,8 @@ __all__ = ["ingest"]
 
 @click.command("ingest", context_settings=CONTEXT_SETTINGS)
 @click.argument("paths", nargs=-1, required=True)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["auto", "lstosa", "ctapipe", "prov-json", "prov-xml", "prov-n"]),
-    default="auto",
-    show_default=True,
-    help="Format of the files; 'auto' detects it from each file's content.",
+@options.formats(
+    *options.INGEST_FORMATS, help="Format of the files; 'auto' detects it from each file's content."
 )
 @click.option(
     "--model",
@@ -32,26 +28,24 @@ __all__ = ["ingest"]
     help="lstosa definition.yaml whose activity/entity/usage/generation descriptions are "
     "loaded and linked to the ingested records.",
 )
-@click.option(
+@options.value(
     "--timezone",
     default="UTC",
-    show_default=True,
     help="IANA time zone of lstosa's naive local times (stored as UTC; the original text is kept).",
 )
 @click.option("--strict", is_flag=True, help="Refuse a whole file if any line is rejected.")
 @click.option("--dry-run", is_flag=True, help="Parse and report, write nothing.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
+@options.quiet("No progress bar and no summary table.")
 @click.option(
     "--follow",
     is_flag=True,
     help="Keep running: poll the paths for new and grown logs (lstosa's prov.log during "
     "the night) until SIGTERM or Ctrl-C.",
 )
-@click.option(
+@options.value(
     "--interval",
     type=float,
     default=2.0,
-    show_default=True,
     metavar="SECONDS",
     help="With --follow: seconds between two polls.",
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from provdb.cli import options
 from provdb.cli_support import CONTEXT_SETTINGS, handle_errors, open_archive, write_output
 
 __all__ = ["export_cmd", "lineage_cmd"]
@@ -36,36 +37,26 @@ _OUTPUT_OPTION = click.option(
 
 @click.command("lineage", context_settings=CONTEXT_SETTINGS)
 @click.argument("ids", nargs=-1, required=True, metavar="ID...")
-@click.option(
-    "--depth",
-    default="1",
-    show_default=True,
-    help="Relations to follow from ID: a number (0, 1, 2...) or 'all'.",
+@options.value(
+    "--depth", default="1", help="Relations to follow from ID: a number (0, 1, 2...) or 'all'."
 )
-@click.option(
+@options.choice(
     "--direction",
-    type=click.Choice(["back", "forth"], case_sensitive=False),
-    default="back",
-    show_default=True,
+    choices=["back", "forth"],
+    case_sensitive=False,
     help="back: towards the inputs (progenitors); forth: towards the products.",
 )
 @click.option("--agent", is_flag=True, help="Also walk through agents.")
 @click.option("--members", is_flag=True, help="Also walk from collections to their members.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["tree", *_GRAPH_FORMATS], case_sensitive=False),
-    default="tree",
-    show_default=True,
+@options.formats(
+    "tree",
+    *_GRAPH_FORMATS,
+    case_sensitive=False,
     help="tree: a readable tree; or a ProvSAP serialisation.",
 )
 @_PROV_MODEL_OPTION
-@click.option(
-    "--limit",
-    type=click.IntRange(1),
-    default=1000,
-    show_default=True,
-    help="Most nodes returned; a larger graph is cut and says so.",
+@options.whole_number(
+    "--limit", low=1, default=1000, help="Most nodes returned; a larger graph is cut and says so."
 )
 @_URL_PATTERN_OPTION
 @_OUTPUT_OPTION
@@ -153,19 +144,15 @@ def lineage_cmd(
 @click.command("export", context_settings=CONTEXT_SETTINGS)
 @click.option("--run", "run", required=True, help="Run number, e.g. 01807.")
 @click.option("--night", help="Observation night YYYYMMDD (needed if the run has several).")
-@click.option(
+@options.choice(
     "--step",
-    type=click.Choice(["calibration", "r0_to_dl1", "dl1_to_dl2", "all"]),
+    choices=["calibration", "r0_to_dl1", "dl1_to_dl2", "all"],
     default="all",
-    show_default=True,
     help="Step group of the run.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(_GRAPH_FORMATS, case_sensitive=False),
-    default="prov-json",
-    show_default=True,
+@options.formats(
+    *_GRAPH_FORMATS,
+    case_sensitive=False,
     help="Serialisation (prov-json and svg are what lstosa's provprocess wrote).",
 )
 @_PROV_MODEL_OPTION

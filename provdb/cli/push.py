@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from provdb.cli import options
 from provdb.cli_support import CONTEXT_SETTINGS, fail, handle_errors, open_archive
 
 __all__ = ["push", "token"]
@@ -34,11 +35,9 @@ def token() -> None:
 
 @token.command("create", context_settings=CONTEXT_SETTINGS)
 @click.argument("name")
-@click.option(
+@options.choice(
     "--scope",
-    type=click.Choice(["ingest", "read"]),
-    default="ingest",
-    show_default=True,
+    choices=["ingest", "read"],
     help="What the token allows; ingest: POST /ingest and GET /ingest/status; read: "
     "reading TAP, ProvSAP and the UI when PROVDB_TAP_READ_AUTH=1.",
 )
@@ -151,36 +150,25 @@ def token_revoke(name: str) -> None:
 @click.command("push", context_settings=CONTEXT_SETTINGS)
 @click.argument("url")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option(
+@options.value(
     "--token-env",
     default="PROVDB_TOKEN",
-    show_default=True,
     help="Environment variable holding the token (from `provdb token create`).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["auto", "lstosa", "ctapipe", "prov-json", "prov-xml", "prov-n"]),
-    default="auto",
-    show_default=True,
+@options.formats(
+    *options.INGEST_FORMATS,
     help="Format of the files; 'auto': the server detects it from the content.",
 )
-@click.option(
-    "--timezone",
-    default="UTC",
-    show_default=True,
-    help="IANA time zone of lstosa's naive local times.",
-)
-@click.option(
+@options.value("--timezone", default="UTC", help="IANA time zone of lstosa's naive local times.")
+@options.whole_number(
     "--chunk-size",
-    type=click.IntRange(1),
+    low=1,
     default=8 * 1024 * 1024,
-    show_default=True,
     help="Bytes per request (the server's limit caps it).",
 )
 @click.option("--timeout", type=float, default=600, show_default=True, help="Seconds per request.")
 @click.option("--json", "as_json", is_flag=True, help="Print the server's answers as JSON.")
-@click.option("--quiet", "-q", is_flag=True, help="Print rejects and errors only.")
+@options.quiet("Print rejects and errors only.")
 @handle_errors
 def push(
     url: str,

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from provdb.cli import options
 from provdb.cli_support import CONTEXT_SETTINGS, handle_errors, open_archive, write_output
 
 __all__ = ["diff_cmd", "reproduce_cmd"]
@@ -13,12 +14,11 @@ __all__ = ["diff_cmd", "reproduce_cmd"]
 
 @click.command("reproduce", context_settings=CONTEXT_SETTINGS)
 @click.argument("ident", metavar="ID")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["md", "sh", "json"], case_sensitive=False),
-    default="md",
-    show_default=True,
+@options.formats(
+    "md",
+    "sh",
+    "json",
+    case_sensitive=False,
     help="md: readable; sh: a bash script to adapt (provdb never runs it); json.",
 )
 @click.option(
@@ -65,13 +65,8 @@ def reproduce_cmd(ident: str, fmt: str, affected: bool, output: str | None) -> N
 @click.command("diff", context_settings=CONTEXT_SETTINGS)
 @click.argument("a", metavar="A")
 @click.argument("b", metavar="B")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"], case_sensitive=False),
-    default="text",
-    show_default=True,
-    help="text: an aligned report per step; json.",
+@options.formats(
+    "text", "json", case_sensitive=False, help="text: an aligned report per step; json."
 )
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to FILE.")
 @handle_errors

@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from provdb.cli import options
 from provdb.cli_support import CONTEXT_SETTINGS, handle_errors
 from provdb.config import Settings
 
@@ -18,28 +19,22 @@ __all__ = ["scan"]
 
 @click.command("scan", context_settings=CONTEXT_SETTINGS)
 @click.argument("paths", nargs=-1, required=True)
-@click.option(
+@options.choice(
     "--hash",
     "hash_name",
-    type=click.Choice(["md5", "sha256", "none"]),
+    choices=["md5", "sha256", "none"],
     default="none",
-    show_default=True,
     help="Record a checksum of each file's content (reads every byte).",
 )
-@click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(1, 256),
-    default=1,
-    show_default=True,
-    help="Processes reading metadata in parallel.",
+@options.whole_number(
+    "--jobs", "-j", low=1, high=256, default=1, help="Processes reading metadata in parallel."
 )
 @click.option(
     "--rescan",
     is_flag=True,
     help="Read files again even if unchanged since their last scan (counted as changed).",
 )
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
+@options.quiet("No progress bar and no summary table.")
 @handle_errors
 def scan(paths: tuple[str, ...], hash_name: str, jobs: int, rescan: bool, quiet: bool) -> None:
     """Record data files (HDF5, FITS) with the software versions written in them.

@@ -10,6 +10,7 @@ import inspect
 
 import click
 
+from provdb.cli import options
 from provdb.cli_support import CONTEXT_SETTINGS, handle_errors
 from provdb.config import Settings
 
@@ -17,25 +18,15 @@ __all__ = ["serve"]
 
 
 @click.command("serve", context_settings=CONTEXT_SETTINGS)
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to listen on (0.0.0.0 for every interface).",
+@options.listen
+@options.whole_number(
+    "--workers", low=1, high=64, default=2, help="Server processes (each also runs async TAP jobs)."
 )
-@click.option("--port", default=8080, show_default=True, type=int, help="TCP port.")
-@click.option(
-    "--workers",
-    default=2,
-    show_default=True,
-    type=click.IntRange(1, 64),
-    help="Server processes (each also runs async TAP jobs).",
-)
-@click.option(
+@options.whole_number(
     "--threads",
+    low=1,
+    high=256,
     default=8,
-    show_default=True,
-    type=click.IntRange(1, 256),
     help="Threads per process (concurrent requests, streaming results).",
 )
 @click.option(

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from provdb.cli import options
 from provdb.cli_support import CONTEXT_SETTINGS, handle_errors
 from provdb.errors import ConfigError
 
@@ -13,12 +14,10 @@ __all__ = ["settings_cmd"]
 
 
 @click.command("settings", context_settings=CONTEXT_SETTINGS)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
+@options.formats(
+    "text",
+    "json",
+    "markdown",
     help="text: a listing by group; json: one object per setting (name, group, type, "
     "unit, value, source, default, help, error); markdown: the table of docs/settings.md.",
 )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from provdb.cli import options
 from provdb.cli_support import CONTEXT_SETTINGS, handle_errors, open_archive
 
 if TYPE_CHECKING:  # the CLI starts without the SQL modules; they load when the command runs
@@ -21,27 +22,14 @@ __all__ = ["stats"]
 @click.option(
     "--run", help="Only this run: 01807 or 20200117_01807 (with its night's calibration)."
 )
-@click.option(
-    "--by",
-    type=click.Choice(["step", "run", "night"]),
-    default="step",
-    show_default=True,
-    help="Group by activity name (step), run or night.",
+@options.choice(
+    "--by", choices=["step", "run", "night"], help="Group by activity name (step), run or night."
 )
-@click.option(
-    "--top",
-    type=click.IntRange(0, 10_000),
-    default=10,
-    show_default=True,
-    help="How many of the slowest activities to list.",
+@options.whole_number(
+    "--top", low=0, high=10_000, default=10, help="How many of the slowest activities to list."
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Aligned tables, or JSON with the keys documented in docs/answers.md.",
+@options.formats(
+    "text", "json", help="Aligned tables, or JSON with the keys documented in docs/answers.md."
 )
 @handle_errors
 def stats(night: str | None, run: str | None, by: str, top: int, fmt: str) -> None:

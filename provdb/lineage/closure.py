@@ -39,22 +39,18 @@ ON CONFLICT DO NOTHING
 RETURNING entity_id
 """
 
-#: Recompute the ancestors of the entities in temp table _lineage_affected (an ingested
-#: file's: a few thousand). Each level's parents are looked up by index: the LATERAL
-#: subquery with OFFSET 0 is not flattened into a join, which the planner made a merge
-#: join reading the whole edge index at every level -- a cost growing with the archive
-#: (3.0 s at 66 nights against 0.3-0.6 s this way; bench/bench_year.py).
-CLOSURE_SQL = f"""
+
+def _ancestors_sql(next_level: str) -> str:
+    """Insert the ancestors of the entities in _lineage_affected into archive.lineage;
+    ``next_level`` is the FROM clause that finds the parents (``e``) of a level (``anc``)."""
+    return f"""
 WITH RECURSIVE anc(entity_id, ancestor_id, depth) AS (
     SELECT e.entity_id, e.parent_id, 1
     FROM archive.lineage_edge e
     JOIN _lineage_affected a ON a.entity_id = e.entity_id
   UNION
     SELECT anc.entity_id, e.parent_id, anc.depth + 1
-    FROM anc CROSS JOIN LATERAL (
-        SELECT parent_id FROM archive.lineage_edge
-        WHERE entity_id = anc.ancestor_id OFFSET 0
-    ) e
+    {next_level}
     WHERE anc.depth < {MAX_DEPTH}
 )
 INSERT INTO archive.lineage (entity_id, ancestor_id, depth)
@@ -63,22 +59,23 @@ WHERE entity_id <> ancestor_id
 GROUP BY entity_id, ancestor_id
 """
 
-#: The same for every entity (rebuild_all): whole-table joins are right there.
-REBUILD_SQL = f"""
-WITH RECURSIVE anc(entity_id, ancestor_id, depth) AS (
-    SELECT e.entity_id, e.parent_id, 1
-    FROM archive.lineage_edge e
-    JOIN _lineage_affected a ON a.entity_id = e.entity_id
-  UNION
-    SELECT anc.entity_id, e.parent_id, anc.depth + 1
-    FROM anc JOIN archive.lineage_edge e ON e.entity_id = anc.ancestor_id
-    WHERE anc.depth < {MAX_DEPTH}
+
+#: Recompute the ancestors of the entities in temp table _lineage_affected (an ingested
+#: file's: a few thousand). Each level's parents are looked up by index: the LATERAL
+#: subquery with OFFSET 0 is not flattened into a join, which the planner made a merge
+#: join reading the whole edge index at every level -- a cost growing with the archive
+#: (3.0 s at 66 nights against 0.3-0.6 s this way; bench/bench_year.py).
+CLOSURE_SQL = _ancestors_sql(
+    """FROM anc CROSS JOIN LATERAL (
+        SELECT parent_id FROM archive.lineage_edge
+        WHERE entity_id = anc.ancestor_id OFFSET 0
+    ) e"""
 )
-INSERT INTO archive.lineage (entity_id, ancestor_id, depth)
-SELECT entity_id, ancestor_id, min(depth) FROM anc
-WHERE entity_id <> ancestor_id
-GROUP BY entity_id, ancestor_id
-"""
+
+#: The same for every entity (rebuild_all): whole-table joins are right there.
+REBUILD_SQL = _ancestors_sql(
+    "FROM anc JOIN archive.lineage_edge e ON e.entity_id = anc.ancestor_id"
+)
 
 
 def _temp_tables(cur: Any) -> None:

@@ -7,8 +7,7 @@ from typing import Any
 from flask import Response, render_template, request, url_for
 
 from tap.ui.blueprint import PageError, bp, connect
-from tap.ui.graph_request import DEPTH_CHOICES, downloads, graph_params, lineage_svg
-from tap.ui.graphs import inline_svg
+from tap.ui.graph_request import graph_context, graph_params, lineage_svg
 
 __all__ = ["graph"]
 
@@ -45,10 +44,6 @@ def graph() -> Any:
     return render_template(
         "ui/graph.html",
         ids=ids,
-        graph=graph,
-        svg=inline_svg(svg),
-        params=params,
-        depth_choices=DEPTH_CHOICES,
-        downloads=downloads(ids, params),
         svg_url=url_for("ui.graph", **{**request.args.to_dict(flat=False), "format": "svg"}),
+        **graph_context(ids, graph, svg, params),
     )

@@ -18,6 +18,7 @@ from tap.ui.helpers import node_pattern, provsap_url
 __all__ = [
     "DEPTH_CHOICES",
     "downloads",
+    "graph_context",
     "graph_limit",
     "graph_params",
     "lineage_svg",
@@ -83,20 +84,25 @@ def lineage_svg(
 ) -> tuple[Any, bytes]:
     """Walk the lineage of ``ids`` as ``params`` say and draw it: (graph, SVG)."""
     from provdb.lineage.svg import render_svg
-    from provdb.lineage.traverse import lineage
+    from tap.provsap import walk
 
-    graph = lineage(
-        conn,
-        ids,
-        depth=params["depth"],
-        direction=params["direction"],
-        agent=params["agent"],
-        members=params["members"],
-        limit=params["limit"],
-        statement_timeout_ms=60_000,
-    )
+    graph = walk(conn, ids, params)
     more = neighbours_beyond(conn, graph, params["direction"]) if expandable else None
     return graph, render_svg(graph, url_pattern=node_pattern(), more=more)
+
+
+def graph_context(ids: list[str], graph: Any, svg: bytes, params: dict[str, Any]) -> dict:
+    """What a page drawing the lineage of ``ids`` gives its template: the graph, its
+    drawing inline, the request parameters, the depth choices and the download links."""
+    from tap.ui.graphs import inline_svg
+
+    return {
+        "graph": graph,
+        "svg": inline_svg(svg),
+        "params": params,
+        "depth_choices": DEPTH_CHOICES,
+        "downloads": downloads(ids, params),
+    }
 
 
 def downloads(ids: list[str], params: dict[str, Any]) -> list[tuple[str, str]]:

@@ -16,8 +16,8 @@ from flask import Response, redirect, render_template, request, url_for
 from tap.ui import queries
 from tap.ui.blueprint import PageError, bp, connect
 from tap.ui.graph_request import (
-    DEPTH_CHOICES,
     downloads,
+    graph_context,
     graph_params,
     lineage_svg,
     neighbours_beyond,
@@ -79,12 +79,8 @@ def entity(ident: str) -> Any:
     return render_template(
         "ui/entity.html",
         ident=ident,
-        graph=graph,
-        svg=inline_svg(svg),
-        params=params,
-        depth_choices=DEPTH_CHOICES,
-        downloads=downloads([ident], params),
         elapsed_ms=elapsed,
+        **graph_context([ident], graph, svg, params),
         **data,
     )
 

@@ -219,12 +219,8 @@ def plan_binary2_copy(sql: str, fields: Sequence[Field], oids: Sequence[int]) ->
 
     Parameters
     ----------
-    sql:
-        The PostgreSQL query (one SELECT, as the ADQL translator writes it).
-    fields:
-        Its result columns as VOTable fields, in order.
-    oids:
-        The PostgreSQL type OID of each result column (from describing the query).
+    sql, fields, oids:
+        As for :func:`~tap.votable.binary2_sql.plan_binary2_sql`.
 
     Returns
     -------

@@ -215,12 +215,8 @@ def plan_text_copy(
     ----------
     fmt:
         ``csv``, ``tsv`` or ``json`` (anything else: None).
-    sql:
-        The PostgreSQL query (one SELECT, as the ADQL translator writes it).
-    fields:
-        Its result columns as VOTable fields, in order.
-    oids:
-        The PostgreSQL type OID of each result column (from describing the query).
+    sql, fields, oids:
+        As for :func:`~tap.votable.binary2_sql.plan_binary2_sql`.
     compiled:
         Use the compiled converter (default: when it is built); False: PostgreSQL
         writes the format (the plans without it, also what the tests compare).

@@ -26,6 +26,7 @@ import csv
 import io
 import json
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -88,42 +89,57 @@ def _int_text(value: Any) -> str:
     return str(int(value)) if not isinstance(value, str) else value
 
 
-def _compile(fields: Sequence[Field], exprs: Sequence[str], ns: dict[str, Any], body: str):
-    """Compile ``encode(rows)`` with ``v0..vN`` unpacked from each row."""
+def _compile(
+    fields: Sequence[Field], templates: dict[str, str], ns: dict[str, Any], body: str
+) -> Callable[[Rows], Any]:
+    """Compile ``encode(rows)`` with ``v0..vN`` unpacked from each row; column ``i`` is
+    converted by ``templates[column_kind(field)]`` with ``{v}`` standing for ``vi``."""
     unpack = ", ".join(f"v{i}" for i in range(len(fields)))
+    exprs = [templates[column_kind(f)].format(v=f"v{i}") for i, f in enumerate(fields)]
     source = body.format(unpack=unpack, exprs=", ".join(exprs))
     exec(compile(source, "<text encoder>", "exec"), ns)
     return ns["encode"]
 
 
+def _need_fields(fields: Sequence[Field]) -> None:
+    if not fields:
+        raise ValueError("a table needs at least one field")
+
+
+class _TextEncoder:
+    """What the text encoders share: a fixed header, an empty footer."""
+
+    _header = b""
+
+    def header(self) -> bytes:
+        return self._header
+
+    def footer(self, result: StreamResult) -> bytes:
+        return b""
+
+
 # ----------------------------------------------------------------------------- CSV
+
+
+#: how CSV converts a value of each column kind (``{v}``: the value; NULL stays None)
+_CSV_EXPRS = {
+    "int": "{v} if {v} is None or {v}.__class__ is int else _t({v})",
+    "float": "{v} if {v}.__class__ is float and {v} - {v} == 0 else _t({v})",
+    "bool": "None if {v} is None else ('true' if {v} else 'false')",
+    "timestamp": "None if {v} is None else _ts({v})",
+    "array": "None if {v} is None else _arr({v})",
+    "text": "{v} if {v} is None or {v}.__class__ is str else _t({v})",
+}
 
 
 def _csv_converter(fields: Sequence[Field]) -> Callable[[Rows], list[tuple]]:
     ns: dict[str, Any] = {"_t": text, "_ts": format_timestamp, "_arr": _array_text}
-    exprs = []
-    for i, field in enumerate(fields):
-        v = f"v{i}"
-        kind = column_kind(field)
-        if kind == "int":
-            expr = f"{v} if {v} is None or {v}.__class__ is int else _t({v})"
-        elif kind == "float":
-            expr = f"{v} if {v}.__class__ is float and {v} - {v} == 0 else _t({v})"
-        elif kind == "bool":
-            expr = f"None if {v} is None else ('true' if {v} else 'false')"
-        elif kind == "timestamp":
-            expr = f"None if {v} is None else _ts({v})"
-        elif kind == "array":
-            expr = f"None if {v} is None else _arr({v})"
-        else:
-            expr = f"{v} if {v} is None or {v}.__class__ is str else _t({v})"
-        exprs.append(expr)
     body = "def encode(rows):\n    return [({exprs},) for ({unpack},) in rows]\n"
-    return _compile(fields, exprs, ns, body)
+    return _compile(fields, _CSV_EXPRS, ns, body)
 
 
-class CsvEncoder:
-    """RFC 4180 CSV (see the module docstring)."""
+class _DelimitedEncoder(_TextEncoder, ABC):
+    """CSV and TSV: a header line of names (unless ``header=False``), then the rows."""
 
     def __init__(
         self,
@@ -132,28 +148,40 @@ class CsvEncoder:
         header: bool = True,
         row_encoder: RowEncoder | None = None,
     ) -> None:
-        if not fields:
-            raise ValueError("a table needs at least one field")
-        self._convert = _csv_converter(fields)
-        self._header = self._write([[f.name for f in fields]]) if header else b""
+        _need_fields(fields)
         self._row_encoder = row_encoder
+        self._encode = self._encoder(fields)
+        self._header = self._names(fields) if header else b""
+
+    @abstractmethod
+    def _encoder(self, fields: Sequence[Field]) -> Callable[[Rows], bytes]:
+        """``encode(rows)``: the bytes of a batch."""
+
+    @abstractmethod
+    def _names(self, fields: Sequence[Field]) -> bytes:
+        """The header line."""
+
+    def rows(self, rows: Rows) -> bytes:
+        if self._row_encoder is not None:
+            return self._row_encoder(rows)
+        return self._encode(rows)
+
+
+class CsvEncoder(_DelimitedEncoder):
+    """RFC 4180 CSV (see the module docstring)."""
+
+    def _encoder(self, fields: Sequence[Field]) -> Callable[[Rows], bytes]:
+        convert = _csv_converter(fields)
+        return lambda rows: self._write(convert(rows))
+
+    def _names(self, fields: Sequence[Field]) -> bytes:
+        return self._write([[f.name for f in fields]])
 
     @staticmethod
     def _write(rows: Iterable[Sequence[Any]]) -> bytes:
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\r\n").writerows(rows)
         return buf.getvalue().encode("utf-8", "replace")  # lone surrogates → "?"
-
-    def header(self) -> bytes:
-        return self._header
-
-    def rows(self, rows: Rows) -> bytes:
-        if self._row_encoder is not None:
-            return self._row_encoder(rows)
-        return self._write(self._convert(rows))
-
-    def footer(self, result: StreamResult) -> bytes:
-        return b""
 
 
 # ----------------------------------------------------------------------------- TSV
@@ -179,59 +207,38 @@ def _tsv_text(value: Any) -> str:
     return value.translate(_TSV_ESCAPES)
 
 
-class TsvEncoder:
+#: how TSV converts a value of each column kind (``{v}``: the value; NULL is empty)
+_TSV_EXPRS = {
+    kind: "'' if {v} is None else (" + expr + ")"
+    for kind, expr in {
+        "int": "{v} if {v}.__class__ is int else _int({v})",
+        "float": "{v} if {v}.__class__ is float and {v} - {v} == 0 else _float({v})",
+        "bool": "'true' if {v} else 'false'",
+        "timestamp": "_ts({v})",
+        "array": "_arr({v})",
+        "text": "_t({v})",
+    }.items()
+}
+
+
+class TsvEncoder(_DelimitedEncoder):
     """Tab-separated values (see the module docstring)."""
 
-    def __init__(
-        self,
-        fields: Sequence[Field],
-        *,
-        header: bool = True,
-        row_encoder: RowEncoder | None = None,
-    ) -> None:
-        if not fields:
-            raise ValueError("a table needs at least one field")
-        self._row_encoder = row_encoder
+    def _encoder(self, fields: Sequence[Field]) -> Callable[[Rows], bytes]:
         ns: dict[str, Any] = {
             "_t": _tsv_text,
             "_ts": format_timestamp,
             "_arr": _array_text,
             "_float": text,
             "_int": _int_text,
+            "TPL": "\t".join(["%s"] * len(fields)) + "\n",
         }
-        exprs = []
-        for i, field in enumerate(fields):
-            v = f"v{i}"
-            kind = column_kind(field)
-            if kind == "int":
-                expr = f"{v} if {v}.__class__ is int else _int({v})"
-            elif kind == "float":
-                expr = f"{v} if {v}.__class__ is float and {v} - {v} == 0 else _float({v})"
-            elif kind == "bool":
-                expr = f"'true' if {v} else 'false'"
-            elif kind == "timestamp":
-                expr = f"_ts({v})"
-            elif kind == "array":
-                expr = f"_arr({v})"
-            else:
-                expr = f"_t({v})"
-            exprs.append(f"'' if {v} is None else ({expr})")
-        ns["TPL"] = "\t".join(["%s"] * len(fields)) + "\n"
         body = "def encode(rows):\n    return ''.join([TPL % ({exprs},) for ({unpack},) in rows])\n"
-        self._encode = _compile(fields, exprs, ns, body)
-        names = "\t".join(_tsv_text(f.name) for f in fields) + "\n"
-        self._header = names.encode("utf-8") if header else b""
+        encode = _compile(fields, _TSV_EXPRS, ns, body)
+        return lambda rows: encode(rows).encode("utf-8", "replace")
 
-    def header(self) -> bytes:
-        return self._header
-
-    def rows(self, rows: Rows) -> bytes:
-        if self._row_encoder is not None:
-            return self._row_encoder(rows)
-        return self._encode(rows).encode("utf-8", "replace")
-
-    def footer(self, result: StreamResult) -> bytes:
-        return b""
+    def _names(self, fields: Sequence[Field]) -> bytes:
+        return ("\t".join(_tsv_text(f.name) for f in fields) + "\n").encode("utf-8")
 
 
 # ----------------------------------------------------------------------------- JSON
@@ -270,6 +277,17 @@ def _utf8(text: str) -> bytes:
     return text.encode("utf-8", "backslashreplace")
 
 
+#: how JSON converts a value of each column kind (``{v}``: the value; NULL stays None)
+_JSON_EXPRS = {
+    **_CSV_EXPRS,
+    "int": "{v} if {v} is None or {v}.__class__ is int else _int({v})",
+    "float": (
+        "{v} if {v}.__class__ is float and {v} - {v} == 0 else None if {v} is None else _float({v})"
+    ),
+    "bool": "None if {v} is None else bool({v})",
+}
+
+
 def _json_converter(fields: Sequence[Field]) -> Callable[[Rows], list[list[Any]]]:
     """``convert(rows)``: each row as the list of values the JSON document holds."""
     ns: dict[str, Any] = {
@@ -279,28 +297,8 @@ def _json_converter(fields: Sequence[Field]) -> Callable[[Rows], list[list[Any]]
         "_int": int,
         "_arr": _json_array,
     }
-    exprs = []
-    for i, field in enumerate(fields):
-        v = f"v{i}"
-        kind = column_kind(field)
-        if kind == "int":
-            expr = f"{v} if {v} is None or {v}.__class__ is int else _int({v})"
-        elif kind == "float":
-            expr = (
-                f"{v} if {v}.__class__ is float and {v} - {v} == 0"
-                f" else None if {v} is None else _float({v})"
-            )
-        elif kind == "bool":
-            expr = f"None if {v} is None else bool({v})"
-        elif kind == "timestamp":
-            expr = f"None if {v} is None else _ts({v})"
-        elif kind == "array":
-            expr = f"None if {v} is None else _arr({v})"
-        else:
-            expr = f"{v} if {v} is None or {v}.__class__ is str else _t({v})"
-        exprs.append(expr)
     body = "def encode(rows):\n    return [[{exprs}] for ({unpack},) in rows]\n"
-    return _compile(fields, exprs, ns, body)
+    return _compile(fields, _JSON_EXPRS, ns, body)
 
 
 def json_metadata(fields: Sequence[Field]) -> list[dict[str, Any]]:
@@ -320,12 +318,11 @@ def json_metadata(fields: Sequence[Field]) -> list[dict[str, Any]]:
     ]
 
 
-class JsonEncoder:
+class JsonEncoder(_TextEncoder):
     """JSON document (see the module docstring)."""
 
     def __init__(self, fields: Sequence[Field], *, row_encoder: RowEncoder | None = None) -> None:
-        if not fields:
-            raise ValueError("a table needs at least one field")
+        _need_fields(fields)
         self._row_encoder = row_encoder
         self._convert = _json_converter(fields)
         self._dumps = json.JSONEncoder(
@@ -339,9 +336,6 @@ class JsonEncoder:
         metadata = json_metadata(fields)
         self._header = _utf8('{"metadata":' + self._dumps(metadata) + ',\n"data":[')
         self._first = True
-
-    def header(self) -> bytes:
-        return self._header
 
     def rows(self, rows: Rows) -> bytes:
         if self._row_encoder is not None:
@@ -379,7 +373,7 @@ def _plain(value: Any) -> Any:
     return _plain(_json_default(value))
 
 
-class JsonValues:
+class JsonValues(_TextEncoder):
     """The rows of the JSON document as Python values, kept in :attr:`data` (no bytes).
 
     An :class:`~tap.votable.stream.Encoder` for pages that show a result (the UI's ADQL
@@ -388,15 +382,11 @@ class JsonValues:
     """
 
     def __init__(self, fields: Sequence[Field]) -> None:
-        if not fields:
-            raise ValueError("a table needs at least one field")
+        _need_fields(fields)
         self._convert = _json_converter(fields)
         self._arrays = [i for i, f in enumerate(fields) if column_kind(f) == "array"]
         #: the converted rows, in order
         self.data: list[list[Any]] = []
-
-    def header(self) -> bytes:
-        return b""
 
     def rows(self, rows: Rows) -> bytes:
         converted = self._convert(rows)
@@ -406,69 +396,63 @@ class JsonValues:
         self.data.extend(converted)
         return b""
 
-    def footer(self, result: StreamResult) -> bytes:
-        return b""
-
 
 # ----------------------------------------------------------------------------- streams
+
+
+def _stream(
+    encoder: _TextEncoder,
+    batches: Iterable[Rows],
+    *,
+    overflow_after: int | None = None,
+    error_message: ErrorMessage | None = None,
+    **_ignored: Any,
+) -> ResultStream:
+    # ``infos``/``query``/``serialization`` are accepted and ignored, so that every
+    # writer can be called alike
+    return ResultStream(
+        encoder, batches, overflow_after=overflow_after, error_message=error_message
+    )
 
 
 def csv_stream(
     fields: Sequence[Field],
     batches: Iterable[Rows],
     *,
-    overflow_after: int | None = None,
     header: bool = True,
-    error_message: ErrorMessage | None = None,
     row_encoder: RowEncoder | None = None,
-    **_ignored: Any,
+    **options: Any,
 ) -> ResultStream:
-    """Stream a result as CSV; parameters as :func:`~tap.votable.votable_stream`.
+    """Stream a result as CSV; parameters as :func:`~tap.votable.votable_stream`
+    (``overflow_after``, ``error_message``).
 
     ``row_encoder``: the batches are rows the database wrote (see the module docstring).
     ``infos``/``query``/``serialization`` are accepted and ignored, so that every writer
     can be called alike.
     """
-    return ResultStream(
-        CsvEncoder(fields, header=header, row_encoder=row_encoder),
-        batches,
-        overflow_after=overflow_after,
-        error_message=error_message,
-    )
+    encoder = CsvEncoder(fields, header=header, row_encoder=row_encoder)
+    return _stream(encoder, batches, **options)
 
 
 def tsv_stream(
     fields: Sequence[Field],
     batches: Iterable[Rows],
     *,
-    overflow_after: int | None = None,
     header: bool = True,
-    error_message: ErrorMessage | None = None,
     row_encoder: RowEncoder | None = None,
-    **_ignored: Any,
+    **options: Any,
 ) -> ResultStream:
     """Stream a result as TSV; parameters as :func:`csv_stream`."""
-    return ResultStream(
-        TsvEncoder(fields, header=header, row_encoder=row_encoder),
-        batches,
-        overflow_after=overflow_after,
-        error_message=error_message,
-    )
+    encoder = TsvEncoder(fields, header=header, row_encoder=row_encoder)
+    return _stream(encoder, batches, **options)
 
 
 def json_stream(
     fields: Sequence[Field],
     batches: Iterable[Rows],
     *,
-    overflow_after: int | None = None,
-    error_message: ErrorMessage | None = None,
     row_encoder: RowEncoder | None = None,
-    **_ignored: Any,
+    **options: Any,
 ) -> ResultStream:
-    """Stream a result as JSON; parameters as :func:`csv_stream`."""
-    return ResultStream(
-        JsonEncoder(fields, row_encoder=row_encoder),
-        batches,
-        overflow_after=overflow_after,
-        error_message=error_message,
-    )
+    """Stream a result as JSON; parameters as :func:`csv_stream` (``header`` is ignored)."""
+    return _stream(JsonEncoder(fields, row_encoder=row_encoder), batches, **options)

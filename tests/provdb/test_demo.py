@@ -6,18 +6,16 @@ import csv
 import io
 import os
 import re
-import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from provdb.demo import COUNTED_TABLES, sample_files
-from tests.conftest import REPO, free_port, run_cli
+from tests.conftest import free_port, run_cli
+from tests.servers import running
 
 
 def counts(engine: sa.Engine) -> dict[str, int]:
@@ -101,47 +99,23 @@ def test_demo_serves_tap_and_the_ui(cli_env, tmp_path: Path) -> None:
     env.update(cli_env)
     env["PROVDB_HOME"] = str(tmp_path / "home")
     log_path = tmp_path / "demo.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "provdb", "demo", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
+    command = [sys.executable, "-m", "provdb", "demo", "--port", str(port)]
+    base = f"http://127.0.0.1:{port}/tap"
+    # the demo loads the samples before it serves
+    with running(command, env, log_path, base + "/availability", "provdb demo", start_seconds=120):
+        text = log_path.read_text()
+        assert f"TAP service   http://127.0.0.1:{port}/tap" in text
+        assert f"browser UI    http://127.0.0.1:{port}/ui" in text
+        # the versions question (README, /tap/examples): rows from files and from logs
+        rows = _sync(
+            base,
+            "SELECT DISTINCT package, version, source FROM archive.product_version "
+            "WHERE package = 'lstchain'",
         )
-        base = f"http://127.0.0.1:{port}/tap"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    with urllib.request.urlopen(base + "/availability", timeout=2) as resp:
-                        if resp.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("provdb demo did not serve:\n" + log_path.read_text()[-3000:])
-                time.sleep(0.3)
-            text = log_path.read_text()
-            assert f"TAP service   http://127.0.0.1:{port}/tap" in text
-            assert f"browser UI    http://127.0.0.1:{port}/ui" in text
-            # the versions question (README, /tap/examples): rows from files and from logs
-            rows = _sync(
-                base,
-                "SELECT DISTINCT package, version, source FROM archive.product_version "
-                "WHERE package = 'lstchain'",
-            )
-            assert {(r["package"], r["version"]) for r in rows} == {("lstchain", "0.12.3")}
-            assert {r["source"] for r in rows} == {"file", "log"}
-            steps = _sync(base, "SELECT run_step_id FROM archive.run_step ORDER BY run_step_id")
-            assert "20200117_01807:r0_to_dl1" in {r["run_step_id"] for r in steps}
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ui", timeout=30) as resp:
-                assert resp.status == 200
-                assert b"provdb" in resp.read()
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        assert {(r["package"], r["version"]) for r in rows} == {("lstchain", "0.12.3")}
+        assert {r["source"] for r in rows} == {"file", "log"}
+        steps = _sync(base, "SELECT run_step_id FROM archive.run_step ORDER BY run_step_id")
+        assert "20200117_01807:r0_to_dl1" in {r["run_step_id"] for r in steps}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ui", timeout=30) as resp:
+            assert resp.status == 200
+            assert b"provdb" in resp.read()

@@ -24,8 +24,8 @@ import psycopg
 import pytest
 
 from provdb.watchdog import log_file, pid_file, watchdog_pid
-from tests.conftest import REPO
-from tests.servers import as_user, serve_provdb
+from tests.conftest import REPO, run_cli
+from tests.servers import serve_provdb
 
 HOLD = """
 import sys, time
@@ -112,16 +112,7 @@ def _cleanup(home: Path, *procs: subprocess.Popen[str]) -> None:
 
 def _upgrade_as(user: str | None, home: Path) -> None:
     """``provdb db upgrade`` on the embedded server of ``home``, as ``user``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PROVDB_", "PROMETHEUS"))}
-    env["PROVDB_HOME"] = str(home)
-    done = subprocess.run(
-        [*as_user(user), sys.executable, "-m", "provdb", "db", "upgrade"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_cli("db", "upgrade", env={"PROVDB_HOME": str(home)}, user=user)
     assert done.returncode == 0, done.stderr
 
 

@@ -14,7 +14,12 @@ import sqlalchemy as sa
 
 from provdb.scan.hdf5 import read_hdf5
 from tests.conftest import run_cli
-from tests.provdb.test_pointing import T0, products  # noqa: F401 - the fixture
+from tests.provdb.test_pointing import (  # noqa: F401 - products: the fixture
+    T0,
+    assert_read_but,
+    products,
+    scanned_obscore,
+)
 
 DL2_TABLE = "dl2/event/telescope/parameters/LST_LSTCam"
 DL1_TABLE = "dl1/event/telescope/parameters/LST_LSTCam"
@@ -112,22 +117,13 @@ def test_bad_event_times_are_a_warning_not_a_failure(
         ds = f.create_dataset(DL2_TABLE, data=data)
         for key, value in attrs.items():
             ds.attrs[key] = value
-    meta = read_hdf5(path)
-    assert meta.error is None and "event_times" not in meta.extra
-    assert [v.package for v in meta.versions] == ["lstchain"]  # the rest was read
-    assert any(warning in w for w in meta.warnings), meta.warnings
+    assert_read_but(path, "event_times", warning)
 
 
 def test_scan_fills_obscore_time_range_for_dl1_and_dl2(
     engine: sa.Engine, cli_env: dict[str, str], timed: dict[str, Path]
 ) -> None:
-    scan = run_cli("scan", str(timed["dl1"].parent), env=cli_env)
-    assert scan.returncode == 0, scan.stderr + scan.stdout
-    with engine.connect() as c:
-        rows = {
-            r["location"]: dict(r)
-            for r in c.execute(sa.text("SELECT * FROM ivoa.obscore")).mappings()
-        }
+    rows = scanned_obscore(timed["dl1"].parent, cli_env, engine)
     expected = {"dl1": (T0, T0 + 40), "dl2": (T0 + 10, T0 + 40)}
     for key, (start, stop) in expected.items():
         row = rows[str(timed[key])]

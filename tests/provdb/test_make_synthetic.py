@@ -125,6 +125,23 @@ def night(ms: ModuleType, **kwargs: Any) -> list[bytes]:
     return list(ms.generate_night(**kwargs))
 
 
+def counted_night(
+    ms: ModuleType, runs: int, subruns: int, *, calibration: int = 1, **options: Any
+) -> tuple[list[Rec], Counter[str], dict[str, int]]:
+    """The records of a generated night (``options``: dl2, dl3, reprocess, interleave), after
+    checking that each kind counts as ``expected_counts`` says; also those two counts."""
+    recs = parse(
+        night(ms, runs=runs, subruns=subruns, calibration=calibration, packages=3, **options)
+    )
+    got = Counter(r.kind for r in recs)
+    kinds = {k: options[k] for k in ("dl2", "reprocess", "dl3") if k in options}
+    want = ms.expected_counts(runs, subruns, calibration, **kinds)
+    assert {k: got.get(k, 0) for k in want if k != "total"} == {
+        k: v for k, v in want.items() if k != "total"
+    }
+    return recs, got, want
+
+
 @pytest.fixture(scope="module")
 def small(ms: ModuleType) -> list[Rec]:
     return parse(night(ms, runs=2, subruns=3))
@@ -545,24 +562,16 @@ def test_grown_counts(ms: ModuleType) -> None:
         (2, 2, 0, True, 5, 1),  # reprocess beyond the last run: every run; no calibration
     ]
     for runs, subruns, calib, dl2, reprocess, interleave in cases:
-        recs = parse(
-            night(
-                ms,
-                runs=runs,
-                subruns=subruns,
-                calibration=calib,
-                dl2=dl2,
-                reprocess=reprocess,
-                interleave=interleave,
-                packages=3,
-            )
+        recs, got, want = counted_night(
+            ms,
+            runs,
+            subruns,
+            calibration=calib,
+            dl2=dl2,
+            reprocess=reprocess,
+            interleave=interleave,
         )
-        got = Counter(r.kind for r in recs)
-        want = ms.expected_counts(runs, subruns, calib, dl2=dl2, reprocess=reprocess)
         assert sum(got.values()) == want["total"]
-        assert {k: got.get(k, 0) for k in want if k != "total"} == {
-            k: v for k, v in want.items() if k != "total"
-        }
         names = Counter(r.d["name"] for r in recs if r.kind == "start")
         subs = (runs + min(reprocess, runs)) * subruns
         assert names["dl1_to_dl2"] == (subs if dl2 else 0)
@@ -576,23 +585,9 @@ def test_dl3_bursts_gather_each_run(ms: ModuleType) -> None:
     """--dl3: one dl2_to_dl3 per (re)processed run, using every DL2 subrun file of the run,
     the IRF and the DL3 config, generating the run's DL3 file; counts as expected_counts."""
     for runs, subruns, reprocess, interleave in [(2, 3, 0, 1), (3, 2, 1, 2), (2, 4, 5, 3)]:
-        recs = parse(
-            night(
-                ms,
-                runs=runs,
-                subruns=subruns,
-                dl2=True,
-                dl3=True,
-                reprocess=reprocess,
-                interleave=interleave,
-                packages=3,
-            )
+        recs, _, _ = counted_night(
+            ms, runs, subruns, dl2=True, dl3=True, reprocess=reprocess, interleave=interleave
         )
-        got = Counter(r.kind for r in recs)
-        want = ms.expected_counts(runs, subruns, 1, dl2=True, reprocess=reprocess, dl3=True)
-        assert {k: got.get(k, 0) for k in want if k != "total"} == {
-            k: v for k, v in want.items() if k != "total"
-        }
         starts = {r.d["activity_id"]: r for r in recs if r.kind == "start"}
         dl3 = [a for a, r in starts.items() if r.d["name"] == "dl2_to_dl3"]
         assert len(dl3) == runs + min(reprocess, runs)

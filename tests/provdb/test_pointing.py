@@ -63,6 +63,28 @@ def _add_pointing(path: Path, table: str, n: int = 5, nan_rows: int = 2) -> None
             ds.attrs[key] = value
 
 
+def assert_read_but(path: Path, extra: str, warning: str) -> None:
+    """``path`` reads without error but without ``extra`` (the rest, its lstchain version,
+    is read), with a warning holding ``warning``."""
+    meta = read_hdf5(path)
+    assert meta.error is None and extra not in meta.extra
+    assert [v.package for v in meta.versions] == ["lstchain"]  # the rest was read
+    assert any(warning in w for w in meta.warnings), meta.warnings
+
+
+def scanned_obscore(
+    folder: Path, cli_env: dict[str, str], engine: sa.Engine
+) -> dict[str, dict[str, object]]:
+    """``provdb scan FOLDER``, then the ivoa.obscore rows by location."""
+    scan = run_cli("scan", str(folder), env=cli_env)
+    assert scan.returncode == 0, scan.stderr + scan.stdout
+    with engine.connect() as c:
+        return {
+            r["location"]: dict(r)
+            for r in c.execute(sa.text("SELECT * FROM ivoa.obscore")).mappings()
+        }
+
+
 @pytest.fixture
 def products(samples: Path, tmp_path: Path) -> dict[str, Path]:
     folder = tmp_path / "data"
@@ -133,22 +155,13 @@ def test_bad_pointing_data_is_a_warning_not_a_failure(
         data["alt_tel"], data["az_tel"], data["dragon_time"] = fill, fill, T0
         ds = f.create_dataset("dl2/event/telescope/parameters/LST_LSTCam", data=data)
         ds.attrs["alt_tel_UNIT"] = unit
-    meta = read_hdf5(path)
-    assert meta.error is None and "pointing" not in meta.extra
-    assert [v.package for v in meta.versions] == ["lstchain"]  # the rest was read
-    assert any(warning in w for w in meta.warnings), meta.warnings
+    assert_read_but(path, "pointing", warning)
 
 
 def test_scan_fills_obscore_pointing_for_dl1_and_dl2(
     engine: sa.Engine, cli_env: dict[str, str], products: dict[str, Path]
 ) -> None:
-    scan = run_cli("scan", str(products["dl1"].parent), env=cli_env)
-    assert scan.returncode == 0, scan.stderr + scan.stdout
-    with engine.connect() as c:
-        rows = {
-            r["location"]: dict(r)
-            for r in c.execute(sa.text("SELECT * FROM ivoa.obscore")).mappings()
-        }
+    rows = scanned_obscore(products["dl1"].parent, cli_env, engine)
     for key, level in (("dl1", "DL1"), ("dl2", "DL2")):
         row = rows[str(products[key])]
         assert row["data_level"] == level and row["calib_level"] == 1

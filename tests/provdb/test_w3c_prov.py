@@ -480,3 +480,32 @@ def test_rows_are_plain_dataclasses(run_01807: list[ArchiveRow]) -> None:
     for row in run_01807:
         assert fields(row)
         assert replace(row) == row
+
+
+def test_relations_missing_an_end_are_skipped_with_a_warning() -> None:
+    text = """document
+  prefix ex <http://example.org/>
+  activity(ex:a)
+  entity(ex:e)
+  agent(ex:ag)
+  used(ex:a, -, -)
+  wasGeneratedBy(ex:e, -, -)
+  wasAssociatedWith(ex:a, -, -)
+  wasAttributedTo(ex:e, -)
+  wasDerivedFrom(ex:e, -)
+  wasInformedBy(ex:a, -)
+  hadMember(ex:e, -)
+endDocument
+"""
+    warnings: list[str] = []
+    rows = list(parse_bytes(text.encode(), format="prov-n", path="t.provn", warnings=warnings))
+    assert sorted(type(r).__name__ for r in rows) == ["ActivityRow", "AgentRow", "EntityRow"]
+    assert warnings == [
+        "t.provn:6: used without an activity or an entity skipped",
+        "t.provn:7: wasGeneratedBy without an entity or an activity skipped",
+        "t.provn:8: wasAssociatedWith without an activity or an agent skipped",
+        "t.provn:9: wasAttributedTo without an entity or an agent skipped",
+        "t.provn:10: wasDerivedFrom without both entities skipped",
+        "t.provn:11: wasInformedBy without both activities skipped",
+        "t.provn:12: hadMember without a collection or a member skipped",
+    ]

@@ -160,12 +160,20 @@ def values_db(empty_db_url: URL) -> Iterator[str]:
     conninfo = conninfo_of(empty_db_url, TimeZone="America/Santiago", DateStyle="SQL\\,DMY")
     with psycopg.connect(conninfo, autocommit=True) as conn:
         assert conn.execute("SHOW DateStyle").fetchone() == ("SQL, DMY",)
-        cols = ", ".join(f"{name} {pgtype}" for name, pgtype, _, _ in COLUMNS)
-        conn.execute(f"CREATE TABLE v (k int PRIMARY KEY, {cols})")
-        for r in range(NROWS):
-            values = ", ".join(values[r] for _, _, _, values in COLUMNS)
-            conn.execute(f"INSERT INTO v VALUES ({r}, {values})")
+        create_values_table(conn, COLUMNS, NROWS)
     yield conninfo
+
+
+def create_values_table(
+    conn: psycopg.Connection, columns: list[tuple[str, str, Field, list[str]]], nrows: int
+) -> None:
+    """Table ``v``: a key ``k`` and one column per ``(name, type, field, values)`` of
+    ``columns``, its first ``nrows`` values (SQL literals) in rows 0, 1, ..."""
+    cols = ", ".join(f"{name} {pgtype}" for name, pgtype, _, _ in columns)
+    conn.execute(f"CREATE TABLE v (k int PRIMARY KEY, {cols})")
+    for r in range(nrows):
+        values = ", ".join(values[r] for _, _, _, values in columns)
+        conn.execute(f"INSERT INTO v VALUES ({r}, {values})")
 
 
 #: the writers with the database's help (see the module docstring)

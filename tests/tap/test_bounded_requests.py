@@ -12,8 +12,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -25,7 +23,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import REPO
+from tests.conftest import run_cli
 from tests.servers import serve_provdb
 
 #: a query that computes for minutes before its first row on the sample archive
@@ -258,16 +256,7 @@ def test_requeued_job_of_a_killed_worker_has_its_backend_cancelled(archive_url) 
 
 def test_embedded_server_death_gives_dali_503_then_a_restart() -> None:
     home = Path(tempfile.mkdtemp(prefix="provdb-test-embedded-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-    env.update({"PROVDB_HOME": str(home), "PROVDB_METRICS": "0"})
-    done = subprocess.run(
-        [sys.executable, "-m", "provdb", "db", "upgrade"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_cli("db", "upgrade", env={"PROVDB_HOME": str(home), "PROVDB_METRICS": "0"})
     assert done.returncode == 0, done.stderr
     try:
         with serve_provdb(None, QUIET, home=home) as served:

@@ -165,10 +165,7 @@ def test_worker_killed_during_a_job_does_not_leave_it_executing(own_archive: URL
         job = r.url.rsplit("/", 1)[1]
         deadline = time.monotonic() + 30
         while True:
-            with engine.connect() as conn:
-                phase, worker = conn.execute(
-                    sa.text("SELECT phase, worker FROM uws.job WHERE job_id = :j"), {"j": job}
-                ).one()
+            phase, worker = _job(engine, job, "phase, worker")
             if phase == "EXECUTING" and worker:
                 break
             assert time.monotonic() < deadline, f"the job never started ({phase})"
@@ -178,11 +175,7 @@ def test_worker_killed_during_a_job_does_not_leave_it_executing(own_archive: URL
         # which then runs again and ends (here: at its 4 s execution duration)
         deadline = time.monotonic() + 90
         while True:
-            with engine.connect() as conn:
-                phase, now_worker, message = conn.execute(
-                    sa.text("SELECT phase, worker, error_message FROM uws.job WHERE job_id = :j"),
-                    {"j": job},
-                ).one()
+            phase, now_worker, message = _job(engine, job, "phase, worker, error_message")
             if phase in ("COMPLETED", "ERROR", "ABORTED"):
                 break
             assert time.monotonic() < deadline, f"job stuck {phase} on {now_worker}"
@@ -194,14 +187,19 @@ def test_worker_killed_during_a_job_does_not_leave_it_executing(own_archive: URL
     engine.dispose()
 
 
+def _job(engine: sa.Engine, job: str, columns: str) -> sa.Row:
+    """The ``columns`` (SQL) of the row of ``job`` in uws.job."""
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text(f"SELECT {columns} FROM uws.job WHERE job_id = :j"), {"j": job}
+        ).one()
+
+
 def _executing_on(engine: sa.Engine, job: str, besides: set[str], timeout: float) -> str:
     """Wait until the job runs on a worker not in ``besides``; that worker's name."""
     deadline = time.monotonic() + timeout
     while True:
-        with engine.connect() as conn:
-            phase, worker = conn.execute(
-                sa.text("SELECT phase, worker FROM uws.job WHERE job_id = :j"), {"j": job}
-            ).one()
+        phase, worker = _job(engine, job, "phase, worker")
         if phase == "EXECUTING" and worker and worker not in besides:
             return worker
         assert phase in ("QUEUED", "EXECUTING"), f"the job ended {phase} before its last attempt"
@@ -229,12 +227,9 @@ def test_a_job_that_kills_its_worker_every_time_ends_error(own_archive: URL) -> 
         deadline = time.monotonic() + 120
         backends: list = []
         while True:
-            with engine.connect() as conn:
-                phase, attempts, message = conn.execute(
-                    sa.text("SELECT phase, attempts, error_message FROM uws.job WHERE job_id = :j"),
-                    {"j": job},
-                ).one()
-                if phase == "EXECUTING" and time.monotonic() >= deadline:
+            phase, attempts, message = _job(engine, job, "phase, attempts, error_message")
+            if phase == "EXECUTING" and time.monotonic() >= deadline:
+                with engine.connect() as conn:
                     backends = conn.execute(
                         sa.text("SELECT application_name, state FROM pg_stat_activity")
                     ).all()

@@ -26,7 +26,7 @@ from tap.formats import resolve_format
 from tap.query.execute import QueryPlan, stream_rows
 from tap.query.run import PreparedQuery, result_stream, text_rewrite
 from tap.votable.text_copy import csv_rows, plan_text_copy
-from tests.tap.test_binary2_db import conninfo_of
+from tests.tap.test_binary2_db import conninfo_of, create_values_table
 
 TEXTS = [
     "'plain'",
@@ -120,11 +120,7 @@ def values_db(empty_db_url: URL) -> Iterator[str]:
     """conninfo of a database holding table ``v`` (COLUMNS) in an awkward session setup."""
     conninfo = conninfo_of(empty_db_url, TimeZone="Asia/Kolkata", DateStyle="SQL\\,DMY")
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        cols = ", ".join(f"{name} {pgtype}" for name, pgtype, _, _ in COLUMNS)
-        conn.execute(f"CREATE TABLE v (k int PRIMARY KEY, {cols})")
-        for r in range(N):
-            values = ", ".join(values[r] for _, _, _, values in COLUMNS)
-            conn.execute(f"INSERT INTO v VALUES ({r}, {values})")
+        create_values_table(conn, COLUMNS, N)
     yield conninfo
 
 

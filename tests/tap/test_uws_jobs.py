@@ -4,23 +4,20 @@ several service processes share one job list without running a job twice."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 from sqlalchemy.engine import URL
 
 from provdb.config import Settings
 from tap.app import create_app
 from tap.config import TapConfig
 from tap.uws.jobs import JobStore, Phase
-
-
-def _app(db_url: URL, home: Path, *, workers: bool):
-    settings = Settings(database_url=db_url.render_as_string(hide_password=False), home=home)
-    return create_app(settings, TapConfig(async_workers=2), start_workers=workers)
+from tests.tap.queued_jobs import queued_job
 
 
 def _stop_workers(app, timeout: float = 10.0) -> None:
@@ -34,12 +31,26 @@ def _stop_workers(app, timeout: float = 10.0) -> None:
 
 
 @pytest.fixture
-def apps(db_url: URL, tmp_path: Path) -> Iterator[list]:
-    made: list = []
-    yield made
+def start_app(db_url: URL, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """``start_app(workers=...)``: a service on this test's database (with its async
+    workers, or none); every one is stopped and disposed of after the test."""
+    made: list[Flask] = []
+
+    def start(*, workers: bool) -> Flask:
+        url = db_url.render_as_string(hide_password=False)
+        settings = Settings(database_url=url, home=tmp_path)
+        app = create_app(settings, TapConfig(async_workers=2), start_workers=workers)
+        made.append(app)
+        return app
+
+    yield start
     for app in made:
         _stop_workers(app)
         app.extensions["provdb_tap_db"].database.dispose()
+
+
+def _store(app: Flask) -> JobStore:
+    return JobStore(app.extensions["provdb_tap_db"].engine)
 
 
 def _wait_phase(store: JobStore, job_id: str, phases: set[str], timeout: float = 30) -> str:
@@ -52,11 +63,8 @@ def _wait_phase(store: JobStore, job_id: str, phases: set[str], timeout: float =
     raise AssertionError(f"job {job_id} stuck in {phase}")
 
 
-def test_a_restarted_service_finds_and_runs_queued_jobs(
-    db_url: URL, tmp_path: Path, apps: list
-) -> None:
-    first = _app(db_url, tmp_path, workers=False)
-    apps.append(first)
+def test_a_restarted_service_finds_and_runs_queued_jobs(start_app: Callable[..., Flask]) -> None:
+    first = start_app(workers=False)
     client = first.test_client()
     r = client.post(
         "/tap/async",
@@ -68,51 +76,33 @@ def test_a_restarted_service_finds_and_runs_queued_jobs(
     )
     assert r.status_code == 303
     job_id = r.headers["Location"].rsplit("/", 1)[1]
-    store = JobStore(first.extensions["provdb_tap_db"].engine)
+    store = _store(first)
     assert store.get(job_id).phase == Phase.QUEUED  # nobody runs it: no workers
     # "restart": a new service process with workers picks the job up from the database
-    second = _app(db_url, tmp_path, workers=True)
-    apps.append(second)
+    second = start_app(workers=True)
     assert _wait_phase(store, job_id, {"COMPLETED", "ERROR"}) == "COMPLETED"
     with second.test_client().get(f"/tap/async/{job_id}/results/result") as result:
         assert result.status_code == 200 and b"<BINARY2>" in result.data
 
 
-def test_jobs_of_a_dead_worker_go_back_to_the_queue(
-    db_url: URL, tmp_path: Path, apps: list
-) -> None:
-    app = _app(db_url, tmp_path, workers=False)
-    apps.append(app)
-    store = JobStore(app.extensions["provdb_tap_db"].engine)
-    job = store.create(
-        parameters=[("LANG", "ADQL"), ("QUERY", "SELECT TOP 1 * FROM TAP_SCHEMA.tables")],
-        run_id=None,
-        execution_duration=60,
-        destruction=datetime.now(UTC) + timedelta(hours=1),
-    )
-    store.run(job.job_id)
+def test_jobs_of_a_dead_worker_go_back_to_the_queue(start_app: Callable[..., Flask]) -> None:
+    app = start_app(workers=False)
+    store = _store(app)
+    job = queued_job(store)
     import socket
 
     claimed = store.claim(f"{socket.gethostname()}:999999")  # a pid that does not exist
     assert claimed is not None and claimed.phase == Phase.EXECUTING
-    worker_app = _app(db_url, tmp_path, workers=True)
-    apps.append(worker_app)
+    start_app(workers=True)  # a service whose workers pick the job up again
     assert _wait_phase(store, job.job_id, {"COMPLETED"}) == "COMPLETED"
 
 
 def test_a_job_whose_workers_keep_dying_ends_error_after_the_attempt_limit(
-    db_url: URL, tmp_path: Path, apps: list
+    start_app: Callable[..., Flask],
 ) -> None:
-    app = _app(db_url, tmp_path, workers=False)
-    apps.append(app)
-    store = JobStore(app.extensions["provdb_tap_db"].engine)
-    job = store.create(
-        parameters=[("LANG", "ADQL"), ("QUERY", "SELECT TOP 1 * FROM TAP_SCHEMA.tables")],
-        run_id=None,
-        execution_duration=60,
-        destruction=datetime.now(UTC) + timedelta(hours=1),
-    )
-    store.run(job.job_id)
+    app = start_app(workers=False)
+    store = _store(app)
+    job = queued_job(store)
     dead = {"host:1", "host:2"}
     claimed = store.claim("host:1")
     assert claimed is not None and claimed.attempts == 1
@@ -134,16 +124,15 @@ def test_a_job_whose_workers_keep_dying_ends_error_after_the_attempt_limit(
         assert r.status_code == 200 and b"died 2 times" in r.data
 
 
-def test_destruction_time_is_enforced(db_url: URL, tmp_path: Path, apps: list) -> None:
-    app = _app(db_url, tmp_path, workers=True)
-    apps.append(app)
+def test_destruction_time_is_enforced(tmp_path: Path, start_app: Callable[..., Flask]) -> None:
+    app = start_app(workers=True)
     client = app.test_client()
     r = client.post(
         "/tap/async",
         data={"LANG": "ADQL", "PHASE": "RUN", "QUERY": "SELECT TOP 1 * FROM TAP_SCHEMA.tables"},
     )
     job_url = r.headers["Location"].split("/tap", 1)[1]
-    store = JobStore(app.extensions["provdb_tap_db"].engine)
+    store = _store(app)
     job_id = job_url.rsplit("/", 1)[1]
     _wait_phase(store, job_id, {"COMPLETED"})
     folder = tmp_path / "uws" / job_id
@@ -159,26 +148,17 @@ def test_destruction_time_is_enforced(db_url: URL, tmp_path: Path, apps: list) -
 
 
 def test_two_processes_never_run_a_job_twice(
-    db_url: URL, tmp_path: Path, apps: list, engine: sa.Engine
+    start_app: Callable[..., Flask], engine: sa.Engine
 ) -> None:
-    a = _app(db_url, tmp_path, workers=False)
-    apps.append(a)
-    store = JobStore(a.extensions["provdb_tap_db"].engine)
+    a = start_app(workers=False)
+    store = _store(a)
     ids = []
     for i in range(12):
-        job = store.create(
-            parameters=[
-                ("LANG", "ADQL"),
-                ("QUERY", f"SELECT TOP {i + 1} * FROM TAP_SCHEMA.columns"),
-            ],
-            run_id=f"r{i}",
-            execution_duration=60,
-            destruction=datetime.now(UTC) + timedelta(hours=1),
-        )
-        store.run(job.job_id)
+        query = f"SELECT TOP {i + 1} * FROM TAP_SCHEMA.columns"
+        job = queued_job(store, query, run_id=f"r{i}")
         ids.append(job.job_id)
-    apps.append(_app(db_url, tmp_path, workers=True))
-    apps.append(_app(db_url, tmp_path, workers=True))
+    start_app(workers=True)
+    start_app(workers=True)
     for job_id in ids:
         assert _wait_phase(store, job_id, {"COMPLETED", "ERROR"}) == "COMPLETED"
     with engine.connect() as conn:

@@ -9,7 +9,6 @@ import os
 import socket
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -19,6 +18,7 @@ from sqlalchemy.engine import URL
 
 from tap.uws.jobs import Job, JobStore, Phase
 from tap.uws.liveness import connect_presence, live_workers, presence_name, worker_id
+from tests.tap.queued_jobs import queued_job
 
 
 @pytest.fixture
@@ -32,13 +32,7 @@ def conninfo(db_url: URL) -> str:
 
 
 def _executing(store: JobStore, worker: str) -> Job:
-    job = store.create(
-        parameters=[("LANG", "ADQL"), ("QUERY", "SELECT TOP 1 * FROM TAP_SCHEMA.tables")],
-        run_id=None,
-        execution_duration=60,
-        destruction=datetime.now(UTC) + timedelta(hours=1),
-    )
-    store.run(job.job_id)
+    job = queued_job(store)
     claimed = store.claim(worker)
     assert claimed is not None and claimed.job_id == job.job_id
     return claimed

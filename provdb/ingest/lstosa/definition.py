@@ -359,18 +359,9 @@ class _Builder:
             )
         where = f"line {_line(node)}: " if node is not None else ""
         role = _text(item.get("role"))
-        if role is None:
-            self.model.warnings.append(
-                f"{where}{kind} item {index + 1} of activity '{activity}' has no role: skipped"
-            )
+        missing = f"{kind} item {index + 1} of activity '{activity}' has no role"
+        if not self._new_item(where, role, seen, missing, f"{kind} role '{role}'", activity):
             return
-        if role in seen:
-            self.model.warnings.append(
-                f"{where}{kind} role '{role}' of activity '{activity}' appears twice: "
-                "the later item is skipped"
-            )
-            return
-        seen.add(role)
         entity_name = _text(
             item.get("entityName") or item.get("entity_description") or item.get("entityType")
         )
@@ -395,6 +386,22 @@ class _Builder:
             )
         )
 
+    def _new_item(
+        self, where: str, key: str | None, seen: set[str], missing: str, item: str, activity: str
+    ) -> bool:
+        """Whether an item of ``activity`` has a ``key`` (role, name) not ``seen`` before (it
+        is then added); if not, warn (``missing``, or ``item`` appearing twice): skipped."""
+        if key is None:
+            self.model.warnings.append(f"{where}{missing}: skipped")
+            return False
+        if key in seen:
+            self.model.warnings.append(
+                f"{where}{item} of activity '{activity}' appears twice: the later item is skipped"
+            )
+            return False
+        seen.add(key)
+        return True
+
     def _parameter(
         self, activity: str, act_id: str, item: Any, node: yaml.Node | None, seen: set[str]
     ) -> None:
@@ -403,18 +410,9 @@ class _Builder:
         where = f"line {_line(node)}: " if node is not None else ""
         # logprov parameters have no name: the attribute they are read from names them
         name = _text(item.get("name")) or _text(item.get("value"))
-        if name is None:
-            self.model.warnings.append(
-                f"{where}a parameter of activity '{activity}' has neither name nor value: skipped"
-            )
+        missing = f"a parameter of activity '{activity}' has neither name nor value"
+        if not self._new_item(where, name, seen, missing, f"parameter '{name}'", activity):
             return
-        if name in seen:
-            self.model.warnings.append(
-                f"{where}parameter '{name}' of activity '{activity}' appears twice: "
-                "the later item is skipped"
-            )
-            return
-        seen.add(name)
         extra = {attr: _text(item[key]) for key, attr in _PARAMETER_FIELDS.items() if key in item}
         self.model.parameter_descriptions.append(
             ParameterDescriptionRow(

@@ -10,7 +10,8 @@ without one. A required id or time that is missing or unusable raises
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from provdb.ingest.records import (
     LstosaActivityEnd,
@@ -33,39 +34,26 @@ LstosaLogItem = LstosaRecord | NonProvenanceLine | RejectedLine
 """What a :class:`LstosaLogReader` yields."""
 
 
+#: the optional text fields of a session after its system, in the record's order
+_SESSION_TEXTS = (
+    "observation_date",
+    "software_version",
+    "config_file",
+    "config_file_hash",
+    "config_file_hash_type",
+    "observation_run",
+    "pedestal_run",
+    "calibration_run",
+)
+#: the optional text fields of an entity after its id, in the record's order
+_ENTITY_TEXTS = ("name", "filepath", "hash", "hash_type", "type", "contentType", "location")
 _SESSION_KEYS = frozenset(
-    {
-        "session_id",
-        "name",
-        "startTime",
-        "system",
-        "observation_date",
-        "software_version",
-        "config_file",
-        "config_file_hash",
-        "config_file_hash_type",
-        "observation_run",
-        "pedestal_run",
-        "calibration_run",
-        "session_tag",
-    }
+    {"session_id", "name", "startTime", "system", "session_tag", *_SESSION_TEXTS}
 )
 _START_KEYS = frozenset(
     {"activity_id", "name", "startTime", "in_session", "agent_name", "script", "session_tag"}
 )
-_ENTITY_KEYS = frozenset(
-    {
-        "entity_id",
-        "name",
-        "filepath",
-        "hash",
-        "hash_type",
-        "type",
-        "contentType",
-        "location",
-        "session_tag",
-    }
-)
+_ENTITY_KEYS = frozenset({"entity_id", "session_tag", *_ENTITY_TEXTS})
 _PARAMETERS_KEYS = frozenset({"activity_id", "parameters", "session_tag"})
 _USED_KEYS = frozenset({"activity_id", "used_id", "used_role", "session_tag"})
 _GENERATED_KEYS = frozenset({"activity_id", "generated_id", "generated_role", "session_tag"})
@@ -126,6 +114,65 @@ def _opt_id(value: Any) -> str | None:
     return str(value)
 
 
+def _opt_text(d: dict[Any, Any], key: str, kind: str) -> str | None:
+    return _s(d.get(key))
+
+
+_Read = Callable[[dict[Any, Any], str, str], Any]
+
+
+class _Relation(NamedTuple):
+    """A record kind made of ids (and a time or a role), whose other keys are dropped."""
+
+    kind: str  # its name in messages and in the dropped-key counts
+    make: Callable[..., LstosaRecord]
+    keys: frozenset[str]
+    fields: tuple[tuple[str, _Read], ...]  # after (pos, raw text, session tag), in order
+
+
+_USED = _Relation(
+    "used",
+    LstosaUsed,
+    _USED_KEYS,
+    (("activity_id", _req_id), ("used_id", _req_id), ("used_role", _opt_text)),
+)
+_GENERATED = _Relation(
+    "wasGeneratedBy",
+    LstosaGenerated,
+    _GENERATED_KEYS,
+    (("activity_id", _req_id), ("generated_id", _req_id), ("generated_role", _opt_text)),
+)
+_DERIVED = _Relation(
+    "wasDerivedFrom",
+    LstosaDerived,
+    _DERIVED_KEYS,
+    (("entity_id", _req_id), ("progenitor_id", _req_id)),
+)
+_MEMBER = _Relation(
+    "hadMember", LstosaMember, _MEMBER_KEYS, (("entity_id", _req_id), ("member_id", _req_id))
+)
+_END = _Relation(
+    "activity end",
+    LstosaActivityEnd,
+    _END_KEYS,
+    (("activity_id", _req_id), ("endTime", _req_text)),
+)
+
+
+def _relation(
+    d: dict[Any, Any],
+    relation: _Relation,
+    pos: SourcePosition,
+    rt: str,
+    tag: str | None,
+    dropped: Counter[tuple[str, str]],
+) -> LstosaRecord:
+    kind = relation.kind
+    if not d.keys() <= relation.keys:
+        dropped.update((kind, str(k)) for k in d.keys() - relation.keys)
+    return relation.make(pos, rt, tag, *[read(d, key, kind) for key, read in relation.fields])
+
+
 def build_record(
     d: dict[Any, Any], pos: SourcePosition, rt: str, dropped: Counter[tuple[str, str]]
 ) -> LstosaRecord:
@@ -151,14 +198,7 @@ def build_record(
             _s(d.get("name")),
             _s(d.get("startTime")),
             system,
-            _s(d.get("observation_date")),
-            _s(d.get("software_version")),
-            _s(d.get("config_file")),
-            _s(d.get("config_file_hash")),
-            _s(d.get("config_file_hash_type")),
-            _s(d.get("observation_run")),
-            _s(d.get("pedestal_run")),
-            _s(d.get("calibration_run")),
+            *[_s(d.get(k)) for k in _SESSION_TEXTS],
             extra,
         )
     has_activity = "activity_id" in d
@@ -189,57 +229,15 @@ def build_record(
     if has_entity and "member_id" not in d and "progenitor_id" not in d:
         return _entity(d, d["entity_id"], pos, rt, tag)
     if has_activity and "used_id" in d:
-        if not d.keys() <= _USED_KEYS:
-            dropped.update(("used", str(k)) for k in d.keys() - _USED_KEYS)
-        return LstosaUsed(
-            pos,
-            rt,
-            tag,
-            _req_id(d, "activity_id", "used"),
-            _req_id(d, "used_id", "used"),
-            _s(d.get("used_role")),
-        )
+        return _relation(d, _USED, pos, rt, tag, dropped)
     if has_activity and "generated_id" in d:
-        if not d.keys() <= _GENERATED_KEYS:
-            dropped.update(("wasGeneratedBy", str(k)) for k in d.keys() - _GENERATED_KEYS)
-        return LstosaGenerated(
-            pos,
-            rt,
-            tag,
-            _req_id(d, "activity_id", "wasGeneratedBy"),
-            _req_id(d, "generated_id", "wasGeneratedBy"),
-            _s(d.get("generated_role")),
-        )
+        return _relation(d, _GENERATED, pos, rt, tag, dropped)
     if has_entity and "progenitor_id" in d:
-        if not d.keys() <= _DERIVED_KEYS:
-            dropped.update(("wasDerivedFrom", str(k)) for k in d.keys() - _DERIVED_KEYS)
-        return LstosaDerived(
-            pos,
-            rt,
-            tag,
-            _req_id(d, "entity_id", "wasDerivedFrom"),
-            _req_id(d, "progenitor_id", "wasDerivedFrom"),
-        )
+        return _relation(d, _DERIVED, pos, rt, tag, dropped)
     if has_entity and "member_id" in d:
-        if not d.keys() <= _MEMBER_KEYS:
-            dropped.update(("hadMember", str(k)) for k in d.keys() - _MEMBER_KEYS)
-        return LstosaMember(
-            pos,
-            rt,
-            tag,
-            _req_id(d, "entity_id", "hadMember"),
-            _req_id(d, "member_id", "hadMember"),
-        )
+        return _relation(d, _MEMBER, pos, rt, tag, dropped)
     if has_activity and "endTime" in d:
-        if not d.keys() <= _END_KEYS:
-            dropped.update(("activity end", str(k)) for k in d.keys() - _END_KEYS)
-        return LstosaActivityEnd(
-            pos,
-            rt,
-            tag,
-            _req_id(d, "activity_id", "activity end"),
-            _req_text(d, "endTime", "activity end"),
-        )
+        return _relation(d, _END, pos, rt, tag, dropped)
     # logprov bug (spec §6.1): an entity logged next to a usage carries its id as a *key*,
     # {..., 8968858984698917461: 8968858984698917461}. Repair it into an entity record.
     if not has_activity and not has_entity and any(h in d for h in _ID_AS_KEY_HINTS):
@@ -265,12 +263,6 @@ def _entity(
         rt,
         tag,
         entity_id,
-        _s(d.get("name")),
-        _s(d.get("filepath")),
-        _s(d.get("hash")),
-        _s(d.get("hash_type")),
-        _s(d.get("type")),
-        _s(d.get("contentType")),
-        _s(d.get("location")),
+        *[_s(d.get(k)) for k in _ENTITY_TEXTS],
         {k: v for k, v in d.items() if k not in _ENTITY_KEYS},
     )

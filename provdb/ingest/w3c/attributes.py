@@ -93,6 +93,14 @@ def vo(a: Attrs, local: str) -> str | None:
     return a.take("voprov:" + local, "prov:" + local)
 
 
+def vo_fields(a: Attrs, *names: str, **renamed: str) -> dict[str, str | None]:
+    """Take the voprov attributes of a row's plain fields: ``vo(a, name)`` under each of
+    ``names``, and ``vo(a, local)`` under ``field`` for each ``field=local`` of ``renamed``."""
+    fields = {name: vo(a, name) for name in names}
+    fields.update({field: vo(a, local) for field, local in renamed.items()})
+    return fields
+
+
 def name_of(a: Attrs) -> str | None:
     """Take the element's name: its label or name attribute, PROV or voprov."""
     return a.take("prov:label", "prov:name", "voprov:name", "voprov:label")

@@ -10,7 +10,7 @@ database, no printing.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import astuple
 from datetime import datetime
 from typing import Any, Final
@@ -46,6 +46,7 @@ from provdb.ingest.w3c.attributes import (
     parse_time,
     source_id,
     vo,
+    vo_fields,
 )
 from provdb.ingest.w3c.statements import ELEMENT_KINDS, QName, Stmt, place, value_text
 
@@ -60,6 +61,45 @@ _DESCRIPTION_CLASSES: Final = frozenset(
         "configFileDescription",
     }
 )
+
+
+#: the session attributes (lstosa's run-wise PROV-JSON) stored under their own name
+_SESSION_KEYS: Final = (
+    "observation_date",
+    "observation_run",
+    "pedestal_run",
+    "calibration_run",
+    "software_version",
+    "config_file",
+    "config_file_hash",
+    "config_file_hash_type",
+)
+
+#: the relations between two elements: kind -> (attribute of the first end, of the
+#: second, what the warning says is missing when either is absent: the relation is skipped)
+_ENDS: Final = {
+    "used": ("activity", "entity", "an activity or an entity"),
+    "wasGeneratedBy": ("entity", "activity", "an entity or an activity"),
+    "wasAssociatedWith": ("activity", "agent", "an activity or an agent"),
+    "wasAttributedTo": ("entity", "agent", "an entity or an agent"),
+    "wasDerivedFrom": ("generatedEntity", "usedEntity", "both entities"),
+    "wasInformedBy": ("informed", "informant", "both activities"),
+    "wasConfiguredBy": ("configured", "configurator", "both ends"),
+}
+
+#: the relations whose two ends (see _ENDS) become one row as they are: kind -> row maker
+_PAIRS: Final[dict[str, Callable[[Mapper, QName, QName, Attrs], ArchiveRow]]] = {
+    "wasAssociatedWith": lambda m, act, agent, a: AssociationRow(
+        m.act_ref(act), m.agent_ref(agent), vo(a, "role")
+    ),
+    "wasAttributedTo": lambda m, ent, agent, a: AttributionRow(
+        m.ent_ref(ent), m.agent_ref(agent), vo(a, "role")
+    ),
+    "wasDerivedFrom": lambda m, gen, used, a: DerivationRow(m.ent_ref(gen), m.ent_ref(used)),
+    "wasInformedBy": lambda m, informed, informant, a: InformRow(
+        m.act_ref(informed), m.act_ref(informant)
+    ),
+}
 
 
 class Mapper:
@@ -177,11 +217,14 @@ class Mapper:
             a = Attrs(st.attrs)
             kind = st.kind
             self._line = st.line
-            if kind == "used":
-                act, ent = a.ref("activity"), a.ref("entity")
-                if act is None or ent is None:
-                    self.warn(st.line, "used without an activity or an entity skipped")
+            if kind in _ENDS:
+                first, second, missing = _ENDS[kind]
+                one, other = a.ref(first), a.ref(second)
+                if one is None or other is None:
+                    self.warn(st.line, f"{kind} without {missing} skipped")
                     continue
+            if kind == "used":
+                act, ent = one, other
                 role = vo(a, "role")
                 if role is None and "Setup" in {local_of(t) for t in a.values("prov:type")}:
                     role = "Setup"
@@ -197,10 +240,7 @@ class Mapper:
                 used_roles.append((act.key, role))
                 parameter_entities[ent.key].append(act)
             elif kind == "wasGeneratedBy":
-                ent, act = a.ref("entity"), a.ref("activity")
-                if act is None or ent is None:
-                    self.warn(st.line, "wasGeneratedBy without an entity or an activity skipped")
-                    continue
+                ent, act = one, other
                 role = vo(a, "role")
                 time_text = a.take("prov:time", "voprov:time")
                 if time_text:
@@ -211,34 +251,8 @@ class Mapper:
                     )
                 )
                 gen_roles.append((act.key, role))
-            elif kind == "wasAssociatedWith":
-                act, agent = a.ref("activity"), a.ref("agent")
-                if act is None or agent is None:
-                    self.warn(st.line, "wasAssociatedWith without an activity or an agent skipped")
-                    continue
-                other_rows.append(
-                    AssociationRow(self.act_ref(act), self.agent_ref(agent), vo(a, "role"))
-                )
-            elif kind == "wasAttributedTo":
-                ent, agent = a.ref("entity"), a.ref("agent")
-                if ent is None or agent is None:
-                    self.warn(st.line, "wasAttributedTo without an entity or an agent skipped")
-                    continue
-                other_rows.append(
-                    AttributionRow(self.ent_ref(ent), self.agent_ref(agent), vo(a, "role"))
-                )
-            elif kind == "wasDerivedFrom":
-                gen, used = a.ref("generatedEntity"), a.ref("usedEntity")
-                if gen is None or used is None:
-                    self.warn(st.line, "wasDerivedFrom without both entities skipped")
-                    continue
-                other_rows.append(DerivationRow(self.ent_ref(gen), self.ent_ref(used)))
-            elif kind == "wasInformedBy":
-                informed, informant = a.ref("informed"), a.ref("informant")
-                if informed is None or informant is None:
-                    self.warn(st.line, "wasInformedBy without both activities skipped")
-                    continue
-                other_rows.append(InformRow(self.act_ref(informed), self.act_ref(informant)))
+            elif kind in _PAIRS:
+                other_rows.append(_PAIRS[kind](self, one, other, a))
             elif kind == "hadMember":
                 coll = a.ref("collection")
                 members = a.refs("entity")
@@ -260,10 +274,7 @@ class Mapper:
             elif kind == "isRelatedTo":
                 self.link_related(st, a, parent_ad, related_ed)
             elif kind == "wasConfiguredBy":
-                act, conf = a.ref("configured"), a.ref("configurator")
-                if act is None or conf is None:
-                    self.warn(st.line, "wasConfiguredBy without both ends skipped")
-                    continue
+                act, conf = one, other
                 artefact = vo(a, "artefactType")
                 cls = self.cls_of(conf)
                 if cls not in ("parameter", "configFile"):
@@ -299,11 +310,7 @@ class Mapper:
             ad_rows[node.qname.key] = ActivityDescriptionRow(
                 id=self.entity_id(node.qname),
                 name=vo(a, "name") or a.take("prov:label") or node.qname.local,
-                version=vo(a, "version"),
-                description=vo(a, "description"),
-                docurl=vo(a, "docurl"),
-                type=vo(a, "type"),
-                subtype=vo(a, "subtype"),
+                **vo_fields(a, "version", "description", "docurl", "type", "subtype"),
             )
         ed_rows: dict[str, EntityDescriptionRow] = {}
         for node in self.declared("entityDescription"):
@@ -311,10 +318,7 @@ class Mapper:
             ed_rows[node.qname.key] = EntityDescriptionRow(
                 id=self.entity_id(node.qname),
                 name=vo(a, "name") or a.take("prov:label") or node.qname.local,
-                description=vo(a, "description"),
-                docurl=vo(a, "docurl"),
-                type=vo(a, "type"),
-                content_type=vo(a, "contentType"),
+                **vo_fields(a, "description", "docurl", "type", content_type="contentType"),
             )
         ud_rows: list[UsageDescriptionRow | GenerationDescriptionRow] = []
         role_desc: dict[tuple[str, str, str], str] = {}  # (cls, AD key, role) -> desc id
@@ -326,12 +330,7 @@ class Mapper:
                 a = Attrs(node.attrs)
                 ad_key = parent_ad.get(node.qname.key)
                 role = vo(a, "role")
-                if ad_key not in ad_rows or role is None:
-                    self.warn(
-                        node.line,
-                        f"{cls} {node.qname.written!r} skipped: "
-                        + ("no role" if role is None else "not related to an activityDescription"),
-                    )
+                if not self.kept(node, cls, ad_key in ad_rows, "role", role):
                     continue
                 ed_key = related_ed.get(node.qname.key)
                 desc_id = self.entity_id(node.qname)
@@ -341,9 +340,7 @@ class Mapper:
                         activity_description_id=ad_rows[ad_key].id,
                         role=role,
                         entity_description_id=ed_rows[ed_key].id if ed_key in ed_rows else None,
-                        description=vo(a, "description"),
-                        type=vo(a, "type"),
-                        multiplicity=vo(a, "multiplicity"),
+                        **vo_fields(a, "description", "type", "multiplicity"),
                     )
                 )
                 role_desc.setdefault((cls, ad_key, role), desc_id)
@@ -363,32 +360,17 @@ class Mapper:
                 activity_description_id=ad_rows[ad_key].id,
                 name=vo(a, "name") or node.qname.local,
                 datatype=vo(a, "valueType") or vo(a, "datatype") or "char",
-                arraysize=vo(a, "arraysize"),
-                xtype=vo(a, "xtype"),
-                unit=vo(a, "unit"),
-                ucd=vo(a, "ucd"),
                 utype=vo(a, "utype") or vo(a, "uType"),
-                min_value=vo(a, "min"),
-                max_value=vo(a, "max"),
-                default_value=vo(a, "default"),
-                options=vo(a, "options"),
-                description=vo(a, "description"),
+                **vo_fields(a, "arraysize", "xtype", "unit", "ucd", "options", "description"),
+                **vo_fields(a, min_value="min", max_value="max", default_value="default"),
             )
         cd_rows: dict[str, ConfigFileDescriptionRow] = {}
         for node in self.declared("configFileDescription"):
             a = Attrs(node.attrs)
             ad_key = parent_ad.get(node.qname.key)
             content_type = vo(a, "contentType")
-            if ad_key not in ad_rows or content_type is None:
-                self.warn(
-                    node.line,
-                    f"configFileDescription {node.qname.written!r} skipped: "
-                    + (
-                        "no contentType"
-                        if content_type is None
-                        else "not related to an activityDescription"
-                    ),
-                )
+            related = ad_key in ad_rows
+            if not self.kept(node, "configFileDescription", related, "contentType", content_type):
                 continue
             cd_rows[node.qname.key] = ConfigFileDescriptionRow(
                 id=self.entity_id(node.qname),
@@ -610,6 +592,15 @@ class Mapper:
             "does not link known descriptions: skipped",
         )
 
+    def kept(self, node: Node, cls: str, related: bool, need: str, value: str | None) -> bool:
+        """Whether a description is kept: ``related`` to a known activityDescription, with
+        its attribute ``need`` (``value``); if not, warn why it is skipped."""
+        if related and value is not None:
+            return True
+        why = f"no {need}" if value is None else "not related to an activityDescription"
+        self.warn(node.line, f"{cls} {node.qname.written!r} skipped: {why}")
+        return False
+
     # -- element rows ------------------------------------------------------------------
     def session_row(self, node: Node) -> SessionRow:
         a = Attrs(node.attrs)
@@ -617,14 +608,7 @@ class Mapper:
             id=self.session_id(node.qname),
             original_id=source_id(node.qname),
             name=a.take("prov:label"),
-            observation_date=a.take("observation_date"),
-            observation_run=a.take("observation_run"),
-            pedestal_run=a.take("pedestal_run"),
-            calibration_run=a.take("calibration_run"),
-            software_version=a.take("software_version"),
-            config_file=a.take("config_file"),
-            config_file_hash=a.take("config_file_hash"),
-            config_file_hash_type=a.take("config_file_hash_type"),
+            **{key: a.take(key) for key in _SESSION_KEYS},
         )
 
     def entity_row(self, node: Node) -> EntityRow:
