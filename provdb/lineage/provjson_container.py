@@ -132,8 +132,8 @@ class JsonDocument:
     def activity(
         self,
         identifier: Name,
-        startTime: Any = None,  # noqa: N803 -- prov's names
-        endTime: Any = None,  # noqa: N803
+        startTime: Any = None,
+        endTime: Any = None,
         other_attributes: Any = None,
     ) -> None:
         self._record("activity", identifier, (startTime, endTime), other_attributes)
@@ -148,7 +148,7 @@ class JsonDocument:
     ) -> None:
         self._record("used", identifier, (activity, entity, time), other_attributes)
 
-    def wasGeneratedBy(  # noqa: N802 -- prov's names
+    def wasGeneratedBy(
         self,
         entity: Name,
         activity: Name | None = None,
@@ -158,10 +158,10 @@ class JsonDocument:
     ) -> None:
         self._record("wasGeneratedBy", identifier, (entity, activity, time), other_attributes)
 
-    def wasDerivedFrom(self, generatedEntity: Name, usedEntity: Name) -> None:  # noqa: N802,N803
+    def wasDerivedFrom(self, generatedEntity: Name, usedEntity: Name) -> None:
         self._record("wasDerivedFrom", None, (generatedEntity, usedEntity), None)
 
-    def wasAssociatedWith(  # noqa: N802
+    def wasAssociatedWith(
         self,
         activity: Name,
         agent: Name | None = None,
@@ -171,7 +171,7 @@ class JsonDocument:
     ) -> None:
         self._record("wasAssociatedWith", identifier, (activity, agent, plan), other_attributes)
 
-    def wasAttributedTo(  # noqa: N802
+    def wasAttributedTo(
         self,
         entity: Name,
         agent: Name,
@@ -180,10 +180,10 @@ class JsonDocument:
     ) -> None:
         self._record("wasAttributedTo", identifier, (entity, agent), other_attributes)
 
-    def wasInformedBy(self, informed: Name, informant: Name) -> None:  # noqa: N802
+    def wasInformedBy(self, informed: Name, informant: Name) -> None:
         self._record("wasInformedBy", None, (informed, informant), None)
 
-    def hadMember(self, collection: Name, entity: Name) -> None:  # noqa: N802
+    def hadMember(self, collection: Name, entity: Name) -> None:
         self._record("hadMember", None, (collection, entity), None)
 
     # -- encoding --------------------------------------------------------------------------

@@ -45,6 +45,7 @@ The functions take a psycopg 3 connection, a SQLAlchemy ``Connection`` or an ``E
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 from urllib.parse import unquote
 
@@ -273,6 +274,7 @@ def lineage(
     members: bool = False,
     limit: int = DEFAULT_LIMIT,
     statement_timeout_ms: int | None = None,
+    use_closure: bool = True,
 ) -> ProvGraph:
     """The provenance graph around ``ids`` (ProvSAP).
 
@@ -295,6 +297,10 @@ def lineage(
         graph says ``truncated`` when more were reachable.
     statement_timeout_ms:
         PostgreSQL ``statement_timeout`` for the walk's queries (``None``: server default).
+    use_closure:
+        Take the nodes from the lineage closure when it can answer (entity start nodes,
+        no AGENT/MEMBERS; checked, see :mod:`provdb.lineage.closure_walk`); ``False``
+        always walks. Both give the same graph.
 
     Raises
     ------
@@ -324,6 +330,26 @@ def lineage(
         members=members,
         limit=limit,
     )
+    if use_closure:
+        from provdb.lineage.closure_walk import closure_nodes
+
+        with cursor(conn) as cur:
+            found = closure_nodes(
+                cur,
+                roots,
+                direction=direction,
+                depth=depth,
+                agent=agent,
+                members=members,
+                limit=limit,
+            )
+        if found is not None:
+            # the walk's order: level, then kind and id
+            for (kind, ident), level in sorted(
+                found.levels.items(), key=lambda kv: (kv[1], _KIND_TOKEN[kv[0][0]], kv[0][1])
+            ):
+                graph.add_node(Node(kind, ident, level=level, start=level == 0))
+            return fill_graph(conn, graph, agents=True, fetched=found.relations)
     start = sorted({_KIND_TOKEN[k] + i for k, i in roots})
     with cursor(conn) as cur:
         execute(
@@ -352,13 +378,21 @@ def _ids(graph: ProvGraph, kind: str) -> list[str]:
     return sorted(i for k, i in graph.nodes if k == kind)
 
 
-def fill_graph(conn: Any, graph: ProvGraph, *, agents: bool = True) -> ProvGraph:
+def fill_graph(
+    conn: Any,
+    graph: ProvGraph,
+    *,
+    agents: bool = True,
+    fetched: dict[str, list[dict[str, Any]]] | None = None,
+) -> ProvGraph:
     """Fetch, in bulk, the attributes, relations and attached objects of ``graph``'s nodes.
 
     Adds every relation between two nodes of the graph, and (``agents``) the agents of
     its entities and activities with their wasAttributedTo / wasAssociatedWith. Then the
     parameters, config files and sessions of the activities and every description
-    object referenced. Nodes that the archive does not know are dropped.
+    object referenced. Nodes that the archive does not know are dropped. ``fetched``:
+    rows (``SELECT *``) of some relations already read, a superset of those between the
+    graph's nodes; those relations are not queried again.
     """
     with cursor(conn) as cur:
         ents, acts = _ids(graph, "entity"), _ids(graph, "activity")
@@ -396,12 +430,19 @@ def fill_graph(conn: Any, graph: ProvGraph, *, agents: bool = True) -> ProvGraph
             src, dst = ids[src_kind], ids[dst_kind]
             if not src or not dst:
                 continue
-            for row in _rows(
-                cur,
-                f"SELECT * FROM provenance.{table} "
-                f"WHERE {src_col} = ANY(%(s)s::text[]) AND {dst_col} = ANY(%(d)s::text[])",
-                {"s": src, "d": dst},
-            ):
+            if fetched is not None and relation in fetched:
+                src_set, dst_set = set(src), set(dst)
+                rows = [
+                    r for r in fetched[relation] if r[src_col] in src_set and r[dst_col] in dst_set
+                ]
+            else:
+                rows = _rows(
+                    cur,
+                    f"SELECT * FROM provenance.{table} "
+                    f"WHERE {src_col} = ANY(%(s)s::text[]) AND {dst_col} = ANY(%(d)s::text[])",
+                    {"s": src, "d": dst},
+                )
+            for row in rows:
                 attrs = tuple(
                     (k, v)
                     for k, v in row.items()
@@ -468,8 +509,10 @@ def fill_graph(conn: Any, graph: ProvGraph, *, agents: bool = True) -> ProvGraph
     return graph.finish()
 
 
+@cache
 def _desc_col(name: str) -> str:
     """Column referencing a description: activityDescription -> activity_description_id."""
+    # cached: called for every node, relation and parameter of a graph
     out = "".join("_" + c.lower() if c.isupper() else c for c in name)
     return out + "_id"
 
