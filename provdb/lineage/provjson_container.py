@@ -44,9 +44,13 @@ class Namespace:
     def __init__(self, prefix: str, uri: str) -> None:
         self.prefix = prefix
         self.uri = uri
+        self._names: dict[str, Name] = {}  # a document names each id several times
 
     def __getitem__(self, local: str) -> Name:
-        return Name(f"{self.prefix}:{local}")
+        name = self._names.get(local)
+        if name is None:
+            name = self._names[local] = Name(f"{self.prefix}:{local}")
+        return name
 
 
 # record kind -> its formal attributes (PROV-JSON names), in prov's FORMAL_ATTRIBUTES order
@@ -86,18 +90,22 @@ def _literal(value: Any) -> Any:
     return value
 
 
-def _content(attrs: list[tuple[str, list[Any]]]) -> frozenset:
+def _content(attrs: dict[str, list[Any]]) -> frozenset:
     """What prov compares records by: the set of (attribute, value type, value)."""
-    return frozenset((n, type(v), v) for n, values in attrs for v in values)
+    return frozenset((n, type(v), v) for n, values in attrs.items() for v in values)
 
 
 class JsonDocument:
-    """Collects records in call order; :meth:`container` encodes them as ``prov`` does."""
+    """Encodes records as they come, as ``prov`` does; :meth:`container` returns them."""
 
     def __init__(self) -> None:
         self._namespaces: list[Namespace] = []
-        # (kind, identifier or None, [(attribute name, [values])])
-        self._records: list[tuple[str, str | None, list[tuple[str, list[Any]]]]] = []
+        self._sections: dict[str, dict[str, Any]] = {}
+        # prov names an anonymous record by its content: equal records share one id.
+        # Candidates are found by kind and the two related nodes (hashing every value,
+        # timestamps included, cost more than the rest of the encoding)
+        self._anonymous: dict[tuple, list[tuple[dict[str, list[Any]], str]]] = {}
+        self._count = 0
 
     def add_namespace(self, prefix: str, uri: str) -> Namespace:
         namespace = Namespace(prefix, uri)
@@ -106,22 +114,47 @@ class JsonDocument:
 
     # -- records (the signatures of prov.model.ProvBundle's) -------------------------------
     def _record(self, kind: str, ident: Name | None, formal: tuple[Any, ...], other: Any) -> None:
-        attrs: dict[str, list[Any]] = {}
+        raw: dict[str, list[Any]] = {}
+        record: dict[str, Any] = {}
         for name, value in zip(_FORMAL[kind], formal, strict=False):
-            if value is not None:
-                attrs[name] = [value]
+            if value is None:
+                continue
+            raw[name] = [value]
+            if name in _TIMES:
+                record[name] = _xsd_datetime_text(value) if isinstance(value, datetime) else value
+            else:
+                record[name] = str(value)
         for name, value in other or ():
             if value is None:
                 continue
             if type(name) is not str:
                 name = str(name)  # orjson takes exact str keys only
-            values = attrs.get(name)
+            values = raw.get(name)
             if values is None:
-                attrs[name] = [value]
+                raw[name] = [value]
+                record[name] = _literal(value)
             # prov keeps one of each (type, value): a repeated pair is written once
             elif not any(type(v) is type(value) and v == value for v in values):
                 values.append(value)
-        self._records.append((kind, str(ident) if ident else None, list(attrs.items())))
+                record[name] = [_literal(v) for v in values]
+        text = str(ident) if ident else self._anonymous_id(kind, formal, raw)
+        section = self._sections.setdefault(kind, {})
+        if text not in section:
+            section[text] = record
+        elif isinstance(section[text], dict):
+            section[text] = [section[text], record]
+        else:
+            section[text].append(record)
+
+    def _anonymous_id(self, kind: str, formal: tuple[Any, ...], raw: dict[str, list]) -> str:
+        candidates = self._anonymous.setdefault((kind, *formal[:2]), [])
+        for other, other_id in candidates:
+            if _content(other) == _content(raw):
+                return other_id
+        self._count += 1
+        ident = f"_:id{self._count}"
+        candidates.append((raw, ident))
+        return ident
 
     def entity(self, identifier: Name, other_attributes: Any = None) -> None:
         self._record("entity", identifier, (), other_attributes)
@@ -192,47 +225,7 @@ class JsonDocument:
         out: dict[str, Any] = {}
         if self._namespaces:
             out["prefix"] = {ns.prefix: ns.uri for ns in self._namespaces}
-        # prov names an anonymous record by its content: equal records share one id.
-        # Candidates are found by kind and the two related nodes (hashing every value,
-        # timestamps included, cost more than the rest of the encoding)
-        anonymous: dict[tuple, list[tuple[list, str]]] = {}
-        count = 0
-        for kind, ident, attrs in self._records:
-            if ident is None:
-                key = (
-                    kind,
-                    attrs[0][1][0] if attrs else None,
-                    attrs[1][1][0] if len(attrs) > 1 else None,
-                )
-                candidates = anonymous.setdefault(key, [])
-                for other, other_id in candidates:
-                    if _content(other) == _content(attrs):
-                        ident = other_id
-                        break
-                if ident is None:
-                    count += 1
-                    ident = f"_:id{count}"
-                    candidates.append((attrs, ident))
-            record: dict[str, Any] = {}
-            for name, values in attrs:
-                if name in _TIMES:
-                    value = values[0]
-                    record[name] = (
-                        _xsd_datetime_text(value) if isinstance(value, datetime) else value
-                    )
-                elif kind != "entity" and kind != "agent" and name in _FORMAL[kind]:
-                    record[name] = str(values[0])
-                elif len(values) == 1:
-                    record[name] = _literal(values[0])
-                else:
-                    record[name] = [_literal(v) for v in values]
-            section = out.setdefault(kind, {})
-            if ident not in section:
-                section[ident] = record
-            elif isinstance(section[ident], dict):
-                section[ident] = [section[ident], record]
-            else:
-                section[ident].append(record)
+        out.update(self._sections)
         return out
 
 

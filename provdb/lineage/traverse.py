@@ -435,10 +435,10 @@ def fill_graph(
     if agents:
         # the agents of the graph's entities and activities come along
         agent_sql += (
-            " OR id IN (SELECT agent_id FROM provenance.wasassociatedwith "
+            " OR id = ANY(ARRAY(SELECT agent_id FROM provenance.wasassociatedwith "
             "WHERE activity_id = ANY(%(a)s::text[]) "
             "UNION SELECT agent_id FROM provenance.wasattributedto "
-            "WHERE entity_id = ANY(%(e)s::text[]))"
+            "WHERE entity_id = ANY(%(e)s::text[])))"
         )
     queries["agent"] = (agent_sql, p)
     params = {"entity": "e", "activity": "a", "agent": "g"}
@@ -458,8 +458,9 @@ def fill_graph(
                 p,
             )
         queries["session"] = (
-            f"SELECT * FROM {session_table()} WHERE id IN (SELECT session_id "
-            "FROM provenance.activity WHERE id = ANY(%(a)s::text[]))",
+            # = ANY(ARRAY(...)): as "IN (subquery)" the planner may hash a whole table
+            f"SELECT * FROM {session_table()} WHERE id = ANY(ARRAY(SELECT session_id "
+            "FROM provenance.activity WHERE id = ANY(%(a)s::text[])))",
             p,
         )
     with cursor(conn) as cur:
