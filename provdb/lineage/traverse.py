@@ -384,14 +384,15 @@ def fetch_many(cur: Any, queries: Sequence[tuple[str, dict[str, Any]]]) -> list[
 
     A lineage needs a dozen queries; sent one after the other, each waited for the
     server's answer (and, on a busy machine, for the server process to be scheduled):
-    pipelined, PostgreSQL runs them back to back.
+    pipelined, PostgreSQL runs them back to back. Results come in binary (timestamps
+    decode faster; the Python values are the same).
     """
     conn = cur.connection
     cursors = []
     try:
         with conn.pipeline():
             for sql, params in queries:
-                one = conn.cursor()
+                one = conn.cursor(binary=True)
                 cursors.append(one)
                 execute(one, sql, params)
         out = []
