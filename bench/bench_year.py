@@ -388,6 +388,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         f"separated, among {','.join(QUERY_GROUPS)} (e.g. --only provsap,lineage)",
     )
     p.add_argument(
+        "--repeat",
+        type=int,
+        default=7,
+        help="with --queries(-only): timed calls of each query after the cold one "
+        "(default 7; more give steadier medians on a busy machine)",
+    )
+    p.add_argument(
         "--queries-key",
         default="queries",
         help="key of the results file the read side is stored under (default 'queries'; "
@@ -486,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
 
             only = set(filter(None, args.only.split(","))) or None
             results[args.queries_key] = measure_queries(
-                archive.env, archive.sql, results, only=only
+                archive.env, archive.sql, results, only=only, repeat=max(1, args.repeat)
             )
             save()
         if args.partitioning:

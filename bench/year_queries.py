@@ -86,10 +86,12 @@ def measure_queries(
     sql: Callable[[str], list[tuple]],
     results: dict,
     only: set[str] | None = None,
+    repeat: int = REPEAT,
 ) -> dict:
     """Measure the read side on the archive ``env`` points at; returns the figures.
 
-    ``only``: the groups of :data:`QUERY_GROUPS` to measure (``None``: all).
+    ``only``: the groups of :data:`QUERY_GROUPS` to measure (``None``: all); ``repeat``:
+    timed calls of each query and ProvSAP request after the cold one (UI pages: 3).
     """
     wanted = set(QUERY_GROUPS) if only is None else set(only)
     import psycopg
@@ -175,8 +177,8 @@ def measure_queries(
             if _ADQL_GROUP[name] not in wanted:
                 continue
             sql_text = translate(adql, catalog, maxrec=maxrec).sql
-            over_http, rows = _timed(sync(adql, maxrec))
-            in_pg, direct_rows = _timed(direct(sql_text))
+            over_http, rows = _timed(sync(adql, maxrec), repeat)
+            in_pg, direct_rows = _timed(direct(sql_text), repeat)
             out[name] = {
                 "adql": adql,
                 "rows": rows,
@@ -213,7 +215,7 @@ def measure_queries(
             if "provsap" not in wanted:
                 break
             timings: list[str] = []
-            timing, info = _timed(provsap(fmt, timings))
+            timing, info = _timed(provsap(fmt, timings), repeat)
             out[key] = {
                 "format": fmt,
                 "provsap_http": timing,
