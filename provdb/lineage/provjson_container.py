@@ -73,6 +73,7 @@ _FORMAL: dict[str, tuple[str, ...]] = {
     "hadMember": ("prov:collection", "prov:entity"),
 }
 _TIMES = frozenset(("prov:startTime", "prov:endTime", "prov:time"))
+_FORMAL_TIMES = {kind: tuple((n, n in _TIMES) for n in names) for kind, names in _FORMAL.items()}
 
 
 def _literal(value: Any) -> Any:
@@ -116,11 +117,11 @@ class JsonDocument:
     def _record(self, kind: str, ident: Name | None, formal: tuple[Any, ...], other: Any) -> None:
         raw: dict[str, list[Any]] = {}
         record: dict[str, Any] = {}
-        for name, value in zip(_FORMAL[kind], formal, strict=False):
+        for (name, is_time), value in zip(_FORMAL_TIMES[kind], formal, strict=False):
             if value is None:
                 continue
             raw[name] = [value]
-            if name in _TIMES:
+            if is_time:
                 record[name] = _xsd_datetime_text(value) if isinstance(value, datetime) else value
             else:
                 record[name] = str(value)
@@ -230,6 +231,8 @@ class JsonDocument:
 
 
 def dumps(container: dict[str, Any], *, indent: int | None = 2) -> bytes:
-    """UTF-8 JSON of a container (two-space indentation as ``prov`` writes it, or compact)."""
+    """UTF-8 JSON of a container: ``indent=2`` as ``prov`` writes it, ``None`` compact."""
+    if indent not in (None, 2):
+        raise ValueError(f"indent must be 2 or None (orjson's two choices), not {indent!r}")
     option = orjson.OPT_INDENT_2 if indent else 0
     return orjson.dumps(container, option=option)

@@ -192,7 +192,9 @@ def test_a_repeated_value_is_written_once_but_a_differently_typed_one_is_kept() 
     assert out["provdb:y"]["provdb:n"] == [{"$": "1", "type": "xsd:int"}, True]
 
 
-def test_compact_output() -> None:
+def test_compact_output_and_no_other_indentation() -> None:
     doc = JsonDocument()
     doc.add_namespace("provdb", "urn:provdb:")
     assert dumps(doc.container(), indent=None) == b'{"prefix":{"provdb":"urn:provdb:"}}'
+    with pytest.raises(ValueError, match="indent must be 2 or None"):
+        dumps(doc.container(), indent=4)
