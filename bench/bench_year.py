@@ -39,6 +39,7 @@ Example (the scale the figures in bench/README.md were taken at)::
     python bench/bench_year.py --nights 200 --start-night 57      # resume after a stop
     python bench/bench_year.py --queries-only                     # the read side again
     python bench/bench_year.py --queries-only --only ui           # the UI pages only
+    python bench/bench_year.py --queries-only --only provsap,lineage  # two of its groups
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ from _common import argument_parser, log, machine, provdb_env  # noqa: E402  (be
 from bench_ingest import run_with_rusage, summary_figures  # noqa: E402
 from make_synthetic import ctapipe_log, generate_night  # noqa: E402
 from year_plot import write_svg  # noqa: E402
-from year_queries import GROUPS  # noqa: E402
+from year_queries import QUERY_GROUPS  # noqa: E402
 
 #: the tables whose size is recorded every night
 BIG_TABLES = (
@@ -373,10 +374,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--queries-only", action="store_true", help="only measure the read side")
     p.add_argument(
         "--only",
-        action="append",
-        choices=GROUPS,
-        help="with --queries or --queries-only: measure only this group of the read side "
-        "(repeatable; e.g. --only ui: the UI home, night and run pages)",
+        default="",
+        help="with --queries(-only): measure only these groups of the read side, comma "
+        f"separated, among {','.join(QUERY_GROUPS)} (e.g. --only provsap,lineage)",
+    )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=7,
+        help="with --queries(-only): timed calls of each query after the cold one "
+        "(default 7; more give steadier medians on a busy machine)",
+    )
+    p.add_argument(
+        "--queries-key",
+        default="queries",
+        help="key of the results file the read side is stored under (default 'queries'; "
+        "e.g. 'queries_before' to keep a run of older code next to the current one)",
     )
     p.add_argument(
         "--partitioning",
@@ -394,6 +407,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(
             "--database-url with a fresh start drops every provdb table there: add --allow-reset"
         )
+    unknown = set(filter(None, args.only.split(","))) - set(QUERY_GROUPS)
+    if unknown:
+        p.error(f"--only: unknown group(s) {', '.join(sorted(unknown))}; use {QUERY_GROUPS}")
     if args.only and not (args.queries or args.queries_only):
         p.error("--only chooses among the read side's groups: add --queries-only (or --queries)")
     if args.start_night < 0 or args.nights < 1 or args.runs < 1 or args.subruns < 1:
@@ -468,8 +484,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.queries or args.queries_only:
             from year_queries import measure_queries
 
-            only = tuple(args.only) if args.only else GROUPS
-            results["queries"] = measure_queries(archive.env, archive.sql, results, only)
+            only = set(filter(None, args.only.split(","))) or None
+            results[args.queries_key] = measure_queries(
+                archive.env, archive.sql, results, only=only, repeat=max(1, args.repeat)
+            )
             save()
         if args.partitioning:
             from year_partitioning import measure_partitioning

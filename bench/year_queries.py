@@ -13,9 +13,10 @@ PostgreSQL (psycopg, the SQL that ``tap.adql.translate`` makes of the ADQL) besi
 * a night's ``provdb check --night`` (a process: wall time) and its UI page;
 * the UI home page and a run page.
 
-``only`` picks some of these groups (:data:`GROUPS`): ``sync`` (the ADQL queries),
-``provsap``, ``ui`` (the three pages, each with the 1-minute load average of the
-machine after it), ``check`` (the ``provdb check`` process).
+``only`` (``bench_year.py --only``) limits the run to some groups of
+:data:`QUERY_GROUPS`. ProvSAP is measured in PROV-JSON (the figure of the year table),
+PROV-N and PROV-XML, each with the medians of its ``Server-Timing`` parts; every
+figure carries the 1-minute load average when it was taken (the machine is shared).
 """
 
 from __future__ import annotations
@@ -32,8 +33,15 @@ from typing import Any
 from _common import log
 
 REPEAT = 7
-#: the groups of measurements ``--only`` may choose
-GROUPS = ("sync", "provsap", "ui", "check")
+#: groups of the read side (``--only``): the ADQL queries by subject, ProvSAP, UI pages,
+#: ``provdb check``
+QUERY_GROUPS = ("products", "lineage", "affected", "provsap", "ui", "check")
+_ADQL_GROUP = {
+    "products_of_one_version": "products",
+    "dl3_of_the_main_version": "products",
+    "dl3_lineage_closure": "lineage",
+    "affected_by_calibration_file": "affected",
+}
 #: seconds a UI page may take before it is recorded as timed out
 PAGE_TIMEOUT = 20
 
@@ -58,17 +66,34 @@ def _timed(fn: Callable[[], Any], repeat: int = REPEAT) -> tuple[dict[str, Any],
     return {"cold_ms": round(cold * 1000, 1), **_stats(samples)}, out
 
 
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def _server_timing(headers: list[str]) -> dict[str, float]:
+    """Median of each ``name;dur=ms`` part over the ``Server-Timing`` headers given."""
+    parts: dict[str, list[float]] = {}
+    for header in headers:
+        for item in header.split(","):
+            name, _, dur = item.strip().partition(";dur=")
+            if dur:
+                parts.setdefault(name, []).append(float(dur))
+    return {name: round(statistics.median(v), 1) for name, v in parts.items()}
+
+
 def measure_queries(
     env: dict[str, str],
     sql: Callable[[str], list[tuple]],
     results: dict,
-    only: tuple[str, ...] = GROUPS,
+    only: set[str] | None = None,
+    repeat: int = REPEAT,
 ) -> dict:
     """Measure the read side on the archive ``env`` points at; returns the figures.
 
-    ``only``: the groups of :data:`GROUPS` to measure (default: all).
+    ``only``: the groups of :data:`QUERY_GROUPS` to measure (``None``: all); ``repeat``:
+    timed calls of each query, ProvSAP request and UI page after the cold one.
     """
-
+    wanted = set(QUERY_GROUPS) if only is None else set(only)
     import psycopg
     import requests
     from bench_tap import Service, tap_form
@@ -150,39 +175,56 @@ def measure_queries(
             ),
         }
         for name, (adql, maxrec) in adql_queries.items():
-            if "sync" not in only:
-                break
+            if _ADQL_GROUP[name] not in wanted:
+                continue
             sql_text = translate(adql, catalog, maxrec=maxrec).sql
-            over_http, rows = _timed(sync(adql, maxrec))
-            in_pg, direct_rows = _timed(direct(sql_text))
+            over_http, rows = _timed(sync(adql, maxrec), repeat)
+            in_pg, direct_rows = _timed(direct(sql_text), repeat)
             out[name] = {
                 "adql": adql,
                 "rows": rows,
                 "tap_sync": over_http,
                 "direct_postgresql": {**in_pg, "rows": direct_rows},
+                "load_average_1m": _load(),
             }
             log(
                 f"{name}: {rows:,} rows, /tap/sync {over_http['median_ms']} ms, "
                 f"direct {in_pg['median_ms']} ms"
             )
 
-        def provsap() -> dict[str, Any]:
-            r = http.get(
-                f"{service.base}/provsap",
-                params={
-                    "ID": dl3,
-                    "DEPTH": "ALL",
-                    "DIRECTION": "BACK",
-                    "RESPONSEFORMAT": "PROV-JSON",
-                },
-            )
-            r.raise_for_status()
-            return {"bytes": len(r.content), "server_timing": r.headers.get("Server-Timing")}
+        def provsap(fmt: str, timings: list[str]) -> Callable[[], dict[str, Any]]:
+            def run_it() -> dict[str, Any]:
+                r = http.get(
+                    f"{service.base}/provsap",
+                    params={"ID": dl3, "DEPTH": "ALL", "DIRECTION": "BACK", "RESPONSEFORMAT": fmt},
+                )
+                r.raise_for_status()
+                timings.append(r.headers.get("Server-Timing", ""))
+                return {
+                    "bytes": len(r.content),
+                    "nodes": int(r.headers.get("X-Provdb-Nodes", 0)),
+                    "server_timing": r.headers.get("Server-Timing"),
+                }
 
-        if "provsap" in only:
-            timing, info = _timed(provsap)
-            out["dl3_lineage_provsap"] = {"provsap_http": timing, **info}
-            log(f"ProvSAP DL3 lineage: {timing['median_ms']} ms ({info['server_timing']})")
+            return run_it
+
+        for key, fmt in (
+            ("dl3_lineage_provsap", "PROV-JSON"),
+            ("dl3_lineage_provsap_provn", "PROV-N"),
+            ("dl3_lineage_provsap_provxml", "PROV-XML"),
+        ):
+            if "provsap" not in wanted:
+                break
+            timings: list[str] = []
+            timing, info = _timed(provsap(fmt, timings), repeat)
+            out[key] = {
+                "format": fmt,
+                "provsap_http": timing,
+                **info,
+                "server_timing_median_ms": _server_timing(timings[1:]),  # without the cold one
+                "load_average_1m": _load(),
+            }
+            log(f"ProvSAP DL3 lineage {fmt}: {timing['median_ms']} ms ({info['server_timing']})")
 
         base = service.base.rsplit("/tap", 1)[0]
 
@@ -199,9 +241,9 @@ def measure_queries(
             ("ui_night_page", f"/ui/night/{night}"),
             ("ui_home", "/ui/"),
         )
-        for name, path in pages if "ui" in only else ():
+        for name, path in pages if "ui" in wanted else ():
             try:
-                timing, size = _timed(page(path))
+                timing, size = _timed(page(path), repeat)
             except requests.Timeout:
                 # a page that takes minutes is a finding, not a reason to lose the rest
                 out[name] = {"path": path, "timed_out_after_s": PAGE_TIMEOUT}
@@ -227,7 +269,7 @@ def measure_queries(
             raise SystemExit(f"provdb check failed: {proc.stderr}")
         return {"wall_s": round(time.perf_counter() - t, 2), "exit_status": proc.returncode}
 
-    if "check" not in only:
+    if "check" not in wanted:
         return out
     runs = [check() for _ in range(2)]
     out["night_check_cli"] = {

@@ -44,6 +44,7 @@ import psycopg
 from flask import Blueprint, Response, current_app, request
 
 from provdb import settings
+from provdb.gcpause import gc_paused
 from tap.context import tap_db
 from tap.errors import NotFound, ServiceError, Unavailable, UsageError
 
@@ -195,9 +196,6 @@ def parse_request(
 
 @bp.route("/provsap", methods=["GET", "POST"])
 def provsap() -> Response:
-    from provdb.lineage.export import FORMATS, serialize
-    from provdb.lineage.traverse import UnknownNode
-
     items = list(request.args.items(multi=True))
     if request.method == "POST":
         items += list(request.form.items(multi=True))
@@ -209,6 +207,14 @@ def provsap() -> Response:
         max_depth=config.provsap_max_depth,
     )
     db = tap_db()
+    with gc_paused():  # tens of thousands of short-lived rows and records
+        return _answer(db, req)
+
+
+def _answer(db: Any, req: dict) -> Response:
+    from provdb.lineage.export import FORMATS, serialize
+    from provdb.lineage.traverse import UnknownNode
+
     t0 = time.perf_counter()
     try:
         with db.read_engine_connect() as conn:

@@ -44,8 +44,8 @@ The functions take a psycopg 3 connection, a SQLAlchemy ``Connection`` or an ``E
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 from urllib.parse import unquote
 
@@ -56,6 +56,7 @@ __all__ = [
     "DEFAULT_LIMIT",
     "DIRECTIONS",
     "UnknownNode",
+    "fetch_many",
     "fill_graph",
     "lineage",
     "resolve_ids",
@@ -274,6 +275,7 @@ def lineage(
     members: bool = False,
     limit: int = DEFAULT_LIMIT,
     statement_timeout_ms: int | None = None,
+    use_closure: bool = True,
 ) -> ProvGraph:
     """The provenance graph around ``ids`` (ProvSAP).
 
@@ -296,6 +298,10 @@ def lineage(
         graph says ``truncated`` when more were reachable.
     statement_timeout_ms:
         PostgreSQL ``statement_timeout`` for the walk's queries (``None``: server default).
+    use_closure:
+        Take the nodes from the lineage closure when it can answer (entity start nodes,
+        no AGENT/MEMBERS; checked, see :mod:`provdb.lineage.closure_walk`); ``False``
+        always walks. Both give the same graph.
 
     Raises
     ------
@@ -325,6 +331,26 @@ def lineage(
         members=members,
         limit=limit,
     )
+    if use_closure:
+        from provdb.lineage.closure_walk import closure_nodes
+
+        with cursor(conn) as cur:
+            found = closure_nodes(
+                cur,
+                roots,
+                direction=direction,
+                depth=depth,
+                agent=agent,
+                members=members,
+                limit=limit,
+            )
+        if found is not None:
+            # the walk's order: level, then kind and id
+            for (kind, ident), level in sorted(
+                found.levels.items(), key=lambda kv: (kv[1], _KIND_TOKEN[kv[0][0]], kv[0][1])
+            ):
+                graph.add_node(Node(kind, ident, level=level, start=level == 0))
+            return fill_graph(conn, graph, agents=True, fetched=found.relations)
     start = sorted({_KIND_TOKEN[k] + i for k, i in roots})
     with cursor(conn) as cur:
         execute(
@@ -353,56 +379,112 @@ def _ids(graph: ProvGraph, kind: str) -> list[str]:
     return sorted(i for k, i in graph.nodes if k == kind)
 
 
-def fill_graph(conn: Any, graph: ProvGraph, *, agents: bool = True) -> ProvGraph:
+def fetch_many(cur: Any, queries: Sequence[tuple[str, dict[str, Any]]]) -> list[list[dict]]:
+    """Run independent SELECTs in one round trip (psycopg pipeline); rows as dicts, per query.
+
+    A lineage needs a dozen queries; sent one after the other, each waited for the
+    server's answer (and, on a busy machine, for the server process to be scheduled):
+    pipelined, PostgreSQL runs them back to back. Results come in binary (timestamps
+    decode faster; the Python values are the same).
+    """
+    conn = cur.connection
+    cursors = []
+    try:
+        with conn.pipeline():
+            for sql, params in queries:
+                one = conn.cursor(binary=True)
+                cursors.append(one)
+                execute(one, sql, params)
+        out = []
+        for one in cursors:
+            names = [d.name for d in one.description]
+            out.append([dict(zip(names, row, strict=True)) for row in one.fetchall()])
+        return out
+    finally:
+        for one in cursors:
+            one.close()
+
+
+def fill_graph(
+    conn: Any,
+    graph: ProvGraph,
+    *,
+    agents: bool = True,
+    fetched: dict[str, list[dict[str, Any]]] | None = None,
+) -> ProvGraph:
     """Fetch, in bulk, the attributes, relations and attached objects of ``graph``'s nodes.
 
     Adds every relation between two nodes of the graph, and (``agents``) the agents of
     its entities and activities with their wasAttributedTo / wasAssociatedWith. Then the
     parameters, config files and sessions of the activities and every description
-    object referenced. Nodes that the archive does not know are dropped.
-    """
-    with cursor(conn) as cur:
-        ents, acts = _ids(graph, "entity"), _ids(graph, "activity")
-        if agents:
-            for row in _rows(
-                cur,
-                "SELECT DISTINCT agent_id FROM provenance.wasassociatedwith "
-                "WHERE activity_id = ANY(%(a)s::text[]) "
-                "UNION SELECT agent_id FROM provenance.wasattributedto "
-                "WHERE entity_id = ANY(%(e)s::text[])",
-                {"a": acts, "e": ents},
-            ):
-                graph.add_node(Node("agent", row["agent_id"]))
-        ids = {kind: _ids(graph, kind) for kind in ("entity", "activity", "agent")}
+    object referenced. Nodes that the archive does not know are dropped. ``fetched``:
+    rows (``SELECT *``) of some relations already read, a superset of those between the
+    graph's nodes; those relations are not queried again.
 
-        # node attributes
+    Two round trips (:func:`fetch_many`): everything that depends on the node ids only,
+    then the descriptions the rows reference.
+    """
+    fetched = dict(fetched or {})
+    ids = {kind: _ids(graph, kind) for kind in ("entity", "activity", "agent")}
+    ents, acts = ids["entity"], ids["activity"]
+    p = {"e": ents, "a": acts, "g": ids["agent"]}
+    queries: dict[str, tuple[str, dict[str, Any]]] = {
+        "entity": ("SELECT * FROM provenance.entity WHERE id = ANY(%(e)s::text[])", p),
+        "activity": ("SELECT * FROM provenance.activity WHERE id = ANY(%(a)s::text[])", p),
+    }
+    agent_sql = "SELECT * FROM provenance.agent WHERE id = ANY(%(g)s::text[])"
+    if agents:
+        # the agents of the graph's entities and activities come along
+        agent_sql += (
+            " OR id = ANY(ARRAY(SELECT agent_id FROM provenance.wasassociatedwith "
+            "WHERE activity_id = ANY(%(a)s::text[]) "
+            "UNION SELECT agent_id FROM provenance.wasattributedto "
+            "WHERE entity_id = ANY(%(e)s::text[])))"
+        )
+    queries["agent"] = (agent_sql, p)
+    params = {"entity": "e", "activity": "a", "agent": "g"}
+    for relation, (src_kind, dst_kind, (src_col, dst_col), table) in RELATIONS.items():
+        if relation in fetched:
+            continue
+        where = f"{src_col} = ANY(%({params[src_kind]})s::text[])"
+        # an agent found above is not in p["g"]: its relations are filtered below
+        if not (agents and dst_kind == "agent"):
+            where += f" AND {dst_col} = ANY(%({params[dst_kind]})s::text[])"
+        queries[relation] = (f"SELECT * FROM provenance.{table} WHERE {where}", p)
+    if acts:
+        for name, table in (("parameter", "parameter"), ("configfile", "configfile")):
+            queries[name] = (
+                f"SELECT * FROM provenance.{table} WHERE activity_id = ANY(%(a)s::text[]) "
+                "ORDER BY activity_id, name, id",
+                p,
+            )
+        queries["session"] = (
+            # = ANY(ARRAY(...)): as "IN (subquery)" the planner may hash a whole table
+            f"SELECT * FROM {session_table()} WHERE id = ANY(ARRAY(SELECT session_id "
+            "FROM provenance.activity WHERE id = ANY(%(a)s::text[])))",
+            p,
+        )
+    with cursor(conn) as cur:
+        rows = dict(zip(queries, fetch_many(cur, list(queries.values())), strict=True))
+
+        # node attributes; nodes the archive does not know are dropped
         for kind in ("entity", "activity", "agent"):
-            if not ids[kind]:
-                continue
             known = set()
-            for row in _rows(
-                cur,
-                f"SELECT * FROM provenance.{kind} WHERE id = ANY(%(i)s::text[])",
-                {"i": ids[kind]},
-            ):
-                node = graph.nodes[(kind, row["id"])]
+            for row in rows[kind]:
+                key = (kind, row["id"])
+                node = graph.nodes.get(key) or graph.add_node(Node("agent", row["id"]))
                 node.attrs.update({k: v for k, v in row.items() if v is not None and k != "id"})
                 known.add(row["id"])
             for ident in set(ids[kind]) - known:
                 del graph.nodes[(kind, ident)]
-        ids = {kind: _ids(graph, kind) for kind in ("entity", "activity", "agent")}
+        ids = {kind: set(_ids(graph, kind)) for kind in ("entity", "activity", "agent")}
 
         # relations between returned nodes (the induced subgraph)
-        for relation, (src_kind, dst_kind, (src_col, dst_col), table) in RELATIONS.items():
+        for relation, (src_kind, dst_kind, (src_col, dst_col), _) in RELATIONS.items():
             src, dst = ids[src_kind], ids[dst_kind]
-            if not src or not dst:
-                continue
-            for row in _rows(
-                cur,
-                f"SELECT * FROM provenance.{table} "
-                f"WHERE {src_col} = ANY(%(s)s::text[]) AND {dst_col} = ANY(%(d)s::text[])",
-                {"s": src, "d": dst},
-            ):
+            for row in fetched.get(relation, rows.get(relation, ())):
+                if row[src_col] not in src or row[dst_col] not in dst:
+                    continue
                 attrs = tuple(
                     (k, v)
                     for k, v in row.items()
@@ -410,32 +492,15 @@ def fill_graph(conn: Any, graph: ProvGraph, *, agents: bool = True) -> ProvGraph
                 )
                 graph.add_edge(Edge(relation, row[src_col], row[dst_col], attrs, row["id"]))
 
-        acts = ids["activity"]
-        if acts:
-            for row in _rows(
-                cur,
-                "SELECT * FROM provenance.parameter WHERE activity_id = ANY(%(a)s::text[]) "
-                "ORDER BY activity_id, name, id",
-                {"a": acts},
-            ):
+        known_acts = ids["activity"]
+        for row in rows.get("parameter", ()):
+            if row["activity_id"] in known_acts:
                 graph.parameters.setdefault(row["activity_id"], []).append(_clean(row))
-            for row in _rows(
-                cur,
-                "SELECT * FROM provenance.configfile WHERE activity_id = ANY(%(a)s::text[]) "
-                "ORDER BY activity_id, name, id",
-                {"a": acts},
-            ):
+        for row in rows.get("configfile", ()):
+            if row["activity_id"] in known_acts:
                 graph.config_files.setdefault(row["activity_id"], []).append(_clean(row))
-            session_ids = sorted(
-                {n.attrs["session_id"] for n in graph.activities if n.attrs.get("session_id")}
-            )
-            if session_ids:
-                for row in _rows(
-                    cur,
-                    f"SELECT * FROM {session_table()} WHERE id = ANY(%(s)s::text[])",
-                    {"s": session_ids},
-                ):
-                    graph.sessions[row["id"]] = _clean(row)
+        for row in rows.get("session", ()):
+            graph.sessions[row["id"]] = _clean(row)
 
         # descriptions referenced by nodes, relations, parameters and config files
         wanted: dict[str, set[str]] = {name: set() for name in DESCRIPTION_CLASSES}
@@ -449,29 +514,37 @@ def fill_graph(conn: Any, graph: ProvGraph, *, agents: bool = True) -> ProvGraph
                 ref = edge.get(_desc_col(name))
                 if ref:
                     wanted[name].add(ref)
-        for rows, name in (
+        for items_by_activity, name in (
             (graph.parameters, "parameterDescription"),
             (graph.config_files, "configFileDescription"),
         ):
-            for items in rows.values():
+            for items in items_by_activity.values():
                 for item in items:
                     ref = item.get(_desc_col(name))
                     if ref:
                         wanted[name].add(ref)
-        for name, table in DESCRIPTION_CLASSES.items():
-            if wanted[name]:
-                for row in _rows(
-                    cur,
-                    f"SELECT * FROM provenance.{table} WHERE id = ANY(%(i)s::text[])",
+        names = [name for name in DESCRIPTION_CLASSES if wanted[name]]
+        found = fetch_many(
+            cur,
+            [
+                (
+                    f"SELECT * FROM provenance.{DESCRIPTION_CLASSES[name]} "
+                    "WHERE id = ANY(%(i)s::text[])",
                     {"i": sorted(wanted[name])},
-                ):
-                    graph.descriptions[name][row["id"]] = _clean(row)
+                )
+                for name in names
+            ],
+        )
+        for name, description_rows in zip(names, found, strict=True):
+            for row in description_rows:
+                graph.descriptions[name][row["id"]] = _clean(row)
     return graph.finish()
 
 
-@functools.cache  # called for every node, relation and parameter of a graph
+@cache
 def _desc_col(name: str) -> str:
     """Column referencing a description: activityDescription -> activity_description_id."""
+    # cached: called for every node, relation and parameter of a graph
     out = "".join("_" + c.lower() if c.isupper() else c for c in name)
     return out + "_id"
 
