@@ -51,6 +51,7 @@ FIELDS = {
     "ui_ingest_page": "PROVDB_UI_INGEST_PAGE",
     "read_auth": "PROVDB_TAP_READ_AUTH",
     "sync_execution": "PROVDB_TAP_SYNC_EXECUTION",
+    "sync_buffer_bytes": "PROVDB_TAP_SYNC_BUFFER_BYTES",
     "query_max_chars": "PROVDB_TAP_QUERY_MAX_CHARS",
     "query_max_tokens": "PROVDB_TAP_QUERY_MAX_TOKENS",
     "query_max_joins": "PROVDB_TAP_QUERY_MAX_JOINS",
@@ -120,6 +121,7 @@ class TapConfig:
     fetch_batch: int = 5000
     # limits on work per request (issue 18)
     sync_execution: int = _d("sync_execution")
+    sync_buffer_bytes: int = _d("sync_buffer_bytes")
     query_max_chars: int = _d("query_max_chars")
     query_max_tokens: int = _d("query_max_tokens")
     query_max_joins: int = _d("query_max_joins")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request, stream_with_context
@@ -99,36 +100,77 @@ def _run(config: TapConfig, claim: SlotClaim | None, slot: SyncSlot | None) -> R
         if watch:
             watch.finish(abandoned=False)
         raise
+    headers = {"Cache-Control": "no-store", "X-Provdb-Read": _where(used)}
+    # A small result is read whole and sent as one body with Content-Length (one write,
+    # no chunk framing, no streamed request context): most /sync queries are small, and
+    # streaming them cost more CPU than their query. Larger ones stream from here on.
+    chunks, rest = _read_small(first, body, config.sync_buffer_bytes)
+    if rest is None:
+        _clean_up(watch, body, slot, completed=True)
+        return Response(b"".join(chunks), mimetype=prepared.format.mime, headers=headers)
 
     def chain():
         completed = False
         try:
-            yield first
+            yield from chunks
             # a for loop, not ``yield from``: when the client goes away mid-stream the
             # backend is cancelled (finish) before the body returns its connection
-            for chunk in body:  # noqa: UP028 - see above
+            for chunk in rest:  # noqa: UP028 - see above
                 yield chunk
             completed = True
         finally:
-            # clean-up must not raise: the document is complete (or the client gone), and
-            # an exception here would cut the response before its last chunk
-            try:
-                if watch:
-                    watch.finish(abandoned=not completed)
-                body.close()
-            except Exception:
-                log.exception("cleaning up after a sync query failed")
-            # free as soon as the last byte is out; call_on_close (idempotent release)
-            # covers a response that is never iterated
-            if slot is not None:
-                slot.release()
+            _clean_up(watch, body, slot, completed=completed)
 
-    return Response(
-        stream_with_context(chain()),
-        mimetype=prepared.format.mime,
-        # which server answered (no host names): operators and tests see the routing
-        headers={"Cache-Control": "no-store", "X-Provdb-Read": _where(used)},
-    )
+    return Response(stream_with_context(chain()), mimetype=prepared.format.mime, headers=headers)
+
+
+def _read_small(
+    first: bytes, body: Iterator[bytes], limit: int
+) -> tuple[list[bytes], Iterator[bytes] | None]:
+    """The chunks of ``body`` read so far and what remains to stream (None: the whole
+    body, ``first`` included, fit in ``limit`` bytes; 0 streams every body).
+
+    An exception while reading is raised again by the remainder after the chunks read
+    before it, as a streamed body would have raised it (the response is cut there)."""
+    chunks = [first] if first else []
+    size = len(first)
+    if limit <= 0 or size > limit:
+        return chunks, body
+    while True:
+        try:
+            chunk = next(body)
+        except StopIteration:
+            return chunks, None
+        except Exception as exc:
+            return chunks, _raising(exc)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return chunks, body
+
+
+def _raising(exc: Exception) -> Iterator[bytes]:
+    raise exc
+    yield b""  # a generator: raises when the response is written, not here
+
+
+def _clean_up(
+    watch: ClientWatch | None, body: Any, slot: SyncSlot | None, *, completed: bool
+) -> None:
+    """After the last chunk (or a client gone early): stop watching, return the
+    connection, free the client's slot."""
+    # clean-up must not raise: the document is complete (or the client gone), and
+    # an exception here would cut the response before its last chunk
+    try:
+        if watch:
+            watch.finish(abandoned=not completed)
+        body.close()
+    except Exception:
+        log.exception("cleaning up after a sync query failed")
+    # free as soon as the last byte is out; call_on_close (idempotent release)
+    # covers a response that is never iterated
+    if slot is not None:
+        slot.release()
 
 
 def _where(used: dict[str, Any]) -> str:

@@ -298,6 +298,15 @@ _DECLARED = [
         "s",
     ),
     Setting(
+        "PROVDB_TAP_SYNC_BUFFER_BYTES",
+        _COUNT,
+        65_536,
+        "A /sync result up to this size is sent whole with Content-Length (one write); "
+        "larger ones stream in chunks. 0 streams every result.",
+        "service",
+        "bytes",
+    ),
+    Setting(
         "PROVDB_TAP_BINARY2_COPY",
         Flag(),
         True,

@@ -3,8 +3,12 @@
 Why: a client that disconnects is noticed by the server only when a write fails, and
 a query that computes for a minute before its first row writes nothing: abandoned
 queries (20 cross joins in the probe of issue 18) kept their backends busy long after
-their clients left. A watcher thread polls the client's socket while the query runs
-and streams; an orderly close (EOF) or a reset cancels the backend at once.
+their clients left. A watcher polls the client's socket while the query runs and
+streams; an orderly close (EOF) or a reset cancels the backend at once.
+
+One watcher thread per process polls every watched socket (:class:`_Watcher`): a
+thread started and joined for every request cost more CPU (thread creation, futex
+hand-offs) than a whole one-row query's Python work.
 
 The backend may belong to a pooled connection that serves another request right
 after: the cancel happens only while this request still owns it (``active``, under a
@@ -14,6 +18,7 @@ lock that :meth:`ClientWatch.finish` takes before the connection is returned).
 from __future__ import annotations
 
 import logging
+import os
 import select
 import socket
 import threading
@@ -53,6 +58,8 @@ class ClientWatch:
         another connection).
     interval:
         Seconds between polls: the cancellation latency (bench/cancel_latency.py).
+        Watches of one process share one thread, which polls at the shortest interval
+        among them.
     """
 
     def __init__(
@@ -64,26 +71,30 @@ class ClientWatch:
         self.pid: int | None = None
         self.cancelled = False
         self._lock = threading.Lock()
-        self._done = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._done = False
+        self._watching = False
 
     def started(self, pid: int) -> None:
         """The query runs on backend ``pid`` (the ``on_pid`` hook): start watching."""
         with self._lock:
             self.pid = pid
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="tap-client-watch", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        while not self._done.wait(self.interval):
-            if client_gone(self.sock):
-                self._cancel("the client disconnected")
+            if self._done or self._watching:
                 return
+            self._watching = True
+        _watcher().add(self)
+
+    def poll(self) -> bool:
+        """One look at the socket (the watcher thread's); True when this watch is over."""
+        if self._done:
+            return True
+        if client_gone(self.sock):
+            self._cancel("the client disconnected")
+            return True
+        return False
 
     def _cancel(self, why: str) -> None:
         with self._lock:
-            if self.pid is None or self.cancelled or self._done.is_set():
+            if self.pid is None or self.cancelled or self._done:
                 return
             self.cancelled = True
             try:
@@ -95,10 +106,73 @@ class ClientWatch:
     def finish(self, *, abandoned: bool) -> None:
         """The response ended; with ``abandoned`` (it did not complete: the client went
         away mid-stream) cancel the backend first. Call before the connection returns
-        to its pool: no cancel can come later."""
+        to its pool: no cancel can come later (the watcher cancels only under the lock
+        taken here, and only before ``done``)."""
         if abandoned:
             self._cancel("the response was not completed")
         with self._lock:
-            self._done.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+            self._done = True
+            watching = self._watching
+        if watching:
+            _watcher().discard(self)
+
+
+class _Watcher:
+    """The process's one thread that polls the sockets of its running /sync queries.
+
+    It sleeps on a condition while nothing is watched (no idle wake-ups)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._watches: set[ClientWatch] = set()
+        self._thread = threading.Thread(target=self._run, name="tap-client-watch", daemon=True)
+        self._thread.start()
+
+    def add(self, watch: ClientWatch) -> None:
+        with self._cond:
+            self._watches.add(watch)
+            if len(self._watches) == 1:
+                self._cond.notify()
+
+    def discard(self, watch: ClientWatch) -> None:
+        with self._cond:
+            self._watches.discard(watch)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._watches:
+                    self._cond.wait()
+                interval = min(watch.interval for watch in self._watches)
+                # wait a whole interval first: most queries finish before it ends
+                self._cond.wait(interval)
+                watches = list(self._watches)
+            over = []
+            for watch in watches:
+                try:
+                    if watch.poll():
+                        over.append(watch)
+                except Exception:  # one bad socket must not stop the others' watch
+                    log.exception("watching a sync client failed")
+                    over.append(watch)
+            if over:
+                with self._cond:
+                    self._watches.difference_update(over)
+
+
+_state: dict[str, object] = {}
+_state_lock = threading.Lock()
+
+
+def _watcher() -> _Watcher:
+    """This process's watcher, started on first use (again in a forked child: a thread
+    does not survive fork)."""
+    pid = os.getpid()
+    current = _state.get("watcher")
+    if current is not None and _state.get("pid") == pid:
+        return current  # type: ignore[return-value]
+    with _state_lock:
+        if _state.get("watcher") is None or _state.get("pid") != pid:
+            _state["watcher"] = _Watcher()
+            _state["pid"] = pid
+        return _state["watcher"]  # type: ignore[return-value]
