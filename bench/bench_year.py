@@ -172,17 +172,21 @@ class YearArchive:
 
 
 def code_revision() -> str:
-    """The provdb commit the nights are ingested with (``-dirty``: with local changes): a
-    resumed year may mix code versions, so every night records its own."""
+    """The provdb commit the nights are ingested with (``-dirty``: the code that runs,
+    ``provdb/`` and ``bench/``, has local changes): a resumed year may mix code versions,
+    so every night records its own."""
     import subprocess
 
-    res = subprocess.run(
-        ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return res.stdout.strip() or "unknown"
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", "-C", str(REPO), *args], capture_output=True, text=True, check=False
+        )
+
+    head = git("rev-parse", "--short", "HEAD").stdout.strip()
+    if not head:
+        return "unknown"
+    changed = git("diff", "--quiet", "HEAD", "--", "provdb", "bench/*.py").returncode != 0
+    return head + ("-dirty" if changed else "")
 
 
 def night_plan(args: argparse.Namespace, index: int) -> dict[str, Any]:
