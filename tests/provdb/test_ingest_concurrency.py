@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 import sqlalchemy as sa
 
+from provdb.answers import flags
 from provdb.ingest.load import Loader
 from provdb.ingest.pipeline import ingest_file
 from provdb.ingest.records import AgentRow, EntityRow
@@ -32,10 +34,17 @@ def make_synthetic() -> ModuleType:
     return module
 
 
-def night(path: Path, date: str, first_run: int) -> Path:
+def night(path: Path, date: str, first_run: int, runs: int = 1, subruns: int = 2) -> Path:
     synth = make_synthetic()
     lines = synth.generate_night(
-        1, 2, date=date, seed=int(date[-2:]), first_run=first_run, connected_calibration=True
+        runs,
+        subruns,
+        date=date,
+        seed=int(date[-2:]),
+        first_run=first_run,
+        connected_calibration=True,
+        dl2=True,
+        dl3=True,
     )
     path.write_bytes(b"".join(lines))
     return path
@@ -94,3 +103,50 @@ def test_a_night_does_not_wait_for_another_file_that_re_sighted_shared_objects(
         files = c.execute(sa.text("SELECT count(*) FROM archive.ingest_file")).scalar_one()
         agent_rows = c.execute(sa.text("SELECT count(*) FROM provenance.agent")).scalar_one()
     assert files == 2 and agent_rows == len(agents)
+
+
+def test_a_night_does_not_wait_for_another_files_analyze_of_the_flag_tables(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every file is "big" here (a whole night has thousands of entities to re-flag: the
+    # threshold keeps small files from analysing; these nights are small to keep the
+    # test short)
+    monkeypatch.setattr(flags, "_ANALYZE_ABOVE", 0)
+    first = night(tmp_path / "20250101.prov.log", "20250101", 2000, runs=6, subruns=8)
+    second = night(tmp_path / "20250102.prov.log", "20250102", 2010)
+    holder_raw = engine.raw_connection()
+    ingest_raw = engine.raw_connection()
+    try:
+        conn = ingest_raw.driver_connection
+        # the first night on an empty archive: its statistics are stale, it analyses
+        assert ingest_file(conn, first).status == "new"
+        with engine.connect() as c:
+            closure = c.execute(
+                sa.text("SELECT reltuples FROM pg_class WHERE oid = 'archive.lineage'::regclass")
+            ).scalar_one()
+        assert closure > 0
+        with engine.begin() as c:
+            c.execute(sa.text("ANALYZE"))  # what autovacuum does on an archive in use
+        # another night's ingest in flight that analysed the rules' tables: ANALYZE's
+        # lock, held until that file commits
+        holder = holder_raw.driver_connection
+        with holder.cursor() as cur:
+            cur.execute(
+                "LOCK TABLE " + ", ".join(flags._RULE_TABLES) + " IN SHARE UPDATE EXCLUSIVE MODE"
+            )
+        # a smaller night on the grown archive changes no table's statistics much: it
+        # analyses nothing, and goes in meanwhile instead of waiting for the holder
+        with conn.cursor() as cur:
+            cur.execute("SET lock_timeout = '30s'")
+        conn.commit()
+        result = ingest_file(conn, second)
+        assert result.error is None, result.error
+        assert result.status == "new"
+        holder.rollback()
+    finally:
+        holder_raw.close()
+        ingest_raw.close()
+    with engine.connect() as c:
+        flagged = c.execute(sa.text("SELECT count(*) FROM archive.product_flag")).scalar_one()
+        files = c.execute(sa.text("SELECT count(*) FROM archive.ingest_file")).scalar_one()
+    assert files == 2 and flagged > 0
