@@ -62,6 +62,7 @@ sys.path.insert(0, str(REPO))
 from _common import argument_parser, log, machine, provdb_env  # noqa: E402  (bench/ is on sys.path: the script's folder)
 from bench_ingest import run_with_rusage, summary_figures  # noqa: E402
 from make_synthetic import ctapipe_log, generate_night  # noqa: E402
+from year_parallel import content_fingerprint, ingest_batch, retry_lines  # noqa: E402
 from year_plot import write_svg  # noqa: E402
 from year_queries import QUERY_GROUPS  # noqa: E402
 
@@ -151,6 +152,11 @@ class YearArchive:
             out["entity_rows"] = self.sql("SELECT count(*) FROM provenance.entity")[0][0]
         return out
 
+    @property
+    def log_file(self) -> Path | None:
+        """The embedded server's log (None with ``--database-url``: not ours to read)."""
+        return self.home / "pgdata" / "log" if self.server is not None else None
+
     def stop(self) -> None:
         if self.db is not None:
             self.db.dispose()
@@ -162,12 +168,32 @@ class YearArchive:
 # ----------------------------------------------------------------------------- nights
 
 
+def code_revision() -> str:
+    """The provdb commit the nights are ingested with (``-dirty``: the code that runs,
+    ``provdb/`` and ``bench/``, has local changes): a resumed year may mix code versions,
+    so every night records its own."""
+    import subprocess
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", "-C", str(REPO), *args], capture_output=True, text=True, check=False
+        )
+
+    head = git("rev-parse", "--short", "HEAD").stdout.strip()
+    if not head:
+        return "unknown"
+    changed = git("diff", "--quiet", "HEAD", "--", "provdb", "bench/*.py").returncode != 0
+    return head + ("-dirty" if changed else "")
+
+
 def night_plan(args: argparse.Namespace, index: int) -> dict[str, Any]:
     """What night ``index`` (0-based) holds: date, runs, reprocessing, failures."""
     date = datetime.strptime(args.first_date, "%Y%m%d") + timedelta(days=index)
     return {
         "night": index + 1,
         "date": date.strftime("%Y%m%d"),
+        "runs": args.runs,  # kept per night: a resumed year may change the size
+        "subruns": args.subruns,
         "first_run": 2000 + index * (args.runs + 4),  # calibration pair just below
         "reprocess": args.reprocess_runs
         if args.reprocess_every and (index + 1) % args.reprocess_every == 0
@@ -209,11 +235,12 @@ def write_night(args: argparse.Namespace, plan: dict[str, Any], folder: Path) ->
 
 
 def ingest_night(
-    archive: YearArchive, folder: Path, workdir: Path, explain: bool
+    archive: YearArchive, folder: Path, workdir: Path, explain: bool, tag: str = ""
 ) -> dict[str, Any]:
-    """One ``provdb ingest`` process over the night's folder, with its step timings."""
-    phases = workdir / "phases.json"
-    plans = workdir / "explain.json"
+    """One ``provdb ingest`` process over the night's folder, with its step timings
+    (``tag`` names its timing files: processes running at once need their own)."""
+    phases = workdir / f"phases{tag}.json"
+    plans = workdir / f"explain{tag}.json"
     env = dict(archive.env, BENCH_YEAR_PHASES=str(phases))
     if explain:
         env["BENCH_YEAR_EXPLAIN"] = str(plans)
@@ -232,6 +259,7 @@ def ingest_night(
         "peak_rss_mb": round(res["peak_rss_mb"], 1),
         "status": figures["status"],
         "steps_s": {k: round(v, 3) for k, v in steps["seconds"].items()},
+        "retry_lines": retry_lines(res["stdout"] + res["stderr"]),
     }
     if figures["records"]:
         out["records_per_s"] = round(figures["records"] / res["wall_s"], 1)
@@ -241,6 +269,68 @@ def ingest_night(
         out["explain"] = json.loads(plans.read_text())
         plans.unlink()
     return out
+
+
+def ingest_nights(
+    args: argparse.Namespace, archive: YearArchive, indexes: list[int], results: dict[str, Any]
+) -> None:
+    """Generate and ingest the nights ``indexes`` (0-based): one after the other, or with
+    ``--parallel`` > 1 all at once as one batch (``year_parallel.ingest_batch``); append
+    their figures (and the batch's) to ``results``."""
+    explain_nights = {int(x) for x in args.explain_nights.split(",") if x.strip()}
+    plans, folders, made = [], [], []
+    for index in indexes:
+        plan = night_plan(args, index)
+        folder = args.workdir / "nights" / plan["date"]
+        started = time.perf_counter()
+        made.append({**write_night(args, plan, folder), "generate_s": 0.0})
+        made[-1]["generate_s"] = round(time.perf_counter() - started, 2)
+        plans.append(plan)
+        folders.append(folder)
+    explain = {f: p["night"] in explain_nights for f, p in zip(folders, plans, strict=True)}
+    code = code_revision()
+    batch: dict[str, Any] | None = None
+    if args.parallel == 1:
+        figures = [ingest_night(archive, folders[0], args.workdir, explain[folders[0]])]
+    else:
+        figures, batch = ingest_batch(
+            lambda folder, tag: ingest_night(archive, folder, args.workdir, explain[folder], tag),
+            folders,
+            archive.sql,
+            archive.log_file,
+        )
+    for folder in folders:
+        shutil.rmtree(folder)
+    exact = any(p["night"] in (1, args.nights) or p["night"] % args.count_every == 0 for p in plans)
+    sizes = archive.sizes(exact_lineage=exact)
+    load = round(os.getloadavg()[0], 2)
+    batches = results.setdefault("batches", [])
+    for plan, sizes_made, fig in zip(plans, made, figures, strict=True):
+        night = {**plan, **sizes_made, **fig, "archive": sizes, "load_average_1m": load}
+        night["code"] = code
+        if batch is not None:
+            night["batch"] = len(batches) + 1
+        results["nights"].append(night)
+        steps = fig["steps_s"]
+        log(
+            f"night {plan['night']}/{args.nights} {plan['date']}: "
+            f"{fig['records']:,} records in {fig['wall_s']:.1f} s "
+            f"({fig.get('records_per_s', 0):,.0f}/s), "
+            f"closure {fig['closure_s']:.2f} s, "
+            f"flags {steps.get('flags', 0):.2f} s, RSS {fig['peak_rss_mb']:.0f} MB, "
+            f"db {sizes['database_mb']:,.0f} MB"
+        )
+    if batch is not None:
+        batch = {"batch": len(batches) + 1, "nights": [p["night"] for p in plans], **batch}
+        batch["load_average_1m"] = load
+        batches.append(batch)
+        log(
+            f"batch {batch['batch']} (nights {batch['nights']} at once): "
+            f"{batch['records']:,} records in {batch['wall_s']:.1f} s "
+            f"({batch['records_per_s']:,.0f}/s in all), "
+            f"deadlocks {batch['postgresql_counters_delta']['deadlocks']}, "
+            f"lock-wait samples {batch['lock_waits']['samples_with_waits']}"
+        )
 
 
 # ----------------------------------------------------------------------------- main
@@ -331,7 +421,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "results of the nights before it are kept from --output",
     )
     p.add_argument("--first-date", default="20250101", help="date of night 1, YYYYMMDD")
-    p.add_argument("--interleave", type=int, default=4, help="concurrent processes (default 4)")
+    p.add_argument(
+        "--interleave",
+        type=int,
+        default=4,
+        help="concurrent lstosa processes WITHIN a night: how its prov.log lines are "
+        "interleaved (default 4)",
+    )
+    p.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        help="ingest N nights at once: N provdb ingest processes, one whole night each, "
+        "into the one archive; figures per batch in 'batches' (default 1: one by one)",
+    )
     p.add_argument(
         "--reprocess-every", type=int, default=10, help="every N-th night is reprocessed"
     )
@@ -367,6 +470,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         default=None,
         help="results of an earlier run (older code) whose flag upkeep the plot draws dashed",
+    )
+    p.add_argument(
+        "--fingerprint",
+        action="store_true",
+        help="after the nights: exact row counts of every table and digests of the closure "
+        "(reads every row: small archives only; to compare two runs)",
     )
     p.add_argument(
         "--queries", action="store_true", help="measure the read side after the last night"
@@ -414,6 +523,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("--only chooses among the read side's groups: add --queries-only (or --queries)")
     if args.start_night < 0 or args.nights < 1 or args.runs < 1 or args.subruns < 1:
         p.error("--nights, --runs and --subruns must be positive, --start-night not negative")
+    if args.parallel < 1:
+        p.error("--parallel must be positive (1: the nights one by one)")
     return args
 
 
@@ -422,13 +533,15 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output or default_output()
     plot = args.plot or output.with_suffix(".svg")
     args.workdir.mkdir(parents=True, exist_ok=True)
-    explain_nights = {int(x) for x in args.explain_nights.split(",") if x.strip()}
     results: dict[str, Any] = {}
     if output.exists() and (args.start_night > 0 or args.queries_only):
         results = json.loads(output.read_text())
         if not args.queries_only:  # resume: keep the nights before --start-night
             results["nights"] = [
                 n for n in results.get("nights", []) if n["night"] <= args.start_night
+            ]
+            results["batches"] = [
+                b for b in results.get("batches", []) if max(b["nights"]) <= args.start_night
             ]
     results.setdefault("benchmark", "year of nights (bench/bench_year.py)")
     results.setdefault("started", datetime.now(UTC).isoformat(timespec="seconds"))
@@ -457,30 +570,13 @@ def main(argv: list[str] | None = None) -> int:
             write_svg(results, plot, before)
 
     try:
-        for index in range(args.start_night, args.nights if not args.queries_only else 0):
-            plan = night_plan(args, index)
-            folder = args.workdir / "nights" / plan["date"]
-            started = time.perf_counter()
-            made = write_night(args, plan, folder)
-            generated_s = time.perf_counter() - started
-            figures = ingest_night(archive, folder, args.workdir, plan["night"] in explain_nights)
-            shutil.rmtree(folder)
-            exact = plan["night"] == 1 or plan["night"] % args.count_every == 0
-            exact = exact or plan["night"] == args.nights
-            night = {**plan, **made, "generate_s": round(generated_s, 2), **figures}
-            night["archive"] = archive.sizes(exact_lineage=exact)
-            night["load_average_1m"] = round(os.getloadavg()[0], 2)
-            results["nights"].append(night)
+        indexes = list(range(args.start_night, args.nights if not args.queries_only else 0))
+        for first in range(0, len(indexes), args.parallel):
+            ingest_nights(args, archive, indexes[first : first + args.parallel], results)
             save()
-            steps = figures["steps_s"]
-            log(
-                f"night {plan['night']}/{args.nights} {plan['date']}: "
-                f"{figures['records']:,} records in {figures['wall_s']:.1f} s "
-                f"({figures.get('records_per_s', 0):,.0f}/s), "
-                f"closure {figures['closure_s']:.2f} s, "
-                f"flags {steps.get('flags', 0):.2f} s, RSS {figures['peak_rss_mb']:.0f} MB, "
-                f"db {night['archive']['database_mb']:,.0f} MB"
-            )
+        if args.fingerprint:
+            results["fingerprint"] = content_fingerprint(archive.sql)
+            save()
         if args.queries or args.queries_only:
             from year_queries import measure_queries
 

@@ -90,3 +90,40 @@ def test_bad_arguments_say_what_to_do(tmp_path: Path) -> None:
     assert res.returncode == 2 and "--allow-reset" in res.stderr
     res = run_bench(tmp_path, "--nights", "0")
     assert res.returncode == 2 and "must be positive" in res.stderr
+
+
+def test_nights_in_parallel_give_the_archive_of_nights_one_by_one(tmp_path: Path) -> None:
+    same = ("--nights", "4", "--reprocess-every", "2", "--failure-every", "2", "--fingerprint")
+    together = run_bench(tmp_path / "parallel", *same, "--parallel", "2")
+    assert together.returncode == 0, together.stderr[-3000:]
+    one_by_one = run_bench(tmp_path / "serial", *same)
+    assert one_by_one.returncode == 0, one_by_one.stderr[-3000:]
+    par = json.loads((tmp_path / "parallel" / "year.json").read_text())
+    ser = json.loads((tmp_path / "serial" / "year.json").read_text())
+    # the same rows in every table, the same closure, edges and flags
+    assert par["fingerprint"] == ser["fingerprint"]
+    counts = par["fingerprint"]["row_counts"]
+    assert counts["archive.lineage"] > counts["archive.lineage_edge"] > 0
+    assert counts["archive.ingest_file"] == 8  # two files a night
+    assert [n["batch"] for n in par["nights"]] == [1, 1, 2, 2]
+    assert ser["batches"] == [] and all("batch" not in n for n in ser["nights"])
+    batches = par["batches"]
+    assert [b["nights"] for b in batches] == [[1, 2], [3, 4]]
+    for batch, nights in zip(batches, (par["nights"][:2], par["nights"][2:]), strict=True):
+        assert batch["parallel"] == 2
+        assert batch["records"] == sum(n["records"] for n in nights) > 0
+        assert batch["records_per_s"] > 0 and len(batch["per_process_records_per_s"]) == 2
+        assert batch["peak_rss_mb_sum"] == round(sum(n["peak_rss_mb"] for n in nights), 1)
+        assert batch["postgresql_counters_delta"]["deadlocks"] == 0
+        assert batch["lock_waits"]["samples"] > 0
+        assert batch["server_log"] == {
+            "available": True,
+            "problem_lines": 0,
+            "deadlocks": 0,
+            "first": [],
+        }
+        assert batch["retry_lines"] == 0
+    # the night's files are new in both archives: nothing was skipped or read twice
+    assert all(n["status"] == {"new": 2} for n in par["nights"] + ser["nights"])
+    res = run_bench(tmp_path, "--parallel", "0")
+    assert res.returncode == 2 and "--parallel must be positive" in res.stderr

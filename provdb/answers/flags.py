@@ -42,6 +42,11 @@ _TOUCHED = "_flags_touched"
 _SELF = "_flags_self"
 #: above this many entities to recompute, refresh the statistics of the rules' tables
 _ANALYZE_ABOVE = 5000
+#: ... and only the tables grown by more than this fraction of their size, plus
+#: _STALE_PAGES pages (80 kB: a table that small is planned well whatever it says), since
+#: their statistics were taken
+_STALE_FRACTION = 0.5
+_STALE_PAGES = 10
 _RULE_TABLES = (
     "provenance.entity",
     "provenance.activity",
@@ -155,6 +160,32 @@ def _replace(cur: Any, scope_table: str | None) -> int:
     return max(cur.rowcount, 0)
 
 
+def _analyze_stale(cur: Any) -> None:
+    """ANALYZE the rules' tables whose statistics this transaction made stale.
+
+    A big file (a whole night) on a young archive filled these tables in this very
+    transaction: their statistics still say "nearly empty", and the rules got nested-loop
+    plans that took minutes instead of seconds on a 200,000-record night. Only the tables
+    that grew by more than :data:`_STALE_FRACTION` (and :data:`_STALE_PAGES`) since their
+    statistics were taken are analysed (the planner scales the row count by the table's
+    current size itself; what misleads it is statistics of a nearly empty table):
+    ANALYZE holds its lock until the file commits, so analysing every table every time
+    made an ingest of another night wait for this whole file at its own ANALYZE (25 s of
+    a full-size night on the year archive, ``bench/bench_year.py --parallel``).
+    """
+    cur.execute(
+        "SELECT c.oid::regclass::text FROM pg_class c "
+        "WHERE c.oid = ANY(%s::regclass[]) "
+        "AND pg_relation_size(c.oid) / current_setting('block_size')::int "
+        "    > c.relpages * (1 + %s) + %s "
+        "ORDER BY 1",
+        (list(_RULE_TABLES), _STALE_FRACTION, _STALE_PAGES),
+    )
+    stale = [row[0] for row in cur.fetchall()]
+    if stale:
+        cur.execute("ANALYZE " + ", ".join(stale))
+
+
 def update_flags(cur: Any) -> int:
     """Recompute the flags of the touched entities and their descendants.
 
@@ -183,10 +214,7 @@ def update_flags(cur: Any) -> int:
     cur.execute("ANALYZE _flags_affected")
     cur.execute("SELECT count(*) FROM _flags_affected")
     if cur.fetchone()[0] > _ANALYZE_ABOVE:
-        # a big file (a whole night) filled these tables in this very transaction: their
-        # statistics still say "nearly empty", and the rules get nested-loop plans that
-        # took minutes instead of seconds on a 200,000-record night
-        cur.execute("ANALYZE " + ", ".join(_RULE_TABLES))
+        _analyze_stale(cur)
     written = _replace(cur, "_flags_affected")
     cur.execute(f"TRUNCATE {_TOUCHED}, {_SELF}")
     return written

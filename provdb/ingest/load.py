@@ -558,9 +558,18 @@ class Loader:
         others = [c for c in t.columns if c != key]
         updates = ", ".join(f"{c} = COALESCE(t.{c}, EXCLUDED.{c})" for c in others)
         cols = ", ".join(t.columns)
+        # Only rows that are new or fill in a column the archive lacks reach the upsert
+        # (the update keeps the first non-null value, so the others would not change):
+        # ON CONFLICT DO UPDATE locks every conflicting row until the file's transaction
+        # ends, even when nothing changes, so re-sighting a shared object (the agent, a
+        # configuration every night uses) made an ingest of another night wait for this
+        # whole file, and two ingests locking shared rows in different orders could
+        # deadlock (bench/bench_year.py --parallel).
+        filled = "".join(f" OR (e.{c} IS NULL AND s.{c} IS NOT NULL)" for c in others)
         cur.execute(
             f"WITH merged AS (INSERT INTO {t.table} AS t ({cols}) "
-            f"SELECT {cols} FROM {_stage(t.table)} "
+            f"SELECT {', '.join('s.' + c for c in t.columns)} FROM {_stage(t.table)} s "
+            f"LEFT JOIN {t.table} e ON e.{key} = s.{key} WHERE e.{key} IS NULL{filled} "
             f"ON CONFLICT ({key}) DO UPDATE SET {updates} "
             "RETURNING (xmax = 0) AS new) SELECT count(*) FILTER (WHERE new) FROM merged"
         )
