@@ -124,7 +124,7 @@ def measure_queries(
         f"AND e.location LIKE '%/{night}/%' ORDER BY e.location LIMIT 1"
     )[0]
     out["subjects"] = {"night": night, "run": run, "dl3": dl3, "pedestal_file": pedestal}
-    out["groups"] = list(only)
+    out["groups"] = sorted(wanted)
 
     pg = psycopg.connect(conninfo, autocommit=True)  # one persistent connection, like the pool
 

@@ -35,7 +35,11 @@ def test_the_build_hook_and_its_source_exist() -> None:
     assert (REPO / "hatch_build.py").is_file()
     # every C module the hook compiles ("module.name": "path/to/source.c") is in the tree
     sources = re.findall(r'"tap\.[\w.]+": "([^"]+\.c)"', (REPO / "hatch_build.py").read_text())
-    assert sources == ["tap/votable/_binary2copy.c", "tap/query/_copydrain.c"]
+    assert sources == [
+        "tap/votable/_binary2copy.c",
+        "tap/query/_copydrain.c",
+        "tap/votable/_textcopy.c",
+    ]
     assert all((REPO / source).is_file() for source in sources)
 
 
