@@ -91,9 +91,20 @@ def _literal(value: Any) -> Any:
     return value
 
 
-def _content(attrs: dict[str, list[Any]]) -> frozenset:
+class _Values(list):
+    """Several values of one attribute in a record's raw attributes (one value is kept
+    bare: most attributes have one, and a list per attribute cost more than the rest)."""
+
+    __slots__ = ()
+
+
+def _content(attrs: dict[str, Any]) -> frozenset:
     """What prov compares records by: the set of (attribute, value type, value)."""
-    return frozenset((n, type(v), v) for n, values in attrs.items() for v in values)
+    out = set()
+    for n, value in attrs.items():
+        for v in value if type(value) is _Values else (value,):
+            out.add((n, type(v), v))
+    return frozenset(out)
 
 
 class JsonDocument:
@@ -105,7 +116,7 @@ class JsonDocument:
         # prov names an anonymous record by its content: equal records share one id.
         # Candidates are found by kind and the two related nodes (hashing every value,
         # timestamps included, cost more than the rest of the encoding)
-        self._anonymous: dict[tuple, list[tuple[dict[str, list[Any]], str]]] = {}
+        self._anonymous: dict[tuple, list[tuple[dict[str, Any], str]]] = {}
         self._count = 0
 
     def add_namespace(self, prefix: str, uri: str) -> Namespace:
@@ -115,12 +126,14 @@ class JsonDocument:
 
     # -- records (the signatures of prov.model.ProvBundle's) -------------------------------
     def _record(self, kind: str, ident: Name | None, formal: tuple[Any, ...], other: Any) -> None:
-        raw: dict[str, list[Any]] = {}
+        # the hot loop of a large lineage (~5,000 records): values kept bare, str values
+        # (most of them) written without a call
+        raw: dict[str, Any] = {}
         record: dict[str, Any] = {}
         for (name, is_time), value in zip(_FORMAL_TIMES[kind], formal, strict=False):
             if value is None:
                 continue
-            raw[name] = [value]
+            raw[name] = value
             if is_time:
                 record[name] = _xsd_datetime_text(value) if isinstance(value, datetime) else value
             else:
@@ -130,28 +143,39 @@ class JsonDocument:
                 continue
             if type(name) is not str:
                 name = str(name)  # orjson takes exact str keys only
-            values = raw.get(name)
-            if values is None:
-                raw[name] = [value]
-                record[name] = _literal(value)
+            if name not in raw:
+                raw[name] = value
+                record[name] = value if type(value) is str else _literal(value)
+                continue
+            values = raw[name]
+            if type(values) is not _Values:
+                values = raw[name] = _Values((values,))
             # prov keeps one of each (type, value): a repeated pair is written once
-            elif not any(type(v) is type(value) and v == value for v in values):
+            if not any(type(v) is type(value) and v == value for v in values):
                 values.append(value)
                 record[name] = [_literal(v) for v in values]
         text = str(ident) if ident else self._anonymous_id(kind, formal, raw)
-        section = self._sections.setdefault(kind, {})
-        if text not in section:
+        section = self._sections.get(kind)
+        if section is None:
+            section = self._sections[kind] = {}
+        present = section.get(text)
+        if present is None:
             section[text] = record
-        elif isinstance(section[text], dict):
-            section[text] = [section[text], record]
+        elif type(present) is dict:
+            section[text] = [present, record]
         else:
-            section[text].append(record)
+            present.append(record)
 
-    def _anonymous_id(self, kind: str, formal: tuple[Any, ...], raw: dict[str, list]) -> str:
-        candidates = self._anonymous.setdefault((kind, *formal[:2]), [])
-        for other, other_id in candidates:
-            if _content(other) == _content(raw):
-                return other_id
+    def _anonymous_id(self, kind: str, formal: tuple[Any, ...], raw: dict[str, Any]) -> str:
+        key = (kind, formal[0], formal[1] if len(formal) > 1 else None)
+        candidates = self._anonymous.get(key)
+        if candidates is None:
+            candidates = self._anonymous[key] = []
+        else:
+            content = _content(raw)
+            for other, other_id in candidates:
+                if _content(other) == content:
+                    return other_id
         self._count += 1
         ident = f"_:id{self._count}"
         candidates.append((raw, ident))
