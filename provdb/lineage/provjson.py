@@ -200,10 +200,14 @@ class _Builder:
         self.doc = doc
         self.ns = self.doc.add_namespace("provdb", namespace)
         self.vo = self.doc.add_namespace("voprov", VOPROV_NAMESPACE) if self.ivoa else None
+        self._names: dict[str, Any] = {}  # a document names each node several times
 
     # -- names ---------------------------------------------------------------------------
     def q(self, ident: str) -> Any:
-        return self.ns[local_id(ident)]
+        name = self._names.get(ident)
+        if name is None:
+            name = self._names[ident] = self.ns[local_id(ident)]
+        return name
 
     def attr(self, column: str, dm_name: str | None = None) -> Any:
         """``voprov:<dm_name>`` (IVOA, a ProvDM attribute) or ``provdb:<column>``."""
@@ -422,35 +426,39 @@ class _Builder:
     # -- relations -----------------------------------------------------------------------
     def relations(self) -> None:
         g = self.graph
+        doc, q = self.doc, self.q
         for edge in g.edges:
-            src, dst = self.q(edge.source), self.q(edge.target)
+            src, dst = q(edge.source), q(edge.target)
+            relation = edge.relation
+            # the first value of a name, as Edge.get
+            attrs = dict(reversed(edge.attrs)) if edge.attrs else {}
             out: list[tuple[Any, Any]] = []
-            if edge.role is not None:
-                out.append(("prov:role", edge.role))
-            if edge.relation == "used":
-                desc = edge.get("usage_description_id")
+            if attrs.get("role") is not None:
+                out.append(("prov:role", attrs["role"]))
+            if relation == "used":
+                desc = attrs.get("usage_description_id")
                 if desc:
                     self._describe(out, "usageDescription", desc)
-                self.doc.used(src, dst, edge.get("used_time"), None, out or None)
-            elif edge.relation == "wasGeneratedBy":
-                desc = edge.get("generation_description_id")
+                doc.used(src, dst, attrs.get("used_time"), None, out or None)
+            elif relation == "wasGeneratedBy":
+                desc = attrs.get("generation_description_id")
                 if desc:
                     self._describe(out, "generationDescription", desc)
                 when = None
                 if not self.ivoa:
                     node = g.node("entity", edge.source)
                     when = node.attrs.get("generated_at_time") if node else None
-                self.doc.wasGeneratedBy(src, dst, when, None, out or None)
-            elif edge.relation == "wasDerivedFrom":
-                self.doc.wasDerivedFrom(src, dst)
-            elif edge.relation == "wasAssociatedWith":
-                self.doc.wasAssociatedWith(src, dst, None, None, out or None)
-            elif edge.relation == "wasAttributedTo":
-                self.doc.wasAttributedTo(src, dst, None, out or None)
-            elif edge.relation == "wasInformedBy":
-                self.doc.wasInformedBy(src, dst)
-            elif edge.relation == "hadMember":
-                self.doc.hadMember(src, dst)
+                doc.wasGeneratedBy(src, dst, when, None, out or None)
+            elif relation == "wasDerivedFrom":
+                doc.wasDerivedFrom(src, dst)
+            elif relation == "wasAssociatedWith":
+                doc.wasAssociatedWith(src, dst, None, None, out or None)
+            elif relation == "wasAttributedTo":
+                doc.wasAttributedTo(src, dst, None, out or None)
+            elif relation == "wasInformedBy":
+                doc.wasInformedBy(src, dst)
+            elif relation == "hadMember":
+                doc.hadMember(src, dst)
 
     def build(self) -> Any:
         g = self.graph

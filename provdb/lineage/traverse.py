@@ -499,15 +499,17 @@ def fill_graph(
         # relations between returned nodes (the induced subgraph)
         for relation, (src_kind, dst_kind, (src_col, dst_col), _) in RELATIONS.items():
             src, dst = ids[src_kind], ids[dst_kind]
-            for row in fetched.get(relation, rows.get(relation, ())):
-                if row[src_col] not in src or row[dst_col] not in dst:
+            relation_rows = fetched.get(relation, rows.get(relation, ()))
+            if not relation_rows:
+                continue
+            # the attribute columns, in the table's order (every row has the same keys)
+            columns = [k for k in relation_rows[0] if k not in ("id", src_col, dst_col)]
+            for row in relation_rows:
+                source, target = row[src_col], row[dst_col]
+                if source not in src or target not in dst:
                     continue
-                attrs = tuple(
-                    (k, v)
-                    for k, v in row.items()
-                    if k not in ("id", src_col, dst_col) and v is not None
-                )
-                graph.add_edge(Edge(relation, row[src_col], row[dst_col], attrs, row["id"]))
+                attrs = tuple((k, row[k]) for k in columns if row[k] is not None)
+                graph.add_edge(Edge(relation, source, target, attrs, row["id"]))
 
         known_acts = ids["activity"]
         for row in rows.get("parameter", ()):
@@ -526,11 +528,11 @@ def fill_graph(
                 ref = node.attrs.get(_desc_col(name))
                 if ref:
                     wanted[name].add(ref)
+        edge_refs = {_desc_col(n): n for n in ("usageDescription", "generationDescription")}
         for edge in graph.edges:
-            for name in ("usageDescription", "generationDescription"):
-                ref = edge.get(_desc_col(name))
-                if ref:
-                    wanted[name].add(ref)
+            for key, ref in edge.attrs:
+                if ref and key in edge_refs:
+                    wanted[edge_refs[key]].add(ref)
         for items_by_activity, name in (
             (graph.parameters, "parameterDescription"),
             (graph.config_files, "configFileDescription"),
@@ -541,17 +543,12 @@ def fill_graph(
                     if ref:
                         wanted[name].add(ref)
         names = [name for name in DESCRIPTION_CLASSES if wanted[name]]
-        found = fetch_many(
-            cur,
-            [
-                (
-                    f"SELECT * FROM provenance.{DESCRIPTION_CLASSES[name]} "
-                    "WHERE id = ANY(%(i)s::text[])",
-                    {"i": text_array(sorted(wanted[name]))},
-                )
-                for name in names
-            ],
-        )
+        by_id = "SELECT * FROM provenance.{} WHERE id = ANY(%(i)s::text[])"
+        described = [
+            (by_id.format(DESCRIPTION_CLASSES[name]), {"i": text_array(sorted(wanted[name]))})
+            for name in names
+        ]
+        found = fetch_many(cur, described) if described else []
         for name, description_rows in zip(names, found, strict=True):
             for row in description_rows:
                 graph.descriptions[name][row["id"]] = _clean(row)
