@@ -74,6 +74,8 @@ MODELS = ("IVOA", "W3C")
 
 _SAFE = "-._~:/@#&+*?$!"
 
+# activity columns written as provdb:<column>, in this order
+_ACTIVITY_COLUMNS = ("original_id", "session_tag", "script", "command_line", "status", "exit_code")
 # ProvDM attributes (voprov: with MODEL=IVOA); every other column is provdb:<column>
 _DM_ENTITY = {"comment": "comment", "generated_at_time": "generatedAtTime"}
 _DM_ENTITY_W3C_SKIP = {"generated_at_time"}  # becomes wasGeneratedBy's prov:time
@@ -175,6 +177,8 @@ def local_id(ident: str) -> str:
 
 def _value(value: Any) -> Any:
     """An attribute value the prov library serialises faithfully."""
+    if type(value) is str:  # most values: first
+        return value
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(value, sort_keys=True, default=str)
     if isinstance(value, datetime):
@@ -201,6 +205,7 @@ class _Builder:
         self.ns = self.doc.add_namespace("provdb", namespace)
         self.vo = self.doc.add_namespace("voprov", VOPROV_NAMESPACE) if self.ivoa else None
         self._names: dict[str, Any] = {}  # a document names each node several times
+        self._setups: dict[str, tuple[tuple[Any, Any], ...]] = {}
 
     # -- names ---------------------------------------------------------------------------
     def q(self, ident: str) -> Any:
@@ -280,16 +285,10 @@ class _Builder:
         desc = a.get("activity_description_id")
         if desc:
             self._describe(out, "activityDescription", desc)
-        for column in (
-            "original_id",
-            "session_tag",
-            "script",
-            "command_line",
-            "status",
-            "exit_code",
-        ):
-            if a.get(column) is not None:
-                out.append((self.ns[column], _value(a[column])))
+        for column in _ACTIVITY_COLUMNS:
+            value = a.get(column)
+            if value is not None:
+                out.append((self.ns[column], _value(value)))
         if a.get("session_id"):
             out.append((self.ns["session"], self.q(f"session/{a['session_id']}")))
             session = self.graph.sessions.get(a["session_id"])
@@ -417,11 +416,15 @@ class _Builder:
             self.doc.entity(ident, out)
             self.doc.used(act, ident, None, None, self._setup("ConfigFile"))
 
-    def _setup(self, artefact: str) -> list[tuple[Any, Any]]:
-        out: list[tuple[Any, Any]] = [("prov:type", "Setup")]
-        if self.ivoa:
-            out.append((self.vo["artefactType"], artefact))
-        return out
+    def _setup(self, artefact: str) -> tuple[tuple[Any, Any], ...]:
+        # the same attributes for every parameter and config file: made once per kind
+        setup = self._setups.get(artefact)
+        if setup is None:
+            out: list[tuple[Any, Any]] = [("prov:type", "Setup")]
+            if self.ivoa:
+                out.append((self.vo["artefactType"], artefact))
+            setup = self._setups[artefact] = tuple(out)
+        return setup
 
     # -- relations -----------------------------------------------------------------------
     def relations(self) -> None:
