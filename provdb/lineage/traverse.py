@@ -438,8 +438,8 @@ def fill_graph(
     rows (``SELECT *``) of some relations already read, a superset of those between the
     graph's nodes; those relations are not queried again.
 
-    Two round trips (:func:`fetch_many`): everything that depends on the node ids only,
-    then the descriptions the rows reference.
+    Up to three round trips (:func:`fetch_many`): everything that depends on the node ids
+    only; the agents and sessions those rows name; the descriptions the rows reference.
     """
     fetched = dict(fetched or {})
     ids = {kind: _ids(graph, kind) for kind in ("entity", "activity", "agent")}
@@ -449,22 +449,15 @@ def fill_graph(
         "entity": ("SELECT * FROM provenance.entity WHERE id = ANY(%(e)s::text[])", p),
         "activity": ("SELECT * FROM provenance.activity WHERE id = ANY(%(a)s::text[])", p),
     }
-    agent_sql = "SELECT * FROM provenance.agent WHERE id = ANY(%(g)s::text[])"
-    if agents:
-        # the agents of the graph's entities and activities come along
-        agent_sql += (
-            " OR id = ANY(ARRAY(SELECT agent_id FROM provenance.wasassociatedwith "
-            "WHERE activity_id = ANY(%(a)s::text[]) "
-            "UNION SELECT agent_id FROM provenance.wasattributedto "
-            "WHERE entity_id = ANY(%(e)s::text[])))"
-        )
-    queries["agent"] = (agent_sql, p)
+    by_id = "SELECT * FROM {} WHERE id = ANY(%(i)s::text[])"
+    if not agents:
+        queries["agent"] = (by_id.format("provenance.agent"), {"i": p["g"]})
     params = {"entity": "e", "activity": "a", "agent": "g"}
     for relation, (src_kind, dst_kind, (src_col, dst_col), table) in RELATIONS.items():
         if relation in fetched:
             continue
         where = f"{src_col} = ANY(%({params[src_kind]})s::text[])"
-        # an agent found above is not in p["g"]: its relations are filtered below
+        # with agents, every agent of the graph's nodes comes along (read from these rows)
         if not (agents and dst_kind == "agent"):
             where += f" AND {dst_col} = ANY(%({params[dst_kind]})s::text[])"
         queries[relation] = (f"SELECT * FROM provenance.{table} WHERE {where}", p)
@@ -475,14 +468,30 @@ def fill_graph(
                 "ORDER BY activity_id, name, id",
                 p,
             )
-        queries["session"] = (
-            # = ANY(ARRAY(...)): as "IN (subquery)" the planner may hash a whole table
-            f"SELECT * FROM {session_table()} WHERE id = ANY(ARRAY(SELECT session_id "
-            "FROM provenance.activity WHERE id = ANY(%(a)s::text[])))",
-            p,
-        )
     with cursor(conn) as cur:
         rows = dict(zip(queries, fetch_many(cur, list(queries.values())), strict=True))
+        # the agents and sessions the rows name, by id: a second round trip, cheaper for
+        # PostgreSQL than finding them again from the activities and entities
+        second: dict[str, tuple[str, dict[str, Any]]] = {}
+        if agents:
+            agent_ids = set(ids["agent"])
+            act_set, ent_set = set(acts), set(ents)
+            for relation, col, owners in (
+                ("wasAssociatedWith", "activity_id", act_set),
+                ("wasAttributedTo", "entity_id", ent_set),
+            ):
+                for row in fetched.get(relation, rows.get(relation, ())):
+                    if row[col] in owners:
+                        agent_ids.add(row["agent_id"])
+            if agent_ids:
+                second["agent"] = (by_id.format("provenance.agent"), {"i": text_array(agent_ids)})
+            else:
+                rows["agent"] = []
+        session_ids = {row["session_id"] for row in rows["activity"] if row["session_id"]}
+        if session_ids:
+            second["session"] = (by_id.format(session_table()), {"i": text_array(session_ids)})
+        if second:
+            rows.update(zip(second, fetch_many(cur, list(second.values())), strict=True))
 
         # node attributes; nodes the archive does not know are dropped
         for kind in ("entity", "activity", "agent"):
