@@ -407,15 +407,18 @@ def fetch_many(cur: Any, queries: Sequence[tuple[str, dict[str, Any]]]) -> list[
     conn = cur.connection
     cursors = []
     try:
+        out = []
         with conn.pipeline():
             for sql, params in queries:
                 one = conn.cursor(binary=True)
                 cursors.append(one)
                 execute(one, sql, params)
-        out = []
-        for one in cursors:
-            names = [d.name for d in one.description]
-            out.append([dict(zip(names, row, strict=True)) for row in one.fetchall()])
+            # fetched inside the pipeline: the first results are decoded here while
+            # PostgreSQL still runs the last queries
+            for one in cursors:
+                rows = one.fetchall()
+                names = [d.name for d in one.description]
+                out.append([dict(zip(names, row, strict=True)) for row in rows])
         return out
     finally:
         for one in cursors:
