@@ -57,8 +57,9 @@ def _candidates_sql(direction: str, depth: int | None) -> tuple[str, str]:
     and the SQL array expression of the same candidates, start entities included.
 
     The array expression lets the relation queries go in the same round trip as the
-    candidate query; it holds at most ``%(cap)s`` closure rows (the node limit + 1), so
-    that a lineage too large for the closure path costs no more than that to find out.
+    candidate query; it is empty when the closure holds ``%(cap)s`` (the node limit + 1)
+    or more candidates, so that a lineage too large for the closure path (the caller
+    then walks) costs the relation queries nothing.
     """
     mine, other = ("entity_id", "ancestor_id")
     if direction != "BACK":
@@ -67,7 +68,12 @@ def _candidates_sql(direction: str, depth: int | None) -> tuple[str, str]:
     bound = "" if depth is None else " AND depth <= %(depth)s"
     where = f"FROM archive.lineage WHERE {mine} = ANY(%(roots)s::text[]){bound}"
     rows_sql = f"SELECT DISTINCT {other} AS id, depth >= %(max)s AS at_bound {where}"
-    array_sql = f"(ARRAY(SELECT DISTINCT {other} {where} LIMIT %(cap)s) || %(roots)s::text[])"
+    # past the node limit the closure path gives up: the relation queries then get no ids
+    array_sql = (
+        f"(SELECT CASE WHEN cardinality(c.ids) < %(cap)s THEN c.ids || %(roots)s::text[] "
+        f"ELSE '{{}}'::text[] END FROM (SELECT ARRAY(SELECT DISTINCT {other} {where} "
+        "LIMIT %(cap)s) AS ids) AS c)::text[]"  # the cast: an array, not ANY(subquery)
+    )
     return rows_sql, array_sql
 
 
