@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provdb.lineage.closure import MAX_DEPTH
-from provdb.lineage.traverse import fetch_many
+from provdb.lineage.traverse import fetch_many, text_array
 
 __all__ = ["ClosureNodes", "closure_nodes"]
 
@@ -52,24 +52,41 @@ class ClosureNodes:
     relations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
-def _candidates(cur: Any, roots: list[str], direction: str, depth: int | None) -> list[str] | None:
-    """The start entities and their closure ancestors (BACK) or descendants (FORTH)."""
+def _candidates_sql(direction: str, depth: int | None) -> tuple[str, str]:
+    """The candidate query (each closure row: its id and whether it is at the depth bound)
+    and the SQL array expression of the same candidates, start entities included.
+
+    The array expression lets the relation queries go in the same round trip as the
+    candidate query; it is empty when the closure holds ``%(cap)s`` (the node limit + 1)
+    or more candidates, so that a lineage too large for the closure path (the caller
+    then walks) costs the relation queries nothing.
+    """
     mine, other = ("entity_id", "ancestor_id")
     if direction != "BACK":
         mine, other = other, mine
     # an entity at ProvSAP level L is at most L derivation steps away: DEPTH bounds it
     bound = "" if depth is None else " AND depth <= %(depth)s"
-    cur.execute(
-        f"SELECT DISTINCT {other}, depth >= %(max)s FROM archive.lineage "
-        f"WHERE {mine} = ANY(%(roots)s::text[]){bound}",
-        {"roots": roots, "depth": depth, "max": MAX_DEPTH},
-        prepare=False,
+    where = f"FROM archive.lineage WHERE {mine} = ANY(%(roots)s::text[]){bound}"
+    rows_sql = f"SELECT DISTINCT {other} AS id, depth >= %(max)s AS at_bound {where}"
+    # past the node limit the closure path gives up: the relation queries then get no ids
+    array_sql = (
+        f"(SELECT CASE WHEN cardinality(c.ids) < %(cap)s THEN c.ids || %(roots)s::text[] "
+        f"ELSE '{{}}'::text[] END FROM (SELECT ARRAY(SELECT DISTINCT {other} {where} "
+        "LIMIT %(cap)s) AS ids) AS c)::text[]"  # the cast: an array, not ANY(subquery)
     )
+    return rows_sql, array_sql
+
+
+def _candidates(rows: list[dict[str, Any]], roots: list[str], limit: int) -> list[str] | None:
+    """The start entities and their closure ancestors (BACK) or descendants (FORTH), from
+    the candidate query's rows; ``None`` when the closure cannot answer."""
     found = set(roots)
-    for ident, at_bound in cur.fetchall():
-        if at_bound:
+    for row in rows:
+        if row["at_bound"]:
             return None  # the closure stopped there: the chain may go on
-        found.add(ident)
+        found.add(row["id"])
+    if len(found) > limit:
+        return None  # more candidates than the limit: the walk truncates in its own order
     return sorted(found)
 
 
@@ -92,44 +109,43 @@ def closure_nodes(
     if agent or members or not roots or any(kind != "entity" for kind, _ in roots):
         return None
     starts = sorted({ident for _, ident in roots})
-    ents = _candidates(cur, starts, direction, depth)
-    if ents is None or len(ents) > limit:
-        return None  # more candidates than the limit: the walk truncates in its own order
+    rows_sql, e = _candidates_sql(direction, depth)
+    p = {"roots": text_array(starts), "depth": depth, "max": MAX_DEPTH, "cap": limit + 1}
     back = direction == "BACK"
-    p = {"e": ents}
     # "= ANY(ARRAY(subquery))", not "IN (subquery)": the planner made the latter a hash
     # semi-join over the whole of provenance.used (250 ms on the year archive)
     if back:
         # activities: those that generated a candidate
-        of_ents = "FROM provenance.wasgeneratedby WHERE entity_id = ANY(%(e)s::text[])"
+        of_ents = f"FROM provenance.wasgeneratedby WHERE entity_id = ANY({e})"
         acts = f"SELECT activity_id {of_ents}"
         generated_sql = f"SELECT * {of_ents}"
         used_sql = f"SELECT * FROM provenance.used WHERE activity_id = ANY(ARRAY({acts}))"
         derived_sql = (
-            "SELECT * FROM provenance.wasderivedfrom WHERE generated_entity_id = ANY(%(e)s::text[])"
+            f"SELECT * FROM provenance.wasderivedfrom WHERE generated_entity_id = ANY({e})"
         )
         informed_col = "informed_id"
     else:
         # activities: those that used a candidate
-        acts = "SELECT activity_id FROM provenance.used WHERE entity_id = ANY(%(e)s::text[])"
-        used_sql = "SELECT * FROM provenance.used WHERE entity_id = ANY(%(e)s::text[])"
+        acts = f"SELECT activity_id FROM provenance.used WHERE entity_id = ANY({e})"
+        used_sql = f"SELECT * FROM provenance.used WHERE entity_id = ANY({e})"
         generated_sql = (
             f"SELECT * FROM provenance.wasgeneratedby WHERE activity_id = ANY(ARRAY({acts}))"
         )
-        derived_sql = (
-            "SELECT * FROM provenance.wasderivedfrom WHERE used_entity_id = ANY(%(e)s::text[])"
-        )
+        derived_sql = f"SELECT * FROM provenance.wasderivedfrom WHERE used_entity_id = ANY({e})"
         informed_col = "informant_id"
     # relations the closure does not cover, which the walk would follow from these nodes
     uncovered_sql = (
         "SELECT 1 AS hit WHERE EXISTS (SELECT 1 FROM provenance.hadmember "
-        "WHERE entity_id = ANY(%(e)s::text[])) OR EXISTS (SELECT 1 FROM "
+        f"WHERE entity_id = ANY({e})) OR EXISTS (SELECT 1 FROM "
         f"provenance.wasinformedby WHERE {informed_col} = ANY(ARRAY({acts})))"
     )
-    generated, used, derived, uncovered = fetch_many(
-        cur, [(q, p) for q in (generated_sql, used_sql, derived_sql, uncovered_sql)]
+    # one round trip: the candidates, and the relations of the same candidates
+    found, generated, used, derived, uncovered = fetch_many(
+        cur,
+        [(q, p) for q in (rows_sql, generated_sql, used_sql, derived_sql, uncovered_sql)],
     )
-    if uncovered:
+    ents = _candidates(found, starts, limit)
+    if ents is None or uncovered:
         return None
 
     # adjacency of the walk's steps, in its direction

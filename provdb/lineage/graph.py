@@ -199,25 +199,26 @@ class ProvGraph:
         self.edges.append(edge)
 
     def finish(self) -> ProvGraph:
-        """Sort edges and drop duplicates (deterministic output for every serialiser)."""
-        seen: set[tuple] = set()
-        unique = []
+        """Sort edges and drop duplicates (deterministic output for every serialiser).
+
+        Order: relation (as :data:`RELATIONS`), source, target, then attributes and row
+        id; an edge equal to an earlier one in relation, ends and attributes is dropped.
+        """
         order = {name: i for i, name in enumerate(RELATIONS)}
-        for edge in sorted(
-            self.edges,
-            key=lambda e: (
-                order[e.relation],
-                e.source,
-                e.target,
-                _sortable(e.attrs),
-                e.row_id or 0,
-            ),
-        ):
-            ident = (edge.relation, edge.source, edge.target, edge.attrs)
-            if ident in seen:
-                continue
-            seen.add(ident)
-            unique.append(edge)
+        # sorted by relation and ends first: the attributes (made comparable as text, the
+        # costly part of the key) only order the rare edges that share both ends
+        edges = sorted(self.edges, key=lambda e: (order[e.relation], e.source, e.target))
+        unique: list[Edge] = []
+        previous = None
+        group: list[Edge] = []
+        for edge in edges:
+            ends = (edge.relation, edge.source, edge.target)
+            if ends != previous:
+                _add_group(unique, group)
+                group = []
+                previous = ends
+            group.append(edge)
+        _add_group(unique, group)
         self.edges = unique
         return self
 
@@ -276,6 +277,19 @@ class ProvGraph:
 
 def _sortable(attrs: tuple[tuple[str, Any], ...]) -> tuple:
     return tuple((k, "" if v is None else str(v)) for k, v in attrs)
+
+
+def _add_group(out: list[Edge], group: list[Edge]) -> None:
+    """Append edges that share relation and ends: by attributes and row id, each
+    distinct attribute tuple once."""
+    if len(group) == 1:
+        out.append(group[0])
+        return
+    seen: set[tuple] = set()
+    for edge in sorted(group, key=lambda e: (_sortable(e.attrs), e.row_id or 0)):
+        if edge.attrs not in seen:
+            seen.add(edge.attrs)
+            out.append(edge)
 
 
 # ----------------------------------------------------------------------------- tree view

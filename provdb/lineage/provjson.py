@@ -74,6 +74,8 @@ MODELS = ("IVOA", "W3C")
 
 _SAFE = "-._~:/@#&+*?$!"
 
+# activity columns written as provdb:<column>, in this order
+_ACTIVITY_COLUMNS = ("original_id", "session_tag", "script", "command_line", "status", "exit_code")
 # ProvDM attributes (voprov: with MODEL=IVOA); every other column is provdb:<column>
 _DM_ENTITY = {"comment": "comment", "generated_at_time": "generatedAtTime"}
 _DM_ENTITY_W3C_SKIP = {"generated_at_time"}  # becomes wasGeneratedBy's prov:time
@@ -175,6 +177,8 @@ def local_id(ident: str) -> str:
 
 def _value(value: Any) -> Any:
     """An attribute value the prov library serialises faithfully."""
+    if type(value) is str:  # most values: first
+        return value
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(value, sort_keys=True, default=str)
     if isinstance(value, datetime):
@@ -200,10 +204,15 @@ class _Builder:
         self.doc = doc
         self.ns = self.doc.add_namespace("provdb", namespace)
         self.vo = self.doc.add_namespace("voprov", VOPROV_NAMESPACE) if self.ivoa else None
+        self._names: dict[str, Any] = {}  # a document names each node several times
+        self._setups: dict[str, tuple[tuple[Any, Any], ...]] = {}
 
     # -- names ---------------------------------------------------------------------------
     def q(self, ident: str) -> Any:
-        return self.ns[local_id(ident)]
+        name = self._names.get(ident)
+        if name is None:
+            name = self._names[ident] = self.ns[local_id(ident)]
+        return name
 
     def attr(self, column: str, dm_name: str | None = None) -> Any:
         """``voprov:<dm_name>`` (IVOA, a ProvDM attribute) or ``provdb:<column>``."""
@@ -276,16 +285,10 @@ class _Builder:
         desc = a.get("activity_description_id")
         if desc:
             self._describe(out, "activityDescription", desc)
-        for column in (
-            "original_id",
-            "session_tag",
-            "script",
-            "command_line",
-            "status",
-            "exit_code",
-        ):
-            if a.get(column) is not None:
-                out.append((self.ns[column], _value(a[column])))
+        for column in _ACTIVITY_COLUMNS:
+            value = a.get(column)
+            if value is not None:
+                out.append((self.ns[column], _value(value)))
         if a.get("session_id"):
             out.append((self.ns["session"], self.q(f"session/{a['session_id']}")))
             session = self.graph.sessions.get(a["session_id"])
@@ -413,44 +416,52 @@ class _Builder:
             self.doc.entity(ident, out)
             self.doc.used(act, ident, None, None, self._setup("ConfigFile"))
 
-    def _setup(self, artefact: str) -> list[tuple[Any, Any]]:
-        out: list[tuple[Any, Any]] = [("prov:type", "Setup")]
-        if self.ivoa:
-            out.append((self.vo["artefactType"], artefact))
-        return out
+    def _setup(self, artefact: str) -> tuple[tuple[Any, Any], ...]:
+        # the same attributes for every parameter and config file: made once per kind
+        setup = self._setups.get(artefact)
+        if setup is None:
+            out: list[tuple[Any, Any]] = [("prov:type", "Setup")]
+            if self.ivoa:
+                out.append((self.vo["artefactType"], artefact))
+            setup = self._setups[artefact] = tuple(out)
+        return setup
 
     # -- relations -----------------------------------------------------------------------
     def relations(self) -> None:
         g = self.graph
+        doc, q = self.doc, self.q
         for edge in g.edges:
-            src, dst = self.q(edge.source), self.q(edge.target)
+            src, dst = q(edge.source), q(edge.target)
+            relation = edge.relation
+            # the first value of a name, as Edge.get
+            attrs = dict(reversed(edge.attrs)) if edge.attrs else {}
             out: list[tuple[Any, Any]] = []
-            if edge.role is not None:
-                out.append(("prov:role", edge.role))
-            if edge.relation == "used":
-                desc = edge.get("usage_description_id")
+            if attrs.get("role") is not None:
+                out.append(("prov:role", attrs["role"]))
+            if relation == "used":
+                desc = attrs.get("usage_description_id")
                 if desc:
                     self._describe(out, "usageDescription", desc)
-                self.doc.used(src, dst, edge.get("used_time"), None, out or None)
-            elif edge.relation == "wasGeneratedBy":
-                desc = edge.get("generation_description_id")
+                doc.used(src, dst, attrs.get("used_time"), None, out or None)
+            elif relation == "wasGeneratedBy":
+                desc = attrs.get("generation_description_id")
                 if desc:
                     self._describe(out, "generationDescription", desc)
                 when = None
                 if not self.ivoa:
                     node = g.node("entity", edge.source)
                     when = node.attrs.get("generated_at_time") if node else None
-                self.doc.wasGeneratedBy(src, dst, when, None, out or None)
-            elif edge.relation == "wasDerivedFrom":
-                self.doc.wasDerivedFrom(src, dst)
-            elif edge.relation == "wasAssociatedWith":
-                self.doc.wasAssociatedWith(src, dst, None, None, out or None)
-            elif edge.relation == "wasAttributedTo":
-                self.doc.wasAttributedTo(src, dst, None, out or None)
-            elif edge.relation == "wasInformedBy":
-                self.doc.wasInformedBy(src, dst)
-            elif edge.relation == "hadMember":
-                self.doc.hadMember(src, dst)
+                doc.wasGeneratedBy(src, dst, when, None, out or None)
+            elif relation == "wasDerivedFrom":
+                doc.wasDerivedFrom(src, dst)
+            elif relation == "wasAssociatedWith":
+                doc.wasAssociatedWith(src, dst, None, None, out or None)
+            elif relation == "wasAttributedTo":
+                doc.wasAttributedTo(src, dst, None, out or None)
+            elif relation == "wasInformedBy":
+                doc.wasInformedBy(src, dst)
+            elif relation == "hadMember":
+                doc.hadMember(src, dst)
 
     def build(self) -> Any:
         g = self.graph

@@ -91,9 +91,25 @@ def _literal(value: Any) -> Any:
     return value
 
 
-def _content(attrs: dict[str, list[Any]]) -> frozenset:
+def _raw(kind: str, formal: tuple[Any, ...], other: Any) -> dict[str, list[Any]]:
+    """A record's attributes as prov holds them: name -> its distinct (type, value)s."""
+    raw: dict[str, list[Any]] = {}
+    for (name, _), value in zip(_FORMAL_TIMES[kind], formal, strict=False):
+        if value is not None:
+            raw[name] = [value]
+    for name, value in other or ():
+        if value is None:
+            continue
+        values = raw.setdefault(str(name), [])
+        # prov keeps one of each (type, value): a repeated pair is written once
+        if not any(type(v) is type(value) and v == value for v in values):
+            values.append(value)
+    return raw
+
+
+def _content(raw: dict[str, list[Any]]) -> frozenset:
     """What prov compares records by: the set of (attribute, value type, value)."""
-    return frozenset((n, type(v), v) for n, values in attrs.items() for v in values)
+    return frozenset((n, type(v), v) for n, values in raw.items() for v in values)
 
 
 class JsonDocument:
@@ -105,7 +121,7 @@ class JsonDocument:
         # prov names an anonymous record by its content: equal records share one id.
         # Candidates are found by kind and the two related nodes (hashing every value,
         # timestamps included, cost more than the rest of the encoding)
-        self._anonymous: dict[tuple, list[tuple[dict[str, list[Any]], str]]] = {}
+        self._anonymous: dict[tuple, list[tuple[tuple[Any, ...], Any, str]]] = {}
         self._count = 0
 
     def add_namespace(self, prefix: str, uri: str) -> Namespace:
@@ -115,6 +131,41 @@ class JsonDocument:
 
     # -- records (the signatures of prov.model.ProvBundle's) -------------------------------
     def _record(self, kind: str, ident: Name | None, formal: tuple[Any, ...], other: Any) -> None:
+        # the hot loop of a large lineage (~5,000 records): the record's own keys tell a
+        # repeated attribute (rare: the general path below), str values (most of them)
+        # are written without a call
+        record: dict[str, Any] = {}
+        for (name, is_time), value in zip(_FORMAL_TIMES[kind], formal, strict=False):
+            if value is None:
+                continue
+            if is_time:
+                record[name] = _xsd_datetime_text(value) if isinstance(value, datetime) else value
+            else:
+                record[name] = str(value)
+        for name, value in other or ():
+            if value is None:
+                continue
+            if type(name) is not str:
+                name = str(name)  # orjson takes exact str keys only
+            if name in record:
+                record = self._repeated(kind, formal, other)
+                break
+            record[name] = value if type(value) is str else _literal(value)
+        text = str(ident) if ident else self._anonymous_id(kind, formal, other)
+        section = self._sections.get(kind)
+        if section is None:
+            section = self._sections[kind] = {}
+        present = section.get(text)
+        if present is None:
+            section[text] = record
+        elif type(present) is dict:
+            section[text] = [present, record]
+        else:
+            present.append(record)
+
+    @staticmethod
+    def _repeated(kind: str, formal: tuple[Any, ...], other: Any) -> dict[str, Any]:
+        """The record of an attribute given several times: one value, or a list of them."""
         raw: dict[str, list[Any]] = {}
         record: dict[str, Any] = {}
         for (name, is_time), value in zip(_FORMAL_TIMES[kind], formal, strict=False):
@@ -128,8 +179,7 @@ class JsonDocument:
         for name, value in other or ():
             if value is None:
                 continue
-            if type(name) is not str:
-                name = str(name)  # orjson takes exact str keys only
+            name = str(name)
             values = raw.get(name)
             if values is None:
                 raw[name] = [value]
@@ -138,23 +188,24 @@ class JsonDocument:
             elif not any(type(v) is type(value) and v == value for v in values):
                 values.append(value)
                 record[name] = [_literal(v) for v in values]
-        text = str(ident) if ident else self._anonymous_id(kind, formal, raw)
-        section = self._sections.setdefault(kind, {})
-        if text not in section:
-            section[text] = record
-        elif isinstance(section[text], dict):
-            section[text] = [section[text], record]
-        else:
-            section[text].append(record)
+        return record
 
-    def _anonymous_id(self, kind: str, formal: tuple[Any, ...], raw: dict[str, list]) -> str:
-        candidates = self._anonymous.setdefault((kind, *formal[:2]), [])
-        for other, other_id in candidates:
-            if _content(other) == _content(raw):
-                return other_id
+    def _anonymous_id(self, kind: str, formal: tuple[Any, ...], other: Any) -> str:
+        # prov names an anonymous record by its content: equal records share one id. The
+        # contents are compared only when the kind and the two related nodes are the same
+        # (building them for every record cost more than the rest of the encoding)
+        key = (kind, formal[0], formal[1] if len(formal) > 1 else None)
+        candidates = self._anonymous.get(key)
+        if candidates is None:
+            candidates = self._anonymous[key] = []
+        else:
+            content = _content(_raw(kind, formal, other))
+            for other_formal, other_attrs, other_id in candidates:
+                if _content(_raw(kind, other_formal, other_attrs)) == content:
+                    return other_id
         self._count += 1
         ident = f"_:id{self._count}"
-        candidates.append((raw, ident))
+        candidates.append((formal, tuple(other) if other else None, ident))
         return ident
 
     def entity(self, identifier: Name, other_attributes: Any = None) -> None:

@@ -61,6 +61,7 @@ __all__ = [
     "lineage",
     "resolve_ids",
     "session_table",
+    "text_array",
 ]
 
 #: Default node limit (ProvSAP responses and the CLI).
@@ -105,6 +106,22 @@ def execute(cur: Any, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> 
     a 10M-relation archive went from 6 ms to 40 ms. A custom plan per call is cheap.
     """
     cur.execute(sql, params, prepare=False)
+
+
+def text_array(values: Iterable[str]) -> str:
+    """``values`` as one PostgreSQL array literal (``'{"a","b"}'``), for ``%(x)s::text[]``.
+
+    psycopg dumps a Python list element by element in Python (a quoting check per
+    string): for the few hundred ids of a lineage, each in several queries, that was
+    ~5 ms of a ProvSAP answer; one string is passed as is.
+    """
+    return "{" + ",".join(_quoted(v) for v in values) + "}"
+
+
+def _quoted(value: str) -> str:
+    if "\\" in value or '"' in value:
+        value = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{value}"'
 
 
 def _rows(cur: Any, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict]:
@@ -390,15 +407,18 @@ def fetch_many(cur: Any, queries: Sequence[tuple[str, dict[str, Any]]]) -> list[
     conn = cur.connection
     cursors = []
     try:
+        out = []
         with conn.pipeline():
             for sql, params in queries:
                 one = conn.cursor(binary=True)
                 cursors.append(one)
                 execute(one, sql, params)
-        out = []
-        for one in cursors:
-            names = [d.name for d in one.description]
-            out.append([dict(zip(names, row, strict=True)) for row in one.fetchall()])
+            # fetched inside the pipeline: the first results are decoded here while
+            # PostgreSQL still runs the last queries
+            for one in cursors:
+                rows = one.fetchall()
+                names = [d.name for d in one.description]
+                out.append([dict(zip(names, row, strict=True)) for row in rows])
         return out
     finally:
         for one in cursors:
@@ -421,33 +441,26 @@ def fill_graph(
     rows (``SELECT *``) of some relations already read, a superset of those between the
     graph's nodes; those relations are not queried again.
 
-    Two round trips (:func:`fetch_many`): everything that depends on the node ids only,
-    then the descriptions the rows reference.
+    Up to three round trips (:func:`fetch_many`): everything that depends on the node ids
+    only; the agents and sessions those rows name; the descriptions the rows reference.
     """
     fetched = dict(fetched or {})
     ids = {kind: _ids(graph, kind) for kind in ("entity", "activity", "agent")}
     ents, acts = ids["entity"], ids["activity"]
-    p = {"e": ents, "a": acts, "g": ids["agent"]}
+    p = {"e": text_array(ents), "a": text_array(acts), "g": text_array(ids["agent"])}
     queries: dict[str, tuple[str, dict[str, Any]]] = {
         "entity": ("SELECT * FROM provenance.entity WHERE id = ANY(%(e)s::text[])", p),
         "activity": ("SELECT * FROM provenance.activity WHERE id = ANY(%(a)s::text[])", p),
     }
-    agent_sql = "SELECT * FROM provenance.agent WHERE id = ANY(%(g)s::text[])"
-    if agents:
-        # the agents of the graph's entities and activities come along
-        agent_sql += (
-            " OR id = ANY(ARRAY(SELECT agent_id FROM provenance.wasassociatedwith "
-            "WHERE activity_id = ANY(%(a)s::text[]) "
-            "UNION SELECT agent_id FROM provenance.wasattributedto "
-            "WHERE entity_id = ANY(%(e)s::text[])))"
-        )
-    queries["agent"] = (agent_sql, p)
+    by_id = "SELECT * FROM {} WHERE id = ANY(%(i)s::text[])"
+    if not agents:
+        queries["agent"] = (by_id.format("provenance.agent"), {"i": p["g"]})
     params = {"entity": "e", "activity": "a", "agent": "g"}
     for relation, (src_kind, dst_kind, (src_col, dst_col), table) in RELATIONS.items():
         if relation in fetched:
             continue
         where = f"{src_col} = ANY(%({params[src_kind]})s::text[])"
-        # an agent found above is not in p["g"]: its relations are filtered below
+        # with agents, every agent of the graph's nodes comes along (read from these rows)
         if not (agents and dst_kind == "agent"):
             where += f" AND {dst_col} = ANY(%({params[dst_kind]})s::text[])"
         queries[relation] = (f"SELECT * FROM provenance.{table} WHERE {where}", p)
@@ -458,14 +471,30 @@ def fill_graph(
                 "ORDER BY activity_id, name, id",
                 p,
             )
-        queries["session"] = (
-            # = ANY(ARRAY(...)): as "IN (subquery)" the planner may hash a whole table
-            f"SELECT * FROM {session_table()} WHERE id = ANY(ARRAY(SELECT session_id "
-            "FROM provenance.activity WHERE id = ANY(%(a)s::text[])))",
-            p,
-        )
     with cursor(conn) as cur:
         rows = dict(zip(queries, fetch_many(cur, list(queries.values())), strict=True))
+        # the agents and sessions the rows name, by id: a second round trip, cheaper for
+        # PostgreSQL than finding them again from the activities and entities
+        second: dict[str, tuple[str, dict[str, Any]]] = {}
+        if agents:
+            agent_ids = set(ids["agent"])
+            act_set, ent_set = set(acts), set(ents)
+            for relation, col, owners in (
+                ("wasAssociatedWith", "activity_id", act_set),
+                ("wasAttributedTo", "entity_id", ent_set),
+            ):
+                for row in fetched.get(relation, rows.get(relation, ())):
+                    if row[col] in owners:
+                        agent_ids.add(row["agent_id"])
+            if agent_ids:
+                second["agent"] = (by_id.format("provenance.agent"), {"i": text_array(agent_ids)})
+            else:
+                rows["agent"] = []
+        session_ids = {row["session_id"] for row in rows["activity"] if row["session_id"]}
+        if session_ids:
+            second["session"] = (by_id.format(session_table()), {"i": text_array(session_ids)})
+        if second:
+            rows.update(zip(second, fetch_many(cur, list(second.values())), strict=True))
 
         # node attributes; nodes the archive does not know are dropped
         for kind in ("entity", "activity", "agent"):
@@ -482,15 +511,17 @@ def fill_graph(
         # relations between returned nodes (the induced subgraph)
         for relation, (src_kind, dst_kind, (src_col, dst_col), _) in RELATIONS.items():
             src, dst = ids[src_kind], ids[dst_kind]
-            for row in fetched.get(relation, rows.get(relation, ())):
-                if row[src_col] not in src or row[dst_col] not in dst:
+            relation_rows = fetched.get(relation, rows.get(relation, ()))
+            if not relation_rows:
+                continue
+            # the attribute columns, in the table's order (every row has the same keys)
+            columns = [k for k in relation_rows[0] if k not in ("id", src_col, dst_col)]
+            for row in relation_rows:
+                source, target = row[src_col], row[dst_col]
+                if source not in src or target not in dst:
                     continue
-                attrs = tuple(
-                    (k, v)
-                    for k, v in row.items()
-                    if k not in ("id", src_col, dst_col) and v is not None
-                )
-                graph.add_edge(Edge(relation, row[src_col], row[dst_col], attrs, row["id"]))
+                attrs = tuple((k, row[k]) for k in columns if row[k] is not None)
+                graph.add_edge(Edge(relation, source, target, attrs, row["id"]))
 
         known_acts = ids["activity"]
         for row in rows.get("parameter", ()):
@@ -509,11 +540,11 @@ def fill_graph(
                 ref = node.attrs.get(_desc_col(name))
                 if ref:
                     wanted[name].add(ref)
+        edge_refs = {_desc_col(n): n for n in ("usageDescription", "generationDescription")}
         for edge in graph.edges:
-            for name in ("usageDescription", "generationDescription"):
-                ref = edge.get(_desc_col(name))
-                if ref:
-                    wanted[name].add(ref)
+            for key, ref in edge.attrs:
+                if ref and key in edge_refs:
+                    wanted[edge_refs[key]].add(ref)
         for items_by_activity, name in (
             (graph.parameters, "parameterDescription"),
             (graph.config_files, "configFileDescription"),
@@ -524,17 +555,12 @@ def fill_graph(
                     if ref:
                         wanted[name].add(ref)
         names = [name for name in DESCRIPTION_CLASSES if wanted[name]]
-        found = fetch_many(
-            cur,
-            [
-                (
-                    f"SELECT * FROM provenance.{DESCRIPTION_CLASSES[name]} "
-                    "WHERE id = ANY(%(i)s::text[])",
-                    {"i": sorted(wanted[name])},
-                )
-                for name in names
-            ],
-        )
+        by_id = "SELECT * FROM provenance.{} WHERE id = ANY(%(i)s::text[])"
+        described = [
+            (by_id.format(DESCRIPTION_CLASSES[name]), {"i": text_array(sorted(wanted[name]))})
+            for name in names
+        ]
+        found = fetch_many(cur, described) if described else []
         for name, description_rows in zip(names, found, strict=True):
             for row in description_rows:
                 graph.descriptions[name][row["id"]] = _clean(row)

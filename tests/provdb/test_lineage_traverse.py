@@ -274,3 +274,15 @@ def test_members_informed_by_and_attribution(engine: sa.Engine) -> None:
     # through the agent with AGENT=true
     agent = _walk(db, "P", depth=1, agent=True)
     assert ids(agent) == {"P", "M1", "M2"}
+
+
+def test_text_array_gives_postgresql_back_every_id(night: sa.Engine) -> None:
+    """Id arrays go to PostgreSQL as one array literal: quotes, backslashes, commas,
+    braces, spaces, NULL-like words and non-ASCII ids come back as they were."""
+    from provdb.lineage.traverse import text_array
+
+    ids = ['a"b', "c\\d", "e,f", "{g}", " h ", "NULL", "", "é@2020-01-17T00:00:00"]
+    assert text_array([]) == "{}"
+    with night.connect() as conn:
+        back = conn.exec_driver_sql("SELECT %(i)s::text[]", {"i": text_array(ids)}).scalar()
+    assert back == ids

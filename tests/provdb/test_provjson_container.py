@@ -198,3 +198,30 @@ def test_compact_output_and_no_other_indentation() -> None:
     assert dumps(doc.container(), indent=None) == b'{"prefix":{"provdb":"urn:provdb:"}}'
     with pytest.raises(ValueError, match="indent must be 2 or None"):
         dumps(doc.container(), indent=4)
+
+
+def test_repeated_attributes_and_shared_anonymous_ids_match_the_prov_library() -> None:
+    """The writer's fast path hands repeated attributes and anonymous records that share
+    their related nodes to a general path: both give prov's document."""
+    from prov.model import ProvDocument
+
+    t0 = datetime(2020, 1, 18, 3, 4, 5, tzinfo=UTC)
+    ours, ref = JsonDocument(), ProvDocument()
+    ns_ours = ours.add_namespace("provdb", "urn:provdb:")
+    ns_ref = ref.add_namespace("provdb", "urn:provdb:")
+    for doc, ns in ((ours, ns_ours), (ref, ns_ref)):
+        a, e, f = ns["a"], ns["e"], ns["f"]
+        doc.entity(e, [("prov:label", "x"), ("prov:label", "x"), ("prov:label", "y")])
+        doc.entity(f, [(ns["n"], 1), ("prov:label", "f"), (ns["n"], 2)])
+        # equal content in another order: one id; a different role: another id
+        doc.used(a, e, t0, None, [("prov:role", "in"), (ns["k"], 1)])
+        doc.used(a, e, t0, None, [(ns["k"], 1), ("prov:role", "in")])
+        doc.used(a, e, t0, None, [("prov:role", "out")])
+        doc.used(a, e, None, None, [("prov:role", "in"), ("prov:role", "again")])
+        doc.used(a, f, None, None, None)
+        doc.wasGeneratedBy(f, a, t0, None, [("prov:role", "r"), ("prov:role", "r")])
+        doc.wasDerivedFrom(f, e)
+        doc.wasDerivedFrom(f, e)
+    expected = json.loads(ref.serialize(format="json", indent=2))
+    assert json.loads(dumps(ours.container())) == expected
+    assert isinstance(expected["used"]["_:id1"], list)  # the shared id is in the case
