@@ -54,6 +54,65 @@ static int reserve(buf_t *b, size_t extra) {
         (b)->p[(b)->len++] = (char)(c);                \
     } while (0)
 
+/* the byte a COPY text escape letter stands for (\b \f \n \r \t \v); any other letter,
+ * \\ included, stands for itself */
+static char copy_unescape_letter(char c) {
+    switch (c) {
+        case 'b': return '\b';
+        case 'f': return '\f';
+        case 'n': return '\n';
+        case 'r': return '\r';
+        case 't': return '\t';
+        case 'v': return '\v';
+        default: return c;
+    }
+}
+
+/* the letter of the control characters JSON and COPY text both escape as backslash and a
+ * letter, 0 for any other byte */
+static char control_letter(unsigned char c) {
+    switch (c) {
+        case '\b': return 'b';
+        case '\f': return 'f';
+        case '\n': return 'n';
+        case '\r': return 'r';
+        case '\t': return 't';
+        default: return 0;
+    }
+}
+
+/* writes the JSON escape of byte c (as Python's json with ensure_ascii=False escapes it)
+ * into w (room for 6 bytes); returns its length, 0 when c stands as itself */
+static size_t json_escape(char *w, unsigned char c) {
+    static const char hex[] = "0123456789abcdef";
+    char e = (c == '"' || c == '\\') ? (char)c : control_letter(c);
+    if (e) {
+        w[0] = '\\';
+        w[1] = e;
+        return 2;
+    }
+    if (c >= 0x20) return 0;
+    memcpy(w, "\\u00", 4);
+    w[4] = hex[c >> 4];
+    w[5] = hex[c & 15];
+    return 6;
+}
+
+/* appends d as Python's repr(float) writes it; -1 with no memory (or a Python error) */
+static int put_float_repr(buf_t *out, double d) {
+    char *r = PyOS_double_to_string(d, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    if (r == NULL) return -1;
+    size_t rn = strlen(r);
+    if (reserve(out, rn) < 0) {
+        PyMem_Free(r);
+        return -1;
+    }
+    memcpy(out->p + out->len, r, rn);
+    out->len += rn;
+    PyMem_Free(r);
+    return 0;
+}
+
 /* The value of a field of COPY text (its escapes undone) into v. */
 static int unescape(const char *s, size_t n, buf_t *v) {
     v->len = 0;
@@ -62,16 +121,7 @@ static int unescape(const char *s, size_t n, buf_t *v) {
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (c == '\\' && i + 1 < n) {
-            c = s[++i];
-            switch (c) {
-                case 'b': c = '\b'; break;
-                case 'f': c = '\f'; break;
-                case 'n': c = '\n'; break;
-                case 'r': c = '\r'; break;
-                case 't': c = '\t'; break;
-                case 'v': c = '\v'; break;
-                default: break; /* \\ and anything else: the character itself */
-            }
+            c = copy_unescape_letter(s[++i]);
         }
         *o++ = c;
     }
@@ -121,17 +171,7 @@ static int float_text(const char *s, size_t n, int json, buf_t *out) {
         PUT(out, t, strlen(t));
         return 0;
     }
-    char *r = PyOS_double_to_string(d, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
-    if (r == NULL) return -1;
-    size_t rn = strlen(r);
-    if (reserve(out, rn) < 0) {
-        PyMem_Free(r);
-        return -1;
-    }
-    memcpy(out->p + out->len, r, rn);
-    out->len += rn;
-    PyMem_Free(r);
-    return 0;
+    return put_float_repr(out, d);
 nomem:
     return -1;
 }
@@ -174,16 +214,7 @@ static int compact_json(const char *s, size_t n, buf_t *out) {
                     const char *t = d > 0 ? "Infinity" : "-Infinity";
                     PUT(out, t, strlen(t));
                 } else {
-                    char *r = PyOS_double_to_string(d, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
-                    if (r == NULL) return -1;
-                    size_t rn = strlen(r);
-                    if (reserve(out, rn) < 0) {
-                        PyMem_Free(r);
-                        return -1;
-                    }
-                    memcpy(out->p + out->len, r, rn);
-                    out->len += rn;
-                    PyMem_Free(r);
+                    if (put_float_repr(out, d) < 0) return -1;
                 }
             }
             i = j;
@@ -270,7 +301,6 @@ nomem:
 
 /* a JSON string of v (as Python's json with ensure_ascii=False escapes it) */
 static int put_json_string(buf_t *o, const char *v, size_t n) {
-    static const char hex[] = "0123456789abcdef";
     if (reserve(o, n + 2) < 0) return -1;
     o->p[o->len++] = '"';
     for (size_t i = 0; i < n; i++) {
@@ -279,24 +309,8 @@ static int put_json_string(buf_t *o, const char *v, size_t n) {
             PUTC(o, c);
             continue;
         }
-        char e = 0;
-        switch (c) {
-            case '"': e = '"'; break;
-            case '\\': e = '\\'; break;
-            case '\b': e = 'b'; break;
-            case '\f': e = 'f'; break;
-            case '\n': e = 'n'; break;
-            case '\r': e = 'r'; break;
-            case '\t': e = 't'; break;
-            default: break;
-        }
-        if (e) {
-            char esc[2] = {'\\', e};
-            PUT(o, esc, 2);
-        } else {
-            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            PUT(o, esc, 6);
-        }
+        char esc[6];
+        PUT(o, esc, json_escape(esc, c));
     }
     PUTC(o, '"');
     return 0;
@@ -334,17 +348,8 @@ nomem:
 /* a TSV field of v: backslash, TAB, LF, CR, BS, FF, VT escaped as COPY text escapes them */
 static int put_tsv(buf_t *o, const char *v, size_t n) {
     for (size_t i = 0; i < n; i++) {
-        char c = v[i], e = 0;
-        switch (c) {
-            case '\\': e = '\\'; break;
-            case '\t': e = 't'; break;
-            case '\n': e = 'n'; break;
-            case '\r': e = 'r'; break;
-            case '\b': e = 'b'; break;
-            case '\f': e = 'f'; break;
-            case '\v': e = 'v'; break;
-            default: break;
-        }
+        char c = v[i];
+        char e = c == '\\' ? '\\' : c == '\v' ? 'v' : control_letter((unsigned char)c);
         if (e) {
             char esc[2] = {'\\', e};
             PUT(o, esc, 2);
@@ -378,7 +383,6 @@ static void init_tables(void) {
 /* COPY text of a string field (escapes \\ \b \f \n \r \t \v, other bytes raw) straight to
  * a JSON string; out has room for 6 bytes per input byte plus 2 */
 static char *copy_text_to_json(char *w, const char *f, size_t fn) {
-    static const char hex[] = "0123456789abcdef";
     *w++ = '"';
     size_t i = 0;
     while (i < fn) {
@@ -389,36 +393,12 @@ static char *copy_text_to_json(char *w, const char *f, size_t fn) {
         if (run >= fn) break;
         unsigned char c = (unsigned char)f[run];
         i = run + 1;
-        if (c == '\\' && i < fn) {
-            c = (unsigned char)f[i++];
-            switch (c) {
-                case 'b': c = '\b'; break;
-                case 'f': c = '\f'; break;
-                case 'n': c = '\n'; break;
-                case 'r': c = '\r'; break;
-                case 't': c = '\t'; break;
-                case 'v': c = '\v'; break;
-                default: break;
-            }
-        }
-        switch (c) {
-            case '"': *w++ = '\\'; *w++ = '"'; break;
-            case '\\': *w++ = '\\'; *w++ = '\\'; break;
-            case '\b': *w++ = '\\'; *w++ = 'b'; break;
-            case '\f': *w++ = '\\'; *w++ = 'f'; break;
-            case '\n': *w++ = '\\'; *w++ = 'n'; break;
-            case '\r': *w++ = '\\'; *w++ = 'r'; break;
-            case '\t': *w++ = '\\'; *w++ = 't'; break;
-            default:
-                if (c < 0x20) {
-                    memcpy(w, "\\u00", 4);
-                    w[4] = hex[c >> 4];
-                    w[5] = hex[c & 15];
-                    w += 6;
-                } else {
-                    *w++ = (char)c;
-                }
-        }
+        if (c == '\\' && i < fn) c = (unsigned char)copy_unescape_letter(f[i++]);
+        size_t k = json_escape(w, c);
+        if (k)
+            w += k;
+        else
+            *w++ = (char)c;
     }
     *w++ = '"';
     return w;
