@@ -8,6 +8,7 @@ database cloned from it by pytest-postgresql's janitor (and dropped afterwards).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -15,6 +16,8 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -26,7 +29,15 @@ from sqlalchemy.engine import URL, make_url
 from provdb.samples import path as samples_path
 from tests.servers import as_user, free_port, serve_provdb
 
-__all__ = ["REPO", "free_port", "run_cli", "scratch_database", "serve_provdb"]
+__all__ = [
+    "REPO",
+    "free_port",
+    "run_cli",
+    "scratch_database",
+    "serve_provdb",
+    "synthetic_module",
+    "write_synthetic_night",
+]
 
 #: under CI a skipped test is a failure (see tests/ci_skips.py)
 pytest_plugins = ["tests.ci_skips"]
@@ -148,6 +159,27 @@ def engine(db_url: URL) -> Iterator[sa.Engine]:
     eng = sa.create_engine(db_url)
     yield eng
     eng.dispose()
+
+
+def synthetic_module() -> ModuleType:
+    """bench/make_synthetic.py (the lstosa night generator), imported by path: bench/ is
+    not a package. It is put in sys.modules as ``make_synthetic`` before it runs (its
+    dataclasses look their module up there)."""
+    spec = importlib.util.spec_from_file_location(
+        "make_synthetic", REPO / "bench" / "make_synthetic.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("make_synthetic", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_synthetic_night(path: Path, runs: int, subruns: int, **options: Any) -> Path:
+    """A generated lstosa prov.log night (``generate_night(runs, subruns, **options)``)
+    written to ``path``; returns ``path``."""
+    path.write_bytes(b"".join(synthetic_module().generate_night(runs, subruns, **options)))
+    return path
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from provdb.answers.flags import rebuild_flags
 from provdb.ingest.pipeline import ingest_file
-from tests.conftest import run_cli
+from tests.conftest import run_cli, write_synthetic_night
 from tests.provdb import check_scenario as sc
 from tests.provdb.test_scan import H5_SAMPLES
 
@@ -130,20 +130,6 @@ def test_scanned_hashes_regeneration_and_a_silent_change(
     assert result.returncode == 1 and files["DL1.0000"] in result.stdout
 
 
-def _synthetic_module():
-    """bench/make_synthetic.py, imported by path (bench/ is not a package)."""
-    import importlib.util
-    import sys
-
-    path = Path(__file__).resolve().parents[2] / "bench" / "make_synthetic.py"
-    spec = importlib.util.spec_from_file_location("make_synthetic", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("make_synthetic", module)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _affected_after(engine: sa.Engine, entity_id: str, **stages: bool) -> set[str]:
     """Entities update_flags recomputes when one batch names ``entity_id`` as a used input
     (``used=True``) or as a generated/changed entity (``touched=True``); rolled back."""
@@ -175,22 +161,17 @@ def test_a_file_every_night_uses_does_not_recompute_the_whole_archive(
     """The month's time calibration file is an input of every night's products: a new use
     of it (the next night) refreshes it alone; a change of it, all its descendants. Before
     this, each night recomputed the flags of every earlier product (bench_year.py)."""
-    synth = _synthetic_module()
     for night, (date, first_run) in enumerate((("20250101", 2000), ("20250102", 2010))):
-        path = tmp_path / f"{date}.prov.log"
-        path.write_bytes(
-            b"".join(
-                synth.generate_night(
-                    2,
-                    2,
-                    date=date,
-                    seed=night + 1,
-                    first_run=first_run,
-                    dl2=True,
-                    dl3=True,
-                    connected_calibration=True,
-                )
-            )
+        path = write_synthetic_night(
+            tmp_path / f"{date}.prov.log",
+            2,
+            2,
+            date=date,
+            seed=night + 1,
+            first_run=first_run,
+            dl2=True,
+            dl3=True,
+            connected_calibration=True,
         )
         assert _ingest(engine, path).status == "new"
     with engine.connect() as conn:
@@ -217,9 +198,8 @@ def test_an_unchanged_re_sighting_touches_nothing_but_a_filled_gap_does(
     in (the merge keeps first values): re-reading the same entity record changes nothing."""
     from provdb.ingest.load import _CHANGED_STAGE
 
-    synth = _synthetic_module()
     path = tmp_path / "night.prov.log"
-    path.write_bytes(b"".join(synth.generate_night(1, 2, dl2=True, connected_calibration=True)))
+    write_synthetic_night(path, 1, 2, dl2=True, connected_calibration=True)
     assert _ingest(engine, path).status == "new"
     raw = engine.raw_connection()
     try:

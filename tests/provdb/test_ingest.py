@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import importlib.util
 import lzma
 import os
 import re
 import shutil
-import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -28,8 +26,7 @@ import sqlalchemy as sa
 
 from provdb.ingest.lstosa.definition import load_model
 from provdb.ingest.pipeline import FileResult, ingest_file
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "make_synthetic.py"
+from tests.conftest import synthetic_module
 
 NIGHT = Path("generated/lstosa_simulate_processing/prov.log")
 PARALLEL = Path("generated/lstosa_parallel_datasequence/prov.log")
@@ -62,12 +59,7 @@ def conn(engine: sa.Engine) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def synth() -> ModuleType:
     """bench/make_synthetic.py, imported by path (bench/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("make_synthetic", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("make_synthetic", module)
-    spec.loader.exec_module(module)
-    return module
+    return synthetic_module()
 
 
 def tables(engine: sa.Engine) -> list[str]:

@@ -8,10 +8,10 @@ error instead of a hang, so the test fails rather than stalls if the wait comes 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -20,23 +20,12 @@ from provdb.answers import flags
 from provdb.ingest.load import Loader
 from provdb.ingest.pipeline import ingest_file
 from provdb.ingest.records import AgentRow, EntityRow
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "make_synthetic.py"
-
-
-def make_synthetic() -> ModuleType:
-    """bench/make_synthetic.py, imported by path (bench/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("make_synthetic", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("make_synthetic", module)
-    spec.loader.exec_module(module)
-    return module
+from tests.conftest import write_synthetic_night
 
 
 def night(path: Path, date: str, first_run: int, runs: int = 1, subruns: int = 2) -> Path:
-    synth = make_synthetic()
-    lines = synth.generate_night(
+    return write_synthetic_night(
+        path,
         runs,
         subruns,
         date=date,
@@ -46,8 +35,31 @@ def night(path: Path, date: str, first_run: int, runs: int = 1, subruns: int = 2
         dl2=True,
         dl3=True,
     )
-    path.write_bytes(b"".join(lines))
-    return path
+
+
+@contextmanager
+def two_sessions(engine: sa.Engine) -> Iterator[tuple[Any, Any]]:
+    """Two psycopg connections: the one that ingests, and a holder for another file's
+    transaction left open; both closed on exit."""
+    holder_raw = engine.raw_connection()
+    ingest_raw = engine.raw_connection()
+    try:
+        yield ingest_raw.driver_connection, holder_raw.driver_connection
+    finally:
+        holder_raw.close()
+        ingest_raw.close()
+
+
+def ingest_meanwhile(conn: Any, path: Path, holder: Any) -> None:
+    """Ingest ``path`` while ``holder``'s transaction is open; ``lock_timeout`` turns a wait
+    for the holder into an error. Then the holder rolls back."""
+    with conn.cursor() as cur:
+        cur.execute("SET lock_timeout = '30s'")
+    conn.commit()
+    result = ingest_file(conn, path)
+    assert result.error is None, result.error
+    assert result.status == "new"
+    holder.rollback()
 
 
 def test_a_night_does_not_wait_for_another_file_that_re_sighted_shared_objects(
@@ -55,10 +67,7 @@ def test_a_night_does_not_wait_for_another_file_that_re_sighted_shared_objects(
 ) -> None:
     first = night(tmp_path / "20250101.prov.log", "20250101", 2000)
     second = night(tmp_path / "20250102.prov.log", "20250102", 2010)
-    holder_raw = engine.raw_connection()
-    ingest_raw = engine.raw_connection()
-    try:
-        conn = ingest_raw.driver_connection
+    with two_sessions(engine) as (conn, holder):
         assert ingest_file(conn, first).status == "new"
         with engine.connect() as c:
             agents = c.execute(sa.text("SELECT id, name FROM provenance.agent")).all()
@@ -67,7 +76,6 @@ def test_a_night_does_not_wait_for_another_file_that_re_sighted_shared_objects(
         assert agents and shared
         # another file's ingest in flight: its loader re-sighted those objects, unchanged,
         # and its transaction is still open
-        holder = holder_raw.driver_connection
         loader = Loader(holder, source_format="lstosa")
         for agent_id, name in agents:
             loader.add(AgentRow(id=agent_id, name=name))
@@ -89,16 +97,7 @@ def test_a_night_does_not_wait_for_another_file_that_re_sighted_shared_objects(
                 assert locked == len(rows)
             c.rollback()
         # and the next night, which mentions the same agent, goes in meanwhile
-        with conn.cursor() as cur:
-            cur.execute("SET lock_timeout = '30s'")
-        conn.commit()
-        result = ingest_file(conn, second)
-        assert result.error is None, result.error
-        assert result.status == "new"
-        holder.rollback()
-    finally:
-        holder_raw.close()
-        ingest_raw.close()
+        ingest_meanwhile(conn, second, holder)
     with engine.connect() as c:
         files = c.execute(sa.text("SELECT count(*) FROM archive.ingest_file")).scalar_one()
         agent_rows = c.execute(sa.text("SELECT count(*) FROM provenance.agent")).scalar_one()
@@ -114,10 +113,7 @@ def test_a_night_does_not_wait_for_another_files_analyze_of_the_flag_tables(
     monkeypatch.setattr(flags, "_ANALYZE_ABOVE", 0)
     first = night(tmp_path / "20250101.prov.log", "20250101", 2000, runs=6, subruns=8)
     second = night(tmp_path / "20250102.prov.log", "20250102", 2010)
-    holder_raw = engine.raw_connection()
-    ingest_raw = engine.raw_connection()
-    try:
-        conn = ingest_raw.driver_connection
+    with two_sessions(engine) as (conn, holder):
         # the first night on an empty archive: its statistics are stale, it analyses
         assert ingest_file(conn, first).status == "new"
         with engine.connect() as c:
@@ -129,23 +125,13 @@ def test_a_night_does_not_wait_for_another_files_analyze_of_the_flag_tables(
             c.execute(sa.text("ANALYZE"))  # what autovacuum does on an archive in use
         # another night's ingest in flight that analysed the rules' tables: ANALYZE's
         # lock, held until that file commits
-        holder = holder_raw.driver_connection
         with holder.cursor() as cur:
             cur.execute(
                 "LOCK TABLE " + ", ".join(flags._RULE_TABLES) + " IN SHARE UPDATE EXCLUSIVE MODE"
             )
         # a smaller night on the grown archive changes no table's statistics much: it
         # analyses nothing, and goes in meanwhile instead of waiting for the holder
-        with conn.cursor() as cur:
-            cur.execute("SET lock_timeout = '30s'")
-        conn.commit()
-        result = ingest_file(conn, second)
-        assert result.error is None, result.error
-        assert result.status == "new"
-        holder.rollback()
-    finally:
-        holder_raw.close()
-        ingest_raw.close()
+        ingest_meanwhile(conn, second, holder)
     with engine.connect() as c:
         flagged = c.execute(sa.text("SELECT count(*) FROM archive.product_flag")).scalar_one()
         files = c.execute(sa.text("SELECT count(*) FROM archive.ingest_file")).scalar_one()

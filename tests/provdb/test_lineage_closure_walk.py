@@ -9,8 +9,6 @@ PROV-VOTABLE one, which carries the levels) that the two paths give.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from provdb.ingest.pipeline import ingest_file
 from provdb.lineage.closure_walk import closure_nodes
 from provdb.lineage.export import serialize
 from provdb.lineage.traverse import UnknownNode, lineage, resolve_ids
-from tests.conftest import scratch_database
+from tests.conftest import scratch_database, write_synthetic_night
 
 FILES = (
     "generated/lstosa_simulate_processing/prov.log",
@@ -32,40 +30,24 @@ FILES = (
 )
 
 
-def _synthetic_module():
-    """bench/make_synthetic.py, imported by path (bench/ is not a package)."""
-    path = Path(__file__).resolve().parents[2] / "bench" / "make_synthetic.py"
-    spec = importlib.util.spec_from_file_location("make_synthetic", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("make_synthetic", module)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def archive(provdb_template, samples: Path, tmp_path_factory) -> Iterator[sa.Engine]:
     folder = tmp_path_factory.mktemp("closure_walk")
-    synth = _synthetic_module()
-    nights = []
-    for index, (date, first_run) in enumerate((("20250101", 2000), ("20250102", 2010))):
-        path = folder / f"{date}.prov.log"
-        path.write_bytes(
-            b"".join(
-                synth.generate_night(
-                    2,
-                    2,
-                    date=date,
-                    seed=index + 1,
-                    first_run=first_run,
-                    dl2=True,
-                    dl3=True,
-                    connected_calibration=True,
-                    reprocess=1 if index else 0,
-                )
-            )
+    nights = [
+        write_synthetic_night(
+            folder / f"{date}.prov.log",
+            2,
+            2,
+            date=date,
+            seed=index + 1,
+            first_run=first_run,
+            dl2=True,
+            dl3=True,
+            connected_calibration=True,
+            reprocess=1 if index else 0,
         )
-        nights.append(path)
+        for index, (date, first_run) in enumerate((("20250101", 2000), ("20250102", 2010)))
+    ]
     with scratch_database(provdb_template, "provdb_closure_walk") as url:
         engine = sa.create_engine(url)
         model = load_model(samples / "lstosa/config/definition.yaml")

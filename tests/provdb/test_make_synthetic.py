@@ -5,10 +5,8 @@ from __future__ import annotations
 import ast
 import gzip
 import hashlib
-import importlib.util
 import itertools
 import re
-import sys
 from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
@@ -18,8 +16,7 @@ from typing import Any
 import pytest
 
 from provdb.ingest.lstosa.definition import Model, load_model
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "make_synthetic.py"
+from tests.conftest import synthetic_module
 
 PROV_LINE = re.compile(
     r"INFO provLogger __PROV__(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?)__PROV__(\{.*\})"
@@ -58,12 +55,7 @@ BURSTS = {
 @pytest.fixture(scope="module")
 def ms() -> ModuleType:
     """The generator, imported by path (bench/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("make_synthetic", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("make_synthetic", module)
-    spec.loader.exec_module(module)
-    return module
+    return synthetic_module()
 
 
 @pytest.fixture(scope="module")
