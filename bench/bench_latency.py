@@ -73,6 +73,7 @@ from _common import argument_parser, bench_home, log, machine, upgrade_archive  
 from bench_tap import (  # noqa: E402
     ONE_ROW,
     Service,
+    client_loop,
     generate,
     measure_concurrent,
     postgres_cpu,
@@ -329,35 +330,17 @@ def measure_http(
 def _light_client(
     base: str, ids: list[str], seed: int, start_at: float, stop_at: float, out: Any
 ) -> None:
-    """bench_tap's concurrent client with http.client instead of python-requests."""
-    rng = random.Random(seed)
-    lat: list[float] = []
-    errors: list[str] = []
-    poster = _Poster(base, "http.client")
-    poster.post(tap_form(ONE_ROW.format(id=ids[seed % len(ids)])))  # connect
-    while time.time() < start_at:
-        time.sleep(0.001)
-    c0 = os.times()
-    while time.time() < stop_at:
-        t = time.perf_counter()
-        try:
-            status, body, _, _ = poster.post(tap_form(ONE_ROW.format(id=rng.choice(ids))))
-            if status != 200 or b'value="ERROR"' in body:
-                errors.append(f"HTTP {status}: {body[:200]!r}")
-            else:
-                lat.append((time.perf_counter() - t) * 1000)
-        except Exception as exc:  # any failure counts as an error
-            errors.append(repr(exc)[:200])
-            poster.close()
-            poster = _Poster(base, "http.client")
-    c1 = os.times()
-    poster.close()
-    out.put(
-        {
-            "latencies": lat,
-            "errors": errors,
-            "cpu_s": (c1.user - c0.user) + (c1.system - c0.system),
-        }
+    """bench_tap's concurrent client with http.client instead of python-requests (a new
+    connection after a failed request)."""
+    client_loop(
+        lambda: _Poster(base, "http.client"),
+        lambda poster, form: poster.post(form)[:2],
+        ids,
+        seed,
+        start_at,
+        stop_at,
+        out,
+        reopen_on_error=True,
     )
 
 

@@ -68,6 +68,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -622,33 +623,45 @@ def measure_stream(service: Service, conninfo: str, sql_of: Any, maxrec: int) ->
     }
 
 
-def _client(
-    base: str, ids: list[str], seed: int, start_at: float, stop_at: float, out: Any
+def client_loop(
+    open_session: Callable[[], Any],
+    post: Callable[[Any, dict[str, str]], tuple[int, bytes]],
+    ids: list[str],
+    seed: int,
+    start_at: float,
+    stop_at: float,
+    out: Any,
+    *,
+    reopen_on_error: bool = False,
 ) -> None:
-    """One concurrent client process: one keep-alive session, one-row queries until stop_at."""
-    import requests
-
+    """The body of a concurrent client process: one keep-alive session
+    (``open_session()``, closed at the end), one-row queries sent with ``post(session,
+    form) -> (status, body)`` from ``start_at`` until ``stop_at``; latencies, errors and
+    the process's CPU seconds go to the queue ``out``. ``reopen_on_error``: a new session
+    after a failed request (a client whose connection does not recover by itself)."""
     rng = random.Random(seed)
     lat: list[float] = []
     errors: list[str] = []
-    s = requests.Session()
-    s.post(f"{base}/sync", data=tap_form(ONE_ROW.format(id=ids[seed % len(ids)])))  # connect
+    session = open_session()
+    post(session, tap_form(ONE_ROW.format(id=ids[seed % len(ids)])))  # connect
     while time.time() < start_at:
         time.sleep(0.001)
     c0 = os.times()
     while time.time() < stop_at:
         t = time.perf_counter()
         try:
-            r = s.post(f"{base}/sync", data=tap_form(ONE_ROW.format(id=rng.choice(ids))))
-            body = r.content
-            if r.status_code != 200 or b'value="ERROR"' in body:
-                errors.append(f"HTTP {r.status_code}: {body[:200]!r}")
+            status, body = post(session, tap_form(ONE_ROW.format(id=rng.choice(ids))))
+            if status != 200 or b'value="ERROR"' in body:
+                errors.append(f"HTTP {status}: {body[:200]!r}")
             else:
                 lat.append((time.perf_counter() - t) * 1000)
         except Exception as exc:  # any failure counts as an error
             errors.append(repr(exc)[:200])
+            if reopen_on_error:
+                session.close()
+                session = open_session()
     c1 = os.times()
-    s.close()
+    session.close()
     out.put(
         {
             "latencies": lat,
@@ -656,6 +669,20 @@ def _client(
             "cpu_s": (c1.user - c0.user) + (c1.system - c0.system),
         }
     )
+
+
+def _client(
+    base: str, ids: list[str], seed: int, start_at: float, stop_at: float, out: Any
+) -> None:
+    """One concurrent client process: one keep-alive python-requests session, one-row
+    queries until stop_at (:func:`client_loop`)."""
+    import requests
+
+    def post(s: Any, form: dict[str, str]) -> tuple[int, bytes]:
+        r = s.post(f"{base}/sync", data=form)
+        return r.status_code, r.content
+
+    client_loop(requests.Session, post, ids, seed, start_at, stop_at, out)
 
 
 def measure_concurrent(
