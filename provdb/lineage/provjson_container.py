@@ -26,6 +26,8 @@ from typing import Any
 import orjson
 from prov.model.records import _xsd_datetime_text, _xsd_double_text, canonical_xsd_datatype
 
+from provdb.prov_formal import PROV_FORMAL
+
 __all__ = ["JsonDocument", "Name", "Namespace", "dumps"]
 
 
@@ -53,27 +55,10 @@ class Namespace:
         return name
 
 
-# record kind -> its formal attributes (PROV-JSON names), in prov's FORMAL_ATTRIBUTES order
-_FORMAL: dict[str, tuple[str, ...]] = {
-    "entity": (),
-    "agent": (),
-    "activity": ("prov:startTime", "prov:endTime"),
-    "used": ("prov:activity", "prov:entity", "prov:time"),
-    "wasGeneratedBy": ("prov:entity", "prov:activity", "prov:time"),
-    "wasDerivedFrom": (
-        "prov:generatedEntity",
-        "prov:usedEntity",
-        "prov:activity",
-        "prov:generation",
-        "prov:usage",
-    ),
-    "wasAssociatedWith": ("prov:activity", "prov:agent", "prov:plan"),
-    "wasAttributedTo": ("prov:entity", "prov:agent"),
-    "wasInformedBy": ("prov:informed", "prov:informant"),
-    "hadMember": ("prov:collection", "prov:entity"),
-}
 _TIMES = frozenset(("prov:startTime", "prov:endTime", "prov:time"))
-_FORMAL_TIMES = {kind: tuple((n, n in _TIMES) for n in names) for kind, names in _FORMAL.items()}
+_FORMAL_TIMES = {
+    kind: tuple((n, n in _TIMES) for n in names) for kind, names in PROV_FORMAL.items()
+}
 
 
 def _literal(value: Any) -> Any:

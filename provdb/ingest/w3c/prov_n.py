@@ -22,15 +22,14 @@ from provdb.ingest.w3c.statements import (
     Value,
     is_ref_key,
 )
+from provdb.prov_formal import PROV_FORMAL
 
 # PROV-N positional arguments after the identifier (elements) or after the optional
 # ``id;`` (relations), as canonical attribute keys.
 _PROVN_POSITIONAL: Final[dict[str, tuple[str, ...]]] = {
-    "entity": (),
+    **PROV_FORMAL,
     "valueEntity": (),
     "datasetEntity": (),
-    "agent": (),
-    "activity": ("prov:startTime", "prov:endTime"),
     "parameter": ("voprov:name", "voprov:value"),
     "configFile": ("voprov:name", "voprov:location"),
     "activityDescription": ("voprov:name",),
@@ -41,27 +40,6 @@ _PROVN_POSITIONAL: Final[dict[str, tuple[str, ...]]] = {
     "datasetDescription": ("voprov:name", "voprov:contentType"),
     "parameterDescription": ("voprov:name", "voprov:valueType"),
     "configFileDescription": ("voprov:name", "voprov:contentType"),
-    "used": ("prov:activity", "prov:entity", "prov:time"),
-    "wasGeneratedBy": ("prov:entity", "prov:activity", "prov:time"),
-    "wasInformedBy": ("prov:informed", "prov:informant"),
-    "wasStartedBy": ("prov:activity", "prov:trigger", "prov:starter", "prov:time"),
-    "wasEndedBy": ("prov:activity", "prov:trigger", "prov:ender", "prov:time"),
-    "wasInvalidatedBy": ("prov:entity", "prov:activity", "prov:time"),
-    "wasDerivedFrom": (
-        "prov:generatedEntity",
-        "prov:usedEntity",
-        "prov:activity",
-        "prov:generation",
-        "prov:usage",
-    ),
-    "wasAttributedTo": ("prov:entity", "prov:agent"),
-    "wasAssociatedWith": ("prov:activity", "prov:agent", "prov:plan"),
-    "actedOnBehalfOf": ("prov:delegate", "prov:responsible", "prov:activity"),
-    "wasInfluencedBy": ("prov:influencee", "prov:influencer"),
-    "specializationOf": ("prov:specificEntity", "prov:generalEntity"),
-    "alternateOf": ("prov:alternate1", "prov:alternate2"),
-    "mentionOf": ("prov:specificEntity", "prov:generalEntity", "prov:bundle"),
-    "hadMember": ("prov:collection", "prov:entity"),
     "isDescribedBy": ("voprov:described", "voprov:descriptor"),
     "isRelatedTo": ("voprov:related", "voprov:relator"),
     "wasConfiguredBy": ("voprov:configured", "voprov:configurator", "voprov:artefactType"),
