@@ -76,12 +76,32 @@ def _literal(value: Any) -> Any:
     return value
 
 
+def _formal_values(kind: str, formal: tuple[Any, ...]) -> list[tuple[str, Any]]:
+    """The formal attributes given (not None) of a record: (PROV-JSON name, value)."""
+    return [
+        (name, value)
+        for (name, _), value in zip(_FORMAL_TIMES[kind], formal, strict=False)
+        if value is not None
+    ]
+
+
+def _formal_record(kind: str, formal: tuple[Any, ...]) -> dict[str, Any]:
+    """The PROV-JSON of a record's formal attributes: times as xsd:dateTime text, the
+    related nodes as their names."""
+    record: dict[str, Any] = {}
+    for (name, is_time), value in zip(_FORMAL_TIMES[kind], formal, strict=False):
+        if value is None:
+            continue
+        if is_time:
+            record[name] = _xsd_datetime_text(value) if isinstance(value, datetime) else value
+        else:
+            record[name] = str(value)
+    return record
+
+
 def _raw(kind: str, formal: tuple[Any, ...], other: Any) -> dict[str, list[Any]]:
     """A record's attributes as prov holds them: name -> its distinct (type, value)s."""
-    raw: dict[str, list[Any]] = {}
-    for (name, _), value in zip(_FORMAL_TIMES[kind], formal, strict=False):
-        if value is not None:
-            raw[name] = [value]
+    raw: dict[str, list[Any]] = {name: [value] for name, value in _formal_values(kind, formal)}
     for name, value in other or ():
         if value is None:
             continue
@@ -119,14 +139,7 @@ class JsonDocument:
         # the hot loop of a large lineage (~5,000 records): the record's own keys tell a
         # repeated attribute (rare: the general path below), str values (most of them)
         # are written without a call
-        record: dict[str, Any] = {}
-        for (name, is_time), value in zip(_FORMAL_TIMES[kind], formal, strict=False):
-            if value is None:
-                continue
-            if is_time:
-                record[name] = _xsd_datetime_text(value) if isinstance(value, datetime) else value
-            else:
-                record[name] = str(value)
+        record = _formal_record(kind, formal)
         for name, value in other or ():
             if value is None:
                 continue
@@ -151,16 +164,8 @@ class JsonDocument:
     @staticmethod
     def _repeated(kind: str, formal: tuple[Any, ...], other: Any) -> dict[str, Any]:
         """The record of an attribute given several times: one value, or a list of them."""
-        raw: dict[str, list[Any]] = {}
-        record: dict[str, Any] = {}
-        for (name, is_time), value in zip(_FORMAL_TIMES[kind], formal, strict=False):
-            if value is None:
-                continue
-            raw[name] = [value]
-            if is_time:
-                record[name] = _xsd_datetime_text(value) if isinstance(value, datetime) else value
-            else:
-                record[name] = str(value)
+        record = _formal_record(kind, formal)
+        raw: dict[str, list[Any]] = {name: [value] for name, value in _formal_values(kind, formal)}
         for name, value in other or ():
             if value is None:
                 continue
