@@ -40,6 +40,7 @@ import urllib.parse
 from typing import Any
 
 from provdb.config import ObsCoreSettings
+from provdb.schema.product_type import product_type_sql
 
 __all__ = [
     "PRODUCT_LEVELS",
@@ -52,12 +53,9 @@ __all__ = [
 PRODUCT_LEVELS = ("DL1", "DL2", "DL3")
 #: h c in eV m (CODATA 2018): wavelength = HC / energy
 HC_EV_M = 1.239841984e-6
-_LEVEL = r"'(?:^|[^A-Z0-9])(R0|R1|DL[0-5])(?![0-9])'"
-_PRODUCT_TYPE = (
-    "coalesce(e.attributes #>> '{scan,data_level}', "
-    f"substring(upper(e.name) from {_LEVEL}), "
-    f"substring(upper(e.location) from {_LEVEL[:-1]}[^/]*$'))"
-)
+#: the data level of entity ``e``: the expression of archive.product_version, which
+#: migration 0015 indexes on provenance.entity
+_PRODUCT_TYPE = product_type_sql("e")
 _FILE = r"'\.(h5|hdf5|fits|fits\.gz|fits\.fz)$'"
 _DATALINK_FORMAT = "application/x-votable+xml;content=datalink"
 
