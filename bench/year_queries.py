@@ -250,7 +250,7 @@ def measure_queries(
                 log(f"{name} {path}: no answer within {PAGE_TIMEOUT} s")
                 http = requests.Session()  # the timed-out connection is not reused
                 continue
-            load = round(os.getloadavg()[0], 2)
+            load = _load()
             out[name] = {"path": path, "bytes": size, "http": timing, "load_average_1m": load}
             log(f"{name} {path}: {timing['median_ms']} ms (load {load})")
     finally:
