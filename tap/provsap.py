@@ -36,8 +36,10 @@ percent-encoded).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -78,6 +80,24 @@ def walk(conn: Any, ids: list[str], req: dict[str, Any]) -> Any:
         members=req["members"],
         limit=req["limit"],
         statement_timeout_ms=60_000,
+    )
+
+
+def json_walk(conn: Any, ids: list[str], req: dict[str, Any]) -> Any:
+    """The PROV-JSON answer (:func:`provdb.lineage.provjson_answer.prov_json_answer`) of a
+    checked request, with :func:`walk`'s parameters and the request's model."""
+    from provdb.lineage.provjson_answer import prov_json_answer
+
+    return prov_json_answer(
+        conn,
+        ids,
+        depth=req["depth"],
+        direction=req["direction"],
+        agent=req["agent"],
+        members=req["members"],
+        limit=req["limit"],
+        statement_timeout_ms=60_000,
+        model=req["model"],
     )
 
 
@@ -213,12 +233,60 @@ def provsap() -> Response:
 
 def _answer(db: Any, req: dict) -> Response:
     from provdb.lineage.export import FORMATS, serialize
-    from provdb.lineage.traverse import UnknownNode
 
     t0 = time.perf_counter()
-    try:
-        with db.read_engine_connect() as conn:
+    fmt = FORMATS[req["format"]]
+    with _db_errors(), db.read_engine_connect() as conn:
+        if req["format"] == "prov-json":
+            # written straight from the rows when it can (the common request)
+            answer = json_walk(conn, req["ids"], req)
+        else:
             graph = walk(conn, req["ids"], req)
+    if req["format"] == "prov-json":
+        body, nodes, truncated, t1 = answer.body, answer.nodes, answer.truncated, answer.fetched
+    else:
+        t1 = time.perf_counter()
+        body = serialize(
+            graph,
+            req["format"],
+            model=req["model"],
+            url_pattern=_ui_pattern(),
+            request=req["echo"],
+        )
+        nodes, truncated = len(graph.nodes), graph.truncated
+    t2 = time.perf_counter()
+    log.info(
+        "provsap ID=%s DEPTH=%s DIRECTION=%s -> %d nodes%s in %.1f ms",
+        req["echo"]["ID"][:200],
+        req["echo"]["DEPTH"],
+        req["direction"],
+        nodes,
+        " (truncated)" if truncated else "",
+        (t2 - t0) * 1000,
+    )
+    return Response(
+        body,
+        content_type=fmt.mime,
+        headers={
+            "X-Provdb-Truncated": "true" if truncated else "false",
+            "X-Provdb-Nodes": str(nodes),
+            "Server-Timing": (
+                f"lineage;dur={(t1 - t0) * 1000:.1f}, serialize;dur={(t2 - t1) * 1000:.1f}"
+            ),
+            "Content-Disposition": f'inline; filename="provenance.{fmt.extension}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@contextlib.contextmanager
+def _db_errors() -> Iterator[None]:
+    """The walk's failures as DALI errors: an unknown ID 404, bad input 400, the database
+    unreachable 503, anything else 500 (logged)."""
+    from provdb.lineage.traverse import UnknownNode
+
+    try:
+        yield
     except UnknownNode as exc:
         raise NotFound(str(exc)) from None
     except ValueError as exc:
@@ -233,35 +301,3 @@ def _answer(db: Any, req: dict) -> Response:
             raise Unavailable(f"the archive database is not reachable: {first}") from None
         log.exception("provsap failed")
         raise ServiceError(f"lineage query failed: {first}") from None
-    t1 = time.perf_counter()
-    body = serialize(
-        graph,
-        req["format"],
-        model=req["model"],
-        url_pattern=_ui_pattern(),
-        request=req["echo"],
-    )
-    t2 = time.perf_counter()
-    fmt = FORMATS[req["format"]]
-    log.info(
-        "provsap ID=%s DEPTH=%s DIRECTION=%s -> %d nodes%s in %.1f ms",
-        req["echo"]["ID"][:200],
-        req["echo"]["DEPTH"],
-        req["direction"],
-        len(graph.nodes),
-        " (truncated)" if graph.truncated else "",
-        (t2 - t0) * 1000,
-    )
-    return Response(
-        body,
-        content_type=fmt.mime,
-        headers={
-            "X-Provdb-Truncated": "true" if graph.truncated else "false",
-            "X-Provdb-Nodes": str(len(graph.nodes)),
-            "Server-Timing": (
-                f"lineage;dur={(t1 - t0) * 1000:.1f}, serialize;dur={(t2 - t1) * 1000:.1f}"
-            ),
-            "Content-Disposition": f'inline; filename="provenance.{fmt.extension}"',
-            "Cache-Control": "no-store",
-        },
-    )

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provdb.lineage.closure import MAX_DEPTH
-from provdb.lineage.traverse import fetch_many, text_array
+from provdb.lineage.traverse import Rows, fetch_rows, text_array
 
 __all__ = ["ClosureNodes", "closure_nodes"]
 
@@ -44,12 +44,13 @@ class ClosureNodes:
     """What :func:`closure_nodes` found.
 
     ``levels``: ``(kind, id)`` -> level (relations from the nearest start node);
-    ``relations``: relation name -> archive rows (dicts) fetched for the candidates, a
-    superset of the rows between returned nodes.
+    ``relations``: relation name -> archive rows (``SELECT *``, as
+    :func:`~provdb.lineage.traverse.fetch_rows` returns them) fetched for the candidates,
+    a superset of the rows between returned nodes.
     """
 
     levels: dict[tuple[str, str], int] = field(default_factory=dict)
-    relations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    relations: dict[str, Rows] = field(default_factory=dict)
 
 
 def _candidates_sql(direction: str, depth: int | None) -> tuple[str, str]:
@@ -77,14 +78,14 @@ def _candidates_sql(direction: str, depth: int | None) -> tuple[str, str]:
     return rows_sql, array_sql
 
 
-def _candidates(rows: list[dict[str, Any]], roots: list[str], limit: int) -> list[str] | None:
+def _candidates(rows: list[tuple[str, bool]], roots: list[str], limit: int) -> list[str] | None:
     """The start entities and their closure ancestors (BACK) or descendants (FORTH), from
-    the candidate query's rows; ``None`` when the closure cannot answer."""
+    the candidate query's rows (id, at bound); ``None`` when the closure cannot answer."""
     found = set(roots)
-    for row in rows:
-        if row["at_bound"]:
+    for ident, at_bound in rows:
+        if at_bound:
             return None  # the closure stopped there: the chain may go on
-        found.add(row["id"])
+        found.add(ident)
     if len(found) > limit:
         return None  # more candidates than the limit: the walk truncates in its own order
     return sorted(found)
@@ -140,30 +141,33 @@ def closure_nodes(
         f"provenance.wasinformedby WHERE {informed_col} = ANY(ARRAY({acts})))"
     )
     # one round trip: the candidates, and the relations of the same candidates
-    found, generated, used, derived, uncovered = fetch_many(
+    found, generated, used, derived, uncovered = fetch_rows(
         cur,
         [(q, p) for q in (rows_sql, generated_sql, used_sql, derived_sql, uncovered_sql)],
     )
-    ents = _candidates(found, starts, limit)
-    if ents is None or uncovered:
+    ents = _candidates(found[1], starts, limit)
+    if ents is None or uncovered[1]:
         return None
 
     # adjacency of the walk's steps, in its direction
     step: dict[tuple[str, str], set[tuple[str, str]]] = {}
-    for r in generated:
-        ent, act = ("entity", r["entity_id"]), ("activity", r["activity_id"])
+    e_col, a_col = _columns(generated, "entity_id", "activity_id")
+    for r in generated[1]:
+        ent, act = ("entity", r[e_col]), ("activity", r[a_col])
         if back:
             step.setdefault(ent, set()).add(act)
         else:
             step.setdefault(act, set()).add(ent)
-    for r in used:
-        act, ent = ("activity", r["activity_id"]), ("entity", r["entity_id"])
+    a_col, e_col = _columns(used, "activity_id", "entity_id")
+    for r in used[1]:
+        act, ent = ("activity", r[a_col]), ("entity", r[e_col])
         if back:
             step.setdefault(act, set()).add(ent)
         else:
             step.setdefault(ent, set()).add(act)
-    for r in derived:
-        new, old = r["generated_entity_id"], r["used_entity_id"]
+    new_col, old_col = _columns(derived, "generated_entity_id", "used_entity_id")
+    for r in derived[1]:
+        new, old = r[new_col], r[old_col]
         src, dst = (new, old) if back else (old, new)
         step.setdefault(("entity", src), set()).add(("entity", dst))
 
@@ -194,7 +198,12 @@ def closure_nodes(
             "wasGeneratedBy": generated,
             "used": used,
             "wasDerivedFrom": derived,
-            "hadMember": [],
-            "wasInformedBy": [],
+            "hadMember": ((), []),
+            "wasInformedBy": ((), []),
         },
     )
+
+
+def _columns(rows: Rows, *names: str) -> tuple[int, ...]:
+    """The positions of columns ``names`` in ``rows``."""
+    return tuple(rows[0].index(name) for name in names)

@@ -60,9 +60,15 @@ from urllib.parse import quote
 from provdb.lineage.graph import Node, ProvGraph
 
 __all__ = [
+    "ACTIVITY_COLUMNS",
+    "AGENT_TYPES",
     "DEFAULT_NAMESPACE",
+    "DESCRIPTION_ATTRS",
+    "DESCRIPTION_REFS",
+    "DM_AGENT",
     "MODELS",
     "VOPROV_NAMESPACE",
+    "attribute_value",
     "local_id",
     "prov_document",
     "to_prov_json",
@@ -75,12 +81,12 @@ MODELS = ("IVOA", "W3C")
 _SAFE = "-._~:/@#&+*?$!"
 
 # activity columns written as provdb:<column>, in this order
-_ACTIVITY_COLUMNS = ("original_id", "session_tag", "script", "command_line", "status", "exit_code")
+ACTIVITY_COLUMNS = ("original_id", "session_tag", "script", "command_line", "status", "exit_code")
 # ProvDM attributes (voprov: with MODEL=IVOA); every other column is provdb:<column>
 _DM_ENTITY = {"comment": "comment", "generated_at_time": "generatedAtTime"}
 _DM_ENTITY_W3C_SKIP = {"generated_at_time"}  # becomes wasGeneratedBy's prov:time
 _DM_ACTIVITY = {"comment": "comment"}
-_DM_AGENT = {
+DM_AGENT = {
     "comment": "comment",
     "email": "email",
     "affiliation": "affiliation",
@@ -88,7 +94,7 @@ _DM_AGENT = {
     "address": "address",
     "url": "url",
 }
-_AGENT_TYPES = {
+AGENT_TYPES = {
     "person": "prov:Person",
     "organization": "prov:Organization",
     "organisation": "prov:Organization",
@@ -96,7 +102,7 @@ _AGENT_TYPES = {
     "software": "prov:SoftwareAgent",
 }
 # description class -> (voprov class name, columns that are ProvDM attributes -> voprov name)
-_DESCRIPTION_ATTRS: dict[str, tuple[str, dict[str, str]]] = {
+DESCRIPTION_ATTRS: dict[str, tuple[str, dict[str, str]]] = {
     "activityDescription": (
         "ActivityDescription",
         {
@@ -161,7 +167,7 @@ _DESCRIPTION_ATTRS: dict[str, tuple[str, dict[str, str]]] = {
     ),
 }
 # references from one description to another
-_DESCRIPTION_REFS = {
+DESCRIPTION_REFS = {
     "activity_description_id": "activityDescription",
     "entity_description_id": "entityDescription",
 }
@@ -175,7 +181,7 @@ def local_id(ident: str) -> str:
     return quote(str(ident), safe=_SAFE)
 
 
-def _value(value: Any) -> Any:
+def attribute_value(value: Any) -> Any:
     """An attribute value the prov library serialises faithfully."""
     if type(value) is str:  # most values: first
         return value
@@ -230,7 +236,7 @@ class _Builder:
             for key in sorted(extra):
                 if key in skip:
                     continue
-                out.append((self.ns[local_id(key)], _value(extra[key])))
+                out.append((self.ns[local_id(key)], attribute_value(extra[key])))
 
     def _common(self, node: Node, out: list) -> None:
         if node.start and self.graph.truncated:
@@ -257,7 +263,7 @@ class _Builder:
         for column, dm in _DM_ENTITY.items():
             if a.get(column) is None or (not self.ivoa and column in _DM_ENTITY_W3C_SKIP):
                 continue
-            out.append((self.attr(column, dm), _value(a[column])))
+            out.append((self.attr(column, dm), attribute_value(a[column])))
         if a.get("invalidated_at_time") is not None:
             out.append(
                 (self.attr("invalidated_at_time", "invalidatedAtTime"), a["invalidated_at_time"])
@@ -266,7 +272,7 @@ class _Builder:
             out.append((self.attr("content_type", "contentType"), a["content_type"]))
         for column in ("size_bytes", "content_hash", "content_hash_type"):
             if a.get(column) is not None:
-                out.append((self.ns[column], _value(a[column])))
+                out.append((self.ns[column], attribute_value(a[column])))
         desc = a.get("entity_description_id")
         if desc:
             self._describe(out, "entityDescription", desc)
@@ -281,14 +287,14 @@ class _Builder:
             out.append(("prov:label", a["name"]))
         for column, dm in _DM_ACTIVITY.items():
             if a.get(column) is not None:
-                out.append((self.attr(column, dm), _value(a[column])))
+                out.append((self.attr(column, dm), attribute_value(a[column])))
         desc = a.get("activity_description_id")
         if desc:
             self._describe(out, "activityDescription", desc)
-        for column in _ACTIVITY_COLUMNS:
+        for column in ACTIVITY_COLUMNS:
             value = a.get(column)
             if value is not None:
-                out.append((self.ns[column], _value(value)))
+                out.append((self.ns[column], attribute_value(value)))
         if a.get("session_id"):
             out.append((self.ns["session"], self.q(f"session/{a['session_id']}")))
             session = self.graph.sessions.get(a["session_id"])
@@ -304,14 +310,14 @@ class _Builder:
         if a.get("name") is not None:
             out.append(("prov:label", a["name"]))
         kind = str(a.get("type") or "")
-        mapped = _AGENT_TYPES.get(kind.lower().replace(" ", ""))
+        mapped = AGENT_TYPES.get(kind.lower().replace(" ", ""))
         if mapped:
             out.append(("prov:type", mapped))
         elif kind:
             out.append(("prov:type", kind))
-        for column, dm in _DM_AGENT.items():
+        for column, dm in DM_AGENT.items():
             if a.get(column) is not None:
-                out.append((self.attr(column, dm), _value(a[column])))
+                out.append((self.attr(column, dm), attribute_value(a[column])))
         self._common(node, out)
         self.doc.agent(self.q(node.id), out)
 
@@ -337,12 +343,12 @@ class _Builder:
         for column in sorted(row):
             if column in ("id", "name") or row[column] is None:
                 continue
-            out.append((self.ns[column], _value(row[column])))
+            out.append((self.ns[column], attribute_value(row[column])))
         self.doc.entity(self.q(f"session/{ident}"), out)
 
     def descriptions(self) -> None:
         for cls, rows in self.graph.descriptions.items():
-            vo_name, columns = _DESCRIPTION_ATTRS[cls]
+            vo_name, columns = DESCRIPTION_ATTRS[cls]
             for ident in sorted(rows):
                 row = rows[ident]
                 out: list[tuple[Any, Any]] = [("prov:type", self.vo[vo_name])]
@@ -350,8 +356,8 @@ class _Builder:
                     out.append(("prov:label", row["name"]))
                 for column, dm in columns.items():
                     if row.get(column) is not None:
-                        out.append((self.vo[dm], _value(row[column])))
-                for column, ref_cls in _DESCRIPTION_REFS.items():
+                        out.append((self.vo[dm], attribute_value(row[column])))
+                for column, ref_cls in DESCRIPTION_REFS.items():
                     if row.get(column):
                         out.append((self.vo[ref_cls], self.desc_ref(ref_cls, row[column])))
                 for column in ("arraysize", "xtype"):
@@ -368,7 +374,7 @@ class _Builder:
                 out += [
                     ("prov:type", self.vo["Parameter"]),
                     (self.vo["name"], row["name"]),
-                    (self.vo["value"], _value(row.get("parameter_value"))),
+                    (self.vo["value"], attribute_value(row.get("parameter_value"))),
                 ]
                 if row.get("parameter_description_id"):
                     out.append(
@@ -382,7 +388,7 @@ class _Builder:
             else:
                 out += [
                     ("prov:type", self.ns["Parameter"]),
-                    ("prov:value", _value(row.get("parameter_value"))),
+                    ("prov:value", attribute_value(row.get("parameter_value"))),
                 ]
                 if row.get("value_entity_id"):
                     out.append((self.ns["value_entity"], self.q(row["value_entity_id"])))

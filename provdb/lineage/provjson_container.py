@@ -28,7 +28,7 @@ from prov.model.records import _xsd_datetime_text, _xsd_double_text, canonical_x
 
 from provdb.prov_formal import PROV_FORMAL
 
-__all__ = ["JsonDocument", "Name", "Namespace", "dumps"]
+__all__ = ["JsonDocument", "Name", "Namespace", "dumps", "literal"]
 
 
 class Name(str):
@@ -61,7 +61,7 @@ _FORMAL_TIMES = {
 }
 
 
-def _literal(value: Any) -> Any:
+def literal(value: Any) -> Any:
     """The PROV-JSON form of one non-formal attribute value (prov's encoding)."""
     if type(value) is str:
         return value
@@ -148,7 +148,7 @@ class JsonDocument:
             if name in record:
                 record = self._repeated(kind, formal, other)
                 break
-            record[name] = value if type(value) is str else _literal(value)
+            record[name] = value if type(value) is str else literal(value)
         text = str(ident) if ident else self._anonymous_id(kind, formal, other)
         section = self._sections.get(kind)
         if section is None:
@@ -173,11 +173,11 @@ class JsonDocument:
             values = raw.get(name)
             if values is None:
                 raw[name] = [value]
-                record[name] = _literal(value)
+                record[name] = literal(value)
             # prov keeps one of each (type, value): a repeated pair is written once
             elif not any(type(v) is type(value) and v == value for v in values):
                 values.append(value)
-                record[name] = [_literal(v) for v in values]
+                record[name] = [literal(v) for v in values]
         return record
 
     def _anonymous_id(self, kind: str, formal: tuple[Any, ...], other: Any) -> str:

@@ -55,12 +55,20 @@ from provdb.lineage.graph import DESCRIPTION_CLASSES, RELATIONS, Edge, Node, Pro
 __all__ = [
     "DEFAULT_LIMIT",
     "DIRECTIONS",
+    "Rows",
     "UnknownNode",
+    "as_dicts",
+    "by_id_query",
+    "check_lineage_request",
     "fetch_many",
+    "fetch_rows",
     "fill_graph",
     "lineage",
+    "lineage_graph",
+    "node_queries",
     "resolve_ids",
     "session_table",
+    "start_lineage",
     "text_array",
 ]
 
@@ -327,27 +335,9 @@ def lineage(
     ValueError
         A bad direction, depth or limit.
     """
-    direction = direction.upper()
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be BACK or FORTH, not {direction!r}")
-    if depth is not None and depth < 0:
-        raise ValueError("depth must be >= 0")
-    if limit < 1:
-        raise ValueError("limit must be >= 1")
-    if not ids:
-        raise ValueError("at least one id is needed")
-    with cursor(conn) as cur:
-        if statement_timeout_ms:
-            cur.execute(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
-    roots = resolve_ids(conn, ids)
-    graph = ProvGraph(
-        roots=roots,
-        depth=depth,
-        direction=direction,
-        agent=agent,
-        members=members,
-        limit=limit,
-    )
+    direction = check_lineage_request(direction, depth, limit, ids)
+    roots = start_lineage(conn, ids, statement_timeout_ms)
+    found = None
     if use_closure:
         from provdb.lineage.closure_walk import closure_nodes
 
@@ -361,13 +351,73 @@ def lineage(
                 members=members,
                 limit=limit,
             )
-        if found is not None:
-            # the walk's order: level, then kind and id
-            for (kind, ident), level in sorted(
-                found.levels.items(), key=lambda kv: (kv[1], _KIND_TOKEN[kv[0][0]], kv[0][1])
-            ):
-                graph.add_node(Node(kind, ident, level=level, start=level == 0))
-            return fill_graph(conn, graph, agents=True, fetched=found.relations)
+    return lineage_graph(
+        conn,
+        roots,
+        found,
+        depth=depth,
+        direction=direction,
+        agent=agent,
+        members=members,
+        limit=limit,
+    )
+
+
+def check_lineage_request(direction: str, depth: int | None, limit: int, ids: Sequence[str]) -> str:
+    """Check a lineage request (:func:`lineage`'s parameters); the direction, upper case.
+
+    Raises ValueError with a message on a bad direction, depth, limit or no id."""
+    direction = direction.upper()
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be BACK or FORTH, not {direction!r}")
+    if depth is not None and depth < 0:
+        raise ValueError("depth must be >= 0")
+    if limit < 1:
+        raise ValueError("limit must be >= 1")
+    if not ids:
+        raise ValueError("at least one id is needed")
+    return direction
+
+
+def start_lineage(
+    conn: Any, ids: Sequence[str], statement_timeout_ms: int | None
+) -> list[tuple[str, str]]:
+    """Set the statement timeout of the transaction, and resolve ``ids`` (UnknownNode)."""
+    with cursor(conn) as cur:
+        if statement_timeout_ms:
+            cur.execute(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
+    return resolve_ids(conn, ids)
+
+
+def lineage_graph(
+    conn: Any,
+    roots: list[tuple[str, str]],
+    found: Any,
+    *,
+    depth: int | None,
+    direction: str,
+    agent: bool,
+    members: bool,
+    limit: int,
+) -> ProvGraph:
+    """The graph of a checked request from resolved ``roots``: its nodes from ``found``
+    (:class:`~provdb.lineage.closure_walk.ClosureNodes`) or, when ``None``, by the
+    recursive walk; then their attributes, relations and attached objects."""
+    graph = ProvGraph(
+        roots=roots,
+        depth=depth,
+        direction=direction,
+        agent=agent,
+        members=members,
+        limit=limit,
+    )
+    if found is not None:
+        # the walk's order: level, then kind and id
+        for (kind, ident), level in sorted(
+            found.levels.items(), key=lambda kv: (kv[1], _KIND_TOKEN[kv[0][0]], kv[0][1])
+        ):
+            graph.add_node(Node(kind, ident, level=level, start=level == 0))
+        return fill_graph(conn, graph, agents=True, fetched=found.relations)
     start = sorted({_KIND_TOKEN[k] + i for k, i in roots})
     with cursor(conn) as cur:
         execute(
@@ -396,8 +446,13 @@ def _ids(graph: ProvGraph, kind: str) -> list[str]:
     return sorted(i for k, i in graph.nodes if k == kind)
 
 
-def fetch_many(cur: Any, queries: Sequence[tuple[str, dict[str, Any]]]) -> list[list[dict]]:
-    """Run independent SELECTs in one round trip (psycopg pipeline); rows as dicts, per query.
+#: A query's result as :func:`fetch_rows` returns it: the column names, and the rows as tuples.
+Rows = tuple[tuple[str, ...], list[tuple[Any, ...]]]
+
+
+def fetch_rows(cur: Any, queries: Sequence[tuple[str, dict[str, Any]]]) -> list[Rows]:
+    """Run independent SELECTs in one round trip (psycopg pipeline); per query, its column
+    names and its rows as tuples.
 
     A lineage needs a dozen queries; sent one after the other, each waited for the
     server's answer (and, on a busy machine, for the server process to be scheduled):
@@ -407,7 +462,7 @@ def fetch_many(cur: Any, queries: Sequence[tuple[str, dict[str, Any]]]) -> list[
     conn = cur.connection
     cursors = []
     try:
-        out = []
+        out: list[Rows] = []
         with conn.pipeline():
             for sql, params in queries:
                 one = conn.cursor(binary=True)
@@ -417,47 +472,45 @@ def fetch_many(cur: Any, queries: Sequence[tuple[str, dict[str, Any]]]) -> list[
             # PostgreSQL still runs the last queries
             for one in cursors:
                 rows = one.fetchall()
-                names = [d.name for d in one.description]
-                out.append([dict(zip(names, row, strict=True)) for row in rows])
+                out.append((tuple(d.name for d in one.description), rows))
         return out
     finally:
         for one in cursors:
             one.close()
 
 
-def fill_graph(
-    conn: Any,
-    graph: ProvGraph,
-    *,
-    agents: bool = True,
-    fetched: dict[str, list[dict[str, Any]]] | None = None,
-) -> ProvGraph:
-    """Fetch, in bulk, the attributes, relations and attached objects of ``graph``'s nodes.
+def as_dicts(rows: Rows) -> list[dict[str, Any]]:
+    """The rows of :func:`fetch_rows` as dicts (column name -> value)."""
+    names, values = rows
+    return [dict(zip(names, row, strict=True)) for row in values]
 
-    Adds every relation between two nodes of the graph, and (``agents``) the agents of
-    its entities and activities with their wasAttributedTo / wasAssociatedWith. Then the
-    parameters, config files and sessions of the activities and every description
-    object referenced. Nodes that the archive does not know are dropped. ``fetched``:
-    rows (``SELECT *``) of some relations already read, a superset of those between the
-    graph's nodes; those relations are not queried again.
 
-    Up to three round trips (:func:`fetch_many`): everything that depends on the node ids
-    only; the agents and sessions those rows name; the descriptions the rows reference.
+def fetch_many(cur: Any, queries: Sequence[tuple[str, dict[str, Any]]]) -> list[list[dict]]:
+    """:func:`fetch_rows`, with the rows as dicts."""
+    return [as_dicts(rows) for rows in fetch_rows(cur, queries)]
+
+
+def node_queries(
+    ids: dict[str, list[str]], *, agents: bool, skip: Iterable[str] = ()
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The first round trip of a graph's attributes: its nodes' rows, the relations between
+    them (not those in ``skip``), parameters and config files; name -> (SQL, params).
+
+    ``ids``: sorted ids per kind (``entity``, ``activity``, ``agent``). With ``agents``,
+    the agent relations are those of every entity and activity, whatever the agent.
     """
-    fetched = dict(fetched or {})
-    ids = {kind: _ids(graph, kind) for kind in ("entity", "activity", "agent")}
     ents, acts = ids["entity"], ids["activity"]
     p = {"e": text_array(ents), "a": text_array(acts), "g": text_array(ids["agent"])}
     queries: dict[str, tuple[str, dict[str, Any]]] = {
         "entity": ("SELECT * FROM provenance.entity WHERE id = ANY(%(e)s::text[])", p),
         "activity": ("SELECT * FROM provenance.activity WHERE id = ANY(%(a)s::text[])", p),
     }
-    by_id = "SELECT * FROM {} WHERE id = ANY(%(i)s::text[])"
     if not agents:
-        queries["agent"] = (by_id.format("provenance.agent"), {"i": p["g"]})
+        queries["agent"] = (_BY_ID.format("provenance.agent"), {"i": p["g"]})
     params = {"entity": "e", "activity": "a", "agent": "g"}
+    skipped = set(skip)
     for relation, (src_kind, dst_kind, (src_col, dst_col), table) in RELATIONS.items():
-        if relation in fetched:
+        if relation in skipped:
             continue
         where = f"{src_col} = ANY(%({params[src_kind]})s::text[])"
         # with agents, every agent of the graph's nodes comes along (read from these rows)
@@ -471,6 +524,40 @@ def fill_graph(
                 "ORDER BY activity_id, name, id",
                 p,
             )
+    return queries
+
+
+def by_id_query(table: str, ids: Iterable[str]) -> tuple[str, dict[str, Any]]:
+    """``SELECT *`` of the rows of ``table`` (schema-qualified) with these ids."""
+    return (_BY_ID.format(table), {"i": text_array(sorted(ids))})
+
+
+_BY_ID = "SELECT * FROM {} WHERE id = ANY(%(i)s::text[])"
+
+
+def fill_graph(
+    conn: Any,
+    graph: ProvGraph,
+    *,
+    agents: bool = True,
+    fetched: dict[str, Rows] | None = None,
+) -> ProvGraph:
+    """Fetch, in bulk, the attributes, relations and attached objects of ``graph``'s nodes.
+
+    Adds every relation between two nodes of the graph, and (``agents``) the agents of
+    its entities and activities with their wasAttributedTo / wasAssociatedWith. Then the
+    parameters, config files and sessions of the activities and every description
+    object referenced. Nodes that the archive does not know are dropped. ``fetched``:
+    rows (``SELECT *``) of some relations already read, a superset of those between the
+    graph's nodes; those relations are not queried again.
+
+    Up to three round trips (:func:`fetch_many`): everything that depends on the node ids
+    only; the agents and sessions those rows name; the descriptions the rows reference.
+    """
+    fetched_rows = {name: as_dicts(rows) for name, rows in (fetched or {}).items()}
+    ids = {kind: _ids(graph, kind) for kind in ("entity", "activity", "agent")}
+    ents, acts = ids["entity"], ids["activity"]
+    queries = node_queries(ids, agents=agents, skip=fetched_rows)
     with cursor(conn) as cur:
         rows = dict(zip(queries, fetch_many(cur, list(queries.values())), strict=True))
         # the agents and sessions the rows name, by id: a second round trip, cheaper for
@@ -483,16 +570,16 @@ def fill_graph(
                 ("wasAssociatedWith", "activity_id", act_set),
                 ("wasAttributedTo", "entity_id", ent_set),
             ):
-                for row in fetched.get(relation, rows.get(relation, ())):
+                for row in fetched_rows.get(relation, rows.get(relation, ())):
                     if row[col] in owners:
                         agent_ids.add(row["agent_id"])
             if agent_ids:
-                second["agent"] = (by_id.format("provenance.agent"), {"i": text_array(agent_ids)})
+                second["agent"] = by_id_query("provenance.agent", agent_ids)
             else:
                 rows["agent"] = []
         session_ids = {row["session_id"] for row in rows["activity"] if row["session_id"]}
         if session_ids:
-            second["session"] = (by_id.format(session_table()), {"i": text_array(session_ids)})
+            second["session"] = by_id_query(session_table(), session_ids)
         if second:
             rows.update(zip(second, fetch_many(cur, list(second.values())), strict=True))
 
@@ -511,7 +598,7 @@ def fill_graph(
         # relations between returned nodes (the induced subgraph)
         for relation, (src_kind, dst_kind, (src_col, dst_col), _) in RELATIONS.items():
             src, dst = ids[src_kind], ids[dst_kind]
-            relation_rows = fetched.get(relation, rows.get(relation, ()))
+            relation_rows = fetched_rows.get(relation, rows.get(relation, ()))
             if not relation_rows:
                 continue
             # the attribute columns, in the table's order (every row has the same keys)
@@ -555,10 +642,8 @@ def fill_graph(
                     if ref:
                         wanted[name].add(ref)
         names = [name for name in DESCRIPTION_CLASSES if wanted[name]]
-        by_id = "SELECT * FROM provenance.{} WHERE id = ANY(%(i)s::text[])"
         described = [
-            (by_id.format(DESCRIPTION_CLASSES[name]), {"i": text_array(sorted(wanted[name]))})
-            for name in names
+            by_id_query(f"provenance.{DESCRIPTION_CLASSES[name]}", wanted[name]) for name in names
         ]
         found = fetch_many(cur, described) if described else []
         for name, description_rows in zip(names, found, strict=True):

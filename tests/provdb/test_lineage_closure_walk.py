@@ -4,7 +4,9 @@ One database per module holds the sample night (lstosa, with definition.yaml), t
 parallel datasequence sample, the voprov example (hadMember, wasInformedBy: the closure
 does not cover them) and two generated nights with DL2 and DL3 and shared calibration
 (a multi-level archive). Every comparison is of the whole PROV-JSON document (and the
-PROV-VOTABLE one, which carries the levels) that the two paths give.
+PROV-VOTABLE one, which carries the levels) that the two paths give, and of ProvSAP's
+PROV-JSON answer (:func:`provdb.lineage.provjson_answer.prov_json_answer`, written
+straight from the rows where the closure answers) with the walk's document.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from provdb.ingest.lstosa.definition import load_model
 from provdb.ingest.pipeline import ingest_file
 from provdb.lineage.closure_walk import closure_nodes
 from provdb.lineage.export import serialize
+from provdb.lineage.provjson_answer import prov_json_answer
 from provdb.lineage.traverse import UnknownNode, lineage, resolve_ids
 from tests.conftest import scratch_database, write_synthetic_night
 
@@ -72,6 +75,8 @@ def _same(conn, ids: list[str], **kw) -> None:
     closed = _documents(conn, ids, use_closure=True, **kw)
     assert closed[0] == walked[0], (ids, kw)
     assert closed[1] == walked[1], (ids, kw)
+    answer = prov_json_answer(conn, ids, **kw)
+    assert answer.body == walked[0], (ids, kw)
 
 
 def _answers(conn, ident: str, **kw) -> bool:
