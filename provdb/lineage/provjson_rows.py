@@ -399,9 +399,13 @@ class _Writer:
             records: list[dict[str, Any]] = []
             previous: tuple[str, str] | None = None
             group = 0  # where the relations between the same two nodes begin
+            known = self.names  # q() inlined for the hot loop (two names per relation)
             for row in edges:
                 source, target = row[s], row[d]
-                record: dict[str, Any] = {first: q(source), second: q(target)}
+                record: dict[str, Any] = {
+                    first: known.get(source) or q(source),
+                    second: known.get(target) or q(target),
+                }
                 if when is not None and row[when] is not None:
                     record["prov:time"] = _time(row[when])
                 if role is not None and row[role] is not None:
