@@ -194,10 +194,45 @@ def test_rarer_shapes_are_written_from_the_rows_like_the_graph(archive: sa.Engin
             ),
             {"e": dl3},
         )
+        # every optional column of entities, activities, parameters and config files
+        conn.execute(
+            sa.text(
+                "UPDATE provenance.entity SET comment = 'Σ é', invalidated_at_time = now(), "
+                "content_type = 'application/x-hdf5', size_bytes = 5000000000, "
+                "content_hash = 'abc', content_hash_type = 'md5' WHERE id = :e"
+            ),
+            {"e": dl3},
+        )
+        conn.execute(
+            sa.text(
+                "UPDATE provenance.activity SET comment = 'rerun', status = 'ok', "
+                'exit_code = 0, attributes = \'{"nested": {"b": [1, 2]}, "n": null}\' '
+                "WHERE id = :a"
+            ),
+            {"a": activity},
+        )
+        conn.execute(
+            sa.text(
+                "UPDATE provenance.parameter SET value_entity_id = :e "
+                "WHERE id = (SELECT min(id) FROM provenance.parameter WHERE activity_id = :a)"
+            ),
+            {"a": activity, "e": entity},
+        )
+        conn.execute(
+            sa.text(
+                "UPDATE provenance.configfile SET comment = 'tuned', location = NULL "
+                "WHERE activity_id = :a"
+            ),
+            {"a": activity},
+        )
         answer = _direct(conn, [dl3])
         assert answer is not None
         assert answer.body == _general(conn, [dl3], depth=None)[0]
         document = json.loads(answer.body)
+        assert document["activity"][f"provdb:{activity}"]["voprov:comment"] == "rerun"
+        attached = [e for e in document["entity"].values() if "voprov:name" in e]
+        assert any("voprov:valueEntity" in e for e in attached)
+        assert any(e.get("voprov:comment") == "tuned" for e in attached)
         assert document["wasAttributedTo"] and "provdb:someone" in document["agent"]
         assert "a second role" in [u.get("prov:role") for u in document["used"].values()]
         assert document["entity"][f"provdb:{entity}"]["prov:type"][-1] == {
