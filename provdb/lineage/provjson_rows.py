@@ -19,7 +19,7 @@ equal to a column's), two records under one id, two relations with equal content
 Only the closure's answer is handled (entity start nodes, no AGENT/MEMBERS, never
 truncated: :mod:`provdb.lineage.closure_walk`), so there are no hadMember or
 wasInformedBy relations and no agent nodes beyond those of wasAssociatedWith and
-wasAttributedTo. Pure: no database (:mod:`provdb.lineage.direct` fetches the rows).
+wasAttributedTo. Pure: no database (:mod:`provdb.lineage.provjson_answer` fetches the rows).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ _FORMAL = {
     "wasAssociatedWith": ("prov:activity", "prov:agent"),
     "wasAttributedTo": ("prov:entity", "prov:agent"),
 }
-# a relation's description column -> (description class, voprov attribute)
+# relation -> its description column; that column -> the description class
 _RELATION_DESCRIPTION = {
     "used": "usage_description_id",
     "wasGeneratedBy": "generation_description_id",
@@ -106,7 +106,7 @@ class LineageRows:
         self.parameters: Rows = ((), [])
         self.config_files: Rows = ((), [])
         self.descriptions: dict[str, dict[str, dict[str, Any]]] = {}
-        self._edges: dict[str, Rows] = {}  # relation -> the rows written
+        self.edges: dict[str, Rows] = {}  # relation -> its rows written (wanted_descriptions)
 
     # -- the rows, round trip after round trip ----------------------------------------------
     def add_nodes(self, rows: dict[str, Rows]) -> bool:
@@ -153,7 +153,7 @@ class LineageRows:
         ):
             wanted[name].update(r[column] for r in rows if r.get(column))
         for relation, column in _RELATION_DESCRIPTION.items():
-            names, values = self._edges[relation]
+            names, values = self.edges[relation]
             if values:
                 col = names.index(column)
                 wanted[_DESCRIPTION_OF_COLUMN[column]].update(r[col] for r in values if r[col])
@@ -188,13 +188,13 @@ class LineageRows:
             src_kind, dst_kind, (src_col, dst_col), _ = RELATIONS[relation]
             names, values = self.relations[relation]
             if not values:
-                self._edges[relation] = (names, [])
+                self.edges[relation] = (names, [])
                 continue
             s, d = names.index(src_col), names.index(dst_col)
             src_ids, dst_ids = ids[src_kind], ids[dst_kind]
             kept = [row for row in values if row[s] in src_ids and row[d] in dst_ids]
             kept.sort(key=itemgetter(s, d))
-            self._edges[relation] = (names, _unique(kept, names, (s, d)))
+            self.edges[relation] = (names, _unique(kept, names, (s, d)))
 
     # -- the document ---------------------------------------------------------------------
     def prov_json(self, namespace: str) -> bytes | None:
@@ -385,7 +385,7 @@ class _Writer:
     def relations(self) -> None:
         q, qname = self.q, self.qname
         for relation in _WRITTEN:
-            names, edges = self.rows._edges[relation]
+            names, edges = self.rows.edges[relation]
             if not edges:
                 continue
             first, second = _FORMAL[relation]

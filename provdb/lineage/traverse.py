@@ -46,11 +46,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from provdb.cursor import cursor
 from provdb.lineage.graph import DESCRIPTION_CLASSES, RELATIONS, Edge, Node, ProvGraph
+
+if TYPE_CHECKING:  # closure_walk imports this module
+    from provdb.lineage.closure_walk import ClosureNodes
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -392,7 +395,7 @@ def start_lineage(
 def lineage_graph(
     conn: Any,
     roots: list[tuple[str, str]],
-    found: Any,
+    found: ClosureNodes | None,
     *,
     depth: int | None,
     direction: str,
