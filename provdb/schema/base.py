@@ -105,13 +105,18 @@ def fk_column(
     ucd: str = "meta.id",
     type_: Any = sa.Text,
     ondelete: str | None = None,
+    index: bool = True,
 ) -> Any:
-    """Indexed foreign-key column referencing ``schema.table.column``."""
+    """Foreign-key column referencing ``schema.table.column``.
+
+    Indexed on its own unless ``index=False``: for a column that leads a composite index of
+    its table, which serves the same lookups, a second index only costs writes.
+    """
     return tap_column(
         type_,
         sa.ForeignKey(target, ondelete=ondelete),
         nullable=nullable,
-        index=True,
+        index=index,
         description=description,
         ucd=ucd,
         utype=utype,

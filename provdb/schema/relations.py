@@ -52,7 +52,8 @@ class Used(Base):
     __table_args__ = (
         # the consumers of an entity by an index-only scan that a LIMIT stops early: a
         # calibration file is used by every subrun of its night, and the UI counts a
-        # drawn node's neighbours only up to a cap (provdb.lineage.neighbours)
+        # drawn node's neighbours only up to a cap (provdb.lineage.neighbours). It is also
+        # the index of every lookup by entity_id alone, which has none of its own (0017)
         sa.Index("ix_used_entity_activity", "entity_id", "activity_id"),
         *_table_args(
             "used",
@@ -69,7 +70,7 @@ class Used(Base):
         ACTIVITY, "The activity that used the entity", nullable=False, utype="voprov:Used.activity"
     )
     entity_id: Mapped[str] = fk_column(
-        ENTITY, "The entity used", nullable=False, utype="voprov:Used.entity"
+        ENTITY, "The entity used", nullable=False, utype="voprov:Used.entity", index=False
     )
     role: Mapped[str | None] = text_column(
         "Function of the entity for the activity",

@@ -71,3 +71,29 @@ def test_database_from_a_newer_provdb_is_refused(engine: sa.Engine) -> None:
     assert not st.known
     with pytest.raises(DatabaseError, match=r"newer provdb.*pip install -U provdb"):
         migrate.upgrade(engine)
+
+
+def _used_indexes(eng: sa.Engine) -> set[str]:
+    return {ix["name"] for ix in sa.inspect(eng).get_indexes("used", schema="provenance")}
+
+
+def test_0017_drops_the_entity_index_that_the_composite_one_covers(empty_db_url: URL) -> None:
+    eng = sa.create_engine(empty_db_url)
+    try:
+        migrate.upgrade(eng, "0016")
+        assert {"ix_provenance_used_entity_id", "ix_used_entity_activity"} <= _used_indexes(eng)
+        migrate.upgrade(eng, "0017")
+        indexes = _used_indexes(eng)
+        assert "ix_provenance_used_entity_id" not in indexes
+        assert "ix_used_entity_activity" in indexes
+        # a lookup by entity_id alone still has an index: the composite one, whose prefix it is
+        with eng.begin() as conn:
+            conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+            plan = conn.execute(
+                sa.text("EXPLAIN SELECT activity_id FROM provenance.used WHERE entity_id = 'x'")
+            ).scalars()
+            assert "ix_used_entity_activity" in "\n".join(plan)
+        migrate.downgrade(eng, "0016")
+        assert "ix_provenance_used_entity_id" in _used_indexes(eng)
+    finally:
+        eng.dispose()
