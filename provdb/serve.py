@@ -82,6 +82,9 @@ def run_gunicorn(*, host: str, port: int, workers: int, threads: int) -> None:
                 "graceful_timeout": 10,
                 "keepalive": 5,
                 "accesslog": "-",
+                # the same access log line, written without gunicorn's table of every
+                # header and environ variable (provdb/access_log.py)
+                "logger_class": "provdb.access_log.AccessLogger",
                 "errorlog": "-",
                 "loglevel": "info",
                 "proc_name": "provdb-serve",
