@@ -402,3 +402,8 @@ def test_serve_writes_the_combined_access_log_line(described: Served) -> None:
         time.sleep(0.1)
     assert len(lines) == 1, described.log.read_text()[-2000:]
     assert int(lines[0].group(1)) == len(r.content)
+
+
+def test_serve_runs_provdbs_gthread_worker(described: Served) -> None:
+    # gthread with the spaced heartbeat of provdb/gthread_worker.py
+    assert "Using worker: provdb.gthread_worker.ThreadWorker" in described.log.read_text()
