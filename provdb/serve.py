@@ -72,7 +72,9 @@ def run_gunicorn(*, host: str, port: int, workers: int, threads: int) -> None:
                 "bind": f"{host}:{port}",
                 "workers": workers,
                 "threads": threads,
-                "worker_class": "gthread",
+                # gthread with a heartbeat that does not touch a file at every wake-up
+                # of the main loop (provdb/gthread_worker.py)
+                "worker_class": "provdb.gthread_worker.ThreadWorker",
                 # gthread workers notify the master from their main loop, between
                 # polls, not from the threads that serve requests: a timeout restarts a
                 # worker process that is stuck as a whole (a deadlock, a C call that
@@ -82,6 +84,9 @@ def run_gunicorn(*, host: str, port: int, workers: int, threads: int) -> None:
                 "graceful_timeout": 10,
                 "keepalive": 5,
                 "accesslog": "-",
+                # the same access log line, written without gunicorn's table of every
+                # header and environ variable (provdb/access_log.py)
+                "logger_class": "provdb.access_log.AccessLogger",
                 "errorlog": "-",
                 "loglevel": "info",
                 "proc_name": "provdb-serve",

@@ -30,6 +30,7 @@ pair) share their slots.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -93,6 +94,7 @@ def is_token_identity(owner: str | None) -> bool:
     return bool(owner) and owner.startswith("token:")
 
 
+@functools.lru_cache(maxsize=4096)  # one hash per client, not per request
 def slot_key(identity: str) -> int:
     """The first advisory-lock key of a client's sync slots (a signed 32-bit integer,
     the same on every host and in every process)."""

@@ -144,7 +144,12 @@ def fill(template: Translation, values: tuple[str, ...]) -> Translation:
     """The translation of the query whose literals are ``values``, from a usable template."""
 
     def literal(match: re.Match[str]) -> str:
-        return exp.Literal.string(values[int(match.group(1))]).sql(dialect=ADQL)
+        value = values[int(match.group(1))]
+        if "'" not in value and "\\" not in value:
+            # what the dialect writes for such a value, without building an expression
+            # (most literals are identifiers and file names: this is ~30x cheaper)
+            return f"'{value}'"
+        return exp.Literal.string(value).sql(dialect=ADQL)
 
     # one pass: a value that happens to contain marker text is not looked at again
     return dataclasses.replace(template, sql=_MARKER.sub(literal, template.sql))

@@ -123,3 +123,23 @@ def test_literal_dependent_refusals_do_not_leak_through_the_cache() -> None:
     with pytest.raises(ADQLError) as bad:
         run._translate("SELECT id FROM provenance.entity WHERE size_bytes = 'big'", catalog, 10, {})
     assert "size_bytes is a numeric column" in str(bad.value)
+
+
+@pytest.mark.parametrize(
+    "value", ["abc", "", "a'b", "a\\b", "é 😀", "x\ny\tz", "\x01", "%_", "''", "E'x'", '"q"']
+)
+def test_filled_literal_is_what_the_dialect_writes(value: str) -> None:
+    # fill() writes most values itself (no quote, no backslash); sqlglot writes the rest
+    from sqlglot import exp
+
+    from tap.adql.dialect import ADQL
+
+    split = split_literals("SELECT id FROM provenance.entity WHERE name = 'v'")
+    assert split is not None
+    template = translate(split.template, CATALOG, maxrec=10)
+    filled = fill(template, (value,))
+    assert exp.Literal.string(value).sql(dialect=ADQL) in filled.sql
+    assert filled.sql == template.sql.replace(
+        template.sql[template.sql.index("'") : template.sql.rindex("'") + 1],
+        exp.Literal.string(value).sql(dialect=ADQL),
+    )

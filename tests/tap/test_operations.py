@@ -3,6 +3,7 @@ approximate row counts in /tap/tables, and what `provdb serve` prints."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -377,3 +378,32 @@ def test_metrics_say_when_the_archive_does_not_answer(db_url: URL) -> None:
     families = {f.name: f for f in text_string_to_metric_families(text)}
     assert families["provdb_database_up"].samples[0].value == 0
     assert "provdb_tap_jobs" not in families  # no made-up zeros when nothing is known
+
+
+def test_serve_writes_the_combined_access_log_line(described: Served) -> None:
+    # provdb/access_log.py writes gunicorn's default line itself: the same fields, the
+    # same escaping of a double quote inside one
+    r = requests.get(
+        described.site + "/tap/availability?probe=access-log",
+        headers={"User-Agent": 'probe "quoted" agent', "Referer": "http://example.org/p"},
+        timeout=30,
+    )
+    assert r.status_code == 200
+    pattern = re.compile(
+        r"^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "
+        r'"GET /tap/availability\?probe=access-log HTTP/1\.1" 200 (\d+) '
+        r'"http://example\.org/p" "probe \\"quoted\\" agent"$'
+    )
+    deadline = time.monotonic() + 10
+    while True:  # the worker writes the line after the response
+        lines = [m for m in map(pattern.match, described.log.read_text().splitlines()) if m]
+        if lines or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert len(lines) == 1, described.log.read_text()[-2000:]
+    assert int(lines[0].group(1)) == len(r.content)
+
+
+def test_serve_runs_provdbs_gthread_worker(described: Served) -> None:
+    # gthread with the spaced heartbeat of provdb/gthread_worker.py
+    assert "Using worker: provdb.gthread_worker.ThreadWorker" in described.log.read_text()
