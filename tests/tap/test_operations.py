@@ -142,9 +142,17 @@ def test_metrics_db_pool(tap_server: str) -> None:
         timeout=30,
     )
     assert r.status_code == 200
-    values = scrape(site)
-    in_use = values[("provdb_db_pool_connections", (("state", "in_use"),))]
-    idle = values[("provdb_db_pool_connections", (("state", "idle"),))]
+    # the pool's gauges are updated when the response is closed, after its last byte was
+    # sent: a scrape answered by the other worker (or thread) can come first, so wait for
+    # the state rather than read it once
+    deadline = time.monotonic() + 10
+    while True:
+        values = scrape(site)
+        in_use = values[("provdb_db_pool_connections", (("state", "in_use"),))]
+        idle = values[("provdb_db_pool_connections", (("state", "idle"),))]
+        if (in_use == 0 and idle >= 1) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert in_use == 0  # nothing else runs a /sync query now
     assert idle >= 1  # the connection of the query above went back to its pool
     max_idle = values[("provdb_db_pool_max_idle", ())]
