@@ -39,8 +39,9 @@ __all__ = [
     "write_synthetic_night",
 ]
 
-#: under CI a skipped test is a failure (see tests/ci_skips.py)
-pytest_plugins = ["tests.ci_skips"]
+#: under CI a skipped test is a failure (see tests/ci_skips.py); each module's leaks are
+#: collected, and reported, at its end (see tests/module_garbage.py)
+pytest_plugins = ["tests.ci_skips", "tests.module_garbage"]
 
 REPO = Path(__file__).resolve().parent.parent
 #: the sample tree: the copy shipped in provdb/samples unless PROVDB_SAMPLES names another

@@ -30,6 +30,7 @@ from provdb.versions import (
     version_parts,
 )
 from tests.conftest import REPO, free_port, run_cli
+from tests.http_sessions import ClosingSession
 from tests.provdb.test_scan import H5_SAMPLES, make_tree
 
 EXAMPLES = REPO / "tap/example_queries"
@@ -312,14 +313,16 @@ def http_tap(versions_archive: dict[str, Any], tmp_path: Path) -> Iterator[str]:
 def test_version_queries_through_pyvo(versions_archive: dict[str, Any], http_tap: str) -> None:
     import pyvo
 
-    tap = pyvo.dal.TAPService(http_tap)
-    assert "archive.product_version" in set(tap.tables.keys())
-    table = tap.run_sync(DL2_LSTCHAIN_09).to_table()
-    assert set(table["location"]) == {versions_archive["dl2_old"]}
-    chain = tap.run_sync(CHAIN_CTAPIPE_LT_020).to_table()
-    assert versions_archive["dl2_old"] in set(chain["location"])
-    dl1 = tap.run_sync(_example("20")).to_table()
-    assert len(dl1) > 0 and set(dl1["version"]) == {"0.12.3"}
+    # closes the responses pyvo leaves open, with their sockets (see ClosingSession)
+    with ClosingSession() as session:
+        tap = pyvo.dal.TAPService(http_tap, session=session)
+        assert "archive.product_version" in set(tap.tables.keys())
+        table = tap.run_sync(DL2_LSTCHAIN_09).to_table()
+        assert set(table["location"]) == {versions_archive["dl2_old"]}
+        chain = tap.run_sync(CHAIN_CTAPIPE_LT_020).to_table()
+        assert versions_archive["dl2_old"] in set(chain["location"])
+        dl1 = tap.run_sync(_example("20")).to_table()
+        assert len(dl1) > 0 and set(dl1["version"]) == {"0.12.3"}
 
 
 def test_session_package_rule() -> None:

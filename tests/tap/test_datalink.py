@@ -3,6 +3,10 @@
 The archive holds the samples plus the DL3 chain of :mod:`tests.dl3_files` (logs
 ingested, DL3 files scanned, as a user would); the service runs with gunicorn on a free
 port. The scenario of issue 14 is :func:`test_crab_dl3_to_progenitors_and_lineage`.
+
+``bysemantics(..., include_narrower=False)`` throughout: the narrower terms come from the
+IVOA vocabulary server, which pyvo downloads (no network in the tests); the terms used
+here have none.
 """
 
 from __future__ import annotations
@@ -21,13 +25,8 @@ import requests
 
 from tests import dl3_files
 from tests.conftest import run_cli, scratch_database
+from tests.http_sessions import ClosingSession
 from tests.servers import serve_provdb
-
-# bysemantics(..., include_narrower=False): the narrower terms come from the IVOA vocabulary
-# server, which pyvo downloads (no network in the tests); the terms used here have none
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"
-)
 
 STILTS = shutil.which("stilts")
 needs_stilts = pytest.mark.skipif(
@@ -68,7 +67,8 @@ def served(provdb_template, samples: Path, tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def session() -> Iterator[requests.Session]:
-    with requests.Session() as s:
+    # closes the responses pyvo leaves open (see ClosingSession)
+    with ClosingSession() as s:
         yield s
 
 
