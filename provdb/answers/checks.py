@@ -52,6 +52,7 @@ from typing import Any
 from provdb.cursor import cursor
 from provdb.errors import ProvdbError
 from provdb.lineage.traverse import execute
+from provdb.schema.core import failed_activity_sql
 
 __all__ = [
     "ENTITY_RULES",
@@ -221,19 +222,32 @@ JOIN provenance.entity e ON e.id = p.ancestor_id
 ORDER BY p.entity_id, p.ancestor_id, r.start_time
 """,
     "mixed-versions": """
-WITH {scope}, {lineage}, vers AS (
-    SELECT acts.pid, w.package, w.version, bool_or(acts.own) AS own,
-           min(acts.activity_id) AS activity_id
-    FROM acts
-    JOIN provenance.activity a ON a.id = acts.activity_id
-    JOIN archive.software w ON w.session_id = a.session_id
-    WHERE w.package = ANY(%(tracked)s)
+WITH {scope}, {lineage},
+-- the sessions of the lineage's activities and their tracked versions, each looked up by
+-- index from the distinct ids (= ANY(ARRAY(...))): joined directly, the planner hashed
+-- every activity and every tracked software row of the archive, so this rule grew with
+-- the archive (6.4 s for one full-size night's products after 200 nights; bench_year.py)
+sess AS MATERIALIZED (
+    SELECT a.id AS activity_id, a.session_id
+    FROM provenance.activity a
+    WHERE a.id = ANY(ARRAY(SELECT DISTINCT activity_id FROM acts))
+), sw AS MATERIALIZED (
+    SELECT w.session_id, w.package, w.version
+    FROM archive.software w
+    WHERE w.session_id = ANY(ARRAY(SELECT DISTINCT session_id FROM sess))
+      AND w.package = ANY(%(tracked)s)
       -- a version the session declares wins over its environment's list
       AND (w.source <> 'environment' OR NOT EXISTS (
           SELECT 1 FROM archive.software d
           WHERE d.session_id = w.session_id AND d.package = w.package
             AND d.source <> 'environment'))
-    GROUP BY acts.pid, w.package, w.version
+), vers AS (
+    SELECT acts.pid, sw.package, sw.version, bool_or(acts.own) AS own,
+           min(acts.activity_id) AS activity_id
+    FROM acts
+    JOIN sess ON sess.activity_id = acts.activity_id
+    JOIN sw ON sw.session_id = sess.session_id
+    GROUP BY acts.pid, sw.package, sw.version
 ), mixed AS (
     SELECT pid, package, string_agg(version, ', ' ORDER BY version) AS versions,
            coalesce(min(activity_id) FILTER (WHERE NOT own), min(activity_id)) AS cause
@@ -254,8 +268,11 @@ SELECT DISTINCT ON (acts.pid) acts.pid AS subject, a.id AS cause,
                                coalesce(a.status, '-'), coalesce(a.exit_code::text, '-'))
                    ELSE format('started at %%s and never ended', a.start_time) END) AS detail
 FROM acts JOIN provenance.activity a ON a.id = acts.activity_id
-WHERE a.status IN ('error', 'interrupted') OR a.exit_code <> 0
-   OR (a.end_time IS NULL AND a.start_time IS NOT NULL)
+-- the predicate of the partial index ix_activity_failed (migration 0018), so that the
+-- archive's few failed activities are an index lookup, not a scan of every activity
+WHERE """
+    + failed_activity_sql("a")
+    + """
 ORDER BY acts.pid, a.start_time, a.id
 """,
     "missing-input": """

@@ -97,3 +97,30 @@ def test_0017_drops_the_entity_index_that_the_composite_one_covers(empty_db_url:
         assert "ix_provenance_used_entity_id" in _used_indexes(eng)
     finally:
         eng.dispose()
+
+
+def test_0018_the_failed_ancestor_rule_reads_the_partial_index(empty_db_url: URL) -> None:
+    """The rule's condition must imply the index's, or PostgreSQL cannot use the index:
+    the plan of the rule, with sequential scans made prohibitive, shows whether it can."""
+    from provdb.answers.checks import rule_sql
+    from provdb.schema.core import FAILED_ACTIVITY_INDEX
+
+    eng = sa.create_engine(empty_db_url)
+    try:
+        migrate.upgrade(eng, "0018")
+        sql, params = rule_sql("failed-ancestor", ids=["x"])
+        with eng.begin() as conn:
+            conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+            raw = conn.connection.driver_connection.cursor()
+            raw.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in raw.fetchall())
+        assert FAILED_ACTIVITY_INDEX in plan
+        migrate.downgrade(eng, "0017")
+        with eng.connect() as conn:
+            found = conn.execute(
+                sa.text("SELECT count(*) FROM pg_indexes WHERE indexname = :n"),
+                {"n": FAILED_ACTIVITY_INDEX},
+            ).scalar()
+        assert found == 0
+    finally:
+        eng.dispose()
