@@ -66,21 +66,24 @@ def node_limit() -> int:
     return max(1, int(current_app.config.get("PROVSAP_NODE_LIMIT") or DEFAULT_NODE_LIMIT))
 
 
+def _lineage_options(req: dict[str, Any]) -> dict[str, Any]:
+    """The lineage parameters of a checked request; every walk gets 60 s at most."""
+    return {
+        "depth": req["depth"],
+        "direction": req["direction"],
+        "agent": req["agent"],
+        "members": req["members"],
+        "limit": req["limit"],
+        "statement_timeout_ms": 60_000,
+    }
+
+
 def walk(conn: Any, ids: list[str], req: dict[str, Any]) -> Any:
     """The lineage graph of ``ids`` with the depth, direction, agent, members and limit of
-    a checked request (:func:`parse_request`, or the UI's graph parameters); 60 s at most."""
+    a checked request (:func:`parse_request`, or the UI's graph parameters)."""
     from provdb.lineage.traverse import lineage
 
-    return lineage(
-        conn,
-        ids,
-        depth=req["depth"],
-        direction=req["direction"],
-        agent=req["agent"],
-        members=req["members"],
-        limit=req["limit"],
-        statement_timeout_ms=60_000,
-    )
+    return lineage(conn, ids, **_lineage_options(req))
 
 
 def json_walk(conn: Any, ids: list[str], req: dict[str, Any]) -> Any:
@@ -88,17 +91,7 @@ def json_walk(conn: Any, ids: list[str], req: dict[str, Any]) -> Any:
     checked request, with :func:`walk`'s parameters and the request's model."""
     from provdb.lineage.provjson_answer import prov_json_answer
 
-    return prov_json_answer(
-        conn,
-        ids,
-        depth=req["depth"],
-        direction=req["direction"],
-        agent=req["agent"],
-        members=req["members"],
-        limit=req["limit"],
-        statement_timeout_ms=60_000,
-        model=req["model"],
-    )
+    return prov_json_answer(conn, ids, model=req["model"], **_lineage_options(req))
 
 
 def _ui_pattern() -> str:

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from provdb.cursor import cursor
-from provdb.lineage.closure_walk import ClosureNodes, closure_nodes
+from provdb.lineage.closure_walk import ClosureNodes
 from provdb.lineage.graph import DESCRIPTION_CLASSES
 from provdb.lineage.provjson import DEFAULT_NAMESPACE, to_prov_json
 from provdb.lineage.provjson_rows import LineageRows
 from provdb.lineage.traverse import (
     DEFAULT_LIMIT,
     by_id_query,
-    check_lineage_request,
     fetch_rows,
     lineage_graph,
     node_queries,
@@ -69,18 +68,16 @@ def prov_json_answer(
     Parameters and errors are those of :func:`provdb.lineage.traverse.lineage` (UnknownNode,
     ValueError) and :func:`~provdb.lineage.provjson.to_prov_json`.
     """
-    direction = check_lineage_request(direction, depth, limit, ids)
-    roots = start_lineage(conn, ids, statement_timeout_ms)
-    with cursor(conn) as cur:
-        found = closure_nodes(
-            cur,
-            roots,
-            direction=direction,
-            depth=depth,
-            agent=agent,
-            members=members,
-            limit=limit,
-        )
+    direction, roots, found = start_lineage(
+        conn,
+        ids,
+        depth=depth,
+        direction=direction,
+        agent=agent,
+        members=members,
+        limit=limit,
+        statement_timeout_ms=statement_timeout_ms,
+    )
     if found is not None and model.upper() == "IVOA":
         answer = from_rows(conn, found, namespace)
         if answer is not None:

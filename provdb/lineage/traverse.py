@@ -338,22 +338,17 @@ def lineage(
     ValueError
         A bad direction, depth or limit.
     """
-    direction = check_lineage_request(direction, depth, limit, ids)
-    roots = start_lineage(conn, ids, statement_timeout_ms)
-    found = None
-    if use_closure:
-        from provdb.lineage.closure_walk import closure_nodes
-
-        with cursor(conn) as cur:
-            found = closure_nodes(
-                cur,
-                roots,
-                direction=direction,
-                depth=depth,
-                agent=agent,
-                members=members,
-                limit=limit,
-            )
+    direction, roots, found = start_lineage(
+        conn,
+        ids,
+        depth=depth,
+        direction=direction,
+        agent=agent,
+        members=members,
+        limit=limit,
+        statement_timeout_ms=statement_timeout_ms,
+        use_closure=use_closure,
+    )
     return lineage_graph(
         conn,
         roots,
@@ -383,13 +378,46 @@ def check_lineage_request(direction: str, depth: int | None, limit: int, ids: Se
 
 
 def start_lineage(
-    conn: Any, ids: Sequence[str], statement_timeout_ms: int | None
-) -> list[tuple[str, str]]:
-    """Set the statement timeout of the transaction, and resolve ``ids`` (UnknownNode)."""
+    conn: Any,
+    ids: Sequence[str],
+    *,
+    depth: int | None,
+    direction: str,
+    agent: bool,
+    members: bool,
+    limit: int,
+    statement_timeout_ms: int | None,
+    use_closure: bool = True,
+) -> tuple[str, list[tuple[str, str]], ClosureNodes | None]:
+    """What every lineage answer starts with (:func:`lineage`, the PROV-JSON answer of
+    :mod:`provdb.lineage.provjson_answer`): check the request (ValueError), set the
+    transaction's statement timeout, resolve ``ids`` (UnknownNode) and, with
+    ``use_closure``, take the nodes from the lineage closure.
+
+    Returns the direction (upper case), the resolved start nodes, and the closure's
+    :class:`~provdb.lineage.closure_walk.ClosureNodes` (``None`` when it cannot answer,
+    or without ``use_closure``), to hand to :func:`lineage_graph`.
+    """
+    direction = check_lineage_request(direction, depth, limit, ids)
     with cursor(conn) as cur:
         if statement_timeout_ms:
             cur.execute(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
-    return resolve_ids(conn, ids)
+    roots = resolve_ids(conn, ids)
+    if not use_closure:
+        return direction, roots, None
+    from provdb.lineage.closure_walk import closure_nodes  # it imports this module
+
+    with cursor(conn) as cur:
+        found = closure_nodes(
+            cur,
+            roots,
+            direction=direction,
+            depth=depth,
+            agent=agent,
+            members=members,
+            limit=limit,
+        )
+    return direction, roots, found
 
 
 def lineage_graph(
