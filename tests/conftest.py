@@ -203,6 +203,32 @@ def scratch_database(pg: NoopExecutor, prefix: str, *, migrated: bool = True) ->
         yield server_url(pg.host, pg.port, pg.user, pg.password, name)
 
 
+@contextmanager
+def ingested_archive(
+    pg: NoopExecutor, prefix: str, paths: Sequence[Path], model: Path
+) -> Iterator[sa.Engine]:
+    """A scratch database (:func:`scratch_database`) with ``paths`` ingested in this
+    process, one ``ingest_file`` each in order with the lstosa definition ``model``; every
+    file must be new. Yields an engine on it (disposed on exit)."""
+    from provdb.ingest.lstosa.definition import load_model
+    from provdb.ingest.pipeline import ingest_file
+
+    with scratch_database(pg, prefix) as url:
+        engine = sa.create_engine(url)
+        try:
+            lstosa_model = load_model(model)
+            for path in paths:
+                raw = engine.raw_connection()
+                try:
+                    result = ingest_file(raw.driver_connection, path, model=lstosa_model)
+                finally:
+                    raw.close()
+                assert result.status == "new", (path, result.error)
+            yield engine
+        finally:
+            engine.dispose()
+
+
 @pytest.fixture
 def empty_db_url(pg_server: NoopExecutor) -> Iterator[URL]:
     """A fresh database with no schema at all (for migration tests)."""

@@ -18,13 +18,11 @@ import pytest
 import sqlalchemy as sa
 
 from provdb.cursor import cursor
-from provdb.ingest.lstosa.definition import load_model
-from provdb.ingest.pipeline import ingest_file
 from provdb.lineage.closure_walk import closure_nodes
 from provdb.lineage.export import serialize
 from provdb.lineage.provjson_answer import prov_json_answer
 from provdb.lineage.traverse import UnknownNode, lineage, resolve_ids
-from tests.conftest import scratch_database, write_synthetic_night
+from tests.conftest import ingested_archive, write_synthetic_night
 
 FILES = (
     "generated/lstosa_simulate_processing/prov.log",
@@ -51,18 +49,10 @@ def archive(provdb_template, samples: Path, tmp_path_factory) -> Iterator[sa.Eng
         )
         for index, (date, first_run) in enumerate((("20250101", 2000), ("20250102", 2010)))
     ]
-    with scratch_database(provdb_template, "provdb_closure_walk") as url:
-        engine = sa.create_engine(url)
-        model = load_model(samples / "lstosa/config/definition.yaml")
-        for path in [samples / f for f in FILES] + nights:
-            raw = engine.raw_connection()
-            try:
-                result = ingest_file(raw.driver_connection, path, model=model)
-            finally:
-                raw.close()
-            assert result.status == "new", (path, result.error)
+    paths = [samples / f for f in FILES] + nights
+    definition = samples / "lstosa/config/definition.yaml"
+    with ingested_archive(provdb_template, "provdb_closure_walk", paths, definition) as engine:
         yield engine
-        engine.dispose()
 
 
 def _documents(conn, ids: list[str], **kw) -> tuple[bytes, bytes]:

@@ -18,13 +18,11 @@ import pytest
 import sqlalchemy as sa
 
 from provdb.cursor import cursor
-from provdb.ingest.lstosa.definition import load_model
-from provdb.ingest.pipeline import ingest_file
 from provdb.lineage.closure_walk import closure_nodes
 from provdb.lineage.export import serialize
 from provdb.lineage.provjson_answer import from_rows, prov_json_answer
 from provdb.lineage.traverse import UnknownNode, lineage, resolve_ids
-from tests.conftest import scratch_database, write_synthetic_night
+from tests.conftest import ingested_archive, write_synthetic_night
 
 
 @pytest.fixture(scope="module")
@@ -43,18 +41,11 @@ def archive(provdb_template, samples: Path, tmp_path_factory) -> Iterator[sa.Eng
         reprocess=1,
     )
     sample = samples / "generated/lstosa_simulate_processing/prov.log"
-    with scratch_database(provdb_template, "provdb_provjson_rows") as url:
-        engine = sa.create_engine(url)
-        model = load_model(samples / "lstosa/config/definition.yaml")
-        for path in (sample, night):
-            raw = engine.raw_connection()
-            try:
-                result = ingest_file(raw.driver_connection, path, model=model)
-            finally:
-                raw.close()
-            assert result.status == "new", (path, result.error)
+    definition = samples / "lstosa/config/definition.yaml"
+    with ingested_archive(
+        provdb_template, "provdb_provjson_rows", [sample, night], definition
+    ) as engine:
         yield engine
-        engine.dispose()
 
 
 def _general(conn, ids: list[str], *, model: str = "IVOA", **kw) -> tuple[bytes, int]:
