@@ -46,8 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from _common import argument_parser, embedded_archive, log, machine  # noqa: E402
-from bench_year import compact_plan  # noqa: E402
-from make_synthetic import ctapipe_log, generate_night  # noqa: E402
+from bench_year import compact_plan, night_plan, write_night  # noqa: E402
 
 INDEX = "provenance.ix_provenance_used_entity_id"
 RECREATE = f"CREATE INDEX {INDEX.split('.')[1]} ON provenance.used (entity_id)"
@@ -276,27 +275,22 @@ def compare_plans(home: Path) -> dict[str, Any]:
 
 
 def write_nights(folder: Path, nights: int, runs: int, subruns: int) -> list[Path]:
-    """The year benchmark's nights (connected calibration, DL2, DL3), one folder each."""
+    """The year benchmark's nights (connected calibration, DL2, DL3; no reprocessing, no
+    failure), one folder each, dated from 2025-07-01: ``bench_year.write_night``."""
+    args = argparse.Namespace(
+        first_date="20250701",
+        runs=runs,
+        subruns=subruns,
+        interleave=1,
+        reprocess_every=0,
+        reprocess_runs=0,
+        failure_every=0,
+    )
     out = []
     for index in range(nights):
-        date = f"202507{index + 1:02d}"
-        night = folder / date
-        night.mkdir(parents=True, exist_ok=True)
-        first_run = 2000 + index * (runs + 4)
-        lines = generate_night(
-            runs,
-            subruns,
-            date=date,
-            seed=index + 1,
-            first_run=first_run,
-            connected_calibration=True,
-            dl2=True,
-            dl3=True,
-        )
-        with open(night / f"{date}.prov.log", "wb") as f:
-            f.writelines(lines)
-        chunks = ctapipe_log(runs, date=date, seed=index + 1, first_run=first_run)
-        (night / f"{date}.dl1_to_dl2.provenance.log").write_text("".join(chunks))
+        plan = night_plan(args, index)
+        night = folder / plan["date"]
+        write_night(args, plan, night)
         out.append(night)
     return out
 
