@@ -329,6 +329,8 @@ def ingest_nights(
             f"{batch['records']:,} records in {batch['wall_s']:.1f} s "
             f"({batch['records_per_s']:,.0f}/s in all), "
             f"deadlocks {batch['postgresql_counters_delta']['deadlocks']}, "
+            f"WAL {batch['postgresql_counters_delta']['wal_bytes'] / 1e6:,.0f} MB "
+            f"({batch['postgresql_counters_delta']['wal_fpi']:,} full pages), "
             f"lock-wait samples {batch['lock_waits']['samples_with_waits']}"
         )
 

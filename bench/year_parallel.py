@@ -95,12 +95,25 @@ class LockSampler:
 
 
 def database_counters(sql: Sql) -> dict[str, int]:
-    """This database's deadlock and recovery-conflict counters."""
+    """This database's deadlock, recovery-conflict and buffer counters, and the server's
+    WAL and checkpoint counters (what a batch cost in write-ahead log: ``wal_fpi`` is
+    the full-page images, written on the first change of a page after a checkpoint)."""
     # (not xact_rollback: the lock sampler's own read-only sessions end in rollbacks)
-    row = sql(
-        "SELECT deadlocks, conflicts FROM pg_stat_database WHERE datname = current_database()"
-    )[0]
-    return dict(zip(("deadlocks", "conflicts"), row, strict=True))
+    names = ("deadlocks", "conflicts", "blks_read", "blks_hit")
+    row = sql(f"SELECT {', '.join(names)} FROM pg_stat_database WHERE datname = current_database()")
+    out = dict(zip(names, row[0], strict=True))
+    wal = sql("SELECT wal_records, wal_fpi, wal_bytes::bigint FROM pg_stat_wal")[0]
+    out.update(zip(("wal_records", "wal_fpi", "wal_bytes"), wal, strict=True))
+    try:  # PostgreSQL >= 17 has its own view for the checkpointer
+        cp = sql("SELECT num_timed, num_requested, buffers_written FROM pg_stat_checkpointer")[0]
+    except Exception:  # older servers: the same counters in pg_stat_bgwriter
+        cp = sql(
+            "SELECT checkpoints_timed, checkpoints_req, buffers_checkpoint FROM pg_stat_bgwriter"
+        )[0]
+    out.update(
+        zip(("checkpoints_timed", "checkpoints_requested", "checkpoint_buffers"), cp, strict=True)
+    )
+    return {k: int(v) for k, v in out.items()}
 
 
 def _log_offset(log_file: Path | None) -> int:

@@ -249,6 +249,9 @@ class Loader:
         #: rows offered that were already in the archive (merged or ignored), by table
         self.known: Counter[str] = Counter()
         self._staged = False
+        #: ids of the sessions this loader was given rows of (their software versions
+        #: are synced once per file: :func:`provdb.versions.sync_session_versions`)
+        self.session_ids: set[str] = set()
 
     # -------------------------------------------------------------- buffering
 
@@ -349,6 +352,8 @@ class Loader:
         buffers = {t: buf for t, buf in self._buffers.items() if buf}
         for t in buffers:
             self._buffers[t] = {}
+            if t.row_type is r.SessionRow:
+                self.session_ids.update(buffers[t])
         lines = {t: found for t, found in self._lines.items() if found}
         for t in lines:
             self._lines[t] = {}

@@ -353,8 +353,9 @@ def ingest_file(
                 conn.rollback()
                 return result
             loader.finish()
-            # software versions of the new sessions, for archive.product_version
-            sync_session_versions(cur)
+            # software versions of this file's sessions, for archive.product_version (only
+            # those: every session of the archive was 6 s a night at 200 nights)
+            sync_session_versions(cur, sorted(loader.session_ids))
             # product flags of what this file touched (needs the closure and the versions)
             flags.update_flags(cur)
             # ivoa.obscore rows of the same entities (needs their flags and versions)

@@ -116,6 +116,21 @@ def test_session_rows_from_code_and_migration_agree(
     assert _session_rows(engine) == rows
 
 
+def test_ingest_syncs_exactly_the_sessions_of_each_file(
+    engine: sa.Engine, cli_env: dict[str, str], samples: Path
+) -> None:
+    """Each ingested file syncs only its own sessions' versions (the loader's
+    ``session_ids``): over every sample format together that gives exactly the rows of
+    one sync over the whole archive, so no session is missed."""
+    _ingest_samples(samples, cli_env)
+    by_ingest = _session_rows(engine)
+    assert len({row[0] for row in by_ingest}) > 3  # lstosa and ctapipe sessions
+    with engine.begin() as c:
+        c.execute(sa.text("DELETE FROM archive.software WHERE session_id IS NOT NULL"))
+        sync_session_versions(c)
+    assert _session_rows(engine) == by_ingest
+
+
 @pytest.fixture
 def versions_archive(
     engine: sa.Engine,
