@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -93,6 +94,18 @@ def default_output() -> Path:
 # ----------------------------------------------------------------------------- archive
 
 
+#: settings recorded with every night (what decides WAL volume and buffer misses)
+RECORDED_SETTINGS = (
+    "shared_buffers",
+    "max_wal_size",
+    "checkpoint_timeout",
+    "wal_compression",
+    "full_page_writes",
+    "synchronous_commit",
+    "server_version_num",
+)
+
+
 class YearArchive:
     """One archive for the whole year: an embedded server held here, or an external URL."""
 
@@ -129,6 +142,34 @@ class YearArchive:
 
         with self.db.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(sa.text(statement))]
+
+    def apply_settings(self, settings: list[str]) -> None:
+        """``ALTER SYSTEM SET`` each ``NAME=VALUE`` and reload (settings that need a
+        restart are refused: the reload would not apply them)."""
+        import sqlalchemy as sa
+
+        for item in settings:
+            name, sep, value = (part.strip() for part in item.partition("="))
+            if not sep or not re.fullmatch(r"[a-z_]+", name) or not re.fullmatch(r"[\w.-]+", value):
+                raise SystemExit(f"--setting {item!r}: expected NAME=VALUE")
+            rows = self.sql(f"SELECT context FROM pg_settings WHERE name = '{name}'")
+            if not rows:
+                raise SystemExit(f"--setting {item!r}: PostgreSQL has no setting {name!r}")
+            if rows[0][0] == "postmaster":
+                raise SystemExit(f"--setting {item!r}: needs a server restart, not a reload")
+            with self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                # a utility statement takes no parameters: both parts were checked above
+                c.exec_driver_sql(f"ALTER SYSTEM SET {name} = '{value}'")
+                c.execute(sa.text("SELECT pg_reload_conf()"))
+
+    def server_settings(self) -> dict[str, str]:
+        """The server settings that shape write cost (recorded with every night)."""
+        names = ", ".join(f"'{n}'" for n in RECORDED_SETTINGS)
+        rows = self.sql(
+            "SELECT name, setting || coalesce(unit, '') FROM pg_settings "
+            f"WHERE name IN ({names}) ORDER BY name"
+        )
+        return dict(rows)
 
     def sizes(self, exact_lineage: bool) -> dict[str, Any]:
         """Database size, and size and estimated rows of each big table."""
@@ -303,10 +344,12 @@ def ingest_nights(
         shutil.rmtree(folder)
     exact = any(p["night"] in (1, args.nights) or p["night"] % args.count_every == 0 for p in plans)
     sizes = archive.sizes(exact_lineage=exact)
+    settings = archive.server_settings()
     load = round(os.getloadavg()[0], 2)
     batches = results.setdefault("batches", [])
     for plan, sizes_made, fig in zip(plans, made, figures, strict=True):
         night = {**plan, **sizes_made, **fig, "archive": sizes, "load_average_1m": load}
+        night["server_settings"] = settings
         night["code"] = code
         if batch is not None:
             night["batch"] = len(batches) + 1
@@ -503,6 +546,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "e.g. 'queries_before' to keep a run of older code next to the current one)",
     )
     p.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a PostgreSQL setting for the run (ALTER SYSTEM SET + reload: it stays in "
+        "the archive for later runs; repeatable), e.g. --setting max_wal_size=16GB; the "
+        "write-cost settings in force are recorded with every night",
+    )
+    p.add_argument(
         "--partitioning",
         action="store_true",
         help="after the nights: measure a by-night partitioned copy of provenance.used "
@@ -561,6 +613,7 @@ def main(argv: list[str] | None = None) -> int:
     archive = YearArchive(args.workdir, args.database_url)
     fresh = args.start_night == 0 and not args.queries_only
     archive.start(fresh)
+    archive.apply_settings(args.setting)
 
     def save() -> None:
         compact_explains(results["nights"])
