@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 
 import provdb.schema
-from provdb.schema.base import SCHEMAS
+from provdb.schema.base import SCHEMAS, in_database
 
 config = context.config
 # provdb.migrate.revision may compare with other models (its tests do)
@@ -30,6 +30,7 @@ def _configure(connection) -> None:
         target_metadata=target_metadata,
         include_schemas=True,
         include_name=include_name,
+        include_object=in_database,
         compare_type=True,
         compare_server_default=False,
         version_table_schema="public",
@@ -46,6 +47,7 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         include_schemas=True,
         include_name=include_name,
+        include_object=in_database,
     )
     with context.begin_transaction():
         context.run_migrations()

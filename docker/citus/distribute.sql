@@ -26,9 +26,7 @@ BEGIN;
 
 -- foreign keys that cross colocation groups or point from a reference table to a
 -- distributed one
-ALTER TABLE archive.lineage DROP CONSTRAINT fk_lineage_ancestor_id;
-ALTER TABLE archive.lineage_edge DROP CONSTRAINT fk_lineage_edge_entity_id;
-ALTER TABLE archive.lineage_edge DROP CONSTRAINT fk_lineage_edge_parent_id;
+-- (archive.lineage and lineage_edge have none since migration 0019: derived rows)
 ALTER TABLE archive.software DROP CONSTRAINT fk_software_entity_id;
 ALTER TABLE archive.scan_file DROP CONSTRAINT fk_scan_file_entity_id;
 ALTER TABLE provenance.used DROP CONSTRAINT fk_used_entity_id;

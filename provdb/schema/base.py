@@ -48,6 +48,20 @@ NAMING_CONVENTION = {
 
 Timestamp = sa.DateTime(timezone=False)
 
+#: ``info`` of a foreign key that is declared (TAP_SCHEMA publishes it as a join for
+#: clients) but not a constraint in the database: the tables derived from others by the
+#: ingest in the same transaction (the lineage closure), whose every row comes from
+#: rows that the database already checked. See :func:`in_database`.
+NOT_ENFORCED = {"enforced": False}
+
+
+def in_database(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic ``include_object``: leave out the declared-only foreign keys
+    (:data:`NOT_ENFORCED`), which the migrations do not create."""
+    if type_ == "foreign_key_constraint" and not reflected:
+        return obj.info.get("enforced", True) is not False
+    return True
+
 
 class Base(DeclarativeBase):
     """Base of every provdb table."""

@@ -12,6 +12,7 @@ from sqlalchemy.engine import URL
 from provdb import migrate
 from provdb.errors import DatabaseError
 from provdb.schema import DM_TABLES, SCHEMAS, metadata
+from provdb.schema.base import in_database
 
 
 def _include_name(name, type_, parent_names):
@@ -22,7 +23,12 @@ def test_models_and_migrations_do_not_drift(engine: sa.Engine) -> None:
     with engine.connect() as conn:
         ctx = MigrationContext.configure(
             conn,
-            opts={"include_schemas": True, "include_name": _include_name, "compare_type": True},
+            opts={
+                "include_schemas": True,
+                "include_name": _include_name,
+                "include_object": in_database,
+                "compare_type": True,
+            },
         )
         diff = compare_metadata(ctx, metadata)
     assert diff == [], f"models differ from migrations: {diff}"
@@ -122,5 +128,52 @@ def test_0018_the_failed_ancestor_rule_reads_the_partial_index(empty_db_url: URL
                 {"n": FAILED_ACTIVITY_INDEX},
             ).scalar()
         assert found == 0
+    finally:
+        eng.dispose()
+
+
+def test_0019_closure_keys_are_published_but_not_enforced(empty_db_url: URL) -> None:
+    """After 0019 the closure tables have no foreign-key constraints (their rows are
+    derived from checked ones), TAP_SCHEMA still offers their joins to entities, and a
+    downgrade puts the four constraints back."""
+
+    def closure_keys(eng: sa.Engine) -> set[str]:
+        with eng.connect() as conn:
+            return set(
+                conn.execute(
+                    sa.text(
+                        "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid "
+                        "IN ('archive.lineage'::regclass, 'archive.lineage_edge'::regclass)"
+                    )
+                ).scalars()
+            )
+
+    eng = sa.create_engine(empty_db_url)
+    try:
+        migrate.upgrade(eng, "0019")
+        assert closure_keys(eng) == set()
+        with eng.connect() as conn:
+            published = set(
+                conn.execute(
+                    sa.text(
+                        "SELECT k.from_table || '.' || c.from_column FROM tap_schema.keys k "
+                        "JOIN tap_schema.key_columns c ON c.key_id = k.key_id "
+                        "WHERE k.target_table = 'provenance.entity'"
+                    )
+                ).scalars()
+            )
+        assert {
+            "archive.lineage.entity_id",
+            "archive.lineage.ancestor_id",
+            "archive.lineage_edge.entity_id",
+            "archive.lineage_edge.parent_id",
+        } <= published
+        migrate.downgrade(eng, "0018")
+        assert closure_keys(eng) == {
+            "fk_lineage_entity_id",
+            "fk_lineage_ancestor_id",
+            "fk_lineage_edge_entity_id",
+            "fk_lineage_edge_parent_id",
+        }
     finally:
         eng.dispose()
