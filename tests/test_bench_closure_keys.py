@@ -1,0 +1,54 @@
+"""bench/bench_closure_keys.py runs end to end at a tiny scale (a real subprocess and a
+real embedded server)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_bench_script
+
+
+@pytest.fixture
+def work() -> Iterator[Path]:
+    """The benchmark's workdir, not under pytest's basetemp: another pytest session on the
+    machine makes that 0700 again, and the embedded server's own user must reach its data."""
+    folder = Path(tempfile.mkdtemp(prefix="provdb-test-closure-keys-"))
+    yield folder / "work"
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_bench_closure_keys_tiny(tmp_path: Path, work: Path) -> None:
+    out = tmp_path / "closure-keys.json"
+    done = run_bench_script(
+        "bench_closure_keys.py",
+        *("--nights", "3", "--entities-per-night", "60", "--ancestors", "4"),
+        *("--every", "3", "--workdir", str(work), "--output", str(out)),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    nights = results["per_night"]
+    # 10 entities after the 50 calibration files: 2 calibration ancestors each, and the
+    # 2 entities before it among those 10 (1 for the first-but-one, 0 for the first)
+    assert [n["rows"] for n in nights] == [37, 37, 37]
+    assert [n["first"] for n in nights] == ["text", "int", "text"]
+    assert "bytes" in nights[0] and "bytes" not in nights[1] and "bytes" in nights[2]
+    for variant in ("text", "int"):
+        assert all(n[variant]["wal_bytes"] > 0 and n[variant]["wal_records"] > 0 for n in nights)
+        summary = results["summary"][variant]
+        assert summary["pk_bytes"] == nights[-1]["bytes"][f"closure_{variant}_pkey"] > 0
+    assert results["settings"]["shared_buffers"] and results["command"].endswith(str(out))
+
+
+def test_bench_closure_keys_bad_arguments(tmp_path: Path) -> None:
+    refused = run_bench_script(
+        "bench_closure_keys.py", "--entities-per-night", "50", "--output", str(tmp_path / "x")
+    )
+    assert refused.returncode == 2
+    assert "--entities-per-night must be more than 50" in refused.stderr
+    assert not (tmp_path / "x").exists()
