@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from provdb.answers.checks import ENTITY_RULES, RULES, acts_sql, rule_sql
+from provdb.answers.checks import ENTITY_RULES, RULES, rule_sql
 
 __all__ = ["note_batch", "rebuild_flags", "update_flags"]
 
@@ -135,16 +135,8 @@ def _replace(cur: Any, scope_table: str | None) -> int:
         "ON COMMIT DROP"
     )
     cur.execute("TRUNCATE _flags_new, _flags_old")
-    acts_table = None
-    if scope_table is not None:
-        # the lineage's activities, which two rules start from, computed once for both
-        # (each took ~1.3 s of a full-size night's flag upkeep; bench_year.py)
-        cur.execute("DROP TABLE IF EXISTS _flags_acts")
-        cur.execute(f"CREATE TEMP TABLE _flags_acts ON COMMIT DROP AS {acts_sql(scope_table)}")
-        cur.execute("ANALYZE _flags_acts")
-        acts_table = "_flags_acts"
     for rule in ENTITY_RULES:
-        sql, params = rule_sql(rule, scope_table=scope_table, acts_table=acts_table)
+        sql, params = rule_sql(rule, scope_table=scope_table)
         cur.execute(f"INSERT INTO _flags_new (entity_id, cause_id, detail) {sql}", params)
         cur.execute(
             "UPDATE _flags_new SET rule = %s, severity = %s WHERE rule IS NULL",
