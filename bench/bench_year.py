@@ -150,7 +150,8 @@ class YearArchive:
 
         for item in settings:
             name, sep, value = (part.strip() for part in item.partition("="))
-            if not sep or not re.fullmatch(r"[a-z_]+", name) or not re.fullmatch(r"[\w.-]+", value):
+            well_formed = re.fullmatch(r"[a-z_]+", name) and re.fullmatch(r"[\w.-]+", value)
+            if not sep or not well_formed:
                 raise SystemExit(f"--setting {item!r}: expected NAME=VALUE")
             rows = self.sql(f"SELECT context FROM pg_settings WHERE name = '{name}'")
             if not rows:

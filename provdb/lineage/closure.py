@@ -70,8 +70,8 @@ ORDER BY entity_id, ancestor_id
 #: file's: a few thousand). The rows go in in key order: entity ids are md5 strings, so
 #: in the aggregate's hash order nearly every row lands on another leaf page of the
 #: primary key, and once that index outgrows the buffer cache each is a miss; sorted, an
-#: entity's ~14 ancestors share one (a night's rows on a 37 GB archive: 145,000 -> 60,000
-#: blocks read, 126,000 -> 61,000 dirtied; bench/bench_insert_order.py). Each level's
+#: entity's ~14 ancestors share one (a night's rows on a 37 GB archive: 146,000 -> 60,000
+#: blocks read, 127,000 -> 62,000 dirtied; bench/bench_insert_order.py). Each level's
 #: parents are looked up by index: the LATERAL
 #: subquery with OFFSET 0 is not flattened into a join, which the planner made a merge
 #: join reading the whole edge index at every level -- a cost growing with the archive
