@@ -64,6 +64,7 @@ __all__ = [
     "CheckError",
     "CheckReport",
     "Finding",
+    "acts_sql",
     "entity_findings",
     "finding_order",
     "night_session_findings",
@@ -202,8 +203,7 @@ WITH {scope}, latest AS (
     ORDER BY g.entity_id, a.start_time DESC, a.id
 ), anc AS MATERIALIZED (
     SELECT p.entity_id, p.name, p.start_time, l.ancestor_id
-    FROM archive.lineage l JOIN latest p ON p.entity_id = l.entity_id
-    WHERE l.entity_id {of_scope}
+    FROM {latest_ancestors}
 )
 -- each ancestor's first generation after the product's, looked up by index (LATERAL):
 -- planned as a join of the scope with every generation of the archive, this statement
@@ -363,11 +363,20 @@ def _params(ids: Sequence[str] | None) -> dict[str, Any]:
     return {"ids": list(ids or []), "raw_names": list(RAW_NAMES), "tracked": list(TRACKED)}
 
 
-def rule_sql(rule: str, *, scope_table: str | None = None, ids: Sequence[str] | None = None):
+def rule_sql(
+    rule: str,
+    *,
+    scope_table: str | None = None,
+    ids: Sequence[str] | None = None,
+    acts_table: str | None = None,
+):
     """The statement of an entity rule and its parameters.
 
     The scope is ``scope_table`` (a table with an ``entity_id`` column), else ``ids``,
     else every entity. The statement returns ``(subject, cause, detail)`` rows.
+    ``acts_table`` (with ``scope_table``): a table written by :func:`acts_sql` for that
+    scope, which the rules that need the lineage's activities read instead of computing
+    them inside their statement.
     """
     if scope_table is not None:
         scope = f"scope AS (SELECT entity_id FROM {scope_table})"
@@ -381,8 +390,38 @@ def rule_sql(rule: str, *, scope_table: str | None = None, ids: Sequence[str] | 
         if scope_table is None and ids is None
         else "= ANY(ARRAY(SELECT entity_id FROM scope))"
     )
-    lineage = _LINEAGE.format(of_scope=of_scope)
-    return _SQL[rule].format(scope=scope, lineage=lineage, of_scope=of_scope), _params(ids)
+    # the products' closure rows: for a scope of some entities, looked up per product
+    # (LATERAL, OFFSET 0: never flattened). As a join that also carried the scope's
+    # id array, the planner could put the closure on the inner side of a nested loop
+    # with that array in its index condition, re-read for each of a night's 15,000
+    # products: 163 s for one night's flags on a young archive (bench_year.py
+    # --explain-nights; bench/results/2026-12-07-year-young-*.json)
+    latest_ancestors = (
+        "archive.lineage l JOIN latest p ON p.entity_id = l.entity_id "
+        "WHERE l.entity_id IN (SELECT entity_id FROM scope)"
+        if scope_table is None and ids is None
+        else "latest p CROSS JOIN LATERAL (SELECT ancestor_id FROM archive.lineage "
+        "WHERE entity_id = p.entity_id OFFSET 0) l"
+    )
+    lineage = (
+        _LINEAGE.format(of_scope=of_scope)
+        if acts_table is None
+        else f"acts AS (SELECT pid, activity_id, own FROM {acts_table})"
+    )
+    sql = _SQL[rule].format(
+        scope=scope, lineage=lineage, of_scope=of_scope, latest_ancestors=latest_ancestors
+    )
+    return sql, _params(ids)
+
+
+def acts_sql(scope_table: str) -> str:
+    """A query of the activities that generated each entity of ``scope_table`` or one of
+    its ancestors (``pid``, ``activity_id``, ``own``): what "mixed-versions" and
+    "failed-ancestor" start from, to be written into a table for :func:`rule_sql`'s
+    ``acts_table``."""
+    scope = f"scope AS (SELECT entity_id FROM {scope_table})"
+    lineage = _LINEAGE.format(of_scope="= ANY(ARRAY(SELECT entity_id FROM scope))")
+    return f"WITH {scope}, {lineage} SELECT pid, activity_id, own FROM acts"
 
 
 def entity_findings(

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from provdb.answers.checks import ENTITY_RULES, RULES, rule_sql
+from provdb.answers.checks import ENTITY_RULES, RULES, acts_sql, rule_sql
 
 __all__ = ["note_batch", "rebuild_flags", "update_flags"]
 
@@ -135,9 +135,32 @@ def _replace(cur: Any, scope_table: str | None) -> int:
         "ON COMMIT DROP"
     )
     cur.execute("TRUNCATE _flags_new, _flags_old")
+    acts_table = None
+    if scope_table is not None:
+        # The lineage's activities, written once and analysed. Inside the rules they were
+        # CTEs whose sizes the planner guessed, and on a young archive with two ingests
+        # at once (statistics behind both open transactions) it guessed "small" for
+        # tens of thousands of rows and nested-looped them: minutes for one night's
+        # flags (bench/results/2026-12-07-year-young-*.json, docs/performance.md).
+        cur.execute("DROP TABLE IF EXISTS _flags_acts")
+        cur.execute(f"CREATE TEMP TABLE _flags_acts ON COMMIT DROP AS {acts_sql(scope_table)}")
+        cur.execute("ANALYZE _flags_acts")
+        acts_table = "_flags_acts"
     for rule in ENTITY_RULES:
-        sql, params = rule_sql(rule, scope_table=scope_table)
+        sql, params = rule_sql(rule, scope_table=scope_table, acts_table=acts_table)
+        # mixed-versions joins sets of thousands of rows (activities, sessions, versions)
+        # that are read by index from the lineage's ids: hash joins suit them whatever
+        # the planner estimates, a nested loop over a misestimated one took 105 s
+        no_nestloop = rule == "mixed-versions" and acts_table is not None
+        if no_nestloop:
+            cur.execute(
+                "SELECT current_setting('enable_nestloop'), "
+                "set_config('enable_nestloop', 'off', true)"
+            )
+            before = cur.fetchone()[0]
         cur.execute(f"INSERT INTO _flags_new (entity_id, cause_id, detail) {sql}", params)
+        if no_nestloop:
+            cur.execute("SELECT set_config('enable_nestloop', %s, true)", (before,))
         cur.execute(
             "UPDATE _flags_new SET rule = %s, severity = %s WHERE rule IS NULL",
             (rule, RULES[rule]),
