@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL
 from provdb import migrate
 from provdb.errors import ConfigError, DatabaseError
 from provdb.schema import SCHEMAS, metadata
+from provdb.schema.base import in_database
 from tests.conftest import REPO, run_cli
 
 
@@ -93,7 +94,12 @@ def test_autogenerate_writes_the_model_change_and_it_applies(
     with engine.connect() as conn:
         ctx = MigrationContext.configure(
             conn,
-            opts={"include_schemas": True, "include_name": _include_name, "compare_type": True},
+            opts={
+                "include_schemas": True,
+                "include_name": _include_name,
+                "include_object": in_database,
+                "compare_type": True,
+            },
         )
         assert compare_metadata(ctx, changed) == []
 
