@@ -284,6 +284,19 @@ def run_bench_script(
 
 
 @pytest.fixture
+def bench_workdir() -> Iterator[Path]:
+    """A benchmark's workdir (not yet created), not under pytest's basetemp: another
+    pytest session on the machine makes that 0700 again, and the embedded servers' own
+    user must reach their data."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="provdb-test-bench-"))
+    yield folder / "work"
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
 def cli_env(db_url: URL) -> dict[str, str]:
     """Environment that points the CLI at this test's database."""
     return {"PROVDB_DATABASE_URL": db_url.render_as_string(hide_password=False)}

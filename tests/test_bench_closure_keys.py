@@ -4,31 +4,17 @@ real embedded server)."""
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.conftest import run_bench_script
 
 
-@pytest.fixture
-def work() -> Iterator[Path]:
-    """The benchmark's workdir, not under pytest's basetemp: another pytest session on the
-    machine makes that 0700 again, and the embedded server's own user must reach its data."""
-    folder = Path(tempfile.mkdtemp(prefix="provdb-test-closure-keys-"))
-    yield folder / "work"
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def test_bench_closure_keys_tiny(tmp_path: Path, work: Path) -> None:
+def test_bench_closure_keys_tiny(tmp_path: Path, bench_workdir: Path) -> None:
     out = tmp_path / "closure-keys.json"
     done = run_bench_script(
         "bench_closure_keys.py",
         *("--nights", "3", "--entities-per-night", "60", "--ancestors", "4"),
-        *("--every", "3", "--workdir", str(work), "--output", str(out)),
+        *("--every", "3", "--workdir", str(bench_workdir), "--output", str(out)),
     )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(out.read_text())

@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.conftest import run_bench_script
 
 INDEX = "provenance.ix_provenance_used_entity_id"
 
 
-@pytest.fixture
-def work() -> Iterator[Path]:
-    """The benchmark's workdir, not under pytest's basetemp: another pytest session on the
-    machine makes that 0700 again, and the embedded servers' own user must reach their data."""
-    folder = Path(tempfile.mkdtemp(prefix="provdb-test-used-index-"))
-    yield folder / "work"
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def test_bench_used_index_tiny(tmp_path: Path, work: Path) -> None:
+def test_bench_used_index_tiny(tmp_path: Path, bench_workdir: Path) -> None:
     out = tmp_path / "used-index.json"
     done = run_bench_script(
         "bench_used_index.py",
-        *("--ingest", str(work), "--nights", "1", "--runs", "1", "--subruns", "2"),
+        *("--ingest", str(bench_workdir), "--nights", "1", "--runs", "1", "--subruns", "2"),
         *("--output", str(out)),
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -46,7 +32,7 @@ def test_bench_used_index_tiny(tmp_path: Path, work: Path) -> None:
     # --plans needs an archive that still has the index: one at 0017 is refused in a line
     refused = run_bench_script(
         "bench_used_index.py",
-        *("--plans", str(work / "without" / "provdb-home"), "--output", str(out)),
+        *("--plans", str(bench_workdir / "without" / "provdb-home"), "--output", str(out)),
     )
     assert refused.returncode != 0
     assert f"{INDEX} is not in that archive" in refused.stderr
