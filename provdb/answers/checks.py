@@ -363,6 +363,24 @@ def _params(ids: Sequence[str] | None) -> dict[str, Any]:
     return {"ids": list(ids or []), "raw_names": list(RAW_NAMES), "tracked": list(TRACKED)}
 
 
+def _scope_sql(scope_table: str | None, ids: Sequence[str] | None) -> tuple[str, str]:
+    """The ``scope`` CTE (``scope_table``, else ``ids``, else every entity) and the
+    condition that restricts an entity id column to it."""
+    if scope_table is not None:
+        scope = f"scope AS (SELECT entity_id FROM {scope_table})"
+    else:
+        scope = _SCOPE_ALL if ids is None else _SCOPE_IDS
+    # a scope of some entities (a file's, an id list): its rows are looked up by index;
+    # as a join the planner scanned the whole closure and hashed it against the scope,
+    # a cost per ingested file growing with the archive (bench/bench_year.py)
+    of_scope = (
+        "IN (SELECT entity_id FROM scope)"
+        if scope == _SCOPE_ALL
+        else "= ANY(ARRAY(SELECT entity_id FROM scope))"
+    )
+    return scope, of_scope
+
+
 def rule_sql(
     rule: str,
     *,
@@ -378,18 +396,7 @@ def rule_sql(
     scope, which the rules that need the lineage's activities read instead of computing
     them inside their statement.
     """
-    if scope_table is not None:
-        scope = f"scope AS (SELECT entity_id FROM {scope_table})"
-    else:
-        scope = _SCOPE_ALL if ids is None else _SCOPE_IDS
-    # a scope of some entities (a file's, an id list): its rows are looked up by index;
-    # as a join the planner scanned the whole closure and hashed it against the scope,
-    # a cost per ingested file growing with the archive (bench/bench_year.py)
-    of_scope = (
-        "IN (SELECT entity_id FROM scope)"
-        if scope_table is None and ids is None
-        else "= ANY(ARRAY(SELECT entity_id FROM scope))"
-    )
+    scope, of_scope = _scope_sql(scope_table, ids)
     # the products' closure rows: for a scope of some entities, looked up per product
     # (LATERAL, OFFSET 0: never flattened). As a join that also carried the scope's
     # id array, the planner could put the closure on the inner side of a nested loop
@@ -399,7 +406,7 @@ def rule_sql(
     latest_ancestors = (
         "archive.lineage l JOIN latest p ON p.entity_id = l.entity_id "
         "WHERE l.entity_id IN (SELECT entity_id FROM scope)"
-        if scope_table is None and ids is None
+        if scope == _SCOPE_ALL
         else "latest p CROSS JOIN LATERAL (SELECT ancestor_id FROM archive.lineage "
         "WHERE entity_id = p.entity_id OFFSET 0) l"
     )
@@ -419,8 +426,8 @@ def acts_sql(scope_table: str) -> str:
     its ancestors (``pid``, ``activity_id``, ``own``): what "mixed-versions" and
     "failed-ancestor" start from, to be written into a table for :func:`rule_sql`'s
     ``acts_table``."""
-    scope = f"scope AS (SELECT entity_id FROM {scope_table})"
-    lineage = _LINEAGE.format(of_scope="= ANY(ARRAY(SELECT entity_id FROM scope))")
+    scope, of_scope = _scope_sql(scope_table, None)
+    lineage = _LINEAGE.format(of_scope=of_scope)
     return f"WITH {scope}, {lineage} SELECT pid, activity_id, own FROM acts"
 
 
