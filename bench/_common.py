@@ -189,6 +189,22 @@ def free_port() -> int:
 
 
 @contextmanager
+def home_conninfo(home: Path) -> Iterator[str]:
+    """A libpq conninfo for the existing archive of PROVDB_HOME ``home`` (this process's
+    PROVDB_* ignored; its embedded server is started if needed), valid until the block
+    ends."""
+    from provdb.config import Settings
+    from provdb.db import connect
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
+    database = connect(Settings.from_env({**env, "PROVDB_HOME": str(home)}), check=False)
+    try:
+        yield database.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    finally:
+        database.dispose()
+
+
+@contextmanager
 def embedded_archive(
     workdir: Path, env: Mapping[str, str] | None = None
 ) -> Iterator[dict[str, str]]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 from datetime import UTC, datetime
@@ -36,7 +35,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from _common import argument_parser, log, machine  # noqa: E402
+from _common import argument_parser, home_conninfo, log, machine  # noqa: E402
 from bench_year import code_revision  # noqa: E402
 
 DEFAULT_OUTPUT = REPO / "bench" / "results" / f"{datetime.now(UTC):%Y-%m-%d}-insert-order.json"
@@ -76,7 +75,8 @@ VARIANTS = {
 
 
 def _sum_buffers(plan: dict[str, Any]) -> dict[str, int]:
-    """Buffers of the whole statement: the top node's, plus its triggers' (foreign keys)."""
+    """Buffers and WAL of the whole statement: the top node's (they include its
+    children's; the foreign-key triggers' time is taken apart, in ``trigger_ms``)."""
     top = plan["Plan"]
     keys = ("Shared Hit Blocks", "Shared Read Blocks", "Shared Dirtied Blocks")
     out = {k.lower().replace(" ", "_"): int(top.get(k, 0)) for k in keys}
@@ -115,55 +115,45 @@ def run(home: Path, trials: int) -> dict[str, Any]:
     """``trials`` pairs of inserts (both variants, alternating first) on ``home``'s archive."""
     import psycopg
 
-    from provdb.config import Settings
-    from provdb.db import connect
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-    database = connect(Settings.from_env({**env, "PROVDB_HOME": str(home)}), check=False)
-    try:
-        conninfo = database.engine.url.set(drivername="postgresql").render_as_string(
-            hide_password=False
-        )
-        with (
-            psycopg.connect(conninfo) as conn,
-            psycopg.connect(conninfo, autocommit=True) as admin,
-        ):
-            with conn.cursor() as cur:
-                cur.execute("SELECT version_num FROM alembic_version")
-                migration = cur.fetchone()[0]
-                cur.execute(
-                    "SELECT DISTINCT night FROM archive.processing_session "
-                    "WHERE night IS NOT NULL ORDER BY night"
+    with (
+        home_conninfo(home) as conninfo,
+        psycopg.connect(conninfo) as conn,
+        psycopg.connect(conninfo, autocommit=True) as admin,
+    ):
+        with conn.cursor() as cur:
+            cur.execute("SELECT version_num FROM alembic_version")
+            migration = cur.fetchone()[0]
+            cur.execute(
+                "SELECT DISTINCT night FROM archive.processing_session "
+                "WHERE night IS NOT NULL ORDER BY night"
+            )
+            nights = [r[0] for r in cur.fetchall()]
+            cur.execute(
+                "SELECT pg_relation_size('archive.lineage'), "
+                "pg_relation_size('archive.pk_lineage'), "
+                "pg_relation_size('archive.ix_archive_lineage_ancestor_id'), "
+                "current_setting('shared_buffers'), current_setting('max_wal_size')"
+            )
+            heap, pk, anc, buffers, max_wal = cur.fetchone()
+        conn.rollback()
+        # nights from the middle of the archive, two per trial (one per variant)
+        step = max(1, len(nights) // (2 * trials + 2))
+        chosen = nights[step : step * (2 * trials + 1) : step][: 2 * trials]
+        results = []
+        for i in range(trials):
+            order = ["hash", "sorted"] if i % 2 == 0 else ["sorted", "hash"]
+            for j, variant in enumerate(order):
+                # outside the trial's transaction (its own connection): a checkpoint
+                # now gives both variants the same pages without a full-page image
+                admin.execute("CHECKPOINT")
+                res = trial(conn, chosen[2 * i + j], f"trial{i}{variant}", variant)
+                log(
+                    f"trial {i + 1}/{trials} {variant:6}: {res['rows']:,} rows "
+                    f"{res['execution_ms']:,.0f} ms, read {res['shared_read_blocks']:,}, "
+                    f"dirtied {res['shared_dirtied_blocks']:,}, FPI {res['wal_fpi']:,}, "
+                    f"WAL {res['wal_bytes'] / 1e6:,.0f} MB"
                 )
-                nights = [r[0] for r in cur.fetchall()]
-                cur.execute(
-                    "SELECT pg_relation_size('archive.lineage'), "
-                    "pg_relation_size('archive.pk_lineage'), "
-                    "pg_relation_size('archive.ix_archive_lineage_ancestor_id'), "
-                    "current_setting('shared_buffers'), current_setting('max_wal_size')"
-                )
-                heap, pk, anc, buffers, max_wal = cur.fetchone()
-            conn.rollback()
-            # nights from the middle of the archive, two per trial (one per variant)
-            step = max(1, len(nights) // (2 * trials + 2))
-            chosen = nights[step : step * (2 * trials + 1) : step][: 2 * trials]
-            results = []
-            for i in range(trials):
-                order = ["hash", "sorted"] if i % 2 == 0 else ["sorted", "hash"]
-                for j, variant in enumerate(order):
-                    # outside the trial's transaction (its own connection): a checkpoint
-                    # now gives both variants the same pages without a full-page image
-                    admin.execute("CHECKPOINT")
-                    res = trial(conn, chosen[2 * i + j], f"trial{i}{variant}", variant)
-                    log(
-                        f"trial {i + 1}/{trials} {variant:6}: {res['rows']:,} rows "
-                        f"{res['execution_ms']:,.0f} ms, read {res['shared_read_blocks']:,}, "
-                        f"dirtied {res['shared_dirtied_blocks']:,}, FPI {res['wal_fpi']:,}, "
-                        f"WAL {res['wal_bytes'] / 1e6:,.0f} MB"
-                    )
-                    results.append(res)
-    finally:
-        database.dispose()
+                results.append(res)
 
     def median(variant: str, key: str) -> float:
         return statistics.median(r[key] for r in results if r["variant"] == variant)

@@ -45,7 +45,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from _common import argument_parser, embedded_archive, log, machine  # noqa: E402
+from _common import argument_parser, embedded_archive, home_conninfo, log, machine  # noqa: E402
 from bench_year import compact_plan, night_plan, write_night  # noqa: E402
 
 INDEX = "provenance.ix_provenance_used_entity_id"
@@ -199,59 +199,48 @@ def compare_plans(home: Path) -> dict[str, Any]:
     """Each statement with and without the index, on the archive of PROVDB_HOME ``home``."""
     import psycopg
 
-    from provdb.config import Settings
-    from provdb.db import connect
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVDB_")}
-    database = connect(Settings.from_env({**env, "PROVDB_HOME": str(home)}), check=False)
-    try:
-        conninfo = database.engine.url.set(drivername="postgresql").render_as_string(
-            hide_password=False
+    with home_conninfo(home) as conninfo, psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s)", (INDEX,))
+        if cur.fetchone()[0] is None:
+            raise SystemExit(f"{INDEX} is not in that archive (already at migration 0017?)")
+        cur.execute("SELECT version_num FROM alembic_version")
+        migration = cur.fetchone()[0]
+        subject = subjects(cur)
+        stmts = statements(subject)
+        conn.commit()
+        # views that could read used (archive.product_version and the others)
+        cur.execute(
+            "SELECT schemaname || '.' || viewname FROM pg_views WHERE schemaname IN "
+            "('provenance', 'archive', 'ivoa', 'tap_schema') AND definition ~ '\\mused\\M' "
+            "UNION SELECT schemaname || '.' || matviewname FROM pg_matviews "
+            "WHERE definition ~ '\\mused\\M' ORDER BY 1"
         )
-        with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-            cur.execute("SELECT to_regclass(%s)", (INDEX,))
-            if cur.fetchone()[0] is None:
-                raise SystemExit(f"{INDEX} is not in that archive (already at migration 0017?)")
-            cur.execute("SELECT version_num FROM alembic_version")
-            migration = cur.fetchone()[0]
-            subject = subjects(cur)
-            stmts = statements(subject)
-            conn.commit()
-            # views that could read used (archive.product_version and the others)
-            cur.execute(
-                "SELECT schemaname || '.' || viewname FROM pg_views WHERE schemaname IN "
-                "('provenance', 'archive', 'ivoa', 'tap_schema') AND definition ~ '\\mused\\M' "
-                "UNION SELECT schemaname || '.' || matviewname FROM pg_matviews "
-                "WHERE definition ~ '\\mused\\M' ORDER BY 1"
-            )
-            views = [r[0] for r in cur.fetchall()]
-            cur.execute(SIZES)
-            sizes = cur.fetchone()[0]
-            conn.commit()
-            with_index = {}
+        views = [r[0] for r in cur.fetchall()]
+        cur.execute(SIZES)
+        sizes = cur.fetchone()[0]
+        conn.commit()
+        with_index = {}
+        for name, (sql, params) in stmts.items():
+            with_index[name] = explain(cur, sql, params)
+            log(f"{name} with the index: {with_index[name]['indexes']}")
+        conn.commit()
+        without = {}
+        cur.execute("SET LOCAL lock_timeout = '5s'")
+        cur.execute("SET LOCAL statement_timeout = '60s'")
+        cur.execute(f"DROP INDEX {INDEX}")
+        try:
             for name, (sql, params) in stmts.items():
-                with_index[name] = explain(cur, sql, params)
-                log(f"{name} with the index: {with_index[name]['indexes']}")
-            conn.commit()
-            without = {}
-            cur.execute("SET LOCAL lock_timeout = '5s'")
-            cur.execute("SET LOCAL statement_timeout = '60s'")
-            cur.execute(f"DROP INDEX {INDEX}")
-            try:
-                for name, (sql, params) in stmts.items():
-                    without[name] = explain(cur, sql, params)
-            finally:
-                conn.rollback()  # the archive keeps its index
-            # and with it again: a time that differs as much between the two runs with the
-            # index as between with and without is the machine's, not the plan's
-            again = {}
-            for name, (sql, params) in stmts.items():
-                again[name] = explain(cur, sql, params)
-            conn.commit()
-            for name in stmts:
-                log(f"{name} without: {without[name]['indexes']}")
-    finally:
-        database.dispose()
+                without[name] = explain(cur, sql, params)
+        finally:
+            conn.rollback()  # the archive keeps its index
+        # and with it again: a time that differs as much between the two runs with the
+        # index as between with and without is the machine's, not the plan's
+        again = {}
+        for name, (sql, params) in stmts.items():
+            again[name] = explain(cur, sql, params)
+        conn.commit()
+        for name in stmts:
+            log(f"{name} without: {without[name]['indexes']}")
     return {
         "archive": str(home),
         "migration": migration,
