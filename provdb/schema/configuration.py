@@ -119,6 +119,7 @@ class Parameter(Base):
         "The configured activity",
         nullable=False,
         utype="voprov:WasConfiguredBy.activity",
+        index=False,  # uq_parameter leads with it (0020)
     )
     parameter_description_id: Mapped[str | None] = fk_column(
         f"{PROVENANCE}.parameterdescription.id",
@@ -211,6 +212,7 @@ class ConfigFile(Base):
         "The configured activity",
         nullable=False,
         utype="voprov:WasConfiguredBy.activity",
+        index=False,  # uq_configfile leads with it (0020)
     )
     config_file_description_id: Mapped[str | None] = fk_column(
         f"{PROVENANCE}.configfiledescription.id",

@@ -67,7 +67,11 @@ class Used(Base):
 
     id: Mapped[int] = _rowid()
     activity_id: Mapped[str] = fk_column(
-        ACTIVITY, "The activity that used the entity", nullable=False, utype="voprov:Used.activity"
+        ACTIVITY,
+        "The activity that used the entity",
+        nullable=False,
+        utype="voprov:Used.activity",
+        index=False,  # uq_used leads with it (0020)
     )
     entity_id: Mapped[str] = fk_column(
         ENTITY, "The entity used", nullable=False, utype="voprov:Used.entity", index=False
@@ -105,7 +109,11 @@ class WasGeneratedBy(Base):
 
     id: Mapped[int] = _rowid()
     entity_id: Mapped[str] = fk_column(
-        ENTITY, "The generated entity", nullable=False, utype="voprov:WasGeneratedBy.entity"
+        ENTITY,
+        "The generated entity",
+        nullable=False,
+        utype="voprov:WasGeneratedBy.entity",
+        index=False,  # uq_wasgeneratedby leads with it (0020)
     )
     activity_id: Mapped[str] = fk_column(
         ACTIVITY,
@@ -140,7 +148,11 @@ class WasAssociatedWith(Base):
 
     id: Mapped[int] = _rowid()
     activity_id: Mapped[str] = fk_column(
-        ACTIVITY, "The activity", nullable=False, utype="voprov:WasAssociatedWith.activity"
+        ACTIVITY,
+        "The activity",
+        nullable=False,
+        utype="voprov:WasAssociatedWith.activity",
+        index=False,  # uq_wasassociatedwith leads with it (0020)
     )
     agent_id: Mapped[str] = fk_column(
         AGENT, "The responsible agent", nullable=False, utype="voprov:WasAssociatedWith.agent"

@@ -177,3 +177,54 @@ def test_0019_closure_keys_are_published_but_not_enforced(empty_db_url: URL) -> 
         }
     finally:
         eng.dispose()
+
+
+def test_0020_lookups_by_a_dropped_index_column_use_the_unique_constraint(
+    empty_db_url: URL,
+) -> None:
+    """0020 drops five single-column relation indexes; the unique constraint that starts
+    with the same column serves the lookup instead, TAP_SCHEMA still calls the column
+    indexed, and a downgrade brings the indexes back."""
+    dropped = (
+        ("ix_provenance_used_activity_id", "used", "activity_id"),
+        ("ix_provenance_parameter_activity_id", "parameter", "activity_id"),
+        ("ix_provenance_configfile_activity_id", "configfile", "activity_id"),
+        ("ix_provenance_wasassociatedwith_activity_id", "wasassociatedwith", "activity_id"),
+        ("ix_provenance_wasgeneratedby_entity_id", "wasgeneratedby", "entity_id"),
+    )
+
+    def present(eng: sa.Engine) -> set[str]:
+        with eng.connect() as conn:
+            return set(
+                conn.execute(
+                    sa.text("SELECT indexname FROM pg_indexes WHERE indexname = ANY(:names)"),
+                    {"names": [name for name, _t, _c in dropped]},
+                ).scalars()
+            )
+
+    eng = sa.create_engine(empty_db_url)
+    try:
+        migrate.upgrade(eng, "0020")
+        assert present(eng) == set()
+        with eng.begin() as conn:
+            conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+            for _name, table, column in dropped:
+                plan = "\n".join(
+                    conn.execute(
+                        sa.text(f"EXPLAIN SELECT * FROM provenance.{table} WHERE {column} = 'x'")
+                    ).scalars()
+                )
+                assert f"uq_{table}" in plan, plan
+            flags = conn.execute(
+                sa.text(
+                    "SELECT table_name || '.' || column_name, indexed FROM tap_schema.columns "
+                    "WHERE table_name || '.' || column_name = ANY(:cols)"
+                ),
+                {"cols": [f"provenance.{t}.{c}" for _n, t, c in dropped]},
+            ).all()
+        assert sorted(flags) == sorted((f"provenance.{t}.{c}", 1) for _n, t, c in dropped)
+        migrate.downgrade(eng, "0019")
+        assert present(eng) == {name for name, _t, _c in dropped}
+    finally:
+        eng.dispose()
+
