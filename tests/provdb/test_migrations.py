@@ -228,3 +228,25 @@ def test_0020_lookups_by_a_dropped_index_column_use_the_unique_constraint(
     finally:
         eng.dispose()
 
+
+def test_0021_the_parameter_value_index_is_a_radix_tree(empty_db_url: URL) -> None:
+    """0021 rebuilds ix_parameter_parameter_value with SP-GiST (0013 made it a hash index,
+    whose duplicate chains every insert walked); a downgrade makes it a hash index again."""
+
+    def method(eng: sa.Engine) -> str:
+        with eng.connect() as conn:
+            return conn.execute(
+                sa.text(
+                    "SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam "
+                    "WHERE c.oid = 'provenance.ix_parameter_parameter_value'::regclass"
+                )
+            ).scalar_one()
+
+    eng = sa.create_engine(empty_db_url)
+    try:
+        migrate.upgrade(eng, "0021")
+        assert method(eng) == "spgist"
+        migrate.downgrade(eng, "0020")
+        assert method(eng) == "hash"
+    finally:
+        eng.dispose()

@@ -1,7 +1,10 @@
-"""Filtering parameters by name and value (migration 0013): an index serves it, and a
-long value (a configuration dump, over the ~2.7 kB a btree entry may hold) is stored."""
+"""Filtering parameters by name and value (migrations 0013, 0021): an index serves it, and
+a long value (a configuration dump, over the ~2.7 kB a btree entry may hold, and not
+compressible below it) is stored and found."""
 
 from __future__ import annotations
+
+import os
 
 import sqlalchemy as sa
 
@@ -26,8 +29,9 @@ def test_filter_by_name_and_value_uses_the_indexes(engine: sa.Engine) -> None:
                 " unnest(ARRAY['gain', 'threshold', 'window']) n"
             )
         )
-        # a value a btree index would refuse (index row size exceeds maximum)
-        long_value = "".join(f"{i:x}" for i in range(4000))
+        # a value a btree index would refuse (index row size exceeds maximum): 100 kB of
+        # random hex, which compression cannot bring under a third of a page
+        long_value = os.urandom(50_000).hex()
         conn.execute(
             sa.text(
                 "INSERT INTO provenance.parameter (activity_id, name, parameter_value) "
