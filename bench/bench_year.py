@@ -167,7 +167,7 @@ class YearArchive:
         """The server settings that shape write cost (recorded with every night)."""
         names = ", ".join(f"'{n}'" for n in RECORDED_SETTINGS)
         rows = self.sql(
-            "SELECT name, setting || coalesce(unit, '') FROM pg_settings "
+            "SELECT name, current_setting(name) FROM pg_settings "
             f"WHERE name IN ({names}) ORDER BY name"
         )
         return dict(rows)
