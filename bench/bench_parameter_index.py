@@ -1,14 +1,14 @@
 #!/usr/bin/env python
 """The value index of ``provenance.parameter`` as the archive grows (issue 17).
 
-Why: on the 280-night year archive, inserting a night's ~15,000 parameter rows took
-~5 s (``bench/bench_year.py`` with ``log_min_duration_statement``), and
-``pg_statio_user_indexes`` showed ~37 million buffer hits on the hash index of
-``parameter_value`` (migration 0013) for ~45,000 rows: ~800 page visits per row. lstosa
-logs the same values on every activity of a kind (``DL1ProdID = 'tailcut84'``,
-``StoreImage = True``: 3,000 rows a night each); a hash index keeps all duplicates of a
-value in one bucket chain and an insert walks that chain to its last page, so every such
-row costs a walk that grows night after night.
+Why: on the 280-night year archive, the server's log of slow statements
+(``log_min_duration_statement``) put a night's ~15,000 parameter rows among the ingest's
+costliest inserts, and ``pg_statio_user_indexes`` put tens of millions of buffer hits a
+night on the hash index of ``parameter_value`` (migration 0013). lstosa logs the same
+values on every activity of a kind (``DL1ProdID = 'tailcut84'``, ``StoreImage = True``:
+3,000 rows a night each); a hash index keeps all duplicates of a value in one bucket
+chain and an insert walks that chain to its last page, so every such row costs a walk
+that grows night after night.
 
 What: one scratch embedded PostgreSQL (its default settings, what users get) with one
 table per variant, each ``(id bigint identity, activity_id text, name text,

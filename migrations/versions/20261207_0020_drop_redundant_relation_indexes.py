@@ -6,11 +6,11 @@ each had an index of their own although the table's content uniqueness constrain
 (``uq_used (activity_id, entity_id, role)``, ``uq_parameter (activity_id, name)``, ...)
 starts with the same column and serves every lookup by it alone (a b-tree on (a, b)
 finds a = x as well). Every row an ingest adds maintained both b-trees; activity and
-entity ids are random hex, so each kept index costs a random leaf page per row on a
-large archive (1.3 GB of indexes on the 270-night year archive). TAP_SCHEMA still says
+entity ids are random hex, so each kept index costs a random leaf page per row once
+the archive is larger than memory can cache. TAP_SCHEMA still says
 the columns are indexed (the leading column of a unique constraint counts). Same
-reasoning as 0017; measured in docs/performance.md ("Redundant indexes and insert
-order").
+reasoning as 0017; measured in docs/performance.md ("Redundant indexes, insert
+order, and the parameter value index").
 
 A plain ``DROP INDEX`` in the upgrade's transaction (see 0017 for the lock it takes).
 
