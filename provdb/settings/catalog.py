@@ -55,6 +55,12 @@ def _home() -> Path:
     return Path(platformdirs.user_data_dir("provdb", appauthor=False)).absolute()
 
 
+def _auto_shared_buffers() -> int:
+    from provdb.embedded_config import auto_shared_buffers, machine_memory
+
+    return auto_shared_buffers(machine_memory())
+
+
 _POSITIVE = Integer(min=1)
 _COUNT = Integer(min=0)
 _SIZE = ByteSize(min=1)
@@ -78,6 +84,18 @@ _DECLARED = [
         "database",
         default_text="the platform's user data folder (`~/.local/share/provdb` on Linux)",
         default_factory=_home,
+    ),
+    Setting(
+        "PROVDB_EMBEDDED_SHARED_BUFFERS",
+        ByteSize(min=128 << 20),
+        None,
+        "Shared buffers of the embedded server (its cache of table and index pages), "
+        "written into `pgdata/provdb.conf` at each start; takes effect when the server "
+        "starts. Ignored with PROVDB_DATABASE_URL; `ALTER SYSTEM` overrides it.",
+        "database",
+        "bytes",
+        default_text="a quarter of the machine's (or container's) memory, 128MiB to 4GiB",
+        default_factory=_auto_shared_buffers,
     ),
     # ------------------------------------------------------------------ ingest
     Setting(
