@@ -454,6 +454,25 @@ def summarise(nights: list[dict[str, Any]], window: int = 10) -> dict[str, Any]:
     return out
 
 
+def service_settings(items: list[str]) -> dict[str, str]:
+    """``--service-env NAME=VALUE`` items as an environment (PROVDB_* names that provdb
+    declares, values it accepts: SystemExit with provdb's message otherwise)."""
+    from provdb import settings
+    from provdb.errors import ConfigError
+
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or name not in settings.SETTINGS:
+            raise SystemExit(f"--service-env {item!r}: expected PROVDB_NAME=VALUE of a setting")
+        try:
+            settings.value(name, {name: value})
+        except ConfigError as exc:
+            raise SystemExit(f"--service-env: {exc}") from None
+        out[name] = value
+    return out
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argument_parser(__doc__, "bench_year.py")
     p.add_argument("--nights", type=int, default=200, help="nights in the year (default 200)")
@@ -556,6 +575,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "write-cost settings in force are recorded with every night",
     )
     p.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="with --queries(-only): a PROVDB_* setting of the served service (repeatable; "
+        "recorded with the figures), e.g. --service-env PROVDB_PROVSAP_NODE_LIMIT=5000",
+    )
+    p.add_argument(
         "--partitioning",
         action="store_true",
         help="after the nights: measure a by-night partitioned copy of provenance.used "
@@ -585,6 +612,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    service_env = service_settings(args.service_env)  # checked before any night
     output = args.output or default_output()
     plot = args.plot or output.with_suffix(".svg")
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -638,8 +666,13 @@ def main(argv: list[str] | None = None) -> int:
 
             only = set(filter(None, args.only.split(","))) or None
             results[args.queries_key] = measure_queries(
-                archive.env, archive.sql, results, only=only, repeat=max(1, args.repeat)
+                {**archive.env, **service_env},
+                archive.sql,
+                results,
+                only=only,
+                repeat=max(1, args.repeat),
             )
+            results[args.queries_key]["service_env"] = service_env
             save()
         if args.partitioning:
             from year_partitioning import measure_partitioning

@@ -203,6 +203,7 @@ def measure_queries(
                 return {
                     "bytes": len(r.content),
                     "nodes": int(r.headers.get("X-Provdb-Nodes", 0)),
+                    "truncated": r.headers.get("X-Provdb-Truncated") == "true",
                     "server_timing": r.headers.get("Server-Timing"),
                 }
 

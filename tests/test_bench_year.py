@@ -35,6 +35,8 @@ def test_a_few_nights_then_resume(tmp_path: Path) -> None:
         "2",
         "--queries",
         "--partitioning",
+        "--service-env",
+        "PROVDB_PROVSAP_NODE_LIMIT=3",
     )
     assert first.returncode == 0, first.stderr[-3000:]
     results = json.loads((tmp_path / "year.json").read_text())
@@ -64,6 +66,11 @@ def test_a_few_nights_then_resume(tmp_path: Path) -> None:
     )
     assert queries["products_of_one_version"]["rows"] > 0  # night 2 was reprocessed
     assert queries["dl3_lineage_provsap"]["provsap_http"]["median_ms"] > 0
+    # the served service got --service-env: its ProvSAP graph is cut at 3 nodes (and
+    # the terminal nodes the cut leaves, such as the generating activity)
+    assert queries["service_env"] == {"PROVDB_PROVSAP_NODE_LIMIT": "3"}
+    assert queries["dl3_lineage_provsap"]["truncated"] is True
+    assert 3 <= queries["dl3_lineage_provsap"]["nodes"] < 10
     assert queries["ui_run_page"]["bytes"] > 1000
     assert queries["night_check_cli"]["exit_status"] in (0, 1)
     part = results["partitioning"]
@@ -90,6 +97,11 @@ def test_bad_arguments_say_what_to_do(tmp_path: Path) -> None:
     assert res.returncode == 2 and "--allow-reset" in res.stderr
     res = run_bench(tmp_path, "--nights", "0")
     assert res.returncode == 2 and "must be positive" in res.stderr
+    res = run_bench(tmp_path, "--service-env", "PROVDB_NO_SUCH=1")
+    assert res.returncode == 1 and "expected PROVDB_NAME=VALUE" in res.stderr
+    res = run_bench(tmp_path, "--service-env", "PROVDB_PROVSAP_NODE_LIMIT=many")
+    assert res.returncode == 1 and "PROVDB_PROVSAP_NODE_LIMIT='many'" in res.stderr
+    assert not (tmp_path / "year.json").exists()
 
 
 def test_nights_in_parallel_give_the_archive_of_nights_one_by_one(tmp_path: Path) -> None:
