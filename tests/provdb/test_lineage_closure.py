@@ -87,3 +87,56 @@ def test_incremental_closure_equals_full_rebuild(
     with engine.begin() as conn:
         rebuild_all(conn)
     assert _closure(engine) == incremental
+
+
+ENTITY_IDS = "SELECT regexp_replace(id, '^.*[:/]', ''), id FROM provenance.entity"
+
+
+def _prov_json(
+    path: Path, steps: list[tuple[str, str, str]], locations: dict[str, str] | None = None
+) -> Path:
+    """A PROV-JSON document of ``steps`` (activity, used entity, generated entity), with
+    ``locations`` of some entities."""
+    import json
+
+    doc: dict = {"prefix": {"ex": "http://example.org/"}, "entity": {}, "activity": {}}
+    doc["used"], doc["wasGeneratedBy"] = {}, {}
+    for n, (activity, used, generated) in enumerate(steps):
+        doc["activity"][f"ex:{activity}"] = {}
+        doc["entity"][f"ex:{used}"] = {}
+        doc["entity"][f"ex:{generated}"] = {}
+        for entity in (used, generated):
+            if entity in (locations or {}):
+                doc["entity"][f"ex:{entity}"]["prov:location"] = locations[entity]
+        doc["used"][f"_:u{n}"] = {"prov:activity": f"ex:{activity}", "prov:entity": f"ex:{used}"}
+        doc["wasGeneratedBy"][f"_:g{n}"] = {
+            "prov:activity": f"ex:{activity}",
+            "prov:entity": f"ex:{generated}",
+        }
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_an_old_entity_given_a_parent_updates_its_descendants(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """The closure upkeep skips the entities its own transaction created (they cannot
+    have closure rows yet: closure.FRESH_TABLE), and only those: an entity of an earlier
+    file that gets a new parent is looked up, and its descendants get the new ancestor."""
+    _ingest(engine, _prov_json(tmp_path / "first.json", [("s1", "a", "b"), ("s2", "b", "c")]))
+    with engine.connect() as conn:
+        ids = {short: full for short, full in conn.execute(sa.text(ENTITY_IDS))}
+    before = _closure(engine)
+    assert (ids["c"], ids["a"], 2) in before
+    # the second file makes "a" (old) the product of "z" (new), and adds "d" (new) after
+    # "c"; it also gives "a" the location it lacked: "a" is written (an update), not created
+    second = [("s0", "z", "a"), ("s3", "c", "d")]
+    _ingest(engine, _prov_json(tmp_path / "second.json", second, {"a": "/data/a.fits"}))
+    with engine.connect() as conn:
+        ids = {short: full for short, full in conn.execute(sa.text(ENTITY_IDS))}
+    incremental = _closure(engine)
+    for entity, depth in (("a", 1), ("b", 2), ("c", 3), ("d", 4)):
+        assert (ids[entity], ids["z"], depth) in incremental, entity
+    with engine.begin() as conn:
+        rebuild_all(conn)
+    assert _closure(engine) == incremental
