@@ -82,9 +82,15 @@ def test_every_fk_column_is_indexed() -> None:
         if table.schema not in (PROVENANCE, "archive"):
             continue
         # an index whose first column is the FK column serves lookups on it (an index on
-        # an expression, e.g. entity's product type, has no column and serves none)
+        # an expression, e.g. entity's product type, has no column and serves none), and
+        # so does the index of a unique constraint that starts with it (migration 0020)
         leading = {next(iter(ix.columns)).name for ix in table.indexes if len(ix.columns)}
         leading.add(next(iter(table.primary_key.columns)).name)
+        leading |= {
+            next(iter(uq.columns)).name
+            for uq in table.constraints
+            if isinstance(uq, sa.UniqueConstraint) and len(uq.columns)
+        }
         for fk in table.foreign_keys:
             assert fk.parent.name in leading, f"{table.fullname}.{fk.parent.name}"
 
