@@ -120,9 +120,9 @@ def _prov_json(
 def test_an_old_entity_given_a_parent_updates_its_descendants(
     engine: sa.Engine, tmp_path: Path
 ) -> None:
-    """The closure upkeep skips the entities its own transaction created (they cannot
-    have closure rows yet: closure.FRESH_TABLE), and only those: an entity of an earlier
-    file that gets a new parent is looked up, and its descendants get the new ancestor."""
+    """An entity of an earlier file that gets a new parent (and a column filled in, so
+    the merge updates its row) has its descendants recomputed: they get the new
+    ancestor, as a full rebuild gives them."""
     _ingest(engine, _prov_json(tmp_path / "first.json", [("s1", "a", "b"), ("s2", "b", "c")]))
     with engine.connect() as conn:
         ids = {short: full for short, full in conn.execute(sa.text(ENTITY_IDS))}
