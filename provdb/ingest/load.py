@@ -403,8 +403,6 @@ class Loader:
             self._create_staging()
         active = [t for t in TABLES if t in buffers]
         with self.conn.cursor() as cur:
-            closure.temp_tables(cur)
-        with self.conn.cursor() as cur:
             for t in active:
                 buf = buffers[t]
                 plain = not t.json_columns and t.row_type is not r.SessionRow
@@ -596,21 +594,12 @@ class Loader:
         # whole file, and two ingests locking shared rows in different orders could
         # deadlock (bench/bench_year.py --parallel).
         filled = "".join(f" OR (e.{c} IS NULL AND s.{c} IS NOT NULL)" for c in others)
-        # entities this transaction creates cannot have closure rows yet: remembered for
-        # closure.update_closure, which then skips looking them up
-        fresh = (
-            f", fresh AS (INSERT INTO {closure.FRESH_TABLE} "
-            "SELECT id FROM merged WHERE new ON CONFLICT DO NOTHING)"
-            if t.table == "provenance.entity"
-            else ""
-        )
         cur.execute(
             f"WITH merged AS (INSERT INTO {t.table} AS t ({cols}) "
             f"SELECT {', '.join('s.' + c for c in t.columns)} FROM {_stage(t.table)} s "
             f"LEFT JOIN {t.table} e ON e.{key} = s.{key} WHERE e.{key} IS NULL{filled} "
             f"ORDER BY s.{key} ON CONFLICT ({key}) DO UPDATE SET {updates} "
-            f"RETURNING t.{key} AS id, (xmax = 0) AS new){fresh} "
-            "SELECT count(*) FILTER (WHERE new) FROM merged"
+            "RETURNING (xmax = 0) AS new) SELECT count(*) FILTER (WHERE new) FROM merged"
         )
         row = cur.fetchone()
         inserted = int(row[0]) if row else 0
@@ -631,13 +620,7 @@ class Loader:
                 sql = f"INSERT INTO {target} (id, name) SELECT id, id FROM ({union}) s "
             else:
                 sql = f"INSERT INTO {target} (id) SELECT id FROM ({union}) s "
-            sql += "ORDER BY id ON CONFLICT DO NOTHING"
-            if target == "provenance.entity":  # fresh entities, as in _merge_objects
-                sql = (
-                    f"WITH bare AS ({sql} RETURNING id) INSERT INTO {closure.FRESH_TABLE} "
-                    "SELECT id FROM bare ON CONFLICT DO NOTHING"
-                )
-            cur.execute(sql)
+            cur.execute(sql + "ORDER BY id ON CONFLICT DO NOTHING")
             self.inserted[f"{target} (bare)"] += cur.rowcount
 
     def _insert_relations(self, cur: psycopg.Cursor, t: _Target, offered: int) -> None:

@@ -14,23 +14,15 @@ from typing import Any
 __all__ = [
     "CLOSURE_SQL",
     "EDGES_SQL",
-    "FRESH_TABLE",
     "MAX_DEPTH",
     "REBUILD_SQL",
     "add_edges",
     "rebuild_all",
-    "temp_tables",
     "update_closure",
 ]
 
 #: Longest derivation chain followed (guards against cycles in the graph).
 MAX_DEPTH = 64
-
-#: Temp table of the entities the current transaction created (the loader fills it):
-#: they have no closure rows and no descendants yet, so update_closure does not look
-#: their rows up. Each lookup is a random leaf page of a closure index -- one per new
-#: entity, ~15,000 a full-size night, once those indexes outgrow memory.
-FRESH_TABLE = "_lineage_fresh"
 
 #: Direct edges of the activities listed in temp table _lineage_acts, and derivations.
 #: In key order, like the closure's rows (see CLOSURE_SQL): an entity's parents share
@@ -97,12 +89,8 @@ REBUILD_SQL = _ancestors_sql(
 )
 
 
-def temp_tables(cur: Any) -> None:
-    """Create (if missing) the temporary tables of this transaction's closure upkeep."""
+def _temp_tables(cur: Any) -> None:
     cur.execute("CREATE TEMP TABLE IF NOT EXISTS _lineage_acts (activity_id text) ON COMMIT DROP")
-    cur.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {FRESH_TABLE} (entity_id text PRIMARY KEY) ON COMMIT DROP"
-    )
     cur.execute(
         "CREATE TEMP TABLE IF NOT EXISTS _lineage_derived "
         "(generated_entity_id text, used_entity_id text) ON COMMIT DROP"
@@ -119,7 +107,7 @@ def add_edges(
 
     The arguments name the batch's staging tables (``None`` when the batch had none).
     """
-    temp_tables(cur)
+    _temp_tables(cur)
     cur.execute("TRUNCATE _lineage_acts, _lineage_derived")
     sources = [f"SELECT activity_id FROM {s}" for s in (used_stage, generated_stage) if s]
     if sources:
@@ -140,24 +128,21 @@ def add_edges(
 
 def update_closure(cur: Any) -> int:
     """Recompute the closure of dirty entities and their descendants; returns rows written."""
-    temp_tables(cur)
+    _temp_tables(cur)
     cur.execute("SELECT count(*) FROM _lineage_dirty")
     row = cur.fetchone()
     if not row or not row[0]:
         return 0
     cur.execute("DROP TABLE IF EXISTS _lineage_affected")
-    not_fresh = f"NOT EXISTS (SELECT FROM {FRESH_TABLE} f WHERE f.entity_id = x.entity_id)"
     cur.execute(
         "CREATE TEMP TABLE _lineage_affected ON COMMIT DROP AS "
         "SELECT entity_id FROM _lineage_dirty "
         # by index: as a join this scanned the whole closure per file (0.6 s at 100 nights)
         "UNION SELECT l.entity_id FROM archive.lineage l "
-        "WHERE l.ancestor_id = ANY(ARRAY("
-        f"SELECT x.entity_id FROM _lineage_dirty x WHERE {not_fresh}))"
+        "WHERE l.ancestor_id = ANY(ARRAY(SELECT entity_id FROM _lineage_dirty))"
     )
     cur.execute(
-        "DELETE FROM archive.lineage WHERE entity_id IN ("
-        f"SELECT x.entity_id FROM _lineage_affected x WHERE {not_fresh})"
+        "DELETE FROM archive.lineage WHERE entity_id IN (SELECT entity_id FROM _lineage_affected)"
     )
     cur.execute(CLOSURE_SQL)
     written = max(cur.rowcount, 0)
