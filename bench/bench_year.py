@@ -464,7 +464,10 @@ def service_settings(items: list[str]) -> dict[str, str]:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or name not in settings.SETTINGS:
-            raise SystemExit(f"--service-env {item!r}: expected PROVDB_NAME=VALUE of a setting")
+            raise SystemExit(
+                f"--service-env {item!r}: expected NAME=VALUE, NAME a provdb setting "
+                "(`provdb settings` lists them)"
+            )
         try:
             settings.value(name, {name: value})
         except ConfigError as exc:

@@ -28,7 +28,7 @@ caption (SVG, DOT). ``Server-Timing`` gives the time of the walk and of the
 serialisation (ms).
 
 Configuration: the node limit is ``app.config["PROVSAP_NODE_LIMIT"]`` (set by the app
-factory from ``PROVDB_PROVSAP_NODE_LIMIT``, default 1000). SVG nodes link to
+factory from ``PROVDB_PROVSAP_NODE_LIMIT``, default 5000). SVG nodes link to
 ``app.config["PROVSAP_UI_URL"]`` (from ``PROVDB_UI_URL_PATTERN``), else
 ``<script root>/ui/{kind}/{id}`` (``{kind}``: entity, activity or agent; ``{id}``
 percent-encoded).

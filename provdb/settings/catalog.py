@@ -250,8 +250,9 @@ _DECLARED = [
     Setting(
         "PROVDB_PROVSAP_NODE_LIMIT",
         _POSITIVE,
-        1000,
-        "Most nodes of a ProvSAP graph; bigger ones are cut and say so.",
+        5000,
+        "Most nodes of a ProvSAP graph; bigger ones are cut and say so (a full-size "
+        "LST-1 run's DL3 file has a lineage of ~1,100 nodes).",
         "lineage",
         "nodes",
     ),
