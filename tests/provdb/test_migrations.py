@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -17,6 +19,30 @@ from provdb.schema.base import in_database
 
 def _include_name(name, type_, parent_names):
     return name in SCHEMAS if type_ == "schema" else True
+
+
+@pytest.fixture
+def eng(empty_db_url: URL) -> Iterator[sa.Engine]:
+    """An engine on an empty database, disposed after the test."""
+    engine = sa.create_engine(empty_db_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _scalars(eng: sa.Engine, sql: str, **params: object) -> list:
+    """The first column of ``sql``'s rows."""
+    with eng.connect() as conn:
+        return list(conn.execute(sa.text(sql), params).scalars())
+
+
+def _plan(eng: sa.Engine, sql: str) -> str:
+    """``EXPLAIN sql`` with sequential scans made prohibitive: it names the index that
+    can serve the query, if there is one."""
+    with eng.begin() as conn:
+        conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        return "\n".join(conn.execute(sa.text("EXPLAIN " + sql)).scalars())
 
 
 def test_models_and_migrations_do_not_drift(engine: sa.Engine) -> None:
@@ -83,26 +109,18 @@ def _used_indexes(eng: sa.Engine) -> set[str]:
     return {ix["name"] for ix in sa.inspect(eng).get_indexes("used", schema="provenance")}
 
 
-def test_0017_drops_the_entity_index_that_the_composite_one_covers(empty_db_url: URL) -> None:
-    eng = sa.create_engine(empty_db_url)
-    try:
-        migrate.upgrade(eng, "0016")
-        assert {"ix_provenance_used_entity_id", "ix_used_entity_activity"} <= _used_indexes(eng)
-        migrate.upgrade(eng, "0017")
-        indexes = _used_indexes(eng)
-        assert "ix_provenance_used_entity_id" not in indexes
-        assert "ix_used_entity_activity" in indexes
-        # a lookup by entity_id alone still has an index: the composite one, whose prefix it is
-        with eng.begin() as conn:
-            conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
-            plan = conn.execute(
-                sa.text("EXPLAIN SELECT activity_id FROM provenance.used WHERE entity_id = 'x'")
-            ).scalars()
-            assert "ix_used_entity_activity" in "\n".join(plan)
-        migrate.downgrade(eng, "0016")
-        assert "ix_provenance_used_entity_id" in _used_indexes(eng)
-    finally:
-        eng.dispose()
+def test_0017_drops_the_entity_index_that_the_composite_one_covers(eng: sa.Engine) -> None:
+    migrate.upgrade(eng, "0016")
+    assert {"ix_provenance_used_entity_id", "ix_used_entity_activity"} <= _used_indexes(eng)
+    migrate.upgrade(eng, "0017")
+    indexes = _used_indexes(eng)
+    assert "ix_provenance_used_entity_id" not in indexes
+    assert "ix_used_entity_activity" in indexes
+    # a lookup by entity_id alone still has an index: the composite one, whose prefix it is
+    plan = _plan(eng, "SELECT activity_id FROM provenance.used WHERE entity_id = 'x'")
+    assert "ix_used_entity_activity" in plan
+    migrate.downgrade(eng, "0016")
+    assert "ix_provenance_used_entity_id" in _used_indexes(eng)
 
 
 def test_0018_the_failed_ancestor_rule_reads_the_partial_index(empty_db_url: URL) -> None:
@@ -132,55 +150,39 @@ def test_0018_the_failed_ancestor_rule_reads_the_partial_index(empty_db_url: URL
         eng.dispose()
 
 
-def test_0019_closure_keys_are_published_but_not_enforced(empty_db_url: URL) -> None:
+def test_0019_closure_keys_are_published_but_not_enforced(eng: sa.Engine) -> None:
     """After 0019 the closure tables have no foreign-key constraints (their rows are
     derived from checked ones), TAP_SCHEMA still offers their joins to entities, and a
     downgrade puts the four constraints back."""
-
-    def closure_keys(eng: sa.Engine) -> set[str]:
-        with eng.connect() as conn:
-            return set(
-                conn.execute(
-                    sa.text(
-                        "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid "
-                        "IN ('archive.lineage'::regclass, 'archive.lineage_edge'::regclass)"
-                    )
-                ).scalars()
-            )
-
-    eng = sa.create_engine(empty_db_url)
-    try:
-        migrate.upgrade(eng, "0019")
-        assert closure_keys(eng) == set()
-        with eng.connect() as conn:
-            published = set(
-                conn.execute(
-                    sa.text(
-                        "SELECT k.from_table || '.' || c.from_column FROM tap_schema.keys k "
-                        "JOIN tap_schema.key_columns c ON c.key_id = k.key_id "
-                        "WHERE k.target_table = 'provenance.entity'"
-                    )
-                ).scalars()
-            )
-        assert {
-            "archive.lineage.entity_id",
-            "archive.lineage.ancestor_id",
-            "archive.lineage_edge.entity_id",
-            "archive.lineage_edge.parent_id",
-        } <= published
-        migrate.downgrade(eng, "0018")
-        assert closure_keys(eng) == {
-            "fk_lineage_entity_id",
-            "fk_lineage_ancestor_id",
-            "fk_lineage_edge_entity_id",
-            "fk_lineage_edge_parent_id",
-        }
-    finally:
-        eng.dispose()
+    closure_keys = (
+        "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid "
+        "IN ('archive.lineage'::regclass, 'archive.lineage_edge'::regclass)"
+    )
+    migrate.upgrade(eng, "0019")
+    assert set(_scalars(eng, closure_keys)) == set()
+    published = _scalars(
+        eng,
+        "SELECT k.from_table || '.' || c.from_column FROM tap_schema.keys k "
+        "JOIN tap_schema.key_columns c ON c.key_id = k.key_id "
+        "WHERE k.target_table = 'provenance.entity'",
+    )
+    assert {
+        "archive.lineage.entity_id",
+        "archive.lineage.ancestor_id",
+        "archive.lineage_edge.entity_id",
+        "archive.lineage_edge.parent_id",
+    } <= set(published)
+    migrate.downgrade(eng, "0018")
+    assert set(_scalars(eng, closure_keys)) == {
+        "fk_lineage_entity_id",
+        "fk_lineage_ancestor_id",
+        "fk_lineage_edge_entity_id",
+        "fk_lineage_edge_parent_id",
+    }
 
 
 def test_0020_lookups_by_a_dropped_index_column_use_the_unique_constraint(
-    empty_db_url: URL,
+    eng: sa.Engine,
 ) -> None:
     """0020 drops five single-column relation indexes; the unique constraint that starts
     with the same column serves the lookup instead, TAP_SCHEMA still calls the column
@@ -192,61 +194,35 @@ def test_0020_lookups_by_a_dropped_index_column_use_the_unique_constraint(
         ("ix_provenance_wasassociatedwith_activity_id", "wasassociatedwith", "activity_id"),
         ("ix_provenance_wasgeneratedby_entity_id", "wasgeneratedby", "entity_id"),
     )
+    names = [name for name, _t, _c in dropped]
+    present = "SELECT indexname FROM pg_indexes WHERE indexname = ANY(:names)"
 
-    def present(eng: sa.Engine) -> set[str]:
-        with eng.connect() as conn:
-            return set(
-                conn.execute(
-                    sa.text("SELECT indexname FROM pg_indexes WHERE indexname = ANY(:names)"),
-                    {"names": [name for name, _t, _c in dropped]},
-                ).scalars()
-            )
-
-    eng = sa.create_engine(empty_db_url)
-    try:
-        migrate.upgrade(eng, "0020")
-        assert present(eng) == set()
-        with eng.begin() as conn:
-            conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
-            for _name, table, column in dropped:
-                plan = "\n".join(
-                    conn.execute(
-                        sa.text(f"EXPLAIN SELECT * FROM provenance.{table} WHERE {column} = 'x'")
-                    ).scalars()
-                )
-                assert f"uq_{table}" in plan, plan
-            flags = conn.execute(
-                sa.text(
-                    "SELECT table_name || '.' || column_name, indexed FROM tap_schema.columns "
-                    "WHERE table_name || '.' || column_name = ANY(:cols)"
-                ),
-                {"cols": [f"provenance.{t}.{c}" for _n, t, c in dropped]},
-            ).all()
-        assert sorted(flags) == sorted((f"provenance.{t}.{c}", 1) for _n, t, c in dropped)
-        migrate.downgrade(eng, "0019")
-        assert present(eng) == {name for name, _t, _c in dropped}
-    finally:
-        eng.dispose()
+    migrate.upgrade(eng, "0020")
+    assert set(_scalars(eng, present, names=names)) == set()
+    for _name, table, column in dropped:
+        plan = _plan(eng, f"SELECT * FROM provenance.{table} WHERE {column} = 'x'")
+        assert f"uq_{table}" in plan, plan
+    with eng.connect() as conn:
+        flags = conn.execute(
+            sa.text(
+                "SELECT table_name || '.' || column_name, indexed FROM tap_schema.columns "
+                "WHERE table_name || '.' || column_name = ANY(:cols)"
+            ),
+            {"cols": [f"provenance.{t}.{c}" for _n, t, c in dropped]},
+        ).all()
+    assert sorted(flags) == sorted((f"provenance.{t}.{c}", 1) for _n, t, c in dropped)
+    migrate.downgrade(eng, "0019")
+    assert set(_scalars(eng, present, names=names)) == set(names)
 
 
-def test_0021_the_parameter_value_index_is_a_radix_tree(empty_db_url: URL) -> None:
+def test_0021_the_parameter_value_index_is_a_radix_tree(eng: sa.Engine) -> None:
     """0021 rebuilds ix_parameter_parameter_value with SP-GiST (0013 made it a hash index,
     whose duplicate chains every insert walked); a downgrade makes it a hash index again."""
-
-    def method(eng: sa.Engine) -> str:
-        with eng.connect() as conn:
-            return conn.execute(
-                sa.text(
-                    "SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam "
-                    "WHERE c.oid = 'provenance.ix_parameter_parameter_value'::regclass"
-                )
-            ).scalar_one()
-
-    eng = sa.create_engine(empty_db_url)
-    try:
-        migrate.upgrade(eng, "0021")
-        assert method(eng) == "spgist"
-        migrate.downgrade(eng, "0020")
-        assert method(eng) == "hash"
-    finally:
-        eng.dispose()
+    method = (
+        "SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam "
+        "WHERE c.oid = 'provenance.ix_parameter_parameter_value'::regclass"
+    )
+    migrate.upgrade(eng, "0021")
+    assert _scalars(eng, method) == ["spgist"]
+    migrate.downgrade(eng, "0020")
+    assert _scalars(eng, method) == ["hash"]
