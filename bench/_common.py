@@ -31,7 +31,9 @@ __all__ = [
     "log",
     "machine",
     "save_results",
+    "scratch_server",
     "served",
+    "wait_for_autovacuum",
 ]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -278,3 +280,41 @@ def served(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=30)
+
+
+@contextmanager
+def scratch_server(workdir: Path) -> Iterator[Any]:
+    """A bare embedded PostgreSQL in ``workdir`` (emptied first; the settings provdb gives
+    its embedded server, no archive schema): an autocommit psycopg connection to its
+    ``postgres`` database until the block ends, then the server is stopped (its data stay
+    in ``workdir`` until the next run)."""
+    import psycopg
+
+    from provdb.db import start_embedded
+
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    server, socket_dir = start_embedded(workdir / "pgdata")
+    try:
+        with psycopg.connect(
+            host=socket_dir, dbname="postgres", user="postgres", autocommit=True
+        ) as conn:
+            yield conn
+    finally:
+        server.cleanup()  # type: ignore[attr-defined]
+
+
+def wait_for_autovacuum(cur: Any, limit_s: float = 120) -> float:
+    """Wait until no autovacuum worker runs (at most ``limit_s``); the seconds waited.
+    Each poll must be its own transaction (autocommit): ``pg_stat_activity`` is read
+    once per transaction."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit_s:
+        cur.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+        )
+        if cur.fetchone()[0] == 0:
+            break
+        time.sleep(0.5)
+    return round(time.perf_counter() - started, 2)

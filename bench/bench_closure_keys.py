@@ -48,9 +48,7 @@ workdir until the next run). Disk: the tables take ~70 MB a night at the default
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import statistics
 import sys
 import time
@@ -61,7 +59,14 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from _common import argument_parser, log, machine  # noqa: E402
+from _common import (  # noqa: E402
+    argument_parser,
+    log,
+    machine,
+    save_results,
+    scratch_server,
+    wait_for_autovacuum,
+)
 from bench_year import code_revision  # noqa: E402
 
 VARIANTS = ("text", "int")
@@ -106,21 +111,6 @@ def night_rows_sql(night: int, entities: int, ancestors: int) -> str:
         ) a
         ORDER BY 1, 2
     """
-
-
-def wait_for_autovacuum(cur: Any, limit_s: float = 120) -> float:
-    """Wait until no autovacuum worker runs (at most ``limit_s``); the seconds waited.
-    Each poll must be its own transaction (autocommit): ``pg_stat_activity`` is read
-    once per transaction."""
-    started = time.perf_counter()
-    while time.perf_counter() - started < limit_s:
-        cur.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
-        )
-        if cur.fetchone()[0] == 0:
-            break
-        time.sleep(0.5)
-    return round(time.perf_counter() - started, 2)
 
 
 def counters(cur: Any, variant: str) -> dict[str, int]:
@@ -188,57 +178,44 @@ def sizes(cur: Any) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start the scratch server, insert ``args.nights`` nights, return the figures."""
-    import psycopg
-
-    from provdb.db import start_embedded
-
-    if args.workdir.exists():
-        shutil.rmtree(args.workdir)
-    args.workdir.mkdir(parents=True)
-    server, socket_dir = start_embedded(args.workdir / "pgdata")
-    try:
-        with psycopg.connect(
-            host=socket_dir, dbname="postgres", user="postgres", autocommit=True
-        ) as conn:
-            cur = conn.cursor()
-            for statement in SCHEMA:
-                cur.execute(statement)
-            cur.execute("SHOW server_version")
-            settings = {"server_version": cur.fetchone()[0]}
-            for name in SETTINGS:
-                cur.execute(f"SHOW {name}")
-                settings[name] = cur.fetchone()[0]
-            nights: list[dict[str, Any]] = []
-            started = time.perf_counter()
-            for night in range(args.nights):
-                cur.execute(night_rows_sql(night, args.entities_per_night, args.ancestors))
-                rows = cur.rowcount
-                cur.execute(
-                    "CREATE TEMP TABLE night_text AS SELECT md5(entity_no::text) AS entity_id, "
-                    "md5(ancestor_no::text) AS ancestor_id, depth FROM night_int"
+    with scratch_server(args.workdir) as conn:
+        cur = conn.cursor()
+        for statement in SCHEMA:
+            cur.execute(statement)
+        cur.execute("SHOW server_version")
+        settings = {"server_version": cur.fetchone()[0]}
+        for name in SETTINGS:
+            cur.execute(f"SHOW {name}")
+            settings[name] = cur.fetchone()[0]
+        nights: list[dict[str, Any]] = []
+        started = time.perf_counter()
+        for night in range(args.nights):
+            cur.execute(night_rows_sql(night, args.entities_per_night, args.ancestors))
+            rows = cur.rowcount
+            cur.execute(
+                "CREATE TEMP TABLE night_text AS SELECT md5(entity_no::text) AS entity_id, "
+                "md5(ancestor_no::text) AS ancestor_id, depth FROM night_int"
+            )
+            order = VARIANTS if night % 2 == 0 else VARIANTS[::-1]
+            record: dict[str, Any] = {"night": night + 1, "rows": rows, "first": order[0]}
+            for variant in order:
+                record[variant] = timed_insert(conn, variant)
+            cur.execute("DROP TABLE night_int, night_text")
+            last = night + 1 == args.nights
+            if (night + 1) % args.every == 0 or night == 0 or last:
+                record.update(sizes(cur))
+            record["load_average_1m"] = round(os.getloadavg()[0], 2)
+            nights.append(record)
+            log(
+                f"night {night + 1}/{args.nights}: {rows} rows; "
+                + ", ".join(
+                    f"{v} {record[v]['insert_s']:.2f} s "
+                    f"{record[v]['wal_bytes'] / 1e6:.0f} MB WAL "
+                    f"{record[v]['wal_fpi']} FPI"
+                    for v in VARIANTS
                 )
-                order = VARIANTS if night % 2 == 0 else VARIANTS[::-1]
-                record: dict[str, Any] = {"night": night + 1, "rows": rows, "first": order[0]}
-                for variant in order:
-                    record[variant] = timed_insert(conn, variant)
-                cur.execute("DROP TABLE night_int, night_text")
-                last = night + 1 == args.nights
-                if (night + 1) % args.every == 0 or night == 0 or last:
-                    record.update(sizes(cur))
-                record["load_average_1m"] = round(os.getloadavg()[0], 2)
-                nights.append(record)
-                log(
-                    f"night {night + 1}/{args.nights}: {rows} rows; "
-                    + ", ".join(
-                        f"{v} {record[v]['insert_s']:.2f} s "
-                        f"{record[v]['wal_bytes'] / 1e6:.0f} MB WAL "
-                        f"{record[v]['wal_fpi']} FPI"
-                        for v in VARIANTS
-                    )
-                )
-            elapsed = time.perf_counter() - started
-    finally:
-        server.cleanup()  # type: ignore[attr-defined]
+            )
+        elapsed = time.perf_counter() - started
     return {"settings": settings, "nights": nights, "elapsed_s": round(elapsed, 1)}
 
 
@@ -320,9 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary(figures["nights"]),
         "per_night": figures["nights"],
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
-    log(f"wrote {args.output}")
+    log(f"wrote {save_results(results, args.output, 'closure-keys')}")
     return 0
 
 

@@ -46,9 +46,7 @@ The workdir is emptied first; the server is stopped at the end.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import statistics
 import sys
 import time
@@ -59,8 +57,14 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from _common import argument_parser, log, machine  # noqa: E402
-from bench_closure_keys import wait_for_autovacuum  # noqa: E402
+from _common import (  # noqa: E402
+    argument_parser,
+    log,
+    machine,
+    save_results,
+    scratch_server,
+    wait_for_autovacuum,
+)
 from bench_year import code_revision  # noqa: E402
 
 VARIANTS = ("hash", "btree", "spgist", "name")
@@ -123,14 +127,13 @@ def timed_insert(conn: Any, variant: str) -> dict[str, Any]:
     """Insert the night into one variant, committed; seconds and shared buffers."""
     cur = conn.cursor()
     started = time.perf_counter()
-    cur.execute("BEGIN")
-    cur.execute(
-        "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, FORMAT JSON) "
-        f"INSERT INTO param_{variant} (activity_id, name, parameter_value) "
-        "SELECT activity_id, name, parameter_value FROM night_params"
-    )
-    plan = cur.fetchone()[0][0]
-    cur.execute("COMMIT")
+    with conn.transaction():
+        cur.execute(
+            "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, FORMAT JSON) "
+            f"INSERT INTO param_{variant} (activity_id, name, parameter_value) "
+            "SELECT activity_id, name, parameter_value FROM night_params"
+        )
+        plan = cur.fetchone()[0][0]
     seconds = time.perf_counter() - started
     node = plan["Plan"]
     return {
@@ -195,53 +198,40 @@ def long_value(conn: Any, variant: str) -> str:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start the scratch server, insert ``args.nights`` nights, return the figures."""
-    import psycopg
-
-    from provdb.db import start_embedded
-
-    if args.workdir.exists():
-        shutil.rmtree(args.workdir)
-    args.workdir.mkdir(parents=True)
-    server, socket_dir = start_embedded(args.workdir / "pgdata")
-    try:
-        with psycopg.connect(
-            host=socket_dir, dbname="postgres", user="postgres", autocommit=True
-        ) as conn:
-            cur = conn.cursor()
-            for statement in schema():
-                cur.execute(statement)
-            cur.execute("SHOW server_version")
-            version = cur.fetchone()[0]
-            nights: list[dict[str, Any]] = []
-            started = time.perf_counter()
-            for night in range(args.nights):
-                cur.execute(night_rows_sql(night, args.runs, args.subruns))
-                rows = cur.rowcount
-                shift = night % len(VARIANTS)
-                order = VARIANTS[shift:] + VARIANTS[:shift]
-                record: dict[str, Any] = {"night": night + 1, "rows": rows, "order": order}
-                for variant in order:
-                    record["waited_for_autovacuum_s"] = wait_for_autovacuum(cur)
-                    record[variant] = timed_insert(conn, variant)
-                cur.execute("DROP TABLE night_params")
-                if (night + 1) % args.every == 0 or night == 0 or night + 1 == args.nights:
-                    run_number = f"{2000 + night * args.runs:05d}"
-                    for variant in VARIANTS:
-                        record[variant].update(lookups(cur, variant, run_number))
-                    record["index_bytes"] = sizes(cur)
-                record["load_average_1m"] = round(os.getloadavg()[0], 2)
-                nights.append(record)
-                log(
-                    f"night {night + 1}/{args.nights}: {rows} rows; "
-                    + ", ".join(
-                        f"{v} {record[v]['insert_s']:.3f} s {record[v]['shared_hit']} hit"
-                        for v in VARIANTS
-                    )
+    with scratch_server(args.workdir) as conn:
+        cur = conn.cursor()
+        for statement in schema():
+            cur.execute(statement)
+        cur.execute("SHOW server_version")
+        version = cur.fetchone()[0]
+        nights: list[dict[str, Any]] = []
+        started = time.perf_counter()
+        for night in range(args.nights):
+            cur.execute(night_rows_sql(night, args.runs, args.subruns))
+            rows = cur.rowcount
+            shift = night % len(VARIANTS)
+            order = VARIANTS[shift:] + VARIANTS[:shift]
+            record: dict[str, Any] = {"night": night + 1, "rows": rows, "order": order}
+            for variant in order:
+                record["waited_for_autovacuum_s"] = wait_for_autovacuum(cur)
+                record[variant] = timed_insert(conn, variant)
+            cur.execute("DROP TABLE night_params")
+            if (night + 1) % args.every == 0 or night == 0 or night + 1 == args.nights:
+                run_number = f"{2000 + night * args.runs:05d}"
+                for variant in VARIANTS:
+                    record[variant].update(lookups(cur, variant, run_number))
+                record["index_bytes"] = sizes(cur)
+            record["load_average_1m"] = round(os.getloadavg()[0], 2)
+            nights.append(record)
+            log(
+                f"night {night + 1}/{args.nights}: {rows} rows; "
+                + ", ".join(
+                    f"{v} {record[v]['insert_s']:.3f} s {record[v]['shared_hit']} hit"
+                    for v in VARIANTS
                 )
-            elapsed = time.perf_counter() - started
-            refused = {v: long_value(conn, v) for v in VARIANTS}
-    finally:
-        server.cleanup()  # type: ignore[attr-defined]
+            )
+        elapsed = time.perf_counter() - started
+        refused = {v: long_value(conn, v) for v in VARIANTS}
     return {
         "server_version": version,
         "nights": nights,
@@ -310,9 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary(figures["nights"]),
         "per_night": figures["nights"],
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
-    log(f"wrote {args.output}")
+    log(f"wrote {save_results(results, args.output, 'parameter-index')}")
     return 0
 
 
