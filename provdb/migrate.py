@@ -253,13 +253,12 @@ def current(engine: Engine) -> str | None:
     return state(engine).current
 
 
-def server_version(engine: Engine) -> str:
-    """PostgreSQL server version string, e.g. ``18.4``."""
-    with engine.connect() as conn:
-        return str(conn.execute(sa.text("SHOW server_version")).scalar())
-
-
 def server_setting(engine: Engine, name: str) -> str:
     """A server setting as PostgreSQL shows it, e.g. ``4GB`` for ``shared_buffers``."""
     with engine.connect() as conn:
         return str(conn.execute(sa.text("SELECT current_setting(:n)"), {"n": name}).scalar())
+
+
+def server_version(engine: Engine) -> str:
+    """PostgreSQL server version string, e.g. ``18.4``."""
+    return server_setting(engine, "server_version")
