@@ -26,7 +26,8 @@ BEGIN;
 
 -- foreign keys that cross colocation groups or point from a reference table to a
 -- distributed one
--- (archive.lineage and lineage_edge have none since migration 0019: derived rows)
+-- (archive.lineage has none since migration 0019: derived rows, and archive.lineage_edge is
+-- a view of it since 0022)
 ALTER TABLE archive.software DROP CONSTRAINT fk_software_entity_id;
 ALTER TABLE archive.scan_file DROP CONSTRAINT fk_scan_file_entity_id;
 ALTER TABLE provenance.used DROP CONSTRAINT fk_used_entity_id;
@@ -74,7 +75,6 @@ SELECT create_reference_table('archive.ingest_file');
 SELECT create_reference_table('archive.ingest_reject');
 SELECT create_reference_table('archive.ingest_conflict');
 SELECT create_reference_table('archive.scan_file');
-SELECT create_reference_table('archive.lineage_edge');
 
 -- group "entity"
 SELECT create_distributed_table('provenance.entity', 'id', shard_count => 32);

@@ -57,9 +57,12 @@ NOT_ENFORCED = {"enforced": False}
 
 def in_database(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     """Alembic ``include_object``: leave out the declared-only foreign keys
-    (:data:`NOT_ENFORCED`), which the migrations do not create."""
+    (:data:`NOT_ENFORCED`), which the migrations do not create, and the views described
+    on this metadata (``info["is_view"]``: a migration creates them with SQL)."""
     if type_ == "foreign_key_constraint" and not reflected:
         return obj.info.get("enforced", True) is not False
+    if type_ == "table" and not reflected:
+        return not obj.info.get("is_view")
     return True
 
 

@@ -340,7 +340,8 @@ def published_tables() -> list[_Published]:
         if table.schema == PROVENANCE:
             out.append(_Published(PROVENANCE, table.name, table, False))
     for name in PUBLISHED_ARCHIVE_TABLES:
-        out.append(_Published(ARCHIVE, name, meta.tables[f"{ARCHIVE}.{name}"], False))
+        table = meta.tables[f"{ARCHIVE}.{name}"]
+        out.append(_Published(ARCHIVE, name, table, bool(table.info.get("is_view"))))
     out.extend(_Published(ARCHIVE, v.name, v, True) for v in VIEWS)
     out.append(_Published(IVOA, "obscore", meta.tables[f"{IVOA}.obscore"], False))
     for name in ("schemas", "tables", "columns", "keys", "key_columns"):

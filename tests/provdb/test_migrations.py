@@ -226,3 +226,41 @@ def test_0021_the_parameter_value_index_is_a_radix_tree(eng: sa.Engine) -> None:
     assert _scalars(eng, method) == ["spgist"]
     migrate.downgrade(eng, "0020")
     assert _scalars(eng, method) == ["hash"]
+
+
+def test_0022_lineage_edge_is_the_closure_at_depth_one(eng: sa.Engine) -> None:
+    """0022 replaces the table archive.lineage_edge by a view of the closure's rows of
+    depth 1, readable by the TAP role and published with its keys; a downgrade builds
+    the table again with the same rows, and the upgrade after it works."""
+    kind = "SELECT c.relkind FROM pg_class c WHERE c.oid = 'archive.lineage_edge'::regclass"
+    edges = "SELECT entity_id || '<-' || parent_id FROM archive.lineage_edge ORDER BY 1"
+    migrate.upgrade(eng, "0021")
+    with eng.begin() as conn:
+        conn.execute(sa.text("INSERT INTO provenance.entity (id) VALUES ('a'), ('b'), ('c')"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO archive.lineage (entity_id, ancestor_id, depth) "
+                "VALUES ('c', 'b', 1), ('c', 'a', 2), ('b', 'a', 1)"
+            )
+        )
+    migrate.upgrade(eng, "0022")
+    assert _scalars(eng, kind) == ["v"]
+    assert _scalars(eng, edges) == ["b<-a", "c<-b"]
+    published = _scalars(
+        eng,
+        "SELECT t.table_type || ':' || c.from_column FROM tap_schema.tables t "
+        "JOIN tap_schema.keys k ON k.from_table = t.table_name "
+        "JOIN tap_schema.key_columns c ON c.key_id = k.key_id "
+        "WHERE t.table_name = 'archive.lineage_edge' ORDER BY 1",
+    )
+    assert published == ["view:entity_id", "view:parent_id"]
+    readable = (
+        "SELECT has_table_privilege('provdb_tap_reader', 'archive.lineage_edge', 'SELECT') "
+        "FROM pg_roles WHERE rolname = 'provdb_tap_reader'"
+    )
+    assert _scalars(eng, readable) in ([True], [])  # [] where the role could not be made
+    migrate.downgrade(eng, "0021")
+    assert _scalars(eng, kind) == ["r"]
+    assert _scalars(eng, edges) == ["b<-a", "c<-b"]
+    migrate.upgrade(eng)
+    assert _scalars(eng, kind) == ["v"]
