@@ -14,7 +14,7 @@ is affected). Cycles (reprocessing can make them) are bounded by ``MAX_DEPTH``.
 
 Why no edge table: it was a second copy of the depth-1 rows, keyed like the closure by
 md5 ids, so on a large archive each night's edges went to random pages of one more big
-index (on the year benchmark's archive: closure upkeep 15.6-19.3 s a night with it,
+index (on the year benchmark's archive: closure upkeep 15.8-19.3 s a night with it,
 13.6-15.0 s without, and 6.5 GB less; docs/performance.md).
 """
 
