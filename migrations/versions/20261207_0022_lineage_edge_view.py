@@ -3,9 +3,9 @@
 A derivation chain of one step is a direct derivation, so ``archive.lineage`` with
 ``depth = 1`` holds exactly the rows of ``archive.lineage_edge`` (both leave self-loops
 out). The table was a second copy of them, keyed like the closure by lstosa's md5 ids:
-every night's edges went to random leaf pages of one more large index, 7.4 s of a
-night's ~55 s on the 49 GB year benchmark archive, and 6.8 GB of it (heap 2.7, primary
-key 3.5, parent index 0.6). The ingest now finds the direct parents it needs from the
+every night's edges went to random leaf pages of one more large index (5.8-7.8 s of a
+night's ~55 s on the year benchmark's archive, and 6.5 GB of its 52.6 GB:
+bench/results/2026-12-07-year-40m-after.json, docs/performance.md). The ingest now finds the direct parents it needs from the
 provenance tables and the closure itself (provdb.lineage.closure); ADQL queries on
 ``archive.lineage_edge`` keep working, with the same columns, through the view; a lookup
 by ``entity_id`` or ``parent_id`` uses the closure's primary key or ancestor index.
