@@ -188,15 +188,17 @@ def retry_lines(output: str) -> int:
 
 
 def content_fingerprint(sql: Sql) -> dict[str, Any]:
-    """Exact row counts of every table in :data:`SCHEMAS` and md5 digests of the
-    lineage closure, its edges and the product flags, in entity ids (never in
-    surrogate keys, which depend on the order rows arrived in)."""
+    """Exact row counts of every table in :data:`SCHEMAS` (and of the edges view) and md5
+    digests of the lineage closure, its edges and the product flags, in entity ids
+    (never in surrogate keys, which depend on the order rows arrived in)."""
     names = ", ".join(f"'{s}'" for s in SCHEMAS)
     tables = sql(
         "SELECT schemaname || '.' || tablename FROM pg_tables "
         f"WHERE schemaname IN ({names}) ORDER BY 1"
     )
     counts = {t: sql(f"SELECT count(*) FROM {t}")[0][0] for (t,) in tables}
+    # and the direct edges, a view of the closure since migration 0022
+    counts["archive.lineage_edge"] = sql("SELECT count(*) FROM archive.lineage_edge")[0][0]
     digests = {
         "archive.lineage": sql(
             "SELECT md5(coalesce(string_agg(entity_id || ' ' || ancestor_id || ' ' || depth, "
