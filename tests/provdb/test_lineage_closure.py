@@ -140,3 +140,37 @@ def test_an_old_entity_given_a_parent_updates_its_descendants(
     with engine.begin() as conn:
         rebuild_all(conn)
     assert _closure(engine) == incremental
+
+
+def _row_places(engine: sa.Engine) -> dict[tuple[str, str], str]:
+    """Where each closure row is stored (its ctid): a rewritten row moves."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT entity_id, ancestor_id, ctid::text FROM archive.lineage")
+        )
+        return {(e, a): ctid for e, a, ctid in rows}
+
+
+def test_a_new_entity_takes_the_closure_of_an_old_parent_as_it_is(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A file that only adds a step after an old entity recomputes the new entity alone:
+    its ancestors beyond the old parent come from the parent's closure rows, the old
+    entities' rows stay where they are, and a full rebuild gives the same closure."""
+    _ingest(engine, _prov_json(tmp_path / "first.json", [("s1", "a", "b"), ("s2", "b", "c")]))
+    before, places = _closure(engine), _row_places(engine)
+    _ingest(engine, _prov_json(tmp_path / "second.json", [("s3", "c", "d")]))
+    with engine.connect() as conn:
+        ids = {short: full for short, full in conn.execute(sa.text(ENTITY_IDS))}
+    after = _closure(engine)
+    assert after - before == {
+        (ids["d"], ids["c"], 1),
+        (ids["d"], ids["b"], 2),
+        (ids["d"], ids["a"], 3),
+    }
+    assert before <= after
+    now = _row_places(engine)
+    assert {key: now[key] for key in places} == places  # not deleted and written again
+    with engine.begin() as conn:
+        rebuild_all(conn)
+    assert _closure(engine) == after
