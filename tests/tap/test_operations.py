@@ -259,7 +259,14 @@ def test_metrics_count_a_held_sync_slot(described: Served, archive_url: URL) -> 
                 time.sleep(0.1)
                 values = scrape(site)
             assert values[sync] == 1 and values[slot] == 0
-            assert probe.execute(held).scalar() == 1  # the slot, on the query's connection
+            # the slot, on the query's connection: taken by the first statement after the
+            # pool hands the connection out, so a moment after the metric counts it
+            # (a new transaction per look: pg_stat_activity is read once per transaction)
+            deadline = time.monotonic() + 30
+            while probe.execute(held).scalar() != 1 and time.monotonic() < deadline:
+                probe.rollback()
+                time.sleep(0.1)
+            assert probe.execute(held).scalar() == 1
             probe.rollback()
             conn.rollback()  # the lock goes: the query answers
             waiting.join(timeout=60)
