@@ -77,6 +77,8 @@ class Lineage(Base):
 
 #: ``archive.lineage_edge``, a view (migration 0022) on :class:`Lineage`, described for
 #: TAP with its declared keys; ``is_view`` keeps Alembic from creating it as a table.
+#: Both columns are ``indexed`` for TAP_SCHEMA: the closure's primary key serves
+#: ``entity_id``, its ancestor index ``parent_id``.
 LINEAGE_EDGE_VIEW = sa.Table(
     "lineage_edge",
     Base.metadata,
@@ -84,13 +86,13 @@ LINEAGE_EDGE_VIEW = sa.Table(
         "entity_id",
         sa.Text,
         comment="The derived entity",
-        info={"ucd": "meta.id", "principal": True},
+        info={"ucd": "meta.id", "principal": True, "indexed": True},
     ),
     sa.Column(
         "parent_id",
         sa.Text,
         comment="An entity it was directly derived from",
-        info={"ucd": "meta.id", "principal": True},
+        info={"ucd": "meta.id", "principal": True, "indexed": True},
     ),
     *_declared_keys("lineage_edge", "entity_id", "parent_id"),
     schema=ARCHIVE,

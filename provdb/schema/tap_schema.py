@@ -418,7 +418,8 @@ def tap_schema_rows(existing: set[str] | None = None) -> dict[str, list[dict[str
                     "utype": info.get("utype"),
                     "unit": info.get("unit"),
                     "ucd": info.get("ucd"),
-                    "indexed": int(col.name in indexed_cols),
+                    # a view's column can say that its table's index serves it
+                    "indexed": int(col.name in indexed_cols or bool(info.get("indexed"))),
                     "principal": int(bool(info.get("principal"))),
                     "std": int(bool(info.get("std"))),
                     "column_index": c_index,

@@ -254,6 +254,12 @@ def test_0022_lineage_edge_is_the_closure_at_depth_one(eng: sa.Engine) -> None:
         "WHERE t.table_name = 'archive.lineage_edge' ORDER BY 1",
     )
     assert published == ["view:entity_id", "view:parent_id"]
+    indexed = _scalars(
+        eng,
+        "SELECT column_name FROM tap_schema.columns "
+        "WHERE table_name = 'archive.lineage_edge' AND indexed = 1 ORDER BY 1",
+    )
+    assert indexed == ["entity_id", "parent_id"]  # served by the closure's indexes
     readable = (
         "SELECT has_table_privilege('provdb_tap_reader', 'archive.lineage_edge', 'SELECT') "
         "FROM pg_roles WHERE rolname = 'provdb_tap_reader'"
