@@ -33,20 +33,30 @@ __all__ = [
 #: Longest derivation chain followed (guards against cycles in the graph).
 MAX_DEPTH = 64
 
-#: The direct edges (entity_id <- parent_id) of the activities listed in temp table
-#: _lineage_acts and of the derivations in _lineage_derived; self-loops (lstosa's dl1ab
-#: uses and generates the same id) are left out. Each activity's rows are found by
-#: index (wasGeneratedBy by activity, used by its unique constraint's leading column).
-NEW_EDGES_SQL = """
+
+def _edges_sql(activities: str, derivations: str) -> str:
+    """The direct edges (entity_id <- parent_id) of the activities that ``activities``
+    selects (a condition on ``g.activity_id``) and of the derivations in table
+    ``derivations``; self-loops (lstosa's dl1ab uses and generates the same id) are
+    left out. Each activity's rows are found by index (wasGeneratedBy by activity, used
+    by its unique constraint's leading column)."""
+    return f"""
 SELECT g.entity_id, u.entity_id AS parent_id
 FROM provenance.wasgeneratedby g
 JOIN provenance.used u ON u.activity_id = g.activity_id
-WHERE g.activity_id IN (SELECT activity_id FROM _lineage_acts)
+WHERE {activities}
   AND g.entity_id <> u.entity_id
 UNION
-SELECT generated_entity_id, used_entity_id FROM _lineage_derived
+SELECT generated_entity_id, used_entity_id FROM {derivations}
 WHERE generated_entity_id <> used_entity_id
 """
+
+
+#: The edges of the activities and derivations a file's batches noted (temp tables
+#: _lineage_acts and _lineage_derived).
+NEW_EDGES_SQL = _edges_sql(
+    "g.activity_id IN (SELECT activity_id FROM _lineage_acts)", "_lineage_derived"
+)
 
 #: Recompute the ancestors of the entities in temp table _lineage_affected, whose direct
 #: parents are in _lineage_parents, and whose closure rows have been deleted. ``anc``
@@ -205,11 +215,7 @@ def rebuild_all(conn: Any) -> None:
     conn.execute(
         sa.text(
             "CREATE TEMP TABLE _lineage_parents ON COMMIT DROP AS "
-            "SELECT g.entity_id, u.entity_id AS parent_id FROM provenance.wasgeneratedby g "
-            "JOIN provenance.used u ON u.activity_id = g.activity_id "
-            "WHERE g.entity_id <> u.entity_id "
-            "UNION SELECT generated_entity_id, used_entity_id FROM provenance.wasderivedfrom "
-            "WHERE generated_entity_id <> used_entity_id"
+            + _edges_sql("true", "provenance.wasderivedfrom")
         )
     )
     conn.execute(
