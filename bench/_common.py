@@ -18,9 +18,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ __all__ = [
     "save_results",
     "scratch_server",
     "served",
+    "trials_on_archive",
     "wait_for_autovacuum",
 ]
 
@@ -55,6 +56,40 @@ def save_results(results: dict[str, Any], output: Path | None, name: str) -> Pat
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2) + "\n")
     return output
+
+
+def trials_on_archive(
+    doc: str | None,
+    prog: str,
+    benchmark: str,
+    run: Callable[[Path, int], dict[str, Any]],
+    *,
+    trials: int,
+    trials_help: str,
+    name: str,
+    argv: list[str] | None = None,
+) -> tuple[dict[str, Any], Path]:
+    """The command line of a benchmark that runs trials on an existing archive
+    (``--home``, ``--trials``, ``--output``): ``run(home, trials)``'s figures with the
+    machine and code revision, saved as ``name``; returns them and the path written."""
+    from bench_year import code_revision  # bench_year imports this module
+
+    p = argument_parser(doc, prog)
+    p.add_argument("--home", type=Path, required=True, help="PROVDB_HOME of a large archive")
+    p.add_argument("--trials", type=int, default=trials, help=trials_help)
+    p.add_argument(
+        "--output", type=Path, help=f"results file (default bench/results/<date>-{name}.json)"
+    )
+    args = p.parse_args(argv)
+    out = {
+        "benchmark": benchmark,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "code": code_revision(),
+        "parameters": {"home": str(args.home), "trials": args.trials},
+        **run(args.home, args.trials),
+    }
+    return out, save_results(out, args.output, name)
 
 
 def log(message: str) -> None:

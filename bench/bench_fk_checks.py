@@ -22,11 +22,8 @@ table: rows, execution time, the time of each foreign-key trigger, buffers and W
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +31,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import sqlalchemy as sa  # noqa: E402
-from _common import argument_parser, home_conninfo, log, machine  # noqa: E402
+from _common import home_conninfo, log, trials_on_archive  # noqa: E402
 from bench_insert_order import _sum_buffers  # noqa: E402
-from bench_year import code_revision  # noqa: E402
 
 from provdb import schema  # noqa: E402
-
-DEFAULT_OUTPUT = REPO / "bench" / "results" / f"{datetime.now(UTC):%Y-%m-%d}-fk-checks.json"
 
 #: the relation tables a night's lstosa log fills, in the loader's order
 RELATIONS = (
@@ -208,28 +202,19 @@ def run(home: Path, trials: int) -> dict[str, Any]:
     }
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argument_parser(__doc__, "bench_fk_checks.py")
-    p.add_argument("--home", type=Path, required=True, help="PROVDB_HOME of a large archive")
-    p.add_argument("--trials", type=int, default=4, help="nights to measure (default 4)")
-    p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="results file")
-    return p.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    out = {
-        "benchmark": "foreign-key checks of the relation tables (bench/bench_fk_checks.py)",
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "code": code_revision(),
-        "parameters": {"home": str(args.home), "trials": args.trials},
-        **run(args.home, args.trials),
-    }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(out, indent=1) + "\n")
+    out, path = trials_on_archive(
+        __doc__,
+        "bench_fk_checks.py",
+        "foreign-key checks of the relation tables (bench/bench_fk_checks.py)",
+        run,
+        trials=4,
+        trials_help="nights to measure (default 4)",
+        name="fk-checks",
+        argv=argv,
+    )
     log(f"relations, median of trials: {out['relations_median']}")
-    log(f"results -> {args.output}")
+    log(f"results -> {path}")
     return 0
 
 

@@ -24,21 +24,15 @@ machine's load (times do)::
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from _common import argument_parser, home_conninfo, log, machine  # noqa: E402
-from bench_year import code_revision  # noqa: E402
-
-DEFAULT_OUTPUT = REPO / "bench" / "results" / f"{datetime.now(UTC):%Y-%m-%d}-insert-order.json"
+from _common import home_conninfo, log, trials_on_archive  # noqa: E402
 
 #: the night's generated entities (what a night's ingest makes dirty in the closure)
 NIGHT_ENTITIES = """
@@ -182,29 +176,20 @@ def run(home: Path, trials: int) -> dict[str, Any]:
     }
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argument_parser(__doc__, "bench_insert_order.py")
-    p.add_argument("--home", type=Path, required=True, help="PROVDB_HOME of a large archive")
-    p.add_argument("--trials", type=int, default=6, help="pairs of inserts (default 6)")
-    p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="results file")
-    return p.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    out = {
-        "benchmark": "closure rows in hash order against key order (bench/bench_insert_order.py)",
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "code": code_revision(),
-        "parameters": {"home": str(args.home), "trials": args.trials},
-        **run(args.home, args.trials),
-    }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(out, indent=1) + "\n")
+    out, path = trials_on_archive(
+        __doc__,
+        "bench_insert_order.py",
+        "closure rows in hash order against key order (bench/bench_insert_order.py)",
+        run,
+        trials=6,
+        trials_help="pairs of inserts (default 6)",
+        name="insert-order",
+        argv=argv,
+    )
     for variant, figures in out["median"].items():
         log(f"median {variant}: {figures}")
-    log(f"results -> {args.output}")
+    log(f"results -> {path}")
     return 0
 
 
