@@ -1,20 +1,20 @@
 #!/usr/bin/env python
 """What the order of a night's closure rows costs when they go into a large archive.
 
-``archive.lineage`` is keyed on ``(entity_id, ancestor_id)``, and entity ids are lstosa's
-md5 strings: random. A night adds ~15,000 entities with ~14 ancestors each. Inserted in
-the order a hash aggregate leaves them, nearly every row lands on another leaf page of
-the primary key; once that index is larger than the buffer cache, each such row is a
-buffer miss and, on its page's first change after a checkpoint, a full-page image in the
-WAL. Sorted by the key, the rows of one entity are neighbours and share a leaf page.
+The closure ``archive.lineage_closure`` is keyed on ``(entity_no, ancestor_no)``. A night
+adds ~15,000 entities with ~14 ancestors each. Inserted in the order a hash aggregate
+leaves them, rows of one entity land on different leaf pages of the primary key; sorted
+by the key, they are neighbours and share one. (Until migration 0023 the keys were
+lstosa's md5 ids, random, and the results of 2026-12-07 were measured so: once that index
+was larger than the buffer cache, nearly each row was a buffer miss and, on its page's
+first change after a checkpoint, a full-page image in the WAL.)
 
 On an existing archive (the year benchmark's PROVDB_HOME), each trial takes one night's
-closure rows, renames every id in them to a new random one (``md5(id || salt)``: new
-entities, as a new night's are, at random places of the index), inserts those entities
-into ``provenance.entity`` and then the rows into ``archive.lineage`` under ``EXPLAIN
-(ANALYZE, BUFFERS, WAL)``, and rolls back: the archive is unchanged. Variants:
-``hash`` (the rows in the order the aggregate gives) and ``sorted`` (``ORDER BY
-entity_id, ancestor_id``). Trials alternate which variant goes first and use different
+closure rows, renumbers every entity in them past the last number (new entities, as a
+new night's are), inserts the rows into ``archive.lineage_closure`` under ``EXPLAIN
+(ANALYZE, BUFFERS, WAL)``, and rolls back: the archive is unchanged. Variants: ``hash``
+(the rows in the order the aggregate gives) and ``sorted`` (``ORDER BY entity_no,
+ancestor_no``). Trials alternate which variant goes first and use different
 nights; a ``CHECKPOINT`` before each insert gives both variants the same starting point
 for full-page images. Buffers and WAL are what to compare: they do not depend on the
 machine's load (times do)::
@@ -44,27 +44,25 @@ JOIN provenance.wasgeneratedby g ON g.activity_id = a.id
 WHERE s.night = %s
 """
 
-#: their closure rows with every id renamed (new random ids), and the new entities
+#: their closure rows with every entity renumbered past the last number (as new ones)
 RENAMED_ROWS = """
 CREATE TEMP TABLE _rows ON COMMIT DROP AS
-SELECT md5(l.entity_id || %(salt)s) AS entity_id,
-       md5(l.ancestor_id || %(salt)s) AS ancestor_id,
+SELECT l.entity_no + m.top AS entity_no, l.ancestor_no + m.top AS ancestor_no,
        min(l.depth) AS depth
-FROM archive.lineage l JOIN _night n ON n.id = l.entity_id
+FROM archive.lineage_closure l
+JOIN archive.entity_number e ON e.no = l.entity_no
+JOIN _night n ON n.id = e.entity_id
+CROSS JOIN (SELECT max(no) AS top FROM archive.entity_number) m
 GROUP BY 1, 2
-"""
-NEW_ENTITIES = """
-INSERT INTO provenance.entity (id)
-SELECT entity_id FROM _rows UNION SELECT ancestor_id FROM _rows
 """
 
 #: the measured statements: the aggregate's hash order, and the key's order
 VARIANTS = {
-    "hash": "INSERT INTO archive.lineage (entity_id, ancestor_id, depth) "
-    "SELECT entity_id, ancestor_id, min(depth) FROM _rows GROUP BY entity_id, ancestor_id",
-    "sorted": "INSERT INTO archive.lineage (entity_id, ancestor_id, depth) "
-    "SELECT entity_id, ancestor_id, min(depth) FROM _rows GROUP BY entity_id, ancestor_id "
-    "ORDER BY entity_id, ancestor_id",
+    "hash": "INSERT INTO archive.lineage_closure (entity_no, ancestor_no, depth) "
+    "SELECT entity_no, ancestor_no, min(depth) FROM _rows GROUP BY entity_no, ancestor_no",
+    "sorted": "INSERT INTO archive.lineage_closure (entity_no, ancestor_no, depth) "
+    "SELECT entity_no, ancestor_no, min(depth) FROM _rows GROUP BY entity_no, ancestor_no "
+    "ORDER BY entity_no, ancestor_no",
 }
 
 
@@ -82,12 +80,11 @@ def _sum_buffers(plan: dict[str, Any]) -> dict[str, int]:
     return out
 
 
-def trial(conn: Any, night: Any, salt: str, variant: str) -> dict[str, Any]:
+def trial(conn: Any, night: Any, variant: str) -> dict[str, Any]:
     """One night's renamed closure rows inserted in ``variant``'s order; rolled back."""
     with conn.cursor() as cur:
         cur.execute(NIGHT_ENTITIES, (night,))
-        cur.execute(RENAMED_ROWS, {"salt": salt})
-        cur.execute(NEW_ENTITIES)
+        cur.execute(RENAMED_ROWS)
         cur.execute("SELECT count(*) FROM _rows")
         rows = cur.fetchone()[0]
     with conn.cursor() as cur:
@@ -123,9 +120,9 @@ def run(home: Path, trials: int) -> dict[str, Any]:
             )
             nights = [r[0] for r in cur.fetchall()]
             cur.execute(
-                "SELECT pg_relation_size('archive.lineage'), "
-                "pg_relation_size('archive.pk_lineage'), "
-                "pg_relation_size('archive.ix_archive_lineage_ancestor_id'), "
+                "SELECT pg_relation_size('archive.lineage_closure'), "
+                "pg_relation_size('archive.pk_lineage_closure'), "
+                "pg_relation_size('archive.ix_archive_lineage_closure_ancestor_no'), "
                 "current_setting('shared_buffers'), current_setting('max_wal_size')"
             )
             heap, pk, anc, buffers, max_wal = cur.fetchone()
@@ -140,7 +137,7 @@ def run(home: Path, trials: int) -> dict[str, Any]:
                 # outside the trial's transaction (its own connection): a checkpoint
                 # now gives both variants the same pages without a full-page image
                 admin.execute("CHECKPOINT")
-                res = trial(conn, chosen[2 * i + j], f"trial{i}{variant}", variant)
+                res = trial(conn, chosen[2 * i + j], variant)
                 log(
                     f"trial {i + 1}/{trials} {variant:6}: {res['rows']:,} rows "
                     f"{res['execution_ms']:,.0f} ms, read {res['shared_read_blocks']:,}, "

@@ -78,6 +78,8 @@ BIG_TABLES = (
     "provenance.parameter",
     "archive.lineage",
     "archive.lineage_edge",
+    "archive.lineage_closure",
+    "archive.entity_number",
     "archive.product_flag",
     "archive.entity_hash",
     "archive.software",

@@ -112,7 +112,7 @@ def write_svg(results: dict[str, Any], path: Path, before: dict[str, Any] | None
         sum(
             t["total_mb"]
             for name, t in n["archive"]["tables"].items()
-            if name.startswith("archive.lineage")
+            if name.startswith("archive.lineage") or name == "archive.entity_number"
         )
         / 1000
         for n in nights
@@ -138,7 +138,7 @@ def write_svg(results: dict[str, Any], path: Path, before: dict[str, Any] | None
         xs,
         [
             ("pg_database_size", "#2a8a3e", size),
-            ("archive.lineage + lineage_edge", "#d9822b", closure),
+            ("lineage closure (with entity numbers)", "#d9822b", closure),
         ],
         "GB",
     )

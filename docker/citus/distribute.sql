@@ -3,16 +3,18 @@
 -- (compose.yaml's `distribute` service). Every provdb table is named below exactly once;
 -- tests/test_citus_compose.py checks that against provdb's models.
 --
--- Colocation group "entity" (hash of the entity id): an entity, its generations, its
--- closure rows (archive.lineage: every ancestor of it), flags, hashes and ObsCore row
--- live on one shard, so "the lineage of X" is a one-shard (router) query.
+-- Colocation group "entity" (hash of the entity id): an entity, its generations, flags,
+-- hashes and ObsCore row live on one shard.
+-- The lineage closure (archive.lineage_closure, keyed by entity numbers since migration
+-- 0023) is sharded by the entity's number, in a group of its own; the numbers
+-- (archive.entity_number) are a reference table, so the view archive.lineage joins
+-- every shard of the closure with a local copy.
 -- Activities, what they used, their parameters, config files, agents and sources are
 -- sharded by the activity id, in the same colocation group (the same hash of a text id:
 -- any join on equal ids stays on one shard).
 -- Reference tables (a copy on every node): the small, slowly growing ones that every
 -- query joins (sessions, environments, software versions, descriptions, agents,
--- TAP_SCHEMA, ingest bookkeeping) and the direct lineage edges, so that the closure
--- upkeep's recursive walk reads reference and temporary tables only.
+-- TAP_SCHEMA, ingest bookkeeping) and the entity numbers.
 -- Coordinator-local tables: UWS jobs and API tokens (row locks, SKIP LOCKED).
 --
 -- Citus needs every unique constraint and primary key of a distributed table to
@@ -26,8 +28,8 @@ BEGIN;
 
 -- foreign keys that cross colocation groups or point from a reference table to a
 -- distributed one
--- (archive.lineage has none since migration 0019: derived rows, and archive.lineage_edge is
--- a view of it since 0022)
+-- (the closure has none since migration 0019, derived rows, and archive.lineage and
+-- archive.lineage_edge are views since 0023 and 0022)
 ALTER TABLE archive.software DROP CONSTRAINT fk_software_entity_id;
 ALTER TABLE archive.scan_file DROP CONSTRAINT fk_scan_file_entity_id;
 ALTER TABLE provenance.used DROP CONSTRAINT fk_used_entity_id;
@@ -75,6 +77,7 @@ SELECT create_reference_table('archive.ingest_file');
 SELECT create_reference_table('archive.ingest_reject');
 SELECT create_reference_table('archive.ingest_conflict');
 SELECT create_reference_table('archive.scan_file');
+SELECT create_reference_table('archive.entity_number');
 
 -- group "entity"
 SELECT create_distributed_table('provenance.entity', 'id', shard_count => 32);
@@ -82,7 +85,6 @@ SELECT create_distributed_table('provenance.wasgeneratedby', 'entity_id', coloca
 SELECT create_distributed_table('provenance.wasderivedfrom', 'generated_entity_id', colocate_with => 'provenance.entity');
 SELECT create_distributed_table('provenance.wasattributedto', 'entity_id', colocate_with => 'provenance.entity');
 SELECT create_distributed_table('provenance.hadmember', 'collection_id', colocate_with => 'provenance.entity');
-SELECT create_distributed_table('archive.lineage', 'entity_id', colocate_with => 'provenance.entity');
 SELECT create_distributed_table('archive.product_flag', 'entity_id', colocate_with => 'provenance.entity');
 SELECT create_distributed_table('archive.entity_hash', 'entity_id', colocate_with => 'provenance.entity');
 SELECT create_distributed_table('ivoa.obscore', 'entity_id', colocate_with => 'provenance.entity');
@@ -95,5 +97,8 @@ SELECT create_distributed_table('provenance.parameter', 'activity_id', colocate_
 SELECT create_distributed_table('provenance.configfile', 'activity_id', colocate_with => 'provenance.activity');
 SELECT create_distributed_table('provenance.wasinformedby', 'informed_id', colocate_with => 'provenance.activity');
 SELECT create_distributed_table('archive.activity_source', 'activity_id', colocate_with => 'provenance.activity');
+
+-- the closure by entity number (a group of its own: the numbers hash differently)
+SELECT create_distributed_table('archive.lineage_closure', 'entity_no', shard_count => 32);
 
 -- coordinator-local: uws.job, archive.api_token (no call needed: plain tables stay local)

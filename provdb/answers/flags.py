@@ -51,7 +51,8 @@ _RULE_TABLES = (
     "provenance.entity",
     "provenance.activity",
     "provenance.wasgeneratedby",
-    "archive.lineage",
+    "archive.lineage_closure",
+    "archive.entity_number",
     "archive.software",
     "archive.entity_hash",
 )

@@ -1,31 +1,36 @@
 """Lineage closure: every ancestor of every entity, with its distance, for ADQL.
 
 ADQL has no recursive queries, so provdb maintains the transitive closure of the
-entity derivation graph as a table that ADQL can join:
+entity derivation graph, which ADQL joins as two views:
 
 * ``lineage``: (entity_id, ancestor_id, depth), depth = length of the shortest chain;
 * ``lineage_edge``: direct derivations, entity -> parent entity, from two sources: an
   activity that used P and generated C (C <- P), and wasDerivedFrom (C <- P);
-  self-loops (lstosa's dl1ab uses and generates the same id) are left out. A view of
-  the closure's rows of depth 1 (a chain of one step is a direct derivation) since
-  migration 0022: as a table it was a second copy of them (provdb.lineage.closure).
+  self-loops (lstosa's dl1ab uses and generates the same id) are left out: the rows of
+  ``lineage`` with depth 1 (a chain of one step is a direct derivation; migration 0022).
+
+The closure itself is ``lineage_closure`` (entity_no, ancestor_no, depth), keyed by
+entity numbers that ``entity_number`` gives in ingest order (migration 0023). Keyed by
+lstosa's md5 ids, each night's ~214,000 rows went to random leaf pages of a primary key
+that outgrew the server's memory (9 GB of a 46 GB year archive); by numbers a night's
+rows go to the right edge of each index (bench/bench_closure_keys.py,
+docs/performance.md). ``lineage`` shows the numbers as ids again.
 
 The ingest keeps the closure up to date in the same transaction as the rows it comes
-from. Its references to ``provenance.entity`` are declared (TAP_SCHEMA publishes them) but
-not enforced by the database (migration 0019): every row is derived from used,
-wasGeneratedBy and wasDerivedFrom rows whose entities PostgreSQL has already checked,
-and the checks cost two index probes per row -- 600,000 a full-size night, a third of
-the closure insert's time (bench/results/2026-12-07-insert-order.json).
+from (provdb.lineage.closure). The view's references to ``provenance.entity`` are
+declared (TAP_SCHEMA publishes them); the closure's are not constraints (migration
+0019): every row is derived from used, wasGeneratedBy and wasDerivedFrom rows whose
+entities PostgreSQL has already checked.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import Mapped, mapped_column
 
-from provdb.schema.base import ARCHIVE, NOT_ENFORCED, PROVENANCE, Base, tap_column
+from provdb.schema.base import ARCHIVE, NOT_ENFORCED, PROVENANCE, Base
 
-__all__ = ["LINEAGE_EDGE_VIEW", "Lineage"]
+__all__ = ["LINEAGE_EDGE_VIEW", "LINEAGE_VIEW", "EntityNumber", "LineageClosure"]
 
 ENTITY = f"{PROVENANCE}.entity.id"
 
@@ -40,45 +45,89 @@ def _declared_keys(table: str, *columns: str) -> tuple[sa.ForeignKeyConstraint, 
     )
 
 
-class Lineage(Base):
-    __tablename__ = "lineage"
+class EntityNumber(Base):
+    """A number for each entity of the closure, given in ingest order (not published)."""
+
+    __tablename__ = "entity_number"
     __table_args__ = (
-        *_declared_keys("lineage", "entity_id", "ancestor_id"),
         {
             "schema": ARCHIVE,
-            "comment": "Transitive closure of entity derivations: every ancestor of every "
-            "entity with its distance. Join it in ADQL for full lineage (ADQL has no recursion)",
+            "comment": "A number for each entity of the lineage closure, in ingest order: "
+            "the keys of archive.lineage_closure (internal; ADQL sees archive.lineage)",
         },
     )
 
-    entity_id: Mapped[str] = tap_column(
-        sa.Text,
+    no: Mapped[int] = mapped_column(
+        sa.BigInteger,
+        sa.Identity(always=True),
         primary_key=True,
-        description="The entity",
-        ucd="meta.id",
-        principal=True,
+        comment="The entity's number (ascending in ingest order)",
     )
-    ancestor_id: Mapped[str] = tap_column(
+    entity_id: Mapped[str] = mapped_column(
+        sa.Text, nullable=False, unique=True, comment="The entity (provenance.entity.id)"
+    )
+
+
+class LineageClosure(Base):
+    """The closure rows by entity number (not published: ADQL reads :data:`LINEAGE_VIEW`)."""
+
+    __tablename__ = "lineage_closure"
+    __table_args__ = (
+        {
+            "schema": ARCHIVE,
+            "comment": "Transitive closure of entity derivations by entity number "
+            "(archive.entity_number); archive.lineage shows it with entity ids",
+        },
+    )
+
+    entity_no: Mapped[int] = mapped_column(
+        sa.BigInteger, primary_key=True, comment="The entity's number"
+    )
+    ancestor_no: Mapped[int] = mapped_column(
+        sa.BigInteger, primary_key=True, index=True, comment="An ancestor's number"
+    )
+    depth: Mapped[int] = mapped_column(
+        sa.Integer, nullable=False, comment="Derivation steps on the shortest chain"
+    )
+
+
+#: ``archive.lineage``, a view (migration 0023) of :class:`LineageClosure` with the
+#: entity ids in place of the numbers, described for TAP with its declared keys. Both
+#: ids are ``indexed`` for TAP_SCHEMA: a lookup by either goes through
+#: ``archive.entity_number``'s unique index to the closure's primary key or its
+#: ancestor index.
+LINEAGE_VIEW = sa.Table(
+    "lineage",
+    Base.metadata,
+    sa.Column(
+        "entity_id",
         sa.Text,
-        primary_key=True,
-        index=True,
-        description="One of its ancestors (an input of an input of ...)",
-        ucd="meta.id",
-        principal=True,
-    )
-    depth: Mapped[int] = tap_column(
+        comment="The entity",
+        info={"ucd": "meta.id", "principal": True, "indexed": True},
+    ),
+    sa.Column(
+        "ancestor_id",
+        sa.Text,
+        comment="One of its ancestors (an input of an input of ...)",
+        info={"ucd": "meta.id", "principal": True, "indexed": True},
+    ),
+    sa.Column(
+        "depth",
         sa.Integer,
-        nullable=False,
-        description="Derivation steps on the shortest chain (1: a direct input)",
-        ucd="meta.number",
-        principal=True,
-    )
+        comment="Derivation steps on the shortest chain (1: a direct input)",
+        info={"ucd": "meta.number", "principal": True},
+    ),
+    *_declared_keys("lineage", "entity_id", "ancestor_id"),
+    schema=ARCHIVE,
+    comment="Transitive closure of entity derivations: every ancestor of every entity "
+    "with its distance. Join it in ADQL for full lineage (ADQL has no recursion)",
+    info={"is_view": True},
+)
 
 
-#: ``archive.lineage_edge``, a view (migration 0022) on :class:`Lineage`, described for
+#: ``archive.lineage_edge``, a view (migration 0022) on :data:`LINEAGE_VIEW`, described for
 #: TAP with its declared keys; ``is_view`` keeps Alembic from creating it as a table.
-#: Both columns are ``indexed`` for TAP_SCHEMA: the closure's primary key serves
-#: ``entity_id``, its ancestor index ``parent_id``.
+#: Both columns are ``indexed`` for TAP_SCHEMA, as those of :data:`LINEAGE_VIEW`.
 LINEAGE_EDGE_VIEW = sa.Table(
     "lineage_edge",
     Base.metadata,

@@ -118,7 +118,9 @@ def test_a_night_does_not_wait_for_another_files_analyze_of_the_flag_tables(
         assert ingest_file(conn, first).status == "new"
         with engine.connect() as c:
             closure = c.execute(
-                sa.text("SELECT reltuples FROM pg_class WHERE oid = 'archive.lineage'::regclass")
+                sa.text(
+                    "SELECT reltuples FROM pg_class WHERE oid = 'archive.lineage_closure'::regclass"
+                )
             ).scalar_one()
         assert closure > 0
         with engine.begin() as c:

@@ -1,4 +1,5 @@
-"""The lineage closure (archive.lineage) kept by the ingest, checked on the sample night."""
+"""The lineage closure (archive.lineage_closure, shown by the view archive.lineage) kept by
+the ingest, checked on the sample night."""
 
 from __future__ import annotations
 
@@ -146,7 +147,11 @@ def _row_places(engine: sa.Engine) -> dict[tuple[str, str], str]:
     """Where each closure row is stored (its ctid): a rewritten row moves."""
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.text("SELECT entity_id, ancestor_id, ctid::text FROM archive.lineage")
+            sa.text(
+                "SELECT n.entity_id, a.entity_id, l.ctid::text FROM archive.lineage_closure l "
+                "JOIN archive.entity_number n ON n.no = l.entity_no "
+                "JOIN archive.entity_number a ON a.no = l.ancestor_no"
+            )
         )
         return {(e, a): ctid for e, a, ctid in rows}
 
@@ -171,6 +176,15 @@ def test_a_new_entity_takes_the_closure_of_an_old_parent_as_it_is(
     assert before <= after
     now = _row_places(engine)
     assert {key: now[key] for key in places} == places  # not deleted and written again
+    # the new entity's number follows the old ones': its rows go to the index's end
+    with engine.connect() as conn:
+        numbers = dict(
+            conn.execute(sa.text("SELECT entity_id, no FROM archive.entity_number")).all()
+        )
+    assert numbers[ids["d"]] > max(numbers[ids[old]] for old in "abc")
     with engine.begin() as conn:
         rebuild_all(conn)
     assert _closure(engine) == after
+    with engine.connect() as conn:  # a rebuild keeps the numbers
+        again = dict(conn.execute(sa.text("SELECT entity_id, no FROM archive.entity_number")).all())
+    assert again == numbers

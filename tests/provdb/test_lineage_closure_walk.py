@@ -177,7 +177,7 @@ def test_missing_closure_falls_back_to_the_walk(archive: sa.Engine) -> None:
     with archive.connect() as conn:
         (dl3, *_) = _ids(conn, "name = 'DL3RunFile'")
         before = _documents(conn, [dl3], depth=None)
-        conn.execute(sa.text("DELETE FROM archive.lineage"))
+        conn.execute(sa.text("DELETE FROM archive.lineage_closure"))
         assert not _answers(conn, dl3, direction="BACK")
         assert _documents(conn, [dl3], depth=None) == before
         conn.rollback()
@@ -190,9 +190,11 @@ def test_stale_closure_falls_back_to_the_walk(archive: sa.Engine) -> None:
         before = _documents(conn, [dl3], depth=None)
         deleted = conn.execute(
             sa.text(
-                "DELETE FROM archive.lineage WHERE entity_id = :e AND ancestor_id IN "
-                "(SELECT ancestor_id FROM archive.lineage WHERE entity_id = :e "
-                "ORDER BY depth DESC, ancestor_id LIMIT 1)"
+                "DELETE FROM archive.lineage_closure WHERE (entity_no, ancestor_no) IN "
+                "(SELECT l.entity_no, l.ancestor_no FROM archive.lineage_closure l "
+                "JOIN archive.entity_number n ON n.no = l.entity_no "
+                "JOIN archive.entity_number a ON a.no = l.ancestor_no WHERE n.entity_id = :e "
+                "ORDER BY l.depth DESC, a.entity_id LIMIT 1)"
             ),
             {"e": dl3},
         ).rowcount

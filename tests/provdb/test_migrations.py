@@ -270,3 +270,56 @@ def test_0022_lineage_edge_is_the_closure_at_depth_one(eng: sa.Engine) -> None:
     assert _scalars(eng, edges) == ["b<-a", "c<-b"]
     migrate.upgrade(eng)
     assert _scalars(eng, kind) == ["v"]
+
+
+def test_0023_closure_keyed_by_entity_numbers(eng: sa.Engine) -> None:
+    """0023 moves the closure to archive.lineage_closure, keyed by entity numbers in the
+    order of the entity rows, behind a view archive.lineage with the same rows (and
+    lineage_edge on it); the TAP role reads the view; a downgrade gives the table back
+    with the same rows, and the upgrade after it works."""
+    kind = "SELECT c.relkind FROM pg_class c WHERE c.oid = 'archive.lineage'::regclass"
+    rows = "SELECT entity_id || '<-' || ancestor_id || ':' || depth FROM archive.lineage ORDER BY 1"
+    edges = "SELECT entity_id || '<-' || parent_id FROM archive.lineage_edge ORDER BY 1"
+    migrate.upgrade(eng, "0022")
+    with eng.begin() as conn:
+        # inserted in an order that is not the ids' order: the numbers follow the rows
+        conn.execute(sa.text("INSERT INTO provenance.entity (id) VALUES ('c'), ('a'), ('b')"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO archive.lineage (entity_id, ancestor_id, depth) "
+                "VALUES ('c', 'b', 1), ('c', 'a', 2), ('b', 'a', 1)"
+            )
+        )
+    closure = ["b<-a:1", "c<-a:2", "c<-b:1"]
+    migrate.upgrade(eng, "0023")
+    assert _scalars(eng, kind) == ["v"]
+    assert _scalars(eng, rows) == closure
+    assert _scalars(eng, edges) == ["b<-a", "c<-b"]
+    assert _scalars(eng, "SELECT entity_id FROM archive.entity_number ORDER BY no") == [
+        "c",
+        "a",
+        "b",
+    ]
+    assert _scalars(eng, "SELECT count(*) FROM archive.lineage_closure") == [3]
+    published = _scalars(
+        eng,
+        "SELECT table_type FROM tap_schema.tables WHERE table_name = 'archive.lineage'",
+    )
+    assert published == ["view"]
+    hidden = _scalars(
+        eng,
+        "SELECT count(*) FROM tap_schema.tables "
+        "WHERE table_name IN ('archive.lineage_closure', 'archive.entity_number')",
+    )
+    assert hidden == [0]  # internal: ADQL reads the ids through the view
+    readable = (
+        "SELECT has_table_privilege('provdb_tap_reader', 'archive.lineage', 'SELECT') "
+        "FROM pg_roles WHERE rolname = 'provdb_tap_reader'"
+    )
+    assert _scalars(eng, readable) in ([True], [])
+    migrate.downgrade(eng, "0022")
+    assert _scalars(eng, kind) == ["r"]
+    assert _scalars(eng, rows) == closure
+    assert _scalars(eng, edges) == ["b<-a", "c<-b"]
+    migrate.upgrade(eng)
+    assert _scalars(eng, rows) == closure
