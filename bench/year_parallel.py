@@ -188,7 +188,7 @@ def retry_lines(output: str) -> int:
 
 
 def content_fingerprint(sql: Sql) -> dict[str, Any]:
-    """Exact row counts of every table in :data:`SCHEMAS` (and of the edges view) and md5
+    """Exact row counts of every table in :data:`SCHEMAS` (and of the closure's views) and md5
     digests of the lineage closure, its edges and the product flags, in entity ids
     (never in surrogate keys, which depend on the order rows arrived in)."""
     names = ", ".join(f"'{s}'" for s in SCHEMAS)
@@ -197,8 +197,9 @@ def content_fingerprint(sql: Sql) -> dict[str, Any]:
         f"WHERE schemaname IN ({names}) ORDER BY 1"
     )
     counts = {t: sql(f"SELECT count(*) FROM {t}")[0][0] for (t,) in tables}
-    # and the direct edges, a view of the closure since migration 0022
-    counts["archive.lineage_edge"] = sql("SELECT count(*) FROM archive.lineage_edge")[0][0]
+    # and the views of the closure: its rows by id (0023) and its direct edges (0022)
+    for view in ("archive.lineage", "archive.lineage_edge"):
+        counts[view] = sql(f"SELECT count(*) FROM {view}")[0][0]
     digests = {
         "archive.lineage": sql(
             "SELECT md5(coalesce(string_agg(entity_id || ' ' || ancestor_id || ' ' || depth, "

@@ -49,7 +49,7 @@ def test_a_few_nights_then_resume(tmp_path: Path) -> None:
         assert n["records"] > 100 and n["records_per_s"] > 0 and n["peak_rss_mb"] > 20
         assert n["status"] == {"new": 2}  # the prov.log and the ctapipe log
         assert set(n["steps_s"]) >= {"closure_edges", "closure_update", "flags", "obscore"}
-        assert n["archive"]["tables"]["archive.lineage"]["total_mb"] > 0
+        assert n["archive"]["tables"]["archive.lineage_closure"]["total_mb"] > 0
     sizes = [n["archive"]["entity_rows"] for n in nights]
     assert 0 < sizes[0] < sizes[1]
     assert "explain" in nights[1] and "explain" not in nights[0]
