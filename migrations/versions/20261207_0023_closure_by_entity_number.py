@@ -1,10 +1,10 @@
 """the lineage closure keyed by entity numbers given in ingest order
 
 ``archive.lineage`` was keyed by lstosa's entity ids, md5 hex strings: each night's
-~214,000 closure rows went to random leaf pages of its primary key, which on the year
-benchmark's archive had grown to 9 GB (bigger than its heap and than the server's
-buffers), so nearly every insert and lookup of the closure upkeep read a page from
-outside them (docs/performance.md, bench/bench_closure_keys.py). Here each entity of the
+~214,000 closure rows went to random leaf pages of its primary key, bigger than its
+heap and than the server's buffers on the year benchmark's archive (the closure was
+17.7 GB of its 47.2 GB), so nearly every insert and lookup of the closure upkeep read a
+page from outside them (docs/performance.md, bench/bench_closure_keys.py). Here each entity of the
 closure gets a number, ascending in ingest order (``archive.entity_number``), and the
 closure becomes ``archive.lineage_closure (entity_no, ancestor_no, depth)``: a night's
 rows go to the right edge of each index. ``archive.lineage`` becomes a view with the

@@ -57,7 +57,8 @@ WHERE generated_entity_id <> used_entity_id
 #: _lineage_acts and _lineage_derived).
 NEW_EDGES_SQL = _edges_sql(
     # = ANY of an array: as IN (subquery) the planner hashed the temp table and scanned
-    # all of wasGeneratedBy for it (1.4 s a night on the 7.4-million-row year archive)
+    # all of wasGeneratedBy for it, a cost growing with the archive (on the year
+    # benchmark's, closure upkeep 4.4-7.4 s -> 3.0-3.4 s a night; docs/performance.md)
     "g.activity_id = ANY(ARRAY(SELECT activity_id FROM _lineage_acts))",
     "_lineage_derived",
 )

@@ -12,9 +12,9 @@ entity derivation graph, which ADQL joins as two views:
 The closure itself is ``lineage_closure`` (entity_no, ancestor_no, depth), keyed by
 entity numbers that ``entity_number`` gives in ingest order (migration 0023). Keyed by
 lstosa's md5 ids, each night's ~214,000 rows went to random leaf pages of a primary key
-that outgrew the server's memory (9 GB of a 46 GB year archive); by numbers a night's
-rows go to the right edge of each index (bench/bench_closure_keys.py,
-docs/performance.md). ``lineage`` shows the numbers as ids again.
+that outgrew the server's buffers (the closure was 17.7 GB of a 47.2 GB year archive,
+8.1 GB since); by numbers a night's rows go to the right edge of each index
+(bench/bench_closure_keys.py, docs/performance.md). ``lineage`` shows the numbers as ids again.
 
 The ingest keeps the closure up to date in the same transaction as the rows it comes
 from (provdb.lineage.closure). The view's references to ``provenance.entity`` are

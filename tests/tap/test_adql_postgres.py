@@ -666,8 +666,8 @@ def test_grouped_queries_the_checks_keep_valid_run(db: sa.Engine) -> None:
     assert rows == [("e1", "/data/dl1/a.h5", 1), ("e3", "/data/r0/c.fits.fz", 1)]
     run(
         db,
-        "SELECT l.entity_id, l.ancestor_id, l.depth FROM archive.lineage l "
-        "GROUP BY l.entity_id, l.ancestor_id",
+        "SELECT f.entity_id, f.rule, f.severity FROM archive.product_flag f "
+        "GROUP BY f.entity_id, f.rule",
     )
     _, rows, _ = run(
         db,

@@ -175,8 +175,8 @@ ACCEPTED = [
     "SELECT e.*, COUNT(*) FROM provenance.entity e JOIN provenance.used u "
     "ON u.entity_id = e.id GROUP BY e.id",
     "SELECT UPPER(name) AS u, COUNT(*) FROM provenance.entity GROUP BY u ORDER BY u",
-    "SELECT l.entity_id, l.ancestor_id, l.depth FROM archive.lineage l "
-    "GROUP BY l.entity_id, l.ancestor_id",
+    "SELECT f.entity_id, f.rule, f.severity FROM archive.product_flag f "
+    "GROUP BY f.entity_id, f.rule",
     "SELECT id, (SELECT COUNT(*) FROM provenance.used u WHERE u.entity_id = e.id) "
     "FROM provenance.entity e GROUP BY id",
     "SELECT table_name, description FROM tap_schema.tables GROUP BY table_name",
