@@ -193,34 +193,40 @@ lin AS (
     GROUP BY lin.pid, g.activity_id
 )"""
 
-#: "missing-input"'s findings, from its ``missing`` rows
-_MISSING_FINDINGS = """
-SELECT DISTINCT ON (entity_id) entity_id AS subject, ancestor_id AS cause,
-       format('input %%s (%%s) is not raw data and nothing in the archive generated it%%s',
-              coalesce(location, ancestor_id), coalesce(name, 'no name'),
-              CASE WHEN count(*) OVER (PARTITION BY entity_id) > 1
-                   THEN format(' (+%%s more)', count(*) OVER (PARTITION BY entity_id) - 1)
-                   ELSE '' END) AS detail
-FROM missing
-ORDER BY entity_id, depth, ancestor_id
-"""
+#: an ancestor ``e`` that nothing in the archive generated and that is not raw data
+_MISSING_ANCESTOR = (
+    "NOT EXISTS (SELECT 1 FROM provenance.wasgeneratedby g WHERE g.entity_id = e.id) "
+    "AND NOT " + _RAW
+)
 
-#: "missing-input" over the whole archive: every closure row joined as it streams (a
-#: scope of some entities takes :data:`_SQL`'s, which looks at each distinct ancestor once)
-_MISSING_INPUT_ALL = (
-    """
-WITH {scope}, missing AS (
+#: "missing-input"'s ``missing`` rows (product, missing ancestor) for a scope of some
+#: entities: each distinct ancestor looked at once, a night's products sharing most of
+#: theirs (its ~15,000 products have ~214,000 closure rows)
+_MISSING_BY_ANCESTOR = (
+    """lin AS MATERIALIZED (
+    SELECT l.entity_id, l.ancestor_id, l.depth FROM archive.lineage l
+    WHERE l.entity_id = ANY(ARRAY(SELECT entity_id FROM scope))
+), bad AS MATERIALIZED (
+    SELECT e.id, e.name, e.location FROM provenance.entity e
+    WHERE e.id = ANY(ARRAY(SELECT DISTINCT ancestor_id FROM lin)) AND """
+    + _MISSING_ANCESTOR
+    + """
+), missing AS (
+    SELECT lin.entity_id, lin.ancestor_id, lin.depth, bad.name, bad.location
+    FROM lin JOIN bad ON bad.id = lin.ancestor_id
+)"""
+)
+#: ... over the whole archive: every closure row joined as it streams (materialized,
+#: the whole closure would be written to temporary files)
+_MISSING_STREAMED = (
+    """missing AS (
     SELECT l.entity_id, l.ancestor_id, l.depth, e.name, e.location
     FROM archive.lineage l
     JOIN provenance.entity e ON e.id = l.ancestor_id
-    WHERE l.entity_id {of_scope}
-      AND NOT EXISTS (SELECT 1 FROM provenance.wasgeneratedby g WHERE g.entity_id = e.id)
-      AND NOT """
-    + _RAW
+    WHERE l.entity_id IN (SELECT entity_id FROM scope) AND """
+    + _MISSING_ANCESTOR
     + """
-)
-"""
-    + _MISSING_FINDINGS
+)"""
 )
 
 _SQL: dict[str, str] = {
@@ -306,24 +312,16 @@ WHERE """
 ORDER BY acts.pid, a.start_time, a.id
 """,
     "missing-input": """
-WITH {scope}, lin AS MATERIALIZED (
-    SELECT l.entity_id, l.ancestor_id, l.depth FROM archive.lineage l
-    WHERE l.entity_id {of_scope}
-), bad AS MATERIALIZED (
-    -- each distinct ancestor looked at once: a night's products share most of theirs
-    -- (its ~15,000 products have ~214,000 closure rows)
-    SELECT e.id, e.name, e.location FROM provenance.entity e
-    WHERE e.id = ANY(ARRAY(SELECT DISTINCT ancestor_id FROM lin))
-      AND NOT EXISTS (SELECT 1 FROM provenance.wasgeneratedby g WHERE g.entity_id = e.id)
-      AND NOT """
-    + _RAW
-    + """
-), missing AS (
-    SELECT lin.entity_id, lin.ancestor_id, lin.depth, bad.name, bad.location
-    FROM lin JOIN bad ON bad.id = lin.ancestor_id
-)
-"""
-    + _MISSING_FINDINGS,
+WITH {scope}, {missing}
+SELECT DISTINCT ON (entity_id) entity_id AS subject, ancestor_id AS cause,
+       format('input %%s (%%s) is not raw data and nothing in the archive generated it%%s',
+              coalesce(location, ancestor_id), coalesce(name, 'no name'),
+              CASE WHEN count(*) OVER (PARTITION BY entity_id) > 1
+                   THEN format(' (+%%s more)', count(*) OVER (PARTITION BY entity_id) - 1)
+                   ELSE '' END) AS detail
+FROM missing
+ORDER BY entity_id, depth, ancestor_id
+""",
     "hash-conflict": """
 WITH {scope}, hashes AS (
     SELECT h.entity_id, h.hash_type, count(*) AS n_hashes,
@@ -444,12 +442,13 @@ def rule_sql(
         if acts_table is None
         else f"acts AS (SELECT pid, activity_id, own FROM {acts_table})"
     )
-    template = _SQL[rule]
-    if rule == "missing-input" and scope == _SCOPE_ALL:
-        # materialized, the whole closure would be written to temporary files
-        template = _MISSING_INPUT_ALL
-    sql = template.format(
-        scope=scope, lineage=lineage, of_scope=of_scope, latest_ancestors=latest_ancestors
+    missing = _MISSING_STREAMED if scope == _SCOPE_ALL else _MISSING_BY_ANCESTOR
+    sql = _SQL[rule].format(
+        scope=scope,
+        lineage=lineage,
+        of_scope=of_scope,
+        latest_ancestors=latest_ancestors,
+        missing=missing,
     )
     return sql, _params(ids)
 
