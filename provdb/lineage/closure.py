@@ -134,10 +134,10 @@ def add_edges(
     return noted
 
 
-def _numbered(cur: Any, edges: str, into: str) -> None:
-    """Write the edges of temp table ``edges`` (entity_id, parent_id) by number into new
-    temp table ``into`` (entity_no, parent_no), giving a number to each entity that has
-    none; drops ``edges``.
+def _numbered(cur: Any, edges: str, count: int, into: str) -> None:
+    """Write the ``count`` edges of temp table ``edges`` (entity_id, parent_id) by number
+    into new temp table ``into`` (entity_no, parent_no), giving a number to each entity
+    that has none; drops ``edges``.
 
     The new numbers follow the last ones given: a night's entities, and so its closure
     rows, go to the right edge of the closure's indexes. Each distinct id is looked up
@@ -166,9 +166,7 @@ def _numbered(cur: Any, edges: str, into: str) -> None:
         f"FROM {edges} e JOIN _lineage_nos n ON n.entity_id = e.entity_id "
         "JOIN _lineage_nos p ON p.entity_id = e.parent_id"
     )
-    numbered = cur.rowcount
-    cur.execute(f"SELECT count(*) FROM {edges}")
-    if cur.fetchone()[0] != numbered:  # an edge lost would be a silently wrong closure
+    if cur.rowcount != count:  # an edge lost would be a silently wrong closure
         raise RuntimeError("lineage closure: an entity of the new edges got no number")
     cur.execute(f"DROP TABLE {edges}, _lineage_nos")
 
@@ -216,7 +214,7 @@ def update_closure(cur: Any) -> int:
     if not edges:
         cur.execute("DROP TABLE _lineage_ids")
         return 0
-    _numbered(cur, "_lineage_ids", "_lineage_new")
+    _numbered(cur, "_lineage_ids", edges, "_lineage_new")
     # the direct parents the closure has for those entities now; an entity none of
     # whose edges is new is not dirty (re-ingesting known content writes no row)
     known = _DIRECT_PARENTS.format(entities="SELECT DISTINCT entity_no FROM _lineage_new")
@@ -263,7 +261,7 @@ def rebuild_all(conn: Any) -> None:
             "CREATE TEMP TABLE _lineage_ids ON COMMIT DROP AS "
             + _edges_sql("true", "provenance.wasderivedfrom")
         )
-        _numbered(cur, "_lineage_ids", "_lineage_parents")
+        _numbered(cur, "_lineage_ids", cur.rowcount, "_lineage_parents")
         cur.execute(
             "CREATE TEMP TABLE _lineage_affected ON COMMIT DROP AS "
             "SELECT DISTINCT entity_no FROM _lineage_parents"
