@@ -156,6 +156,12 @@ def _row_places(engine: sa.Engine) -> dict[tuple[str, str], str]:
         return {(e, a): ctid for e, a, ctid in rows}
 
 
+def _numbers(engine: sa.Engine) -> dict[str, int]:
+    """Each entity's number in the closure."""
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.text("SELECT entity_id, no FROM archive.entity_number")).all())
+
+
 def test_a_new_entity_takes_the_closure_of_an_old_parent_as_it_is(
     engine: sa.Engine, tmp_path: Path
 ) -> None:
@@ -177,14 +183,9 @@ def test_a_new_entity_takes_the_closure_of_an_old_parent_as_it_is(
     now = _row_places(engine)
     assert {key: now[key] for key in places} == places  # not deleted and written again
     # the new entity's number follows the old ones': its rows go to the index's end
-    with engine.connect() as conn:
-        numbers = dict(
-            conn.execute(sa.text("SELECT entity_id, no FROM archive.entity_number")).all()
-        )
+    numbers = _numbers(engine)
     assert numbers[ids["d"]] > max(numbers[ids[old]] for old in "abc")
     with engine.begin() as conn:
         rebuild_all(conn)
     assert _closure(engine) == after
-    with engine.connect() as conn:  # a rebuild keeps the numbers
-        again = dict(conn.execute(sa.text("SELECT entity_id, no FROM archive.entity_number")).all())
-    assert again == numbers
+    assert _numbers(engine) == numbers  # a rebuild keeps the numbers

@@ -228,21 +228,28 @@ def test_0021_the_parameter_value_index_is_a_radix_tree(eng: sa.Engine) -> None:
     assert _scalars(eng, method) == ["hash"]
 
 
-def test_0022_lineage_edge_is_the_closure_at_depth_one(eng: sa.Engine) -> None:
-    """0022 replaces the table archive.lineage_edge by a view of the closure's rows of
-    depth 1, readable by the TAP role and published with its keys; a downgrade builds
-    the table again with the same rows, and the upgrade after it works."""
-    kind = "SELECT c.relkind FROM pg_class c WHERE c.oid = 'archive.lineage_edge'::regclass"
-    edges = "SELECT entity_id || '<-' || parent_id FROM archive.lineage_edge ORDER BY 1"
-    migrate.upgrade(eng, "0021")
+def _chain_closure(eng: sa.Engine, revision: str, entities: str) -> None:
+    """At ``revision``, the entities a, b, c (inserted in the order of ``entities``) and
+    the closure rows of the chain a <- b <- c in the table archive.lineage."""
+    migrate.upgrade(eng, revision)
+    values = ", ".join(f"('{e}')" for e in entities)
     with eng.begin() as conn:
-        conn.execute(sa.text("INSERT INTO provenance.entity (id) VALUES ('a'), ('b'), ('c')"))
+        conn.execute(sa.text(f"INSERT INTO provenance.entity (id) VALUES {values}"))
         conn.execute(
             sa.text(
                 "INSERT INTO archive.lineage (entity_id, ancestor_id, depth) "
                 "VALUES ('c', 'b', 1), ('c', 'a', 2), ('b', 'a', 1)"
             )
         )
+
+
+def test_0022_lineage_edge_is_the_closure_at_depth_one(eng: sa.Engine) -> None:
+    """0022 replaces the table archive.lineage_edge by a view of the closure's rows of
+    depth 1, readable by the TAP role and published with its keys; a downgrade builds
+    the table again with the same rows, and the upgrade after it works."""
+    kind = "SELECT c.relkind FROM pg_class c WHERE c.oid = 'archive.lineage_edge'::regclass"
+    edges = "SELECT entity_id || '<-' || parent_id FROM archive.lineage_edge ORDER BY 1"
+    _chain_closure(eng, "0021", "abc")
     migrate.upgrade(eng, "0022")
     assert _scalars(eng, kind) == ["v"]
     assert _scalars(eng, edges) == ["b<-a", "c<-b"]
@@ -280,16 +287,8 @@ def test_0023_closure_keyed_by_entity_numbers(eng: sa.Engine) -> None:
     kind = "SELECT c.relkind FROM pg_class c WHERE c.oid = 'archive.lineage'::regclass"
     rows = "SELECT entity_id || '<-' || ancestor_id || ':' || depth FROM archive.lineage ORDER BY 1"
     edges = "SELECT entity_id || '<-' || parent_id FROM archive.lineage_edge ORDER BY 1"
-    migrate.upgrade(eng, "0022")
-    with eng.begin() as conn:
-        # inserted in an order that is not the ids' order: the numbers follow the rows
-        conn.execute(sa.text("INSERT INTO provenance.entity (id) VALUES ('c'), ('a'), ('b')"))
-        conn.execute(
-            sa.text(
-                "INSERT INTO archive.lineage (entity_id, ancestor_id, depth) "
-                "VALUES ('c', 'b', 1), ('c', 'a', 2), ('b', 'a', 1)"
-            )
-        )
+    # inserted in an order that is not the ids' order: the numbers follow the rows
+    _chain_closure(eng, "0022", "cab")
     closure = ["b<-a:1", "c<-a:2", "c<-b:1"]
     migrate.upgrade(eng, "0023")
     assert _scalars(eng, kind) == ["v"]
