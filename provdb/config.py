@@ -3,7 +3,7 @@
 Every ``PROVDB_*`` variable is declared (name, kind, default, help) and read in
 :mod:`provdb.settings`; the classes here are the typed bundles the rest of provdb is
 given (and tests build directly): :class:`Settings` (which database, PROVDB_HOME, the
-embedded server's shared buffers),
+embedded server's shared buffers and WAL size),
 :class:`IngestLimits` (``PROVDB_INGEST_*`` limits per file) and :class:`ObsCoreSettings`
 (``PROVDB_OBSCORE_*``). ``provdb settings`` lists them all with their values.
 """
@@ -35,6 +35,9 @@ class Settings:
     shared_buffers:
         Bytes of shared buffers for the embedded server (default: the setting's, a
         quarter of the machine's memory within bounds; provdb.embedded_config).
+    max_wal_size:
+        Bytes of WAL between checkpoints of the embedded server (default: the
+        setting's, 8 GiB).
     """
 
     database_url: str | None
@@ -42,15 +45,19 @@ class Settings:
     shared_buffers: int = field(
         default_factory=lambda: settings.value("PROVDB_EMBEDDED_SHARED_BUFFERS", {})
     )
+    max_wal_size: int = field(
+        default_factory=lambda: settings.value("PROVDB_EMBEDDED_MAX_WAL_SIZE", {})
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from ``PROVDB_DATABASE_URL``, ``PROVDB_HOME`` and
-        ``PROVDB_EMBEDDED_SHARED_BUFFERS``."""
+        """Build settings from ``PROVDB_DATABASE_URL``, ``PROVDB_HOME``,
+        ``PROVDB_EMBEDDED_SHARED_BUFFERS`` and ``PROVDB_EMBEDDED_MAX_WAL_SIZE``."""
         return cls(
             database_url=settings.value("PROVDB_DATABASE_URL", environ),
             home=settings.value("PROVDB_HOME", environ),
             shared_buffers=settings.value("PROVDB_EMBEDDED_SHARED_BUFFERS", environ),
+            max_wal_size=settings.value("PROVDB_EMBEDDED_MAX_WAL_SIZE", environ),
         )
 
     @property

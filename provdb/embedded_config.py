@@ -1,4 +1,5 @@
-"""Server settings provdb gives its embedded PostgreSQL: memory sized for the machine.
+"""Server settings provdb gives its embedded PostgreSQL: memory sized for the machine,
+checkpoints spaced for nightly ingests.
 
 ``initdb`` writes PostgreSQL's own defaults, made for any machine: 128 MB of shared
 buffers. An archive of a year of nights is tens of gigabytes, and on the year benchmark
@@ -11,6 +12,17 @@ still wins (``postgresql.auto.conf`` is read after it), so an operator's own cho
 stays. The value takes effect when the server starts: a server already running keeps
 its buffers until its last user leaves.
 
+The same file sets ``max_wal_size`` (``PROVDB_EMBEDDED_MAX_WAL_SIZE``, 8 GiB by default
+instead of PostgreSQL's 1 GB). A night's ingest on a year-old archive touches hundreds
+of thousands of pages of the indexes keyed by random ids; with 1 GB of WAL between
+checkpoints the server checkpointed five or six times per two nights, and every page
+touched again after a checkpoint was written whole into the WAL (a full-page image) and
+written again by the next checkpoint: 3 GB of WAL for two nights. A longer distance
+writes each such page once per checkpoint (bench/bench_year.py, docs/performance.md,
+"The checkpoint distance"). The cost is disk for the WAL of a long ingest (up to about
+that size, recycled afterwards) and a longer crash recovery (replaying at most that
+much WAL).
+
 Pure functions and one writer of two small files; no database connection.
 """
 
@@ -22,6 +34,7 @@ from pathlib import Path
 
 __all__ = [
     "CONF_NAME",
+    "DEFAULT_MAX_WAL_SIZE",
     "MAX_AUTO",
     "MIN_SHARED_BUFFERS",
     "auto_shared_buffers",
@@ -36,6 +49,10 @@ CONF_NAME = "provdb.conf"
 MIN_SHARED_BUFFERS = 128 << 20
 #: the most the automatic size takes (the size measured on the year benchmark)
 MAX_AUTO = 4 << 30
+#: ``max_wal_size`` of the embedded server unless PROVDB_EMBEDDED_MAX_WAL_SIZE says
+DEFAULT_MAX_WAL_SIZE = 8 << 30
+#: the least PostgreSQL accepts (two WAL segments of 16 MiB)
+MIN_MAX_WAL_SIZE = 32 << 20
 
 _INCLUDE = f"include_if_exists = '{CONF_NAME}'"
 _CGROUP_LIMITS = (
@@ -69,24 +86,30 @@ def auto_shared_buffers(memory: int | None) -> int:
     return max(MIN_SHARED_BUFFERS, min(MAX_AUTO, quarter))
 
 
-def config_text(shared_buffers: int) -> str:
-    """The contents of :data:`CONF_NAME` for ``shared_buffers`` bytes."""
+def config_text(shared_buffers: int, max_wal_size: int = DEFAULT_MAX_WAL_SIZE) -> str:
+    """The contents of :data:`CONF_NAME` for ``shared_buffers`` and ``max_wal_size``
+    bytes."""
     return (
         "# Written by provdb at each start of its embedded server; edit the settings,\n"
-        "# not this file (PROVDB_EMBEDDED_SHARED_BUFFERS). ALTER SYSTEM overrides it.\n"
+        "# not this file (PROVDB_EMBEDDED_SHARED_BUFFERS, PROVDB_EMBEDDED_MAX_WAL_SIZE).\n"
+        "# ALTER SYSTEM overrides it.\n"
         f"shared_buffers = '{max(shared_buffers, MIN_SHARED_BUFFERS) >> 20}MB'\n"
+        f"max_wal_size = '{max(max_wal_size, MIN_MAX_WAL_SIZE) >> 20}MB'\n"
     )
 
 
-def write_server_config(pgdata: Path, shared_buffers: int) -> bool:
+def write_server_config(
+    pgdata: Path, shared_buffers: int, max_wal_size: int = DEFAULT_MAX_WAL_SIZE
+) -> bool:
     """Write :data:`CONF_NAME` into the initialised data folder ``pgdata`` and include it
     from ``postgresql.conf`` (once); both keep the owner of ``postgresql.conf`` (the
-    server's own user when provdb runs as root). Returns True if a file changed."""
+    server's own user when provdb runs as root). Returns True if a file changed.
+    ``max_wal_size`` changes take effect at the next reload or start."""
     main = pgdata / "postgresql.conf"
     owner = main.stat()
     changed = False
     conf = pgdata / CONF_NAME
-    text = config_text(shared_buffers)
+    text = config_text(shared_buffers, max_wal_size)
     try:
         current = conf.read_text()
     except FileNotFoundError:

@@ -259,6 +259,22 @@ def server_setting(engine: Engine, name: str) -> str:
         return str(conn.execute(sa.text("SELECT current_setting(:n)"), {"n": name}).scalar())
 
 
+def checkpoint_counts(engine: Engine) -> dict[str, int]:
+    """Checkpoints the server made since its statistics were reset: ``{"timed": ...,
+    "requested": ...}``. Requested ones are those the WAL forced (``max_wal_size`` reached)
+    or that a command asked for (``CHECKPOINT``, a base backup); PostgreSQL 17 moved the
+    counters from ``pg_stat_bgwriter`` to ``pg_stat_checkpointer``."""
+    with engine.connect() as conn:
+        newer = conn.execute(sa.text("SELECT to_regclass('pg_catalog.pg_stat_checkpointer')"))
+        sql = (
+            "SELECT num_timed, num_requested FROM pg_stat_checkpointer"
+            if newer.scalar() is not None
+            else "SELECT checkpoints_timed, checkpoints_req FROM pg_stat_bgwriter"
+        )
+        timed, requested = conn.execute(sa.text(sql)).one()
+    return {"timed": int(timed), "requested": int(requested)}
+
+
 def server_version(engine: Engine) -> str:
     """PostgreSQL server version string, e.g. ``18.4``."""
     return server_setting(engine, "server_version")

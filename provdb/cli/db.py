@@ -101,7 +101,9 @@ def db_downgrade(revision: str, yes: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of text.")
 @handle_errors
 def db_status(as_json: bool) -> None:
-    """Say which server provdb uses, where its data are, and the migration state.
+    """Say which server provdb uses, where its data are, the migration state, and the
+    server settings that shape ingest speed (shared_buffers, max_wal_size, how many
+    checkpoints were timed or requested, with advice when most were requested).
 
     Exit status: 0 when the schema is at the newest migration, 1 when it needs
     `provdb db upgrade`, 2 on error.
@@ -117,6 +119,8 @@ def db_status(as_json: bool) -> None:
             "url": database.url.render_as_string(hide_password=True),
             "postgresql": migrate.server_version(database.engine),
             "shared_buffers": migrate.server_setting(database.engine, "shared_buffers"),
+            "max_wal_size": migrate.server_setting(database.engine, "max_wal_size"),
+            "checkpoints": migrate.checkpoint_counts(database.engine),
             "migration": st.current,
             "head": st.head,
             "up_to_date": st.up_to_date,
@@ -129,11 +133,37 @@ def db_status(as_json: bool) -> None:
     else:
         width = max(len(k) for k in info)
         for key, value in info.items():
+            if key == "checkpoints":
+                value = f"{value['timed']} timed, {value['requested']} requested"
             click.echo(f"{key:<{width}}  {value}")
+        if _checkpoints_crowd(info["checkpoints"]):
+            click.echo(
+                "Most checkpoints were requested, not timed: usually the WAL filled "
+                "max_wal_size between them (or CHECKPOINT and base backups asked for "
+                "them), and every page changed after a checkpoint is written whole into "
+                "the WAL once more. If ingests are slow, raise "
+                + (
+                    "PROVDB_EMBEDDED_MAX_WAL_SIZE"
+                    if database.kind == "embedded"
+                    else "the server's max_wal_size"
+                )
+                + " (docs/performance.md, 'The checkpoint distance')."
+            )
         if not st.up_to_date:
             click.echo("The schema is not at the newest migration: run `provdb db upgrade`.")
     if not st.up_to_date:
         sys.exit(1)
+
+
+#: below this many checkpoints, their mix says nothing yet (a young or idle server)
+_CHECKPOINTS_TO_JUDGE = 10
+
+
+def _checkpoints_crowd(counts: dict[str, int]) -> bool:
+    """True when most of the server's checkpoints were requested rather than timed:
+    PostgreSQL's sign that ``max_wal_size`` is small for the writes it gets."""
+    total = counts["timed"] + counts["requested"]
+    return total >= _CHECKPOINTS_TO_JUDGE and counts["requested"] > counts["timed"]
 
 
 @db.command("revision", context_settings=CONTEXT_SETTINGS)

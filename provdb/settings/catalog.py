@@ -97,6 +97,19 @@ _DECLARED = [
         default_text="a quarter of the machine's (or container's) memory, 128MiB to 4GiB",
         default_factory=_auto_shared_buffers,
     ),
+    Setting(
+        "PROVDB_EMBEDDED_MAX_WAL_SIZE",
+        ByteSize(min=32 << 20),
+        8 << 30,
+        "WAL the embedded server writes between two checkpoints (PostgreSQL's "
+        "`max_wal_size`; its own default is 1GB), written into `pgdata/provdb.conf` at "
+        "each start. Longer: fewer whole pages written twice during a big ingest (a "
+        "year-old archive ingests its nights faster), at the cost of disk for the WAL "
+        "of a long ingest and a longer crash recovery. Ignored with PROVDB_DATABASE_URL; "
+        "`ALTER SYSTEM` overrides it.",
+        "database",
+        "bytes",
+    ),
     # ------------------------------------------------------------------ ingest
     Setting(
         "PROVDB_INGEST_MAX_LINE_BYTES",

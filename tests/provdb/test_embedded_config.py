@@ -1,5 +1,6 @@
-"""The embedded server's shared buffers (provdb.embedded_config, PROVDB_EMBEDDED_SHARED_BUFFERS):
-the automatic size, the files written into pgdata, and a real server started with them."""
+"""The embedded server's settings (provdb.embedded_config, PROVDB_EMBEDDED_SHARED_BUFFERS,
+PROVDB_EMBEDDED_MAX_WAL_SIZE): the automatic size, the files written into pgdata, a real
+server started with them, and `provdb db status` reading its checkpoints."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from provdb import settings
 from provdb.embedded_config import (
     CONF_NAME,
+    DEFAULT_MAX_WAL_SIZE,
     MAX_AUTO,
     MIN_SHARED_BUFFERS,
     auto_shared_buffers,
@@ -62,6 +64,10 @@ def test_the_machine_memory_is_read_and_is_the_setting_default() -> None:
 def test_a_size_below_postgresql_default_is_refused_with_the_variable_named() -> None:
     with pytest.raises(ConfigError, match="PROVDB_EMBEDDED_SHARED_BUFFERS"):
         settings.value("PROVDB_EMBEDDED_SHARED_BUFFERS", {"PROVDB_EMBEDDED_SHARED_BUFFERS": "1MB"})
+    # PostgreSQL refuses less than two WAL segments
+    with pytest.raises(ConfigError, match="PROVDB_EMBEDDED_MAX_WAL_SIZE"):
+        settings.value("PROVDB_EMBEDDED_MAX_WAL_SIZE", {"PROVDB_EMBEDDED_MAX_WAL_SIZE": "16MiB"})
+    assert settings.value("PROVDB_EMBEDDED_MAX_WAL_SIZE", {}) == DEFAULT_MAX_WAL_SIZE
     assert settings.value(
         "PROVDB_EMBEDDED_SHARED_BUFFERS", {"PROVDB_EMBEDDED_SHARED_BUFFERS": "2GiB"}
     ) == (2 * GiB)
@@ -75,6 +81,9 @@ def test_the_config_is_included_once_and_rewritten_only_when_it_changes(tmp_path
     assert "shared_buffers = '512MB'" in (tmp_path / CONF_NAME).read_text()
     assert write_server_config(tmp_path, 3 * GiB) is True
     assert "shared_buffers = '3072MB'" in (tmp_path / CONF_NAME).read_text()
+    assert f"max_wal_size = '{DEFAULT_MAX_WAL_SIZE >> 20}MB'" in (tmp_path / CONF_NAME).read_text()
+    assert write_server_config(tmp_path, 3 * GiB, 2 * GiB) is True
+    assert "max_wal_size = '2048MB'" in (tmp_path / CONF_NAME).read_text()
     lines = main.read_text().splitlines()
     assert lines[0] == "max_connections = 100"
     assert lines.count(f"include_if_exists = '{CONF_NAME}'") == 1
@@ -91,13 +100,49 @@ def home() -> Iterator[Path]:
 
 
 def test_the_embedded_server_starts_with_the_setting_and_alter_system_wins(home: Path) -> None:
-    env = {"PROVDB_HOME": str(home), "PROVDB_EMBEDDED_SHARED_BUFFERS": "160MiB"}
+    env = {
+        "PROVDB_HOME": str(home),
+        "PROVDB_EMBEDDED_SHARED_BUFFERS": "160MiB",
+        "PROVDB_EMBEDDED_MAX_WAL_SIZE": "96MiB",
+    }
     done = run_cli("db", "status", "--json", env=env)
     assert done.returncode in (0, 1), done.stderr  # 1: an empty archive needs upgrading
     assert json.loads(done.stdout)["shared_buffers"] == "160MB"
+    assert json.loads(done.stdout)["max_wal_size"] == "96MB"
     # an operator's ALTER SYSTEM (postgresql.auto.conf) is read after provdb.conf
     altered = run_python(["-c", ALTER, str(home / "pgdata")], env=env)
     assert altered.returncode == 0, altered.stderr
     done = run_cli("db", "status", "--json", env=env)
     assert json.loads(done.stdout)["shared_buffers"] == "144MB"
     assert "shared_buffers = '160MB'" in (home / "pgdata" / CONF_NAME).read_text()
+
+
+CHECKPOINTS = """
+import sys
+from pathlib import Path
+import psycopg
+from provdb.db import start_embedded
+server, socket_dir = start_embedded(Path(sys.argv[1]))
+with psycopg.connect(host=socket_dir, dbname="postgres", user="postgres", autocommit=True) as c:
+    for _ in range(int(sys.argv[2])):
+        c.execute("CHECKPOINT")
+server.cleanup()
+"""
+
+
+def test_db_status_counts_checkpoints_and_says_what_to_raise_when_most_were_requested(
+    home: Path,
+) -> None:
+    env = {"PROVDB_HOME": str(home)}
+    done = run_cli("db", "status", env=env)
+    assert "requested" in done.stdout and "max_wal_size" in done.stdout
+    assert "PROVDB_EMBEDDED_MAX_WAL_SIZE" not in done.stdout  # a new server: no advice
+    before = json.loads(run_cli("db", "status", "--json", env=env).stdout)["checkpoints"]
+    # checkpoints asked for count as requested, as those the WAL forces do
+    asked = run_python(["-c", CHECKPOINTS, str(home / "pgdata"), "12"], env=env)
+    assert asked.returncode == 0, asked.stderr
+    after = json.loads(run_cli("db", "status", "--json", env=env).stdout)["checkpoints"]
+    assert after["requested"] >= before["requested"] + 12
+    done = run_cli("db", "status", env=env)
+    assert "Most checkpoints were requested" in done.stdout
+    assert "raise PROVDB_EMBEDDED_MAX_WAL_SIZE" in done.stdout
