@@ -37,7 +37,7 @@ class Settings:
         quarter of the machine's memory within bounds; provdb.embedded_config).
     max_wal_size:
         Bytes of WAL between checkpoints of the embedded server (default: the
-        setting's, 8 GiB).
+        setting's, PostgreSQL's 1 GiB).
     """
 
     database_url: str | None

@@ -1,5 +1,5 @@
 """Server settings provdb gives its embedded PostgreSQL: memory sized for the machine,
-checkpoints spaced for nightly ingests.
+and the distance between checkpoints.
 
 ``initdb`` writes PostgreSQL's own defaults, made for any machine: 128 MB of shared
 buffers. An archive of a year of nights is tens of gigabytes, and on the year benchmark
@@ -12,16 +12,14 @@ still wins (``postgresql.auto.conf`` is read after it), so an operator's own cho
 stays. The value takes effect when the server starts: a server already running keeps
 its buffers until its last user leaves.
 
-The same file sets ``max_wal_size`` (``PROVDB_EMBEDDED_MAX_WAL_SIZE``, 8 GiB by default
-instead of PostgreSQL's 1 GB). A night's ingest on a year-old archive touches hundreds
-of thousands of pages of the indexes keyed by random ids; with 1 GB of WAL between
-checkpoints the server checkpointed five or six times per two nights, and every page
-touched again after a checkpoint was written whole into the WAL (a full-page image) and
-written again by the next checkpoint: 3 GB of WAL for two nights. A longer distance
-writes each such page once per checkpoint (bench/bench_year.py, docs/performance.md,
-"The checkpoint distance"). The cost is disk for the WAL of a long ingest (up to about
-that size, recycled afterwards) and a longer crash recovery (replaying at most that
-much WAL).
+The same file sets ``max_wal_size`` (``PROVDB_EMBEDDED_MAX_WAL_SIZE``; by default
+PostgreSQL's own 1 GiB). On the year benchmark, a longer checkpoint distance made the
+nights faster only together with shared buffers big enough to keep the pages a night
+changes between checkpoints (12 GB of each: 15 % faster); with 4 GB of buffers and 8 GB
+of WAL the nights were slower than with 1 GB, the backends writing out dirty pages that
+checkpoints had cleaned before (docs/performance.md, "The checkpoint distance and the
+shared buffers"). So both are raised together, by an operator who gives the server the
+memory, and the default stays.
 
 Pure functions and one writer of two small files; no database connection.
 """
@@ -50,7 +48,8 @@ MIN_SHARED_BUFFERS = 128 << 20
 #: the most the automatic size takes (the size measured on the year benchmark)
 MAX_AUTO = 4 << 30
 #: ``max_wal_size`` of the embedded server unless PROVDB_EMBEDDED_MAX_WAL_SIZE says
-DEFAULT_MAX_WAL_SIZE = 8 << 30
+#: (PostgreSQL's own default: raising it alone made year nights slower, see above)
+DEFAULT_MAX_WAL_SIZE = 1 << 30
 #: the least PostgreSQL accepts (two WAL segments of 16 MiB)
 MIN_MAX_WAL_SIZE = 32 << 20
 

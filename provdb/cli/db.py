@@ -141,13 +141,15 @@ def db_status(as_json: bool) -> None:
                 "Most checkpoints were requested, not timed: usually the WAL filled "
                 "max_wal_size between them (or CHECKPOINT and base backups asked for "
                 "them), and every page changed after a checkpoint is written whole into "
-                "the WAL once more. If ingests are slow, raise "
+                "the WAL once more. If ingests are slow and the machine has the memory, "
+                "raise shared_buffers and max_wal_size together ("
                 + (
-                    "PROVDB_EMBEDDED_MAX_WAL_SIZE"
+                    "PROVDB_EMBEDDED_SHARED_BUFFERS, PROVDB_EMBEDDED_MAX_WAL_SIZE"
                     if database.kind == "embedded"
-                    else "the server's max_wal_size"
+                    else "the server's settings"
                 )
-                + " (docs/performance.md, 'The checkpoint distance')."
+                + "); a longer distance alone can make them slower"
+                + " (docs/performance.md, 'The checkpoint distance and the shared buffers')."
             )
         if not st.up_to_date:
             click.echo("The schema is not at the newest migration: run `provdb db upgrade`.")
