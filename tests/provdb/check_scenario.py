@@ -222,3 +222,21 @@ def expected(files: dict[str, str], *, regenerated: bool) -> set[tuple[str, str]
         out |= {("stale", x) for x in dl1 + dchk}
         out |= {("mixed-versions", x) for x in ["CAL", *dl1, *dchk]}
     return {(rule, fid(files[short])) for rule, short in out}
+
+
+def remake_dl1(files: dict[str, str]) -> str:
+    """Subrun 0000's DL1 made again at 23:30 (v0.10.0) from the CAL regenerated at 23:00:
+    it is no longer stale; DCHK.0000, made at 22:00 from the old one, still is."""
+    log = _Log(files)
+    log.session("2020011701807", "2026-01-17T23:30:00", "v0.10.0", "r0_to_dl1:01807")
+    log.activity(
+        "d1redo",
+        "r0_to_dl1",
+        "2020011701807",
+        "2026-01-17T23:30:00",
+        "r0_to_dl1:01807",
+        [("R0.0000", "R0SubrunDataset"), ("CAL", "CoefficientsCalibrationFile")],
+        [("DL1.0000", "DL1SubrunDataset")],
+        "2026-01-17T23:35:00",
+    )
+    return "".join(log.lines)

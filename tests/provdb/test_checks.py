@@ -179,3 +179,20 @@ def test_samples_findings_are_the_ones_read_in_the_log(engine: sa.Engine, sample
         r["generated_id"] for r in records if r.get("activity_id") in acts and "generated_id" in r
     }
     assert direct <= {f.subject_id for f in report.findings}
+
+
+def test_a_product_remade_after_the_regeneration_is_no_longer_stale(
+    engine: sa.Engine, scenario: dict[str, str], tmp_path: Path
+) -> None:
+    # the pair "product, regenerated ancestor" decides, not the ancestor alone
+    ingest(engine, sc.write(tmp_path / "c", "prov.log", sc.remake_dl1(scenario)))
+    report = run_checks(engine, rules=["stale"])
+    stale = {f.subject_id for f in report.findings}
+    expected = {sc.fid(scenario[k]) for k in ("DL1.0001", "DL1.0002", "DCHK.0000", "DCHK.0001")}
+    assert stale == expected
+    # the same through the flags the ingest keeps
+    with engine.connect() as conn:
+        flagged = conn.execute(
+            sa.text("SELECT entity_id FROM archive.product_flag WHERE rule = 'stale'")
+        ).scalars()
+        assert set(flagged) == expected
