@@ -27,14 +27,16 @@ from tests.conftest import run_cli, run_python
 
 MiB, GiB = 1 << 20, 1 << 30
 
-ALTER = """
+#: run a statement (argv[2]) argv[3] times on the embedded server of pgdata argv[1]
+RUN_SQL = """
 import sys
 from pathlib import Path
 import psycopg
 from provdb.db import start_embedded
 server, socket_dir = start_embedded(Path(sys.argv[1]))
 with psycopg.connect(host=socket_dir, dbname="postgres", user="postgres", autocommit=True) as c:
-    c.execute("ALTER SYSTEM SET shared_buffers = '144MB'")
+    for _ in range(int(sys.argv[3])):
+        c.execute(sys.argv[2])
 server.cleanup()
 """
 
@@ -110,24 +112,12 @@ def test_the_embedded_server_starts_with_the_setting_and_alter_system_wins(home:
     assert json.loads(done.stdout)["shared_buffers"] == "160MB"
     assert json.loads(done.stdout)["max_wal_size"] == "96MB"
     # an operator's ALTER SYSTEM (postgresql.auto.conf) is read after provdb.conf
-    altered = run_python(["-c", ALTER, str(home / "pgdata")], env=env)
+    alter = "ALTER SYSTEM SET shared_buffers = '144MB'"
+    altered = run_python(["-c", RUN_SQL, str(home / "pgdata"), alter, "1"], env=env)
     assert altered.returncode == 0, altered.stderr
     done = run_cli("db", "status", "--json", env=env)
     assert json.loads(done.stdout)["shared_buffers"] == "144MB"
     assert "shared_buffers = '160MB'" in (home / "pgdata" / CONF_NAME).read_text()
-
-
-CHECKPOINTS = """
-import sys
-from pathlib import Path
-import psycopg
-from provdb.db import start_embedded
-server, socket_dir = start_embedded(Path(sys.argv[1]))
-with psycopg.connect(host=socket_dir, dbname="postgres", user="postgres", autocommit=True) as c:
-    for _ in range(int(sys.argv[2])):
-        c.execute("CHECKPOINT")
-server.cleanup()
-"""
 
 
 def test_db_status_counts_checkpoints_and_says_what_to_raise_when_most_were_requested(
@@ -139,7 +129,7 @@ def test_db_status_counts_checkpoints_and_says_what_to_raise_when_most_were_requ
     assert "Most checkpoints were requested" not in done.stdout  # a new server: no advice
     before = json.loads(run_cli("db", "status", "--json", env=env).stdout)["checkpoints"]
     # checkpoints asked for count as requested, as those the WAL forces do
-    asked = run_python(["-c", CHECKPOINTS, str(home / "pgdata"), "12"], env=env)
+    asked = run_python(["-c", RUN_SQL, str(home / "pgdata"), "CHECKPOINT", "12"], env=env)
     assert asked.returncode == 0, asked.stderr
     after = json.loads(run_cli("db", "status", "--json", env=env).stdout)["checkpoints"]
     assert after["requested"] >= before["requested"] + 12
